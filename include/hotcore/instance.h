@@ -1,0 +1,22 @@
+// hotcore/instance.h — the hook a subsystem embeds in each instance of a multi-instance
+// state (the kernel's hlist_node handed to cpuhp_state_add_instance()).
+#pragma once
+
+namespace hotcore {
+
+// instance_node is embedded in (or a base of) a subsystem's per-instance object. The
+// runtime hands the same pointer back to the state's multi-instance callbacks, which
+// recover their object from it.
+//
+// Example:
+//   struct ring_set : hotcore::instance_node { int rings[64]; };
+//   int ring_up(unsigned core, hotcore::instance_node* n) {
+//     auto* set = static_cast<ring_set*>(n); ... return 0;
+//   }
+//   rt->add_instance(state, &my_ring_set);
+struct instance_node {
+  // The state this node is added to, or -1. Owned by the runtime: do not write it.
+  int attached_state = -1;
+};
+
+}  // namespace hotcore

@@ -1,0 +1,184 @@
+// hotcore/runtime.h — the runtime: worker cores that come and go through the kernel's CPU
+// hotplug state machine, and the API to register states, add instances and move cores.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "hotcore/instance.h"
+#include "hotcore/states.h"
+#include "hotcore/trace.h"
+
+namespace hotcore {
+
+namespace detail { struct runtime_impl; }
+
+// callback is a single-instance startup or teardown: it gets the core (the OS CPU number)
+// and returns 0 or a negative errno. An empty callback is skipped, like a NULL one.
+using callback = std::function<int(unsigned core)>;
+
+// multi_callback is the same for a multi-instance state; it also gets the instance.
+using multi_callback = std::function<int(unsigned core, instance_node* node)>;
+
+// runtime_options configures a runtime.
+struct runtime_options {
+  // cores lists the OS CPU numbers to use as worker cores; empty means every PU that hwloc
+  // reports and the process's affinity mask allows.
+  std::vector<unsigned> cores;
+  // online_at_start brings every core up to ONLINE in create(); otherwise they stay OFFLINE.
+  bool online_at_start = true;
+};
+
+// state_row is one line of the state listing: a state number and its name.
+struct state_row {
+  int state;
+  std::string name;
+};
+
+// runtime owns the worker cores, their pinned hotplug threads and the state table.
+//
+// Every function that returns int follows the kernel: 0 (or a positive allocated state) on
+// success, a negative errno on error. Errors name what was wrong:
+//   -EINVAL   bad state, core, name or argument      -EBUSY   slot taken, hotplug disabled,
+//   -ENOSPC   dynamic range full                               or the last active core
+//   -EAGAIN   failure injected with set_fail()       -EDEADLK called from a hotplug callback
+//   -ENOENT   nothing installed / node not added                (or under cpus_read_lock)
+//   -EEXIST   node already added                     -ENOTEMPTY multi state has instances
+//   -ENOLCK   a _cpuslocked variant called without cpus_read_lock held
+//
+// Example:
+//   std::error_code ec;
+//   auto rt = hotcore::runtime::create({}, ec);
+//   int st = rt->setup_state(hotcore::ONLINE_DYN, "mysub:online",
+//                            [](unsigned core) { return init_cache(core); },
+//                            [](unsigned core) { return free_cache(core); });
+//   if (st < 0) return st;          // st > 0: the allocated dynamic state
+//   rt->core_down(1);               // free_cache(1) runs on core 1's hotplug thread
+//   rt->core_up(1);                 // init_cache(1) runs there again
+//   rt->remove_state(st);           // free_cache(core) on every online core
+class runtime {
+ public:
+  // create() discovers the cores, starts their hotplug threads and (by default) brings
+  // every core ONLINE. On error it returns nullptr and sets ec.
+  [[nodiscard]] static std::unique_ptr<runtime> create(const runtime_options& options,
+                                                       std::error_code& ec);
+  // The destructor takes every core down to OFFLINE (running the teardowns of every
+  // installed state) and joins every thread the runtime started.
+  ~runtime();
+  runtime(const runtime&) = delete;
+  runtime& operator=(const runtime&) = delete;
+
+  // ---- cores
+  // cores() lists the worker cores (OS CPU numbers), ascending.
+  [[nodiscard]] const std::vector<unsigned>& cores() const noexcept;
+  // core_up() walks a core up to ONLINE; on failure it rolls back to where it was.
+  [[nodiscard]] int core_up(unsigned core);
+  // core_down() walks a core down to OFFLINE; on failure it rolls back up. -EBUSY for the
+  // last core taking tasks.
+  [[nodiscard]] int core_down(unsigned core);
+  // state() is the core's current state (sysfs cpuN/hotplug/state), or -EINVAL.
+  [[nodiscard]] int state(unsigned core) const;
+  // target() is the state the core is moving to or was last moved to (cpuN/hotplug/target).
+  [[nodiscard]] int target(unsigned core) const;
+  // set_target() moves the core to any named, stoppable state and returns like core_up.
+  [[nodiscard]] int set_target(unsigned core, int state);
+  // fail() is the state armed to fail on this core, or -1.
+  [[nodiscard]] int fail(unsigned core) const;
+  // set_fail() arms a one-shot -EAGAIN at `state` on this core (cpuN/hotplug/fail); -1
+  // clears it. Rejected (-EINVAL) for STARTING states, states without callbacks, and
+  // PREPARE states while the core is past BRINGUP_CORE (they could only fail on the way
+  // down, which PREPARE teardowns may not).
+  [[nodiscard]] int set_fail(unsigned core, int state);
+  // core_online() is true between sched:starting up and down; core_active() between
+  // sched:active up and down (the core takes tasks).
+  [[nodiscard]] bool core_online(unsigned core) const;
+  [[nodiscard]] bool core_active(unsigned core) const;
+  // online_cores() lists the cores whose state is ONLINE.
+  [[nodiscard]] std::vector<unsigned> online_cores() const;
+
+  // ---- states (kernel: cpuhp_setup_state*, cpuhp_remove_state*)
+  // setup_state() installs callbacks at a static slot or allocates one (state ==
+  // PREPARE_DYN or ONLINE_DYN) and runs startup on every core whose state is at or past
+  // it. If core N fails, cores before it are torn down, nothing stays installed and a
+  // dynamic slot is freed. Returns 0 (static), the allocated state (>0), or <0.
+  [[nodiscard]] int setup_state(int state, std::string_view name, callback startup,
+                                callback teardown);
+  // setup_state_nocalls() only installs.
+  [[nodiscard]] int setup_state_nocalls(int state, std::string_view name, callback startup,
+                                        callback teardown);
+  // The _cpuslocked variants are for callers that hold cpus_read_lock().
+  [[nodiscard]] int setup_state_cpuslocked(int state, std::string_view name,
+                                           callback startup, callback teardown);
+  [[nodiscard]] int setup_state_nocalls_cpuslocked(int state, std::string_view name,
+                                                   callback startup, callback teardown);
+  // setup_state_multi() installs a multi-instance state; callbacks run per instance.
+  [[nodiscard]] int setup_state_multi(int state, std::string_view name,
+                                      multi_callback startup, multi_callback teardown);
+  // remove_state() runs teardown on every core at or past the state, then uninstalls it
+  // (and frees a dynamic slot). A failing teardown is reported (its error is returned)
+  // but removal goes on: the state is removed either way.
+  [[nodiscard]] int remove_state(int state);
+  [[nodiscard]] int remove_state_nocalls(int state);
+  [[nodiscard]] int remove_state_nocalls_cpuslocked(int state);
+  // remove_multi_state() uninstalls a multi-instance state; -ENOTEMPTY while it has
+  // instances.
+  [[nodiscard]] int remove_multi_state(int state);
+
+  // ---- instances (kernel: cpuhp_state_add_instance*, cpuhp_state_remove_instance*)
+  // add_instance() runs the state's startup for this instance on every core at or past
+  // the state; if core N fails, cores before it are torn down and the node is not added.
+  [[nodiscard]] int add_instance(int state, instance_node* node);
+  [[nodiscard]] int add_instance_nocalls(int state, instance_node* node);
+  // remove_instance() runs teardown for this instance on every core at or past the state
+  // and removes it; a failing teardown is reported, removal goes on.
+  [[nodiscard]] int remove_instance(int state, instance_node* node);
+  [[nodiscard]] int remove_instance_nocalls(int state, instance_node* node);
+
+  // ---- serialization
+  // cpus_read_lock() keeps every hotplug operation out until cpus_read_unlock(). Readers
+  // never write a shared cache line in the uncontended case, so they do not slow each
+  // other; the lock nests within one thread.
+  void cpus_read_lock() noexcept;
+  [[nodiscard]] bool cpus_read_trylock() noexcept;
+  void cpus_read_unlock() noexcept;
+  // cpu_hotplug_disable() makes core_up/core_down/set_target return -EBUSY until the
+  // matching cpu_hotplug_enable(); it counts. enable() without disable() is -EINVAL; both
+  // return -EDEADLK from inside a hotplug callback.
+  int cpu_hotplug_disable();
+  [[nodiscard]] int cpu_hotplug_enable();
+
+  // ---- introspection
+  // states() lists every named state as the kernel's /sys/.../hotplug/states does.
+  [[nodiscard]] std::vector<state_row> states() const;
+  // states_text() is that listing formatted "%3d: name\n" per line.
+  [[nodiscard]] std::string states_text() const;
+  // set_trace() switches the per-callback trace on or off; take_trace() returns and
+  // clears what was recorded.
+  void set_trace(bool on);
+  [[nodiscard]] std::vector<trace_event> take_trace();
+
+ private:
+  explicit runtime(std::unique_ptr<detail::runtime_impl> impl);
+  std::unique_ptr<detail::runtime_impl> _impl;
+};
+
+// cpus_read_guard holds cpus_read_lock() for a scope.
+//
+// Example:
+//   { hotcore::cpus_read_guard g(*rt); int s = rt->setup_state_cpuslocked(...); }
+class cpus_read_guard {
+ public:
+  explicit cpus_read_guard(runtime& rt) noexcept : _rt(rt) { _rt.cpus_read_lock(); }
+  ~cpus_read_guard() { _rt.cpus_read_unlock(); }
+  cpus_read_guard(const cpus_read_guard&) = delete;
+  cpus_read_guard& operator=(const cpus_read_guard&) = delete;
+
+ private:
+  runtime& _rt;
+};
+
+}  // namespace hotcore

@@ -1,0 +1,64 @@
+// hotcore/states.h — the static hotplug states: one enum in walk order, split into the
+// kernel's three sections (PREPARE, STARTING, ONLINE), with the two dynamic ranges.
+#pragma once
+
+namespace hotcore {
+
+// hp_state numbers every step of a core's walk from OFFLINE to ONLINE. Startup callbacks
+// run in ascending order when a core comes up, teardown callbacks in descending order when
+// it goes down. Rows without a built-in callback are slots a subsystem fills with
+// setup_state(); the runtime's own rows ("threads:prepare", "core:bringup", "sched:starting",
+// "sched:active") are always installed. The table that names every row lives in
+// runtime/hotplug/state_table.cpp and is static_assert-ed against this enum.
+enum hp_state : int {
+  INVALID = -1,
+  OFFLINE = 0,
+
+  // ---- PREPARE section: callbacks run on the control thread (the caller of core_up,
+  // core_down, set_target, setup_state), before the core's hotplug thread runs on the
+  // way up and after it stopped on the way down. Startup may fail; teardown may not.
+  THREADS_PREPARE,                      // "threads:prepare": create the core's hotplug thread
+  ARENA_PREPARE,                        // slot: per-core allocator cache ("mm/arena:prepare")
+  TIMERS_PREPARE,                       // slot: per-core timer wheel ("timers:prepare")
+  PREPARE_DYN,                          // first of 20 dynamically allocated PREPARE states
+  PREPARE_DYN_END = PREPARE_DYN + 20,   // one past the last dynamic PREPARE state
+  CPU_PHYSICAL = PREPARE_DYN_END,       // slot: the kernel's own cpuN/online ("cpu:physical")
+  BRINGUP_CORE,                         // "core:bringup": pin the hotplug thread to the core
+
+  // ---- STARTING section: callbacks run on the core's pinned hotplug thread before the
+  // core takes any work (up) / after it stopped taking work (down). Must not fail or block.
+  AP_SCHED_STARTING,                    // "sched:starting": the core joins the online mask
+  AP_TIMERS_STARTING,                   // slot ("timers:starting")
+  AP_ARENA_STARTING,                    // slot ("mm/arena:starting")
+  AP_ONLINE,                            // "ap:online": end of the STARTING section
+
+  // ---- ONLINE section: callbacks run on the core's pinned hotplug thread; may block,
+  // may fail.
+  AP_WORKERS_ONLINE,                    // slot: the core's worker threads ("workers:online")
+  AP_ARENA_ONLINE,                      // slot ("mm/arena:online")
+  AP_IO_URING_ONLINE,                   // slot ("io/uring:online")
+  ONLINE_DYN,                           // first of 40 dynamically allocated ONLINE states
+  ONLINE_DYN_END = ONLINE_DYN + 40,     // one past the last dynamic ONLINE state
+  AP_SCHED_ACTIVE = ONLINE_DYN_END,     // "sched:active": the core takes tasks
+  ONLINE,                               // "online": the core is fully up
+
+  NR_STATES
+};
+
+// section says which thread runs a state's callbacks and whether they may fail.
+enum class section { prepare, starting, online };
+
+// section_of() returns the section a state belongs to (OFFLINE counts as PREPARE).
+constexpr section section_of(int state) noexcept {
+  if (state <= BRINGUP_CORE) return section::prepare;
+  if (state <= AP_ONLINE) return section::starting;
+  return section::online;
+}
+
+// is_dynamic() tells whether a state number lies in one of the two dynamic ranges.
+constexpr bool is_dynamic(int state) noexcept {
+  return (state >= PREPARE_DYN && state < PREPARE_DYN_END) ||
+         (state >= ONLINE_DYN && state < ONLINE_DYN_END);
+}
+
+}  // namespace hotcore

@@ -1,0 +1,65 @@
+// runtime/core_states.cpp — the runtime's own rows of the state table: create the hotplug
+// thread, pin it to its core, and open/close the core to work.
+#include <sched.h>
+
+#include <cerrno>
+
+#include "runtime_impl.h"
+
+namespace hotcore::detail {
+
+// "threads:prepare" startup: the core's hotplug thread exists (made once, then parked
+// between uses, as the kernel's smpboot threads are).
+int runtime_impl::threads_prepare(unsigned core) { return by_id[core]->thread.start(); }
+
+// "core:bringup" startup: pin the hotplug thread to its core; from here on the core's
+// STARTING and ONLINE callbacks run there.
+int runtime_impl::core_bringup(unsigned core) {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(core, &one);
+  if (sched_setaffinity(by_id[core]->thread.tid(), sizeof one, &one) != 0) return -errno;
+  return 0;
+}
+
+// "core:bringup" teardown: the hotplug thread has stopped running callbacks; let it sleep
+// anywhere but its core, so a core that is down is really free.
+int runtime_impl::core_park(unsigned core) {
+  cpu_set_t rest = home_mask;
+  CPU_CLR(core, &rest);
+  if (CPU_COUNT(&rest) == 0) rest = home_mask;
+  (void)sched_setaffinity(by_id[core]->thread.tid(), sizeof rest, &rest);  // may not fail
+  return 0;
+}
+
+// "sched:starting": the core joins / leaves the online mask.
+int runtime_impl::sched_starting(unsigned core) {
+  // release: whoever sees the core online sees everything set up before it.
+  by_id[core]->online.store(true, std::memory_order_release);
+  return 0;
+}
+int runtime_impl::sched_dying(unsigned core) {
+  by_id[core]->online.store(false, std::memory_order_release);
+  return 0;
+}
+
+// "sched:active": the core starts / stops taking tasks.
+int runtime_impl::sched_activate(unsigned core) {
+  // release: a submitter that sees the core active sees its ONLINE states set up.
+  by_id[core]->active.store(true, std::memory_order_release);
+  return 0;
+}
+int runtime_impl::sched_deactivate(unsigned core) {
+  by_id[core]->active.store(false, std::memory_order_release);
+  return 0;
+}
+
+int runtime_impl::active_count() const noexcept {
+  int n = 0;
+  for (unsigned id : core_ids)
+    // relaxed: called under the hotplug write lock, which orders every change of `active`.
+    n += by_id[id]->active.load(std::memory_order_relaxed) ? 1 : 0;
+  return n;
+}
+
+}  // namespace hotcore::detail

@@ -1,0 +1,60 @@
+// runtime/hotplug/hotplug_thread.h — a core's hotplug thread (the kernel's cpuhp/N): it
+// sleeps until the control thread hands it work, runs it, and hands back the result.
+#pragma once
+
+#include <sys/types.h>
+
+#include <atomic>
+#include <cstdint>
+#include <thread>
+
+namespace hotcore::detail {
+
+// function_ref is a non-owning reference to a callable returning int (no allocation).
+class function_ref {
+ public:
+  template <class F>
+  function_ref(F& f) noexcept  // NOLINT: implicit by design
+      : _obj(&f), _call([](void* o) { return (*static_cast<F*>(o))(); }) {}
+  int operator()() const { return _call(_obj); }
+
+ private:
+  void* _obj;
+  int (*_call)(void*);
+};
+
+// hotplug_thread runs one request at a time for the control thread. Requests are
+// serialized by the hotplug lock and the state mutex, so there is never more than one.
+class hotplug_thread {
+ public:
+  hotplug_thread() = default;
+  hotplug_thread(const hotplug_thread&) = delete;
+  hotplug_thread& operator=(const hotplug_thread&) = delete;
+  ~hotplug_thread() { stop(); }
+
+  // start() creates the thread (once); returns 0 or a negative errno.
+  [[nodiscard]] int start();
+  [[nodiscard]] bool started() const noexcept { return _thread.joinable(); }
+  // run() runs fn on the thread and returns what it returned.
+  int run(function_ref fn);
+  // tid() is the thread's kernel id (for sched_setaffinity).
+  [[nodiscard]] pid_t tid() const noexcept { return _tid.load(std::memory_order_acquire); }
+  // stop() ends and joins the thread.
+  void stop();
+
+  // on_hotplug_thread() is true on any runtime's hotplug thread.
+  [[nodiscard]] static bool on_hotplug_thread() noexcept;
+
+ private:
+  void loop();
+
+  std::thread _thread;
+  std::atomic<pid_t> _tid{0};
+  std::atomic<std::uint32_t> _request{0};  // bumped by run() / stop()
+  std::atomic<std::uint32_t> _done{0};     // set to the request number when it finished
+  const function_ref* _fn = nullptr;       // published by _request (release/acquire)
+  int _result = 0;                         // published by _done (release/acquire)
+  bool _stopping = false;                  // published by _request
+};
+
+}  // namespace hotcore::detail

@@ -1,0 +1,154 @@
+// runtime/hotplug/walk.cpp — the one hotplug path: take the hotplug lock, walk a core's
+// state to its target through the state table, and on failure walk the same way back.
+#include <sched.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <type_traits>
+
+#include "runtime_impl.h"
+
+namespace hotcore::detail {
+namespace {
+// The runtime whose callback this thread is running, for -EDEADLK detection.
+thread_local const runtime_impl* callback_owner = nullptr;
+}  // namespace
+
+bool runtime_impl::in_callback() const noexcept { return callback_owner == this; }
+
+int runtime_impl::hotplug_op(unsigned core, int target, bool force) {
+  if (in_callback() || lock.read_held()) return -EDEADLK;
+  core_ctx* c = find(core);
+  if (c == nullptr) return -EINVAL;
+  std::lock_guard serialize(add_remove_mutex);
+  if (disable_count > 0 && !force) return -EBUSY;
+  lock.write_lock();
+  const int ret = walk_to(*c, target, force);
+  lock.write_unlock();
+  return ret;
+}
+
+// walk_to() moves a core to target; on failure it walks back to where the core was. A
+// failure while walking back stops the machine right there (no endless loop).
+int runtime_impl::walk_to(core_ctx& c, int target, bool force) {
+  const int prev = c.state.load(std::memory_order_relaxed);
+  if (prev == target) return 0;
+  if (!force && target < AP_SCHED_ACTIVE && c.active.load(std::memory_order_relaxed) &&
+      active_count() == 1)
+    return -EBUSY;  // the last core taking tasks stays
+  c.target.store(target, std::memory_order_relaxed);
+  const int ret = move(c, target);
+  if (ret == 0) return 0;
+  c.rollback = true;
+  c.target.store(prev, std::memory_order_relaxed);
+  (void)move(c, prev);
+  c.rollback = false;
+  return ret;
+}
+
+// move() crosses the sections: PREPARE steps run here on the control thread, STARTING and
+// ONLINE steps on the core's hotplug thread, in one hand-over per direction.
+int runtime_impl::move(core_ctx& c, int target) {
+  if (target > c.state.load(std::memory_order_relaxed)) {
+    if (c.state.load(std::memory_order_relaxed) < BRINGUP_CORE) {
+      const int ret = walk(c, std::min(target, static_cast<int>(BRINGUP_CORE)));
+      if (ret != 0 || target <= BRINGUP_CORE) return ret;
+    }
+    auto ap = [&] { return walk(c, target); };
+    return c.thread.run(ap);
+  }
+  if (c.state.load(std::memory_order_relaxed) > BRINGUP_CORE) {
+    auto ap = [&] { return walk(c, std::max(target, static_cast<int>(BRINGUP_CORE))); };
+    const int ret = c.thread.run(ap);
+    if (ret != 0 || target >= BRINGUP_CORE) return ret;
+  }
+  return walk(c, target);
+}
+
+// walk() is the one loop: step from the core's state toward target, invoking each state's
+// startup (up) or teardown (down), skipping states without one, and stop at the first
+// failure. The core's state is always the last state whose startup completed.
+int runtime_impl::walk(core_ctx& c, int target) {
+  int state = c.state.load(std::memory_order_relaxed);
+  const bool up = target > state;
+  while (state != target) {
+    const int s = up ? state + 1 : state;
+    if (steps[s].has_callback(up)) {
+      const int ret = invoke(c, s, up, nullptr, c.rollback);
+      if (ret != 0) return ret;
+    }
+    state = up ? s : s - 1;
+    c.state.store(state, std::memory_order_relaxed);
+  }
+  return 0;
+}
+
+// invoke() runs one state's callback for one core: for a multi-instance state, for `node`
+// only, or for every instance (undoing the ones done if one fails). An armed fail fires
+// here, once, before the callback.
+int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool rollback) {
+  step& sp = steps[s];
+  const bool tracing = trace_on.load(std::memory_order_relaxed);
+  auto event = [&](instance_node* inst, int result, bool injected, std::int64_t ns) {
+    trace_event ev;
+    ev.core = c.id;
+    ev.state = s;
+    ev.name = sp.name;
+    ev.dir = up ? direction::up : direction::down;
+    ev.result = result;
+    ev.injected = injected;
+    ev.rollback = rollback;
+    ev.ran_on_cpu = ::sched_getcpu();
+    ev.on_hotplug_thread = hotplug_thread::on_hotplug_thread();
+    ev.instance = inst;
+    ev.nanoseconds = ns;
+    record(ev);
+  };
+  if (c.fail.load(std::memory_order_relaxed) == s) {
+    c.fail.store(INVALID, std::memory_order_relaxed);
+    if (tracing) event(node, -EAGAIN, true, 0);
+    return -EAGAIN;
+  }
+  auto call = [&](auto&& fn, instance_node* inst) {
+    const auto t0 = tracing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    const runtime_impl* outer = callback_owner;
+    callback_owner = this;
+    int ret;
+    if constexpr (std::is_invocable_v<decltype(fn), unsigned>) ret = fn(c.id);
+    else ret = fn(c.id, inst);
+    callback_owner = outer;
+    if (tracing)
+      event(inst, ret, false,
+            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
+                .count());
+    return ret;
+  };
+  if (!sp.multi) {
+    const callback& fn = up ? sp.startup : sp.teardown;
+    return fn ? call(fn, nullptr) : 0;
+  }
+  const multi_callback& fn = up ? sp.startup_multi : sp.teardown_multi;
+  if (!fn) return 0;
+  if (node != nullptr) return call(fn, node);
+  for (std::size_t i = 0; i < sp.instances.size(); ++i) {
+    const int ret = call(fn, sp.instances[i]);
+    if (ret == 0) continue;
+    // Undo the instances of this state already done on this core; they must not fail.
+    const multi_callback& undo = up ? sp.teardown_multi : sp.startup_multi;
+    if (undo)
+      for (std::size_t j = 0; j < i; ++j) (void)call(undo, sp.instances[j]);
+    return ret;
+  }
+  return 0;
+}
+
+// issue_call() runs one state's callback for one core outside a walk (state setup and
+// instances): PREPARE callbacks on the caller, the others on the core's hotplug thread.
+int runtime_impl::issue_call(core_ctx& c, int s, bool up, instance_node* node, bool rollback) {
+  if (section_of(s) == section::prepare) return invoke(c, s, up, node, rollback);
+  auto fn = [&] { return invoke(c, s, up, node, rollback); };
+  return c.thread.run(fn);
+}
+
+}  // namespace hotcore::detail

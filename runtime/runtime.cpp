@@ -1,0 +1,202 @@
+// runtime/runtime.cpp — the public runtime: creation and destruction, and the thin API
+// that forwards to the one hotplug path and the state table.
+#include "hotcore/runtime.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <utility>
+
+#include "hotcore/topology.h"
+#include "runtime_impl.h"
+
+namespace hotcore {
+namespace detail {
+
+runtime_impl::runtime_impl(std::vector<unsigned> ids, const cpu_set_t& home)
+    : core_ids(std::move(ids)), home_mask(home), steps(make_step_table(*this)) {
+  by_id.resize(core_ids.back() + 1);
+  for (unsigned id : core_ids) by_id[id] = std::make_unique<core_ctx>(id);
+}
+
+runtime_impl::~runtime_impl() {
+  // Take every core down, highest first, running every installed teardown. A teardown that
+  // fails rolls its core back up; try again (an armed fail fires only once).
+  for (int attempt = 0; attempt < 3; ++attempt)
+    for (auto it = core_ids.rbegin(); it != core_ids.rend(); ++it)
+      if (by_id[*it]->state.load(std::memory_order_relaxed) != OFFLINE) {
+        const int ret = hotplug_op(*it, OFFLINE, true);
+        if (ret != 0)
+          std::fprintf(stderr, "hotcore: core %u did not go down at shutdown: %d\n", *it, ret);
+      }
+  for (unsigned id : core_ids) by_id[id]->thread.stop();
+}
+
+core_ctx* runtime_impl::find(unsigned core) const noexcept {
+  return core < by_id.size() ? by_id[core].get() : nullptr;
+}
+
+void runtime_impl::record(const trace_event& ev) {
+  std::lock_guard lk(trace_mutex);
+  trace.push_back(ev);
+}
+
+}  // namespace detail
+
+std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::error_code& ec) {
+  ec.clear();
+  cpu_set_t home;
+  CPU_ZERO(&home);
+  if (sched_getaffinity(0, sizeof home, &home) != 0) {
+    ec = std::error_code(errno, std::generic_category());
+    return nullptr;
+  }
+  std::vector<unsigned> ids = options.cores;
+  if (ids.empty()) {
+    topology topo = load_topology(ec);
+    if (ec) return nullptr;
+    ids = topo.worker_cores;
+  }
+  std::sort(ids.begin(), ids.end());
+  const bool duplicate = std::adjacent_find(ids.begin(), ids.end()) != ids.end();
+  const bool not_allowed = std::any_of(ids.begin(), ids.end(), [&](unsigned id) {
+    return id >= CPU_SETSIZE || !CPU_ISSET(id, &home);
+  });
+  if (ids.empty() || duplicate || not_allowed) {
+    ec = std::make_error_code(std::errc::invalid_argument);
+    return nullptr;
+  }
+  std::unique_ptr<runtime> rt(new runtime(std::make_unique<detail::runtime_impl>(std::move(ids), home)));
+  if (options.online_at_start)
+    for (unsigned id : rt->cores())
+      if (const int ret = rt->core_up(id); ret != 0) {
+        ec = std::error_code(-ret, std::generic_category());
+        return nullptr;
+      }
+  return rt;
+}
+
+runtime::runtime(std::unique_ptr<detail::runtime_impl> impl) : _impl(std::move(impl)) {}
+runtime::~runtime() = default;
+
+const std::vector<unsigned>& runtime::cores() const noexcept { return _impl->core_ids; }
+int runtime::core_up(unsigned core) { return _impl->hotplug_op(core, ONLINE, false); }
+int runtime::core_down(unsigned core) { return _impl->hotplug_op(core, OFFLINE, false); }
+
+int runtime::state(unsigned core) const {
+  const detail::core_ctx* c = _impl->find(core);
+  return c ? c->state.load(std::memory_order_relaxed) : -EINVAL;
+}
+int runtime::target(unsigned core) const {
+  const detail::core_ctx* c = _impl->find(core);
+  return c ? c->target.load(std::memory_order_relaxed) : -EINVAL;
+}
+int runtime::set_target(unsigned core, int state) { return _impl->set_target(core, state); }
+int runtime::fail(unsigned core) const {
+  const detail::core_ctx* c = _impl->find(core);
+  return c ? c->fail.load(std::memory_order_relaxed) : -EINVAL;
+}
+int runtime::set_fail(unsigned core, int state) { return _impl->set_fail(core, state); }
+
+bool runtime::core_online(unsigned core) const {
+  const detail::core_ctx* c = _impl->find(core);
+  return c && c->online.load(std::memory_order_acquire);
+}
+bool runtime::core_active(unsigned core) const {
+  const detail::core_ctx* c = _impl->find(core);
+  return c && c->active.load(std::memory_order_acquire);
+}
+std::vector<unsigned> runtime::online_cores() const {
+  std::vector<unsigned> out;
+  for (unsigned id : _impl->core_ids)
+    if (state(id) == ONLINE) out.push_back(id);
+  return out;
+}
+
+int runtime::setup_state(int state, std::string_view name, callback startup, callback teardown) {
+  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, true, false);
+}
+int runtime::setup_state_nocalls(int state, std::string_view name, callback startup,
+                                 callback teardown) {
+  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, false, false);
+}
+int runtime::setup_state_cpuslocked(int state, std::string_view name, callback startup,
+                                    callback teardown) {
+  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, true, true);
+}
+int runtime::setup_state_nocalls_cpuslocked(int state, std::string_view name, callback startup,
+                                            callback teardown) {
+  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, false, true);
+}
+int runtime::setup_state_multi(int state, std::string_view name, multi_callback startup,
+                               multi_callback teardown) {
+  return _impl->setup(state, name, {}, {}, std::move(startup), std::move(teardown), true, false, false);
+}
+int runtime::remove_state(int state) { return _impl->remove(state, true, false, false); }
+int runtime::remove_state_nocalls(int state) { return _impl->remove(state, false, false, false); }
+int runtime::remove_state_nocalls_cpuslocked(int state) {
+  return _impl->remove(state, false, true, false);
+}
+int runtime::remove_multi_state(int state) { return _impl->remove(state, false, false, true); }
+
+int runtime::add_instance(int state, instance_node* node) { return _impl->add_instance(state, node, true); }
+int runtime::add_instance_nocalls(int state, instance_node* node) {
+  return _impl->add_instance(state, node, false);
+}
+int runtime::remove_instance(int state, instance_node* node) {
+  return _impl->remove_instance(state, node, true);
+}
+int runtime::remove_instance_nocalls(int state, instance_node* node) {
+  return _impl->remove_instance(state, node, false);
+}
+
+void runtime::cpus_read_lock() noexcept { _impl->lock.read_lock(); }
+bool runtime::cpus_read_trylock() noexcept { return _impl->lock.read_trylock(); }
+void runtime::cpus_read_unlock() noexcept { _impl->lock.read_unlock(); }
+
+int runtime::cpu_hotplug_disable() {
+  if (_impl->in_callback()) return -EDEADLK;
+  std::lock_guard lk(_impl->add_remove_mutex);
+  ++_impl->disable_count;
+  return 0;
+}
+int runtime::cpu_hotplug_enable() {
+  if (_impl->in_callback()) return -EDEADLK;
+  std::lock_guard lk(_impl->add_remove_mutex);
+  if (_impl->disable_count == 0) return -EINVAL;
+  --_impl->disable_count;
+  return 0;
+}
+
+std::vector<state_row> runtime::states() const {
+  // Inside a callback the operation running it already holds the state mutex or the
+  // hotplug lock, so the table cannot change; taking the mutex there could deadlock.
+  std::unique_lock lk(_impl->state_mutex, std::defer_lock);
+  if (!_impl->in_callback()) lk.lock();
+  std::vector<state_row> rows;
+  for (int s = 0; s < NR_STATES; ++s)
+    if (_impl->steps[s].installed()) rows.push_back({s, _impl->steps[s].name});
+  return rows;
+}
+
+std::string runtime::states_text() const {
+  std::string out;
+  char num[16];
+  for (const state_row& row : states()) {
+    std::snprintf(num, sizeof num, "%3d: ", row.state);
+    out += num;
+    out += row.name;
+    out += '\n';
+  }
+  return out;
+}
+
+void runtime::set_trace(bool on) { _impl->trace_on.store(on, std::memory_order_relaxed); }
+std::vector<trace_event> runtime::take_trace() {
+  std::lock_guard lk(_impl->trace_mutex);
+  return std::exchange(_impl->trace, {});
+}
+
+}  // namespace hotcore

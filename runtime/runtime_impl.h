@@ -1,0 +1,87 @@
+// runtime/runtime_impl.h — the runtime's private state: cores, the state table, the
+// hotplug lock, and the one hotplug path every trigger goes through.
+#pragma once
+
+#include <sched.h>
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "hotcore/runtime.h"
+#include "hotplug/hotplug_lock.h"
+#include "hotplug/hotplug_thread.h"
+#include "hotplug/state_table.h"
+
+namespace hotcore::detail {
+
+// core_ctx is one worker core's hotplug state (the kernel's struct cpuhp_cpu_state).
+struct core_ctx {
+  explicit core_ctx(unsigned id_) : id(id_) {}
+  const unsigned id;
+  // state, target and fail are read by any thread for reporting and set_fail() writes fail
+  // from any thread; walks are serialized, so relaxed suffices: the hand-over between the
+  // control thread and the hotplug thread orders the walk's own accesses.
+  std::atomic<int> state{OFFLINE};
+  std::atomic<int> target{OFFLINE};
+  std::atomic<int> fail{INVALID};
+  bool rollback = false;  // only touched by the walk
+  // online/active are read by the scheduler's hot path; release/acquire so a task that
+  // sees a core active also sees everything its states set up.
+  std::atomic<bool> online{false};
+  std::atomic<bool> active{false};
+  hotplug_thread thread;
+};
+
+struct runtime_impl {
+  explicit runtime_impl(std::vector<unsigned> core_ids, const cpu_set_t& home);
+  ~runtime_impl();
+
+  // ---- the one hotplug path (walk.cpp)
+  int hotplug_op(unsigned core, int target, bool force);
+  int walk_to(core_ctx& c, int target, bool force);
+  int move(core_ctx& c, int target);
+  int walk(core_ctx& c, int target);
+  int invoke(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
+  int issue_call(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
+
+  // ---- setup and instances (setup.cpp)
+  int setup(int state, std::string_view name, callback su, callback td, multi_callback msu,
+            multi_callback mtd, bool multi, bool calls, bool cpuslocked);
+  int remove(int state, bool calls, bool cpuslocked, bool multi_api);
+  int add_instance(int state, instance_node* node, bool calls);
+  int remove_instance(int state, instance_node* node, bool calls);
+  int set_fail(unsigned core, int state);
+  int set_target(unsigned core, int state);
+
+  // ---- the runtime's own state callbacks (rows of the state table)
+  int threads_prepare(unsigned core);
+  int core_bringup(unsigned core);
+  int core_park(unsigned core);
+  int sched_starting(unsigned core);
+  int sched_dying(unsigned core);
+  int sched_activate(unsigned core);
+  int sched_deactivate(unsigned core);
+
+  // ---- helpers
+  core_ctx* find(unsigned core) const noexcept;
+  bool in_callback() const noexcept;
+  void record(const trace_event& ev);
+  int active_count() const noexcept;
+
+  std::vector<unsigned> core_ids;               // ascending
+  std::vector<std::unique_ptr<core_ctx>> by_id; // indexed by OS CPU number
+  cpu_set_t home_mask;                          // the process's affinity at create()
+  step_table steps;                             // guarded by state_mutex + the hotplug lock
+  hotplug_lock lock;
+  std::mutex state_mutex;       // serializes setup/remove/instances (cpuhp_state_mutex)
+  std::mutex add_remove_mutex;  // serializes hotplug ops (cpu_add_remove_lock)
+  int disable_count = 0;        // guarded by add_remove_mutex
+  // relaxed: a switch; a callback racing with set_trace() may or may not be recorded.
+  std::atomic<bool> trace_on{false};
+  std::mutex trace_mutex;
+  std::vector<trace_event> trace;
+};
+
+}  // namespace hotcore::detail
