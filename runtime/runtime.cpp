@@ -152,9 +152,18 @@ int runtime::remove_instance_nocalls(int state, instance_node* node) {
   return _impl->remove_instance(state, node, false);
 }
 
-void runtime::cpus_read_lock() noexcept { _impl->lock.read_lock(); }
-bool runtime::cpus_read_trylock() noexcept { return _impl->lock.read_trylock(); }
-void runtime::cpus_read_unlock() noexcept { _impl->lock.read_unlock(); }
+// Inside a hotplug callback the operation running it already holds the hotplug lock for
+// this thread's purposes (it is the writer, or a reader waiting on us): taking it again
+// would deadlock, so lock and unlock are no-ops there, as a pair.
+void runtime::cpus_read_lock() noexcept {
+  if (!_impl->in_callback()) _impl->lock.read_lock();
+}
+bool runtime::cpus_read_trylock() noexcept {
+  return _impl->in_callback() || _impl->lock.read_trylock();
+}
+void runtime::cpus_read_unlock() noexcept {
+  if (!_impl->in_callback()) _impl->lock.read_unlock();
+}
 
 int runtime::cpu_hotplug_disable() {
   if (_impl->in_callback()) return -EDEADLK;

@@ -141,7 +141,8 @@ class runtime {
   // ---- serialization
   // cpus_read_lock() keeps every hotplug operation out until cpus_read_unlock(). Readers
   // never write a shared cache line in the uncontended case, so they do not slow each
-  // other; the lock nests within one thread.
+  // other; the lock nests within one thread. Inside a hotplug callback the running
+  // operation already holds it, so there these calls do nothing (and never deadlock).
   void cpus_read_lock() noexcept;
   [[nodiscard]] bool cpus_read_trylock() noexcept;
   void cpus_read_unlock() noexcept;

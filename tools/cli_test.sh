@@ -1,0 +1,88 @@
+#!/usr/bin/env bash
+# tools/cli_test.sh — Description: runs the built `hotcore` binary and checks each
+# subcommand's output and exit status. Usage: cli_test.sh path/to/hotcore
+set -u
+
+hotcore=${1:?usage: cli_test.sh path/to/hotcore}
+out=$(mktemp)
+err=$(mktemp)
+trap 'rm -f "$out" "$err"' EXIT
+failures=0
+
+# run ARGS... : runs hotcore, leaving stdout in $out, stderr in $err and the status in $rc.
+run() {
+  "$hotcore" "$@" >"$out" 2>"$err"
+  rc=$?
+}
+
+# check DESCRIPTION CONDITION... : counts and reports a failed condition.
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    echo "ok   $what"
+  else
+    echo "FAIL $what (exit $rc)"
+    sed 's/^/  stdout: /' "$out"
+    sed 's/^/  stderr: /' "$err"
+    failures=$((failures + 1))
+  fi
+}
+
+lines() { cat "$out" "$err" | wc -l; }
+
+run states
+check "states exits 0" test "$rc" -eq 0
+check "states lists '%3d: name' lines" grep -Eq '^ *[0-9]+: ' "$out"
+check "states lists sched:active" grep -Eq '^ *[0-9]+: sched:active$' "$out"
+check "states lists only '%3d: name' lines" bash -c "! grep -Evq '^ *[0-9]+: .' '$out'"
+
+run cycle --count 20 --states 2
+check "cycle --count 20 --states 2 exits 0" test "$rc" -eq 0
+check "cycle prints median" grep -q median "$out"
+check "cycle cost table has the empty states" grep -q 'cycle:empty1' "$out"
+
+run cycle --core 99
+check "cycle --core 99 exits 2" test "$rc" -eq 2
+check "cycle --core 99 prints one line" test "$(lines)" -eq 1
+
+run cycle --count 0
+check "cycle --count 0 exits 2" test "$rc" -eq 2
+check "cycle --count 0 prints one line" test "$(lines)" -eq 1
+
+run cycle --states 41
+check "cycle --states 41 exits 2" test "$rc" -eq 2
+
+run cycle --count
+check "cycle --count without a value exits 2" test "$rc" -eq 2
+
+run cycle --bogus
+check "cycle --bogus exits 2" test "$rc" -eq 2
+
+# With the process confined to one CPU the runtime has one core, the last active one.
+if command -v taskset >/dev/null; then
+  taskset -c 0 "$hotcore" cycle --count 5 >"$out" 2>"$err"
+  rc=$?
+  check "cycle of the only core exits 1" test "$rc" -eq 1
+  check "cycle of the only core names the error" grep -q 'core_down(0): Device or resource busy' "$err"
+fi
+
+run bogus
+check "unknown command exits 2" test "$rc" -eq 2
+check "unknown command prints one line" test "$(lines)" -eq 1
+
+run
+check "no arguments exits 2 with usage" test "$rc" -eq 2 -a -s "$err"
+
+run --help
+check "--help exits 0 with usage on stdout" test "$rc" -eq 0 -a -s "$out"
+
+run demo
+check "demo exits 0" test "$rc" -eq 0
+check "demo prints the state table" grep -q 'sched:active' "$out"
+check "demo prints the cost table" grep -q 'cycle:empty7' "$out"
+
+if [ "$failures" -ne 0 ]; then
+  echo "$failures check(s) failed"
+  exit 1
+fi

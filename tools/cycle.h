@@ -1,0 +1,39 @@
+// tools/cycle.h — `hotcore cycle`: time core_down/core_up of one core with empty ONLINE
+// states registered, then print the latency summary and the per-state cost table.
+#pragma once
+
+#include <cstdio>
+#include <optional>
+#include <string_view>
+#include <vector>
+
+#include "hotcore/runtime.h"
+#include "hotcore/states.h"
+
+namespace hotcore::tools {
+
+// max_empty_states is how many empty states cycle can register: the ONLINE dynamic range.
+inline constexpr int max_empty_states = ONLINE_DYN_END - ONLINE_DYN;
+
+// cycle_options configures one measurement.
+struct cycle_options {
+  std::optional<unsigned> core;  // the core to cycle; unset means the runtime's last core
+  long count = 1000;             // measured down+up cycles (> 0)
+  int states = 8;                // empty ONLINE states registered for the run (0..40)
+  long warmup = 50;              // untimed cycles before the measured ones
+};
+
+// parse_cycle_args() reads `--core N`, `--count K`, `--states S` (also `--flag=value`)
+// into opts. On a bad flag, a missing or malformed value or one out of range it prints one
+// line to stderr and returns false. The core is checked against the runtime later.
+[[nodiscard]] bool parse_cycle_args(const std::vector<std::string_view>& args,
+                                    cycle_options& opts);
+
+// run_cycle() registers opts.states empty ONLINE states ("cycle:emptyI"), warms up, times
+// opts.count cycles of core_down(core) and core_up(core), runs the same number again with
+// the trace on, prints both tables to out and removes the states again. Returns 0, or the
+// negative errno of the first operation that failed (already reported on stderr).
+[[nodiscard]] int run_cycle(runtime& rt, unsigned core, const cycle_options& opts,
+                            std::FILE* out);
+
+}  // namespace hotcore::tools

@@ -1,0 +1,180 @@
+// tools/hotcore.cpp — the `hotcore` command-line program: `states`, `cycle` and `demo`
+// over one runtime; exit 0 on success, 1 when an operation failed, 2 on a usage error.
+#include <algorithm>
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <system_error>
+#include <vector>
+
+#include "cycle.h"
+#include "hotcore/runtime.h"
+#include "hotcore/topology.h"
+
+namespace {
+
+using hotcore::runtime;
+using args_t = std::vector<std::string_view>;
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_usage = 2;
+
+constexpr const char* usage_text =
+    "usage: hotcore <command> [options]\n"
+    "\n"
+    "commands:\n"
+    "  states                 list every named hotplug state (\"%3d: name\")\n"
+    "  cycle [--core N] [--count K] [--states S]\n"
+    "                         time K core_down/core_up cycles of core N (default: the\n"
+    "                         last core, K=1000) with S empty ONLINE states registered\n"
+    "                         (default 8, at most 40); print median and p99 of down, up\n"
+    "                         and down+up, and the per-state callback cost table\n"
+    "  demo                   topology, state table, per-core state, 100 cycles of the\n"
+    "                         last core with 8 empty states and their cost table\n"
+    "  --help                 this text\n"
+    "\n"
+    "exit status: 0 success, 1 an operation failed, 2 usage error\n";
+
+// make_runtime() creates a runtime with every core online (at least one core), or reports
+// why it could not.
+std::unique_ptr<runtime> make_runtime(const char* command) {
+  std::error_code ec;
+  auto rt = runtime::create({}, ec);
+  if (!rt) {
+    std::fprintf(stderr, "hotcore %s: cannot create the runtime: %s\n", command,
+                 ec.message().c_str());
+  } else if (rt->cores().empty()) {
+    std::fprintf(stderr, "hotcore %s: the runtime has no worker cores\n", command);
+    return nullptr;
+  }
+  return rt;
+}
+
+// no_args() rejects arguments after a command that takes none.
+bool no_args(const char* command, const args_t& args) {
+  if (args.empty()) return true;
+  std::fprintf(stderr, "hotcore %s: unexpected argument '%.*s'\n", command,
+               static_cast<int>(args[0].size()), args[0].data());
+  return false;
+}
+
+// state_name() is the name of a state number in the runtime's listing, or "?".
+std::string state_name(const runtime& rt, int state) {
+  for (const hotcore::state_row& row : rt.states())
+    if (row.state == state) return row.name;
+  return "?";
+}
+
+// ---- demo sections: each prints one part and returns 0 or an exit status.
+
+int print_topology(runtime&) {
+  std::error_code ec;
+  const hotcore::topology topo = hotcore::load_topology(ec);
+  if (ec) {
+    std::fprintf(stderr, "hotcore demo: load_topology: %s\n", ec.message().c_str());
+    return exit_failed;
+  }
+  std::printf("== topology\n%s\n", hotcore::topology_text(topo).c_str());
+  return exit_ok;
+}
+
+int print_state_table(runtime& rt) {
+  std::printf("== hotplug states\n%s\n", rt.states_text().c_str());
+  return exit_ok;
+}
+
+int print_core_states(runtime& rt) {
+  std::printf("== cores\n");
+  for (const unsigned core : rt.cores()) {
+    const int st = rt.state(core);
+    std::printf("  core %u: state %3d %-12s online=%d active=%d\n", core, st,
+                state_name(rt, st).c_str(), rt.core_online(core), rt.core_active(core));
+  }
+  std::printf("\n");
+  return exit_ok;
+}
+
+int demo_cycles(runtime& rt) {
+  std::printf("== down/up cycles\n");
+  hotcore::tools::cycle_options opts;
+  opts.count = 100;
+  opts.warmup = 10;
+  const unsigned core = rt.cores().back();
+  return hotcore::tools::run_cycle(rt, core, opts, stdout) < 0 ? exit_failed : exit_ok;
+}
+
+// demo_sections run in this order; the demo stops at the first that fails.
+constexpr int (*demo_sections[])(runtime&) = {
+    print_topology,
+    print_state_table,
+    print_core_states,
+    demo_cycles,
+};
+
+// ---- commands
+
+int cmd_states(const args_t& args) {
+  if (!no_args("states", args)) return exit_usage;
+  const auto rt = make_runtime("states");
+  if (!rt) return exit_failed;
+  std::fputs(rt->states_text().c_str(), stdout);
+  return exit_ok;
+}
+
+int cmd_cycle(const args_t& args) {
+  hotcore::tools::cycle_options opts;
+  if (!hotcore::tools::parse_cycle_args(args, opts)) return exit_usage;
+  const auto rt = make_runtime("cycle");
+  if (!rt) return exit_failed;
+  const std::vector<unsigned>& cores = rt->cores();
+  const unsigned core = opts.core.value_or(cores.back());
+  if (std::find(cores.begin(), cores.end(), core) == cores.end()) {
+    std::string list;
+    for (const unsigned c : cores) list += " " + std::to_string(c);
+    std::fprintf(stderr, "hotcore cycle: core %u is not a worker core (worker cores:%s)\n",
+                 core, list.c_str());
+    return exit_usage;
+  }
+  return hotcore::tools::run_cycle(*rt, core, opts, stdout) < 0 ? exit_failed : exit_ok;
+}
+
+int cmd_demo(const args_t& args) {
+  if (!no_args("demo", args)) return exit_usage;
+  const auto rt = make_runtime("demo");
+  if (!rt) return exit_failed;
+  for (const auto section : demo_sections)
+    if (const int ret = section(*rt); ret != exit_ok) return ret;
+  return exit_ok;
+}
+
+struct command {
+  std::string_view name;
+  int (*run)(const args_t& args);
+};
+
+constexpr command commands[] = {
+    {"states", cmd_states},
+    {"cycle", cmd_cycle},
+    {"demo", cmd_demo},
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc < 2) {
+    std::fputs(usage_text, stderr);
+    return exit_usage;
+  }
+  const std::string_view name = argv[1];
+  if (name == "--help" || name == "-h" || name == "help") {
+    std::fputs(usage_text, stdout);
+    return exit_ok;
+  }
+  const args_t args(argv + 2, argv + argc);
+  for (const command& c : commands)
+    if (c.name == name) return c.run(args);
+  std::fprintf(stderr, "hotcore: unknown command '%s' (see hotcore --help)\n", argv[1]);
+  return exit_usage;
+}
