@@ -1339,3 +1339,21 @@ TEST_CASE("/sys/devices/system/cpu/hotplug/states lists the named states as `%3d
   CHECK(rt->states_text().find("list/x:online") == std::string::npos);
   CHECK(rt->states().size() == rows.size() - 1);
 }
+
+TEST_CASE("a copy of an added instance starts detached: it can be added on its own, and the "
+          "original stays added") {
+  event_log log;
+  named_node a("a");
+  auto rt = make_runtime();
+  const int m = rt->setup_state_multi(ONLINE_DYN, "multi/copy:online", log.multi_startup("m"),
+                                      log.multi_teardown("m"));
+  REQUIRE(m > 0);
+  REQUIRE(rt->add_instance(m, &a) == 0);
+  named_node copy = a;
+  CHECK(copy.attached_state == -1);
+  CHECK(a.attached_state == m);
+  CHECK(rt->add_instance(m, &copy) == 0);
+  CHECK(rt->remove_instance(m, &copy) == 0);
+  CHECK(rt->remove_instance(m, &a) == 0);
+  CHECK(rt->remove_multi_state(m) == 0);
+}

@@ -14,7 +14,15 @@ namespace hotcore {
 //     auto* set = static_cast<ring_set*>(n); ... return 0;
 //   }
 //   rt->add_instance(state, &my_ring_set);
+//
+// Copying an instance copies no membership: the copy starts detached (like an intrusive
+// list hook), so it can be added on its own and the original stays where it was.
 struct instance_node {
+  instance_node() noexcept = default;
+  instance_node(const instance_node&) noexcept {}
+  instance_node& operator=(const instance_node&) noexcept { return *this; }
+  ~instance_node() = default;
+
   // The state this node is added to, or -1. Owned by the runtime: do not write it.
   int attached_state = -1;
 };
