@@ -1,5 +1,5 @@
 // runtime/core_states.cpp — the runtime's own rows of the state table: create the hotplug
-// thread, pin it to its core, and open/close the core to work.
+// thread, pin it to its core, start/park the core's worker, and open/close it to work.
 #include <sched.h>
 
 #include <cerrno>
@@ -43,14 +43,26 @@ int runtime_impl::sched_dying(unsigned core) {
   return 0;
 }
 
-// "sched:active": the core starts / stops taking tasks.
+// "workers:online": the core's worker thread is unparked (created on first use) and
+// pinned to the core / parked and unpinned. Runs on the core's hotplug thread.
+int runtime_impl::workers_online(unsigned core) { return sched.unpark(core); }
+int runtime_impl::workers_offline(unsigned core) {
+  sched.park(core);  // a teardown may not fail
+  return 0;
+}
+
+// "sched:active": the core starts / stops taking tasks. Down, the scheduler closes the
+// core, waits for the task its worker is running and moves its queued tasks to the other
+// active cores (or, for the last core at shutdown, runs them) before this returns.
 int runtime_impl::sched_activate(unsigned core) {
-  // release: a submitter that sees the core active sees its ONLINE states set up.
+  if (const int ret = sched.activate(core); ret != 0) return ret;
+  // release: a reader that sees the core active sees its ONLINE states set up.
   by_id[core]->active.store(true, std::memory_order_release);
   return 0;
 }
 int runtime_impl::sched_deactivate(unsigned core) {
   by_id[core]->active.store(false, std::memory_order_release);
+  sched.deactivate(core);
   return 0;
 }
 

@@ -16,12 +16,16 @@ namespace hotcore {
 namespace detail {
 
 runtime_impl::runtime_impl(std::vector<unsigned> ids, const cpu_set_t& home)
-    : core_ids(std::move(ids)), home_mask(home), steps(make_step_table(*this)) {
+    : core_ids(std::move(ids)), home_mask(home), steps(make_step_table(*this)),
+      sched(core_ids, home_mask) {
   by_id.resize(core_ids.back() + 1);
   for (unsigned id : core_ids) by_id[id] = std::make_unique<core_ctx>(id);
 }
 
 runtime_impl::~runtime_impl() {
+  // Run every task already accepted while the cores are still up; submit() is refused
+  // from here on (task groups of running tasks still work).
+  (void)sched.shutdown();
   // Take every core down, highest first, running every installed teardown. A teardown that
   // fails rolls its core back up; try again (an armed fail fires only once).
   for (int attempt = 0; attempt < 3; ++attempt)
@@ -31,6 +35,9 @@ runtime_impl::~runtime_impl() {
         if (ret != 0)
           std::fprintf(stderr, "hotcore: core %u did not go down at shutdown: %d\n", *it, ret);
       }
+  // Workers are parked now (a core that failed to go down is closed first, its tasks run);
+  // end and join them before any member they use dies.
+  sched.stop();
   for (unsigned id : core_ids) by_id[id]->thread.stop();
 }
 
@@ -82,8 +89,16 @@ runtime::runtime(std::unique_ptr<detail::runtime_impl> impl) : _impl(std::move(i
 runtime::~runtime() = default;
 
 const std::vector<unsigned>& runtime::cores() const noexcept { return _impl->core_ids; }
-int runtime::core_up(unsigned core) { return _impl->hotplug_op(core, ONLINE, false); }
-int runtime::core_down(unsigned core) { return _impl->hotplug_op(core, OFFLINE, false); }
+// A task that moved a core would wait for itself (core_down waits for the running tasks
+// of the core), so hotplug operations are refused from inside a task.
+int runtime::core_up(unsigned core) {
+  if (_impl->sched.in_task()) return -EDEADLK;
+  return _impl->hotplug_op(core, ONLINE, false);
+}
+int runtime::core_down(unsigned core) {
+  if (_impl->sched.in_task()) return -EDEADLK;
+  return _impl->hotplug_op(core, OFFLINE, false);
+}
 
 int runtime::state(unsigned core) const {
   const detail::core_ctx* c = _impl->find(core);
@@ -93,7 +108,10 @@ int runtime::target(unsigned core) const {
   const detail::core_ctx* c = _impl->find(core);
   return c ? c->target.load(std::memory_order_relaxed) : -EINVAL;
 }
-int runtime::set_target(unsigned core, int state) { return _impl->set_target(core, state); }
+int runtime::set_target(unsigned core, int state) {
+  if (_impl->sched.in_task()) return -EDEADLK;
+  return _impl->set_target(core, state);
+}
 int runtime::fail(unsigned core) const {
   const detail::core_ctx* c = _impl->find(core);
   return c ? c->fail.load(std::memory_order_relaxed) : -EINVAL;
@@ -207,5 +225,15 @@ std::vector<trace_event> runtime::take_trace() {
   std::lock_guard lk(_impl->trace_mutex);
   return std::exchange(_impl->trace, {});
 }
+
+// ---- tasks
+
+int runtime::submit_node(detail::task_node* node, bool pinned, unsigned core) noexcept {
+  return _impl->sched.submit(node, pinned, core);
+}
+int runtime::shutdown() { return _impl->sched.shutdown(); }
+int runtime::this_core() const noexcept { return _impl->sched.this_core(); }
+
+detail::scheduler& detail::task_access::sched(runtime& rt) noexcept { return rt._impl->sched; }
 
 }  // namespace hotcore

@@ -13,6 +13,7 @@
 #include "hotplug/hotplug_lock.h"
 #include "hotplug/hotplug_thread.h"
 #include "hotplug/state_table.h"
+#include "sched/scheduler.h"
 
 namespace hotcore::detail {
 
@@ -63,6 +64,8 @@ struct runtime_impl {
   int sched_dying(unsigned core);
   int sched_activate(unsigned core);
   int sched_deactivate(unsigned core);
+  int workers_online(unsigned core);
+  int workers_offline(unsigned core);
 
   // ---- helpers
   core_ctx* find(unsigned core) const noexcept;
@@ -82,6 +85,10 @@ struct runtime_impl {
   std::atomic<bool> trace_on{false};
   std::mutex trace_mutex;
   std::vector<trace_event> trace;
+  // The task scheduler: one worker per core, started and stopped by "workers:online" and
+  // opened and closed by "sched:active". Last member: built from core_ids and home_mask;
+  // ~runtime_impl() drains it and joins its workers before any member dies.
+  scheduler sched;
 };
 
 }  // namespace hotcore::detail

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cycle.h"
+#include "soak.h"
 #include "hotcore/runtime.h"
 #include "hotcore/topology.h"
 
@@ -33,6 +34,11 @@ constexpr const char* usage_text =
     "                         and down+up, and the per-state callback cost table\n"
     "  demo                   topology, state table, per-core state, 100 cycles of the\n"
     "                         last core with 8 empty states and their cost table\n"
+    "  soak --seconds S [--churn-ms M] [--threads T]\n"
+    "                         submit tasks from T threads (default 3) while cores go down\n"
+    "                         and up every M ms (default 5, 0: never); print \"submitted N\n"
+    "                         ran N lost 0 duplicated 0\"; exit 1 if a task was lost or\n"
+    "                         ran twice\n"
     "  --help                 this text\n"
     "\n"
     "exit status: 0 success, 1 an operation failed, 2 usage error\n";
@@ -172,6 +178,7 @@ int main(int argc, char** argv) {
     std::fputs(usage_text, stdout);
     return exit_ok;
   }
+  if (name == "soak") return soak_main(argc - 1, argv + 1);  // tools/soak.cpp
   const args_t args(argv + 2, argv + argc);
   for (const command& c : commands)
     if (c.name == name) return c.run(args);

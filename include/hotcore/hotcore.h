@@ -2,7 +2,10 @@
 #pragma once
 
 #include "hotcore/instance.h"
+#include "hotcore/parallel.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
+#include "hotcore/task.h"
+#include "hotcore/task_group.h"
 #include "hotcore/topology.h"
 #include "hotcore/trace.h"

@@ -11,11 +11,16 @@
 
 #include "hotcore/instance.h"
 #include "hotcore/states.h"
+#include "hotcore/task.h"
 #include "hotcore/trace.h"
 
 namespace hotcore {
 
-namespace detail { struct runtime_impl; }
+namespace detail {
+struct runtime_impl;
+class scheduler;
+struct task_access;
+}  // namespace detail
 
 // callback is a single-instance startup or teardown: it gets the core (the OS CPU number)
 // and returns 0 or a negative errno. An empty callback is skipped, like a NULL one.
@@ -46,9 +51,11 @@ struct state_row {
 //   -EINVAL   bad state, core, name or argument      -EBUSY   slot taken, hotplug disabled,
 //   -ENOSPC   dynamic range full                               or the last active core
 //   -EAGAIN   failure injected with set_fail()       -EDEADLK called from a hotplug callback
-//   -ENOENT   nothing installed / node not added                (or under cpus_read_lock)
-//   -EEXIST   node already added                     -ENOTEMPTY multi state has instances
+//   -ENOENT   nothing installed / node not added                (or under cpus_read_lock,
+//   -EEXIST   node already added                               or from inside a task)
 //   -ENOLCK   a _cpuslocked variant called without cpus_read_lock held
+//   -ENOTEMPTY multi state has instances             -ENODEV  submit_on(): core not active
+//   -ESHUTDOWN submit*() after shutdown()
 //
 // Example:
 //   std::error_code ec;
@@ -162,10 +169,87 @@ class runtime {
   void set_trace(bool on);
   [[nodiscard]] std::vector<trace_event> take_trace();
 
+  // =====================================================================================
+  // ---- tasks (hotcore/task_group.h and hotcore/parallel.h build fork-join on these)
+  //
+  // Every core whose state is at or past "workers:online" has one worker thread pinned to
+  // it; between "sched:active" up and down the core takes tasks. Each core has a deque of
+  // its own (its worker pushes and pops, idle workers of other active cores steal) and an
+  // injection queue for tasks from other threads. Idle workers sleep on a futex.
+  //
+  // Guarantees:
+  //  - Every accepted task runs exactly once. A task queued on a core that goes down runs
+  //    on another active core instead, even one given to submit_on(): submit_on() picks
+  //    where a task starts its wait, not a promise it runs there if the core leaves.
+  //  - core_down() lets the task the core is running finish (it waits for it) and moves
+  //    the core's queued tasks to the other active cores before the worker parks.
+  //  - Destroying the runtime runs every task already accepted (none is dropped), then
+  //    takes the cores down; the last core runs whatever is left before its worker parks.
+  //  - submit()/submit_on()/shutdown() never take the hotplug lock or a global mutex.
+  //  - Ordering: what a thread did before submit()/submit_on()/task_group::run() happens
+  //    before the task runs; what a group's tasks did happens before wait() returns.
+  //  - The callable is moved (copied, if you pass an lvalue) into the task once, never
+  //    copied afterwards; move-only callables work. One of up to 96 bytes (align <= 16)
+  //    lives inside the task's node, and nodes are recycled per thread: no malloc in the
+  //    steady state. A larger callable costs one heap allocation. Only std::bad_alloc (or
+  //    what the callable's move constructor throws) comes out of submit().
+  // Rules for tasks: a task must not call core_up/core_down/set_target (-EDEADLK) nor
+  // destroy the runtime; calling setup_state()/cpus_read_lock() from a task can deadlock
+  // with a concurrent core_down(), which waits for that task. An exception escaping a
+  // task given to submit()/submit_on() calls std::terminate (like std::thread); use a
+  // task_group to get it back.
+
+  // Example:
+  //   std::atomic<int> done{0};
+  //   int ret = rt->submit([&] { handle_request(); done++; });   // any active core
+  //   if (ret == -ESHUTDOWN) ...;
+  //   ret = rt->submit_on(1, [] { flush_core_local_cache(); });  // core 1's worker
+  //   if (ret == -ENODEV) ...;                                    // core 1 not active
+  //   hotcore::task_group g(*rt);                                 // fork-join
+  //   g.run([&] { left(); });
+  //   right();
+  //   g.wait();
+
+  // submit() queues fn (moved in once) to run on some active core. Returns 0, or
+  // -ESHUTDOWN after shutdown() began (fn is then destroyed without running). When no
+  // core is active yet (online_at_start = false), the task waits for the first core
+  // that becomes active. From a worker the task goes on that core's own deque.
+  template <class F>
+  [[nodiscard]] int submit(F&& fn) {
+    return submit_node(detail::make_task(std::forward<F>(fn)), false, 0);
+  }
+  // submit_on() queues fn on one core (its worker runs it unless the core goes down
+  // first, see above). Returns 0, -EINVAL if core is not a worker core, -ENODEV if the
+  // core is not active (not online, or going down or up right now), -ESHUTDOWN after
+  // shutdown() began. On error fn is destroyed without running.
+  template <class F>
+  [[nodiscard]] int submit_on(unsigned core, F&& fn) {
+    return submit_node(detail::make_task(std::forward<F>(fn)), true, core);
+  }
+  // shutdown() stops accepting submit()/submit_on() (-ESHUTDOWN from then on) and returns
+  // once every task accepted before has run (none is dropped; it returns 0). Task groups
+  // and parallel_for keep working until the runtime is destroyed. -EDEADLK from inside a
+  // task. The destructor calls it.
+  int shutdown();
+  // this_core() is the core the calling thread works for as one of this runtime's
+  // workers, or -1.
+  [[nodiscard]] int this_core() const noexcept;
+
  private:
+  friend struct detail::task_access;
+  // submit_node() takes the node in every case: queued, or dropped on error.
+  int submit_node(detail::task_node* node, bool pinned, unsigned core) noexcept;
+
   explicit runtime(std::unique_ptr<detail::runtime_impl> impl);
   std::unique_ptr<detail::runtime_impl> _impl;
 };
+
+namespace detail {
+// task_access lets task_group reach a runtime's scheduler without exposing it.
+struct task_access {
+  static scheduler& sched(runtime& rt) noexcept;
+};
+}  // namespace detail
 
 // cpus_read_guard holds cpus_read_lock() for a scope.
 //

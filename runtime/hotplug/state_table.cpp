@@ -35,7 +35,8 @@ constexpr static_row static_rows[] = {
     {AP_ARENA_STARTING, nullptr, false, nullptr, nullptr},
     {AP_ONLINE, "ap:online", true, nullptr, nullptr},
     // ONLINE
-    {AP_WORKERS_ONLINE, nullptr, false, nullptr, nullptr},
+    {AP_WORKERS_ONLINE, "workers:online", false, &runtime_impl::workers_online,
+     &runtime_impl::workers_offline},
     {AP_ARENA_ONLINE, nullptr, false, nullptr, nullptr},
     {AP_IO_URING_ONLINE, nullptr, false, nullptr, nullptr},
     // ONLINE_DYN .. ONLINE_DYN_END - 1: dynamic

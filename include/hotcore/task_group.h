@@ -1,0 +1,98 @@
+// hotcore/task_group.h — fork-join: run() tasks on a runtime's worker cores, wait() for
+// all of them while helping to run tasks; an exception thrown by a task comes back out of
+// wait(), as with oneTBB's task_group.
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <exception>
+#include <utility>
+
+#include "hotcore/runtime.h"
+#include "hotcore/task.h"
+
+namespace hotcore {
+namespace detail {
+
+class scheduler;
+
+// group_state is what the tasks of one group share with its waiter.
+struct group_state {
+  // word counts the group's unfinished tasks (low 31 bits) and has waiting_bit set while a
+  // waiter sleeps on it. The last task's decrement is its last access to the group (a
+  // futex wake needs only the address), so the waiter may destroy the group as soon as it
+  // reads a count of 0.
+  static constexpr std::uint32_t waiting_bit = 1u << 31;
+  std::atomic<std::uint32_t> word{0};
+  // failed is set (acq_rel exchange) by the first task that throws; that task stores
+  // error before its decrement (release), the waiter reads it after seeing 0 (acquire).
+  std::atomic<bool> failed{false};
+  std::exception_ptr error;
+};
+
+// spawn() queues a group's task: on the calling worker's own deque, or (from another
+// thread) on an active core's injection queue. wait_group() returns once the group's
+// count is 0, running other tasks meanwhile. Both are in libhotcore.
+void spawn(scheduler& s, task_node* node);
+void wait_group(scheduler& s, group_state& g) noexcept;
+
+}  // namespace detail
+
+// task_group runs tasks concurrently on the runtime's active cores and waits for them.
+//
+// run() may be called from any thread, also from inside the group's own tasks; wait()
+// returns when every task run() so far has finished. The thread in wait() does not just
+// sleep: it runs queued tasks (its own group's first) until the group is done. If tasks
+// threw, wait() rethrows the first exception (the other tasks still ran) and the group
+// can be used again. The destructor waits too, but swallows an exception nobody waited
+// for. Tasks of a group queued on a core that goes down run on another core.
+//
+// Example:
+//   long fib(hotcore::runtime& rt, int n) {
+//     if (n < 20) return serial_fib(n);
+//     long a = 0, b = 0;
+//     hotcore::task_group g(rt);
+//     g.run([&] { a = fib(rt, n - 1); });
+//     b = fib(rt, n - 2);
+//     g.wait();
+//     return a + b;
+//   }
+class task_group {
+ public:
+  explicit task_group(runtime& rt) noexcept : _sched(&detail::task_access::sched(rt)) {}
+  ~task_group() { detail::wait_group(*_sched, _state); }
+  task_group(const task_group&) = delete;
+  task_group& operator=(const task_group&) = delete;
+
+  // run() queues fn (moved in once; copied if you pass an lvalue) as a task of the group.
+  // Small callables need no heap allocation. Throws std::bad_alloc only.
+  template <class F>
+  void run(F&& fn) {
+    detail::task_node* n = detail::make_task(std::forward<F>(fn));
+    n->group = &_state;
+    // relaxed: the count only has to rise before the task can finish, and the task is
+    // published by spawn()'s release; the finishing decrement (acq_rel) follows it in
+    // the word's modification order.
+    _state.word.fetch_add(1, std::memory_order_relaxed);
+    detail::spawn(*_sched, n);
+  }
+
+  // wait() returns when all tasks run() so far have finished, helping to run tasks
+  // meanwhile; it rethrows the first exception one of them threw.
+  void wait() {
+    detail::wait_group(*_sched, _state);
+    // relaxed: wait_group() saw the count reach 0 with acquire, which orders the failing
+    // task's stores of error and failed before this load.
+    if (_state.failed.load(std::memory_order_relaxed)) {
+      std::exception_ptr e = std::exchange(_state.error, nullptr);
+      _state.failed.store(false, std::memory_order_relaxed);
+      std::rethrow_exception(e);
+    }
+  }
+
+ private:
+  detail::scheduler* _sched;
+  detail::group_state _state;
+};
+
+}  // namespace hotcore

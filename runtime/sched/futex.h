@@ -1,0 +1,52 @@
+// runtime/sched/futex.h — the scheduler's sleep and wake primitives: futex wait/wake on a
+// 32-bit atomic, a pause for spin loops, and the asymmetric fence pair that lets task
+// pushes skip a full fence (the rare sleeper pays with membarrier() instead).
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+
+namespace hotcore::detail {
+
+// futex_wait() sleeps while word == expected (or until woken, or spuriously).
+void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected) noexcept;
+// futex_wake() wakes up to n sleepers. It reads no memory at the address, so it is safe to
+// call after the word's owner may have been freed (the wake is then merely spurious).
+void futex_wake(std::atomic<std::uint32_t>& word, int n) noexcept;
+
+inline void cpu_relax() noexcept {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield" ::: "memory");
+#endif
+}
+
+// full_fence() is a seq_cst fence. ThreadSanitizer does not model fences (GCC refuses
+// them under -fsanitize=thread), so there it is a seq_cst RMW on one shared word, which
+// gives the same store→load ordering between any two threads that both use it.
+#if defined(__SANITIZE_THREAD__)
+extern std::atomic<std::uint32_t> fence_word;
+inline void full_fence() noexcept { fence_word.fetch_add(0, std::memory_order_seq_cst); }
+#else
+inline void full_fence() noexcept { std::atomic_thread_fence(std::memory_order_seq_cst); }
+#endif
+
+// The store→load handshake between a task pusher (store the task, then load the sleeper
+// count) and a worker going to sleep (raise the count, then look for tasks) needs a full
+// fence on both sides. light_fence() is the pusher's side: only a compiler barrier when
+// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) works, which heavy_fence() (the sleeper's
+// side) then issues: it runs a full barrier on every CPU running one of our threads.
+// Without membarrier both sides are full_fence().
+extern bool asymmetric_fences;  // set once, before any scheduler exists
+void init_fences() noexcept;
+
+inline void light_fence() noexcept {
+  if (asymmetric_fences)
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+  else
+    full_fence();
+}
+void heavy_fence() noexcept;
+
+}  // namespace hotcore::detail

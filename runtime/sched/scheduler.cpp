@@ -1,0 +1,398 @@
+// runtime/sched/scheduler.cpp — where tasks go and where workers find them: submit and
+// spawn, the injection and orphan queues, stealing between active cores, waking sleepers,
+// running a task, and shutdown's wait for every accepted task.
+#include "sched/scheduler.h"
+
+#include <sched.h>
+
+#include <cerrno>
+#include <chrono>
+#include <climits>
+#include <exception>
+#include <thread>
+
+#include "sched/futex.h"
+
+namespace hotcore::detail {
+
+__attribute__((tls_model("initial-exec"))) thread_local thread_ctx* tls_ctx = nullptr;
+
+namespace {
+// Round-robin start for an outside thread's choice of core (no shared counter).
+__attribute__((tls_model("initial-exec"))) thread_local unsigned tls_rr = 0;
+// An outside thread's counter slot number, handed out once per thread.
+__attribute__((tls_model("initial-exec"))) thread_local unsigned tls_slot = UINT_MAX;
+std::atomic<unsigned> next_slot{0};
+
+// inbox_period: a worker busy with its own deque still looks at its injection queue every
+// this many tasks, so tasks from outside are not starved by a long fork-join.
+constexpr unsigned inbox_period = 61;
+}  // namespace
+
+worker::worker(scheduler& s, unsigned core_, unsigned index_)
+    : core(core_), index(index_), rng(core_ * 2654435761u + 0x9e3779b9u) {
+  ctx.sched = &s;
+  ctx.deque = &deque;
+  ctx.counters = &counters;
+  ctx.w = this;
+  ctx.core = static_cast<int>(core_);
+}
+
+scheduler::scheduler(const std::vector<unsigned>& cores, const cpu_set_t& home) : _home(home) {
+  init_fences();
+  _by_core.assign(cores.empty() ? 0 : cores.back() + 1, nullptr);
+  for (unsigned i = 0; i < cores.size(); ++i) {
+    _workers.push_back(std::make_unique<worker>(*this, cores[i], i));
+    _by_core[cores[i]] = _workers.back().get();
+  }
+  for (unsigned i = 0; i < helper_slots; ++i) {
+    helper_slot& h = _helpers[i];
+    h.index = static_cast<int>(i);
+    h.ctx.sched = this;
+    h.ctx.deque = &h.deque;
+    h.ctx.counters = &h.counters;
+  }
+  _orphans.open();
+}
+
+scheduler::~scheduler() { stop(); }
+
+worker* scheduler::find(unsigned core) const noexcept {
+  return core < _by_core.size() ? _by_core[core] : nullptr;
+}
+
+counter_slot& scheduler::my_counters() noexcept {
+  thread_ctx* c = tls_ctx;
+  if (c != nullptr && c->sched == this) return *c->counters;
+  // relaxed: only hands out distinct-ish numbers.
+  if (tls_slot == UINT_MAX) tls_slot = next_slot.fetch_add(1, std::memory_order_relaxed);
+  return _external[tls_slot % external_slots];
+}
+
+void scheduler::drop(task_node* node) noexcept {
+  node->ops->drop(node);
+  task_free(node);
+}
+
+bool scheduler::in_task() const noexcept {
+  const thread_ctx* c = tls_ctx;
+  return c != nullptr && c->sched == this;
+}
+
+int scheduler::this_core() const noexcept {
+  const thread_ctx* c = tls_ctx;
+  return c != nullptr && c->sched == this ? c->core : -1;
+}
+
+// ---- submitting
+
+int scheduler::submit(task_node* node, bool pinned, unsigned core) noexcept {
+  worker* target = nullptr;
+  if (pinned && (target = find(core)) == nullptr) {
+    drop(node);
+    return -EINVAL;
+  }
+  node->flags |= task_node::root;
+  counter_slot& counters = my_counters();
+  // seq_cst: a Dekker pair with shutdown(), which stores _closing and then scans the
+  // counters (all seq_cst): either its scan counts this submission, or we see _closing.
+  counters.submitted.fetch_add(1, std::memory_order_seq_cst);
+  int err = 0;
+  if (_closing.load(std::memory_order_seq_cst)) {
+    err = -ESHUTDOWN;
+  } else if (pinned) {
+    // acquire: a hint paired with activate(); the push decides (it fails once the inbox
+    // is closed by the core's drain).
+    if (!target->active.load(std::memory_order_acquire) || !target->pinned.push(node)) {
+      err = -ENODEV;
+    } else {
+      light_fence();
+      // relaxed: ordered after the push by light_fence()/heavy_fence().
+      if (target->sleeping.load(std::memory_order_relaxed) != 0) try_wake(*target);
+    }
+  } else {
+    thread_ctx* c = tls_ctx;
+    if (c != nullptr && c->sched == this && c->w != nullptr && c->w->open()) {
+      c->w->deque.push(node);
+      notify(c->w);
+    } else {
+      push_external(node);
+    }
+  }
+  if (err != 0) {
+    drop(node);
+    // seq_cst: the cancelled submission counts as completed, in the same order as above.
+    counters.completed.fetch_add(1, std::memory_order_seq_cst);
+  }
+  return err;
+}
+
+void scheduler::spawn(task_node* node) {
+  thread_ctx* c = tls_ctx;
+  if (c != nullptr && c->sched == this && c->deque != nullptr) {
+    c->deque->push(node);
+    notify(c->w);
+    return;
+  }
+  push_external(node);
+}
+
+bool scheduler::push_to_active(task_node* node, const worker* exclude) {
+  const unsigned n = static_cast<unsigned>(_workers.size());
+  const unsigned start = tls_rr++;
+  // An outside thread prefers a core other than the CPU it runs on: that core's worker
+  // would first have to wait for the submitter to leave the CPU.
+  const int here = n > 1 ? ::sched_getcpu() : -1;
+  for (unsigned pass = 0; pass < 2; ++pass)
+    for (unsigned i = 0; i < n; ++i) {
+      worker* w = _workers[(start + i) % n].get();
+      if (w == exclude || (pass == 0) == (static_cast<int>(w->core) == here)) continue;
+      // acquire: a hint paired with activate(); a closed inbox refuses the push anyway.
+      if (!w->active.load(std::memory_order_acquire)) continue;
+      if (!w->shared.push(node)) continue;
+      light_fence();
+      // relaxed: ordered after the push by light_fence() and the sleeper's heavy_fence().
+      if (_sleepers.load(std::memory_order_relaxed) != 0) wake_one(w, nullptr);
+      return true;
+    }
+  return false;
+}
+
+void scheduler::push_external(task_node* node) {
+  if (!push_to_active(node, nullptr)) park_orphan(node);
+}
+
+bool scheduler::any_active() const noexcept {
+  for (const auto& w : _workers)
+    // seq_cst: Dekker with activate() in park_orphan()/adopt_orphans().
+    if (w->active.load(std::memory_order_seq_cst)) return true;
+  return false;
+}
+
+// park_orphan() keeps a task while no core is active; the next activate() adopts it.
+void scheduler::park_orphan(task_node* node) {
+  (void)_orphans.push(node);  // the orphan inbox is never closed
+  // full fence: Dekker with activate(), which stores active (seq_cst) and then adopts
+  // the orphans: either it sees our push, or we see its core active.
+  full_fence();
+  if (any_active()) adopt_orphans();
+}
+
+void scheduler::adopt_orphans() {
+  for (;;) {
+    task_node* list = _orphans.take_all();
+    if (list == nullptr) return;
+    bool parked_again = false;
+    while (list != nullptr) {
+      task_node* n = list;
+      list = n->next;
+      if (!push_to_active(n, nullptr)) {
+        (void)_orphans.push(n);
+        parked_again = true;
+      }
+    }
+    if (!parked_again) return;
+    // full fence: as in park_orphan().
+    full_fence();
+    if (!any_active()) return;
+  }
+}
+
+// ---- waking
+
+void scheduler::notify(const worker* self) noexcept {
+  light_fence();
+  // relaxed: ordered after the push by light_fence() and the sleeper's heavy_fence().
+  if (_sleepers.load(std::memory_order_relaxed) != 0) wake_one(nullptr, self);
+}
+
+bool scheduler::try_wake(worker& w) noexcept {
+  std::uint32_t one = 1;
+  // acq_rel: exactly one of the wakers / the worker itself takes it out of the set.
+  if (!w.sleeping.compare_exchange_strong(one, 0, std::memory_order_acq_rel,
+                                          std::memory_order_relaxed))
+    return false;
+  // relaxed: a count for the pushers' quick check; the CAS above is the real hand-off.
+  _sleepers.fetch_sub(1, std::memory_order_relaxed);
+  futex_wake(w.sleeping, 1);
+  return true;
+}
+
+void scheduler::wake_one(worker* prefer, const worker* exclude) noexcept {
+  // relaxed loads of sleeping: hints; try_wake()'s CAS decides.
+  if (prefer != nullptr && prefer->sleeping.load(std::memory_order_relaxed) != 0 &&
+      try_wake(*prefer))
+    return;
+  const unsigned n = static_cast<unsigned>(_workers.size());
+  const unsigned start = tls_rr++;
+  for (unsigned i = 0; i < n; ++i) {
+    worker* w = _workers[(start + i) % n].get();
+    if (w == prefer || w == exclude) continue;
+    if (w->sleeping.load(std::memory_order_relaxed) != 0 && try_wake(*w)) return;
+  }
+}
+
+// ---- finding work
+
+task_node* scheduler::take_pinned(worker& w) noexcept {
+  if (w.pinned_head == nullptr) {
+    task_node* list = w.pinned.take_all();  // newest first: reverse into FIFO order
+    if (list == nullptr) return nullptr;
+    task_node* fifo = nullptr;
+    while (list != nullptr) {
+      task_node* n = list;
+      list = n->next;
+      n->next = fifo;
+      fifo = n;
+    }
+    w.pinned_head = fifo;
+  }
+  task_node* n = w.pinned_head;
+  w.pinned_head = n->next;
+  return n;
+}
+
+// take_list() takes over an inbox list (newest first): it returns the oldest node to run
+// now and pushes the others on the deque, oldest on top, so they pop in FIFO order and
+// thieves take the newest. Other workers are told only if something was pushed.
+task_node* scheduler::take_list(thread_ctx& c, task_node* list) {
+  if (list == nullptr) return nullptr;
+  bool pushed = false;
+  while (list->next != nullptr) {
+    task_node* n = list;
+    list = n->next;
+    c.deque->push(n);
+    pushed = true;
+  }
+  if (pushed) notify(c.w);
+  return list;
+}
+
+task_node* scheduler::find_work(thread_ctx& c) {
+  if (worker* w = c.w; w != nullptr) {
+    const bool open = w->open();
+    if (open) {
+      if (task_node* n = take_pinned(*w)) return n;
+      if (++w->since_inbox >= inbox_period) {
+        w->since_inbox = 0;
+        if (task_node* n = take_list(c, w->shared.take_all())) return n;
+      }
+    }
+    if (task_node* n = w->deque.pop()) return n;
+    if (open) {
+      if (task_node* n = take_list(c, w->shared.take_all())) return n;
+    }
+  } else if (c.deque != nullptr) {
+    if (task_node* n = c.deque->pop()) return n;
+  }
+  return steal(c);
+}
+
+task_node* scheduler::steal(thread_ctx& c) {
+  const unsigned n = static_cast<unsigned>(_workers.size());
+  unsigned start;
+  if (c.w != nullptr) {
+    c.w->rng ^= c.w->rng << 13;
+    c.w->rng ^= c.w->rng >> 17;
+    c.w->rng ^= c.w->rng << 5;
+    start = c.w->rng;
+  } else {
+    start = tls_rr++;
+  }
+  // Deques of the other active cores first (the oldest, biggest pieces of work)...
+  for (unsigned i = 0; i < n; ++i) {
+    worker* v = _workers[(start + i) % n].get();
+    if (v == c.w) continue;
+    // acquire: pairs with activate(); steal only from cores that take tasks.
+    if (!v->active.load(std::memory_order_acquire)) continue;
+    if (task_node* t = v->deque.steal()) return t;
+  }
+  if (c.deque == nullptr) return nullptr;
+  // ...then their injection queues...
+  for (unsigned i = 0; i < n; ++i) {
+    worker* v = _workers[(start + i) % n].get();
+    // acquire: as above.
+    if (v == c.w || !v->active.load(std::memory_order_acquire)) continue;
+    if (task_node* t = take_list(c, v->shared.take_all())) return t;
+  }
+  // ...then the deques of outside threads helping in wait()...
+  // acquire: pairs with acquire_helper()'s release, so the slot's deque is in use.
+  std::uint32_t mask = _helper_mask.load(std::memory_order_acquire);
+  while (mask != 0) {
+    const int i = __builtin_ctz(mask);
+    mask &= mask - 1;
+    helper_slot& h = _helpers[static_cast<unsigned>(i)];
+    if (&h.deque == c.deque) continue;
+    if (task_node* t = h.deque.steal()) return t;
+  }
+  // ...then tasks submitted while no core was active.
+  if (!_orphans.empty())
+    if (task_node* t = take_list(c, _orphans.take_all())) return t;
+  return nullptr;
+}
+
+// ---- running
+
+void scheduler::run_task(counter_slot& counters, task_node* node) noexcept {
+  group_state* g = node->group;
+  const bool root = (node->flags & task_node::root) != 0;
+  try {
+    node->ops->run(node);
+  } catch (...) {
+    if (g == nullptr) std::terminate();  // submit()/submit_on(): nobody to report to
+    // acq_rel: the first failing task wins; its store of error is published to the
+    // waiter by the group decrement below (release).
+    if (!g->failed.exchange(true, std::memory_order_acq_rel)) g->error = std::current_exception();
+  }
+  task_free(node);
+  if (g != nullptr) {
+    // acq_rel: release publishes the task's effects to the waiter (acquire load of 0);
+    // acquire chains the earlier decrements so the waiter sees every task's effects.
+    const std::uint32_t prev = g->word.fetch_sub(1, std::memory_order_acq_rel);
+    // After the decrement the group may be gone: futex_wake() only uses the address.
+    if (prev == (1u | group_state::waiting_bit)) futex_wake(g->word, INT_MAX);
+  }
+  // seq_cst: shutdown()'s scan; see submit().
+  if (root) counters.completed.fetch_add(1, std::memory_order_seq_cst);
+}
+
+// ---- shutdown
+
+bool scheduler::quiescent() const noexcept {
+  // All completed counts first, then all submitted counts (seq_cst, one total order):
+  // a completion is always ordered after its submission, so equal sums mean that at the
+  // moment between the two scans every submitted root task had completed.
+  std::uint64_t done = 0, submitted = 0;
+  for (const auto& w : _workers) done += w->counters.completed.load(std::memory_order_seq_cst);
+  for (const auto& h : _helpers) done += h.counters.completed.load(std::memory_order_seq_cst);
+  for (const auto& s : _external) done += s.completed.load(std::memory_order_seq_cst);
+  for (const auto& w : _workers)
+    submitted += w->counters.submitted.load(std::memory_order_seq_cst);
+  for (const auto& h : _helpers) submitted += h.counters.submitted.load(std::memory_order_seq_cst);
+  for (const auto& s : _external) submitted += s.submitted.load(std::memory_order_seq_cst);
+  return done == submitted;
+}
+
+int scheduler::shutdown() noexcept {
+  if (in_task()) return -EDEADLK;  // the calling task itself would never complete
+  // seq_cst: see submit().
+  _closing.store(true, std::memory_order_seq_cst);
+  for (unsigned round = 0;; ++round) {
+    if (quiescent()) return 0;
+    if (!any_active()) {
+      // No core takes tasks (online_at_start = false): run the orphans here.
+      while (task_node* list = _orphans.take_all())
+        while (list != nullptr) {
+          task_node* n = list;
+          list = n->next;
+          run_task(my_counters(), n);
+        }
+    }
+    if (round < 64)
+      std::this_thread::yield();
+    else
+      std::this_thread::sleep_for(std::chrono::microseconds(round < 256 ? 50 : 500));
+  }
+}
+
+}  // namespace hotcore::detail

@@ -1,0 +1,179 @@
+// runtime/sched/scheduler.h — the task scheduler: one pinned worker per core with a
+// Chase–Lev deque and two injection queues, stealing between active cores, futex sleep,
+// the hotplug hooks ("workers:online" and "sched:active" up and down) and shutdown.
+#pragma once
+
+#include <sched.h>
+#include <sys/types.h>
+
+#include <array>
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <thread>
+#include <vector>
+
+#include "hotcore/task.h"
+#include "hotcore/task_group.h"
+#include "sched/inbox.h"
+#include "sched/ws_deque.h"
+
+namespace hotcore::detail {
+
+class scheduler;
+struct worker;
+
+// counter_slot counts root tasks (submit/submit_on) per thread: submitted where they were
+// submitted, completed where they ran. Sums over all slots tell shutdown() when every
+// accepted task has run, without a counter every task would share.
+struct alignas(64) counter_slot {
+  std::atomic<std::uint64_t> submitted{0};
+  std::atomic<std::uint64_t> completed{0};
+};
+
+// thread_ctx is what a thread running tasks for a scheduler owns: a worker's, or that of
+// an outside thread while it helps inside task_group::wait() (a "helper").
+struct thread_ctx {
+  scheduler* sched = nullptr;
+  ws_deque* deque = nullptr;       // where tasks it spawns go
+  counter_slot* counters = nullptr;
+  worker* w = nullptr;             // null for a helper
+  int core = -1;                   // -1 for a helper
+};
+
+// The thread's current context (null: not running tasks for any scheduler).
+extern __attribute__((tls_model("initial-exec"))) thread_local thread_ctx* tls_ctx;
+
+// A worker's command word is (generation << 2) | mode; every command bumps the
+// generation, so an acknowledgement names exactly the command it answers.
+enum mode : std::uint32_t { mode_parked = 0, mode_inactive = 1, mode_run = 2, mode_exit = 3 };
+constexpr std::uint32_t mode_of(std::uint32_t cmd) noexcept { return cmd & 3u; }
+
+// worker is one core's worker thread and queues.
+struct worker {
+  worker(scheduler& s, unsigned core_, unsigned index_);
+  const unsigned core;
+  const unsigned index;
+  ws_deque deque;   // the worker's own tasks; active cores' idle workers steal from it
+  inbox shared;     // tasks from other threads; any active core may take them
+  inbox pinned;     // submit_on() tasks: only this worker takes them (moved if it leaves)
+  task_node* pinned_head = nullptr;  // taken from `pinned`, oldest first (worker only)
+  unsigned since_inbox = 0;          // tasks popped since the inbox was last looked at
+  std::uint32_t rng;                 // victim choice (worker only)
+
+  // active: the core takes tasks (between sched:active up and down). Submitters read it
+  // as a hint (acquire); the closed inboxes are what keep tasks out of a leaving core.
+  alignas(64) std::atomic<bool> active{false};
+  // sleeping: 1 while the worker is in the sleeper set, futex-waiting for tasks. Whoever
+  // CASes it 1 -> 0 takes it out of the set and wakes it.
+  std::atomic<std::uint32_t> sleeping{0};
+  // command: what the hotplug thread wants (futex word for a parked/inactive worker);
+  // acked: the last command the worker carried out (futex word for the hotplug thread).
+  alignas(64) std::atomic<std::uint32_t> command{mode_parked};
+  std::atomic<std::uint32_t> acked{mode_parked};
+  std::atomic<pid_t> tid{0};
+
+  counter_slot counters;
+  thread_ctx ctx;
+  std::thread thread;
+
+  // open() (worker only) is true while the worker's command is run.
+  [[nodiscard]] bool open() const noexcept {
+    // relaxed: a stale answer is harmless, a task pushed to a closing core's own deque is
+    // moved when the worker reaches its drain.
+    return mode_of(command.load(std::memory_order_relaxed)) == mode_run;
+  }
+};
+
+// helper_slot gives an outside thread inside wait() a deque that workers steal from.
+struct helper_slot {
+  ws_deque deque{256};
+  counter_slot counters;
+  thread_ctx ctx;
+  int index = -1;  // bit in scheduler::_helper_mask, or -1 for a private overflow slot
+};
+
+class scheduler {
+ public:
+  scheduler(const std::vector<unsigned>& cores, const cpu_set_t& home);
+  ~scheduler();
+  scheduler(const scheduler&) = delete;
+  scheduler& operator=(const scheduler&) = delete;
+
+  // ---- hotplug hooks, called on the core's hotplug thread (worker.cpp)
+  // unpark() ("workers:online" up) creates the worker on first use, pins it to the core
+  // and leaves it inactive. park() (down) sends it to sleep and unpins it.
+  int unpark(unsigned core);
+  void park(unsigned core);
+  // activate() ("sched:active" up) opens the core to tasks. deactivate() (down) closes it,
+  // waits for the running task to finish and for the worker to move its queued tasks to
+  // the other active cores (or, with none left, to run them itself).
+  int activate(unsigned core);
+  void deactivate(unsigned core);
+  // stop() closes any core still open and ends and joins every worker thread.
+  void stop();
+
+  // ---- tasks (scheduler.cpp, wait.cpp)
+  int submit(task_node* node, bool pinned, unsigned core) noexcept;
+  void spawn(task_node* node);
+  void wait(group_state& g) noexcept;
+  int shutdown() noexcept;
+  // in_task() is true on a thread running tasks for this scheduler.
+  [[nodiscard]] bool in_task() const noexcept;
+  [[nodiscard]] int this_core() const noexcept;
+
+ private:
+  friend struct worker;
+  static constexpr unsigned external_slots = 16;
+  static constexpr unsigned helper_slots = 8;
+
+  worker* find(unsigned core) const noexcept;
+  counter_slot& my_counters() noexcept;
+  static void drop(task_node* node) noexcept;
+
+  // queues and waking (scheduler.cpp)
+  bool push_to_active(task_node* node, const worker* exclude);
+  void push_external(task_node* node);
+  void park_orphan(task_node* node);
+  void adopt_orphans();
+  [[nodiscard]] bool any_active() const noexcept;
+  void notify(const worker* self) noexcept;
+  void wake_one(worker* prefer, const worker* exclude) noexcept;
+  bool try_wake(worker& w) noexcept;
+  task_node* find_work(thread_ctx& c);
+  task_node* take_pinned(worker& w) noexcept;
+  task_node* take_list(thread_ctx& c, task_node* list);
+  task_node* steal(thread_ctx& c);
+  void run_task(counter_slot& counters, task_node* node) noexcept;
+  [[nodiscard]] bool quiescent() const noexcept;
+
+  // the worker thread (worker.cpp)
+  void worker_main(worker& w);
+  task_node* idle(worker& w, std::uint32_t cmd);
+  void cancel_sleep(worker& w) noexcept;
+  void close_and_drain(worker& w);
+  std::uint32_t command(worker& w, mode m) noexcept;
+  static void await_ack(worker& w, std::uint32_t cmd) noexcept;
+  static void ack(worker& w, std::uint32_t cmd) noexcept;
+
+  // helpers (wait.cpp)
+  helper_slot* acquire_helper();
+  void release_helper(helper_slot* h) noexcept;
+  void wait_loop(thread_ctx& c, group_state& g) noexcept;
+
+  cpu_set_t _home;
+  std::vector<std::unique_ptr<worker>> _workers;  // by index, ascending core
+  std::vector<worker*> _by_core;                  // by OS CPU number
+  std::array<helper_slot, helper_slots> _helpers;
+  // _helper_mask: bit i set while _helpers[i] is in use (acquire/release with its user).
+  alignas(64) std::atomic<std::uint32_t> _helper_mask{0};
+  // _sleepers: workers in the sleeper set. Pushers read it (relaxed, after light_fence())
+  // to skip the wake-up path when nobody sleeps.
+  alignas(64) std::atomic<int> _sleepers{0};
+  // _closing: set by shutdown() (seq_cst, a Dekker pair with submit()'s counter bump).
+  alignas(64) std::atomic<bool> _closing{false};
+  inbox _orphans;  // tasks submitted while no core is active
+  std::array<counter_slot, external_slots> _external;
+};
+
+}  // namespace hotcore::detail

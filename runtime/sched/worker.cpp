@@ -1,0 +1,246 @@
+// runtime/sched/worker.cpp — a core's worker thread and its life under hotplug: the loop
+// that runs tasks and sleeps when there are none, the commands the hotplug thread sends
+// (unpark, activate, deactivate, park, exit) and the drain that moves a leaving core's
+// queued tasks to the cores that stay.
+#include <sched.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <chrono>
+#include <system_error>
+#include <thread>
+
+#include "sched/futex.h"
+#include "sched/scheduler.h"
+
+namespace hotcore::detail {
+namespace {
+// An idle worker keeps looking for tasks before it sleeps: first with pauses, then
+// yielding its CPU between looks (to a thread that wants it more), for spin_time in all.
+// Long enough to bridge the gaps of fork-join work and to skip the wake-up (tens of us
+// when the core's CPU has gone idle, on a VM), short enough that an idle runtime costs
+// nothing.
+constexpr auto pause_time = std::chrono::microseconds(20);
+constexpr auto spin_time = std::chrono::microseconds(500);
+}  // namespace
+
+// ---- commands from the hotplug thread
+
+std::uint32_t scheduler::command(worker& w, mode m) noexcept {
+  // relaxed load: commands to one worker are serialized by the hotplug lock (or come from
+  // the destructor after every hotplug operation).
+  const std::uint32_t cmd = (((w.command.load(std::memory_order_relaxed) >> 2) + 1) << 2) | m;
+  // seq_cst: Dekker with idle(): the worker raises `sleeping` (seq_cst) and then reads the
+  // command; we store the command and then CAS `sleeping` in try_wake(). Either it sees
+  // the command or we see it asleep and wake it.
+  w.command.store(cmd, std::memory_order_seq_cst);
+  futex_wake(w.command, 1);  // a parked or inactive worker waits on the command word
+  (void)try_wake(w);         // a running worker may be asleep waiting for tasks
+  return cmd;
+}
+
+void scheduler::ack(worker& w, std::uint32_t cmd) noexcept {
+  // release: the hotplug thread that sees the ack sees everything the worker did for it
+  // (the drained queues, the finished task).
+  w.acked.store(cmd, std::memory_order_release);
+  futex_wake(w.acked, 1);
+}
+
+void scheduler::await_ack(worker& w, std::uint32_t cmd) noexcept {
+  std::uint32_t seen;
+  // acquire: pairs with ack().
+  while ((seen = w.acked.load(std::memory_order_acquire)) != cmd) futex_wait(w.acked, seen);
+}
+
+int scheduler::unpark(unsigned core) {
+  worker* w = find(core);
+  if (w == nullptr) return -EINVAL;
+  if (!w->thread.joinable()) {
+    try {
+      w->thread = std::thread([this, w] { worker_main(*w); });
+    } catch (const std::system_error& e) {
+      return e.code().value() > 0 ? -e.code().value() : -EAGAIN;
+    }
+    // acquire: pairs with worker_main()'s release store of its tid.
+    while (w->tid.load(std::memory_order_acquire) == 0) w->tid.wait(0, std::memory_order_acquire);
+  }
+  // relaxed (the tid loads below): published to this thread by the acquire load above,
+  // or by an earlier unpark() that the hotplug lock orders before this one.
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(core, &one);
+  if (sched_setaffinity(w->tid.load(std::memory_order_relaxed), sizeof one, &one) != 0)
+    return -errno;  // the worker stays parked; the walk rolls back
+  await_ack(*w, command(*w, mode_inactive));
+  return 0;
+}
+
+void scheduler::park(unsigned core) {
+  worker* w = find(core);
+  if (w == nullptr || !w->thread.joinable()) return;
+  await_ack(*w, command(*w, mode_parked));
+  // A parked worker sleeps anywhere but its core (like the hotplug thread in core_park),
+  // so a core that is down is really free; unpark() pins it again.
+  cpu_set_t rest = _home;
+  CPU_CLR(core, &rest);
+  if (CPU_COUNT(&rest) == 0) rest = _home;
+  // relaxed: see unpark().
+  (void)sched_setaffinity(w->tid.load(std::memory_order_relaxed), sizeof rest, &rest);
+}
+
+int scheduler::activate(unsigned core) {
+  worker* w = find(core);
+  if (w == nullptr || !w->thread.joinable()) return -ENODEV;
+  w->shared.open();
+  w->pinned.open();
+  // seq_cst: Dekker with park_orphan() (see there); also a release for submitters.
+  w->active.store(true, std::memory_order_seq_cst);
+  (void)command(*w, mode_run);
+  adopt_orphans();
+  return 0;
+}
+
+void scheduler::deactivate(unsigned core) {
+  worker* w = find(core);
+  if (w == nullptr || !w->thread.joinable()) return;
+  // seq_cst: as in activate(); stealers and submitters stop choosing this core.
+  w->active.store(false, std::memory_order_seq_cst);
+  // Close the inboxes and move what waits there right away: none of it has to wait for
+  // the running task (which may itself be waiting for one of them). A push that loses to
+  // the close fails and goes to another core. With no other core active (the last core,
+  // at shutdown) they go to the orphans, which the worker runs in its drain.
+  task_node* list = w->shared.close_and_take();
+  task_node* pinned = w->pinned.close_and_take();
+  for (task_node* l : {list, pinned})
+    while (l != nullptr) {
+      task_node* n = l;
+      l = n->next;
+      if (!push_to_active(n, w)) (void)_orphans.push(n);
+    }
+  // The worker finishes its task, moves its own deque and acknowledges.
+  await_ack(*w, command(*w, mode_inactive));
+}
+
+void scheduler::stop() {
+  for (const auto& w : _workers)
+    // relaxed: stop() runs after every hotplug operation, on the thread that ran them.
+    if (w->thread.joinable() && w->active.load(std::memory_order_relaxed)) deactivate(w->core);
+  for (const auto& w : _workers)
+    if (w->thread.joinable()) {
+      (void)command(*w, mode_exit);
+      w->thread.join();
+    }
+}
+
+// ---- the worker thread
+
+void scheduler::worker_main(worker& w) {
+  tls_ctx = &w.ctx;
+  // release: publishes the tid to unpark().
+  w.tid.store(static_cast<pid_t>(::syscall(SYS_gettid)), std::memory_order_release);
+  w.tid.notify_all();
+  for (;;) {
+    // acquire: pairs with command()'s store, so the hotplug thread's setup (opened
+    // inboxes, active flag) is visible before we act on the command.
+    const std::uint32_t cmd = w.command.load(std::memory_order_acquire);
+    if (mode_of(cmd) == mode_run) {
+      // relaxed: only this thread writes acked.
+      if (w.acked.load(std::memory_order_relaxed) != cmd) ack(w, cmd);
+      task_node* n = find_work(w.ctx);
+      if (n == nullptr) n = idle(w, cmd);
+      if (n != nullptr) run_task(w.counters, n);
+      continue;
+    }
+    // Not taking tasks: the task we ran has finished (we are between tasks); hand what is
+    // queued here to the cores that stay, then report and wait for the next command.
+    close_and_drain(w);
+    if (mode_of(cmd) == mode_exit) return;
+    ack(w, cmd);
+    // acquire: as above.
+    while (w.command.load(std::memory_order_acquire) == cmd) futex_wait(w.command, cmd);
+  }
+}
+
+// idle() spins for a while looking for tasks, then sleeps until a pusher or a command
+// wakes it. Returns a task, or null to go round the main loop again.
+task_node* scheduler::idle(worker& w, std::uint32_t cmd) {
+  const auto start = std::chrono::steady_clock::now();
+  for (unsigned round = 0;; ++round) {
+    const auto spent = round < 6 ? std::chrono::steady_clock::duration{}
+                                 : std::chrono::steady_clock::now() - start;
+    if (spent > spin_time) break;
+    if (spent > pause_time)
+      std::this_thread::yield();
+    else
+      for (unsigned i = 0, n = 1u << std::min(round, 6u); i < n; ++i) cpu_relax();
+    // relaxed: a quick check; the sleep path below re-reads with seq_cst.
+    if (w.command.load(std::memory_order_relaxed) != cmd) return nullptr;
+    if (task_node* t = find_work(w.ctx)) return t;
+  }
+  // Join the sleeper set, then look once more: a pusher that pushed before heavy_fence()
+  // is seen by the look; one that pushes after it sees _sleepers > 0 and wakes us.
+  // seq_cst: see command().
+  w.sleeping.store(1, std::memory_order_seq_cst);
+  // seq_cst: an RMW the pushers' relaxed loads will see once heavy_fence() returned.
+  _sleepers.fetch_add(1, std::memory_order_seq_cst);
+  heavy_fence();
+  for (;;) {
+    // seq_cst: see command().
+    if (w.command.load(std::memory_order_seq_cst) != cmd) break;
+    if (task_node* t = find_work(w.ctx)) {
+      cancel_sleep(w);
+      return t;
+    }
+    futex_wait(w.sleeping, 1);
+    // acquire: pairs with try_wake()'s CAS.
+    if (w.sleeping.load(std::memory_order_acquire) == 0) return nullptr;  // woken
+  }
+  cancel_sleep(w);
+  return nullptr;
+}
+
+void scheduler::cancel_sleep(worker& w) noexcept {
+  std::uint32_t one = 1;
+  // acq_rel: races try_wake(); whoever wins takes the worker out of the count.
+  if (w.sleeping.compare_exchange_strong(one, 0, std::memory_order_acq_rel,
+                                         std::memory_order_relaxed))
+    _sleepers.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see try_wake()
+}
+
+// close_and_drain() runs on the worker between tasks once it is told to stop taking
+// them. It closes both inboxes (deactivate() normally did already; a push after this
+// fails and goes elsewhere) and gives every task queued here to another active core; with
+// none left (the last core at shutdown) it runs them itself, with the orphans and
+// whatever they spawn, until nothing is left.
+void scheduler::close_and_drain(worker& w) {
+  task_node* list = nullptr;
+  auto append = [&list](task_node* more) {
+    while (more != nullptr) {
+      task_node* n = more;
+      more = n->next;
+      n->next = list;
+      list = n;
+    }
+  };
+  append(w.shared.close_and_take());
+  append(w.pinned.close_and_take());
+  append(w.pinned_head);
+  w.pinned_head = nullptr;
+  for (;;) {
+    while (task_node* n = w.deque.pop()) {
+      n->next = list;
+      list = n;
+    }
+    if (list == nullptr && !any_active()) append(_orphans.take_all());
+    if (list == nullptr) return;
+    while (list != nullptr) {
+      task_node* n = list;
+      list = n->next;
+      if (!push_to_active(n, &w)) run_task(w.counters, n);  // no other core: run it here
+    }
+  }
+}
+
+}  // namespace hotcore::detail
