@@ -82,6 +82,13 @@ check "demo exits 0" test "$rc" -eq 0
 check "demo prints the state table" grep -q 'sched:active' "$out"
 check "demo prints the cost table" grep -q 'cycle:empty7' "$out"
 
+run soak --seconds 3 --churn-ms 1
+check "soak exits 0" test "$rc" -eq 0
+check "soak counts every task: none lost, none run twice" grep -Eq '^submitted ([0-9]+) ran \1 lost 0 duplicated 0$' "$out"
+
+run soak --seconds 0
+check "soak with a bad --seconds exits 2" test "$rc" -eq 2
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1
