@@ -7,9 +7,10 @@ namespace hotcore {
 // hp_state numbers every step of a core's walk from OFFLINE to ONLINE. Startup callbacks
 // run in ascending order when a core comes up, teardown callbacks in descending order when
 // it goes down. Rows without a built-in callback are slots a subsystem fills with
-// setup_state(); the runtime's own rows ("threads:prepare", "core:bringup", "sched:starting",
-// "sched:active") are always installed. The table that names every row lives in
-// runtime/hotplug/state_table.cpp and is static_assert-ed against this enum.
+// setup_state(); the runtime's own rows ("threads:prepare", "core:bringup",
+// "sched:starting", "workers:online", "sched:active") are always installed. The table
+// that names every row lives in runtime/hotplug/state_table.cpp and is static_assert-ed
+// against this enum.
 enum hp_state : int {
   INVALID = -1,
   OFFLINE = 0,
@@ -34,7 +35,7 @@ enum hp_state : int {
 
   // ---- ONLINE section: callbacks run on the core's pinned hotplug thread; may block,
   // may fail.
-  AP_WORKERS_ONLINE,                    // slot: the core's worker threads ("workers:online")
+  AP_WORKERS_ONLINE,                    // "workers:online": unpark / park the core's worker
   AP_ARENA_ONLINE,                      // slot ("mm/arena:online")
   AP_IO_URING_ONLINE,                   // slot ("io/uring:online")
   ONLINE_DYN,                           // first of 40 dynamically allocated ONLINE states
