@@ -1,7 +1,11 @@
 // hotcore/hotcore.h — everything public in one include.
 #pragma once
 
+<<<<<<< HEAD
 #include "hotcore/arena.h"
+=======
+#include "hotcore/core_poller.h"
+>>>>>>> main
 #include "hotcore/instance.h"
 #include "hotcore/parallel.h"
 #include "hotcore/runtime.h"
