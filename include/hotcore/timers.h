@@ -1,0 +1,130 @@
+// hotcore/timers.h — one-shot timers on a per-core timer wheel: a timer fires on the
+// worker of the core it was armed on; when that core goes down its pending timers move to
+// another core (as the kernel's "timers:dead" does) and still fire exactly once, never
+// before their deadline. Registered as hotplug states through the public API.
+#pragma once
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <system_error>
+
+namespace hotcore {
+
+class runtime;
+class timer_service;
+
+namespace detail {
+struct timer_rec;
+struct timer_service_impl;
+}  // namespace detail
+
+// timer_handle refers to one armed timer. It stays valid wherever the timer moves (across
+// core migrations) and after the timer fired or the service is gone; copies share it.
+// An empty handle (arm failed) has error() < 0.
+class timer_handle {
+ public:
+  timer_handle() noexcept = default;
+  timer_handle(const timer_handle& other) noexcept;
+  timer_handle(timer_handle&& other) noexcept;
+  timer_handle& operator=(timer_handle other) noexcept;
+  ~timer_handle();
+
+  explicit operator bool() const noexcept { return _t != nullptr; }
+  // error() is 0 for an armed timer, or why arming failed (a negative errno).
+  [[nodiscard]] int error() const noexcept { return _err; }
+  // deadline_ns() is the CLOCK_MONOTONIC deadline in nanoseconds (-1 if empty).
+  [[nodiscard]] std::int64_t deadline_ns() const noexcept;
+  // fired() is true once the timer's function has returned.
+  [[nodiscard]] bool fired() const noexcept;
+
+ private:
+  friend class timer_service;
+  detail::timer_rec* _t = nullptr;
+  int _err = 0;
+};
+
+// timer_stats is a snapshot of a timer service's counts (exact once the pool is idle).
+struct timer_stats {
+  std::uint64_t armed = 0;      // arm_at()/arm_after() calls that armed a timer
+  std::uint64_t fired = 0;      // timers whose function ran
+  std::uint64_t cancelled = 0;  // cancel() calls that stopped a timer
+  std::uint64_t migrated = 0;   // timers moved off a core that went down
+  std::uint64_t queued = 0;     // timers the wheels and the parked list hold (pending, or
+                                // cancelled and not yet dropped); a timer on its way
+                                // through a core's inbox counts once that core polled
+  unsigned wheels = 0;          // cores whose wheel exists ("timers:prepare" up)
+  unsigned attached = 0;        // cores whose wheel is polled ("timers:online" up)
+};
+
+// timer_service runs one timer wheel per core as a core_poller of the core's worker.
+//
+// - arm_at()/arm_after() from a task put the timer on the task's core's wheel (no lock,
+//   no atomic RMW but the handle's reference count); from any other thread the timer
+//   goes to some online core through that core's lock-free inbox, and the core's worker
+//   is kicked so it reads the new earliest deadline. With no core online the timer waits
+//   until one comes up.
+// - A timer's function runs on the worker of its core, from the worker's poll pass,
+//   at or after its deadline (CLOCK_MONOTONIC), exactly once, unless cancelled. It must
+//   not block, and an exception escaping it calls std::terminate.
+// - cancel() may race with firing and with migration on other threads: each timer has
+//   one atomic state (armed -> firing -> fired, or armed -> cancelled), and whoever moves
+//   it out of `armed` decides. A cancelled timer is dropped by its wheel when the wheel
+//   reaches it.
+// - The wheel has 512 slots of 2^20 ns (~1 ms), ~0.5 s in all; later timers wait in an
+//   overflow list that is moved into the wheel as its time comes. The worker sleeps until
+//   the exact earliest deadline (not a tick), so a timer is late only by the wake-up.
+//
+// States (each an example of the API; fault injection with set_fail() works on both):
+//   "timers:prepare" (PREPARE, slot TIMERS_PREPARE): the core's wheel is allocated on the
+//       control thread; teardown frees it (empty by then).
+//   "timers:online" (ONLINE_DYN): on the core's hotplug thread, the wheel opens its inbox
+//       and is attached to the worker with attach_poller() (last). Teardown detaches it
+//       (first) and moves every pending timer to another online core ("timers:dead").
+//
+// Rules: destroy the service before its runtime, once no thread arms timers any more.
+// Timers still pending then are dropped without running (their handles stay valid and
+// report not fired).
+//
+// Example:
+//   std::error_code ec;
+//   auto timers = hotcore::timer_service::create(*rt, ec);
+//   auto h = timers->arm_after(std::chrono::milliseconds(5), [] { flush_batch(); });
+//   if (!h) return h.error();
+//   if (timers->cancel(h)) { /* it will not run */ }
+class timer_service {
+ public:
+  using timer_fn = std::function<void()>;
+  static constexpr unsigned wheel_slots = 512;
+  static constexpr unsigned tick_shift = 20;  // a slot covers 2^20 ns
+
+  // create() sets up both states (their startups run on every core already online).
+  // nullptr and ec on error (EBUSY: TIMERS_PREPARE is taken; ENOSPC: ONLINE_DYN full).
+  [[nodiscard]] static std::unique_ptr<timer_service> create(runtime& rt, std::error_code& ec);
+  ~timer_service();
+  timer_service(const timer_service&) = delete;
+  timer_service& operator=(const timer_service&) = delete;
+
+  // arm_at() arms fn to run at CLOCK_MONOTONIC time deadline_ns (a past deadline fires
+  // at the next poll). arm_after() arms it `delay` from now. An empty handle on error:
+  // -EINVAL for an empty fn, -ENOMEM.
+  timer_handle arm_at(std::int64_t deadline_ns, timer_fn fn);
+  timer_handle arm_after(std::chrono::nanoseconds delay, timer_fn fn);
+  // cancel() returns true if the timer will not run (this call or an earlier one
+  // cancelled it, or the service dropped it), false if it ran, is running, or the handle
+  // is empty. Any thread; it does not wait for a running function.
+  bool cancel(const timer_handle& h) noexcept;
+
+  // now_ns() is CLOCK_MONOTONIC in nanoseconds, the clock deadlines are read on.
+  [[nodiscard]] static std::int64_t now_ns() noexcept;
+  [[nodiscard]] timer_stats stats() const;
+  [[nodiscard]] int prepare_state() const noexcept;
+  [[nodiscard]] int online_state() const noexcept;
+
+ private:
+  explicit timer_service(std::unique_ptr<detail::timer_service_impl> impl);
+  std::unique_ptr<detail::timer_service_impl> _impl;
+};
+
+}  // namespace hotcore

@@ -1,0 +1,67 @@
+// runtime/timers/timer_service_impl.h — the timer service's insides: per-core slots (the
+// inbox other threads push to, the wheel, the counts), the parked list for timers with
+// no core online, and the two states' callbacks.
+#pragma once
+
+#include <atomic>
+#include <memory>
+#include <mutex>
+#include <vector>
+
+#include "hotcore/runtime.h"
+#include "hotcore/timers.h"
+#include "timers/timer_rec.h"
+#include "timers/timer_wheel.h"
+
+namespace hotcore::detail {
+
+// core_timers is one core's part. inbox and counters live as long as the service, so a
+// thread arming a timer never touches freed memory while the core comes and goes.
+struct core_timers {
+  timer_inbox inbox;                       // closed unless "timers:online" is up
+  // wheel: set by "timers:online" up (release), cleared by its teardown; read by the
+  // core's own tasks in arm_at() (acquire).
+  alignas(64) std::atomic<timer_wheel*> wheel{nullptr};
+  timer_wheel* prepared = nullptr;         // "timers:prepare"; hotplug-serialized
+  wheel_counters counters;
+};
+
+struct timer_service_impl {
+  explicit timer_service_impl(runtime& rt_) : rt(rt_) {}
+  ~timer_service_impl();
+
+  int prepare_up(unsigned core);
+  int prepare_down(unsigned core);
+  int online_up(unsigned core);
+  int online_down(unsigned core);
+
+  // send() gives t to the inbox of an online core other than `exclude` (round robin) and
+  // kicks that core's worker; with none online, it parks t until a core comes up.
+  void send(timer_rec* t, int exclude) noexcept;
+  // try_send() is send() without the parking: false if no inbox took t.
+  bool try_send(timer_rec* t, int exclude) noexcept;
+  void park(timer_rec* t) noexcept;
+
+  runtime& rt;
+  std::vector<unsigned> cores;
+  std::unique_ptr<core_timers[]> per_core;  // by OS CPU number
+  std::size_t ncores = 0;
+  std::mutex parked_mutex;
+  timer_rec* parked = nullptr;              // guarded by parked_mutex
+  std::uint64_t parked_count = 0;           // guarded by parked_mutex
+  // Statistics and the round-robin cursor: relaxed RMWs, nothing is published by them.
+  std::atomic<std::uint64_t> remote_armed{0};
+  std::atomic<std::uint64_t> cancelled{0};
+  std::atomic<std::uint64_t> migrated{0};
+  std::atomic<unsigned> wheels{0};
+  std::atomic<unsigned> attached{0};
+  std::atomic<unsigned> next_core{0};
+  // closing: the destructor is removing the states; teardowns park instead of migrating.
+  // Written before remove_state(), read by the teardowns it runs (ordered by the hand-over
+  // to the hotplug thread).
+  bool closing = false;
+  int prepare_state = -1;
+  int online_state = -1;
+};
+
+}  // namespace hotcore::detail
