@@ -2,9 +2,9 @@
 // oneTBB's scalable_malloc in one binary, so one run gives the ratios. Every workload runs
 // inside tasks on the pool's worker cores (all cores online), the same for each
 // allocator; names are <workload>/hotcore, <workload>/malloc, <workload>/tbbmalloc.
-//   same_core_64     each core allocates 256 blocks of 64 bytes and frees them, 40 rounds
+//   same_core_64     each core allocates 256 blocks of 64 bytes and frees them, 200 rounds
 //   same_core_mixed  the same with sizes 16..1024 (the same sequence for every allocator)
-//   cross_core_64    each core allocates 4096 blocks of 64 bytes, then the other core
+//   cross_core_64    each core allocates 16384 blocks of 64 bytes, then the other core
 //                    frees them (producer/consumer), so every free is remote
 // Time is real time per iteration (all cores together); items are allocations.
 #include <benchmark/benchmark.h>
@@ -92,7 +92,7 @@ void same_core(benchmark::State& state, const std::vector<std::size_t>& sizes) {
   pool* p = the_pool(state);
   if (p == nullptr) return;
   const A alloc{p->arena.get()};
-  constexpr int rounds = 40;
+  constexpr int rounds = 200;
   for (auto _ : state)
     on_every_core(*p->rt, [&](std::size_t) {
       void* blocks[256];
@@ -111,7 +111,7 @@ void cross_core(benchmark::State& state) {
   pool* p = the_pool(state);
   if (p == nullptr) return;
   const A alloc{p->arena.get()};
-  constexpr std::size_t count = 4096;
+  constexpr std::size_t count = 16384;
   const std::size_t n = p->rt->cores().size();
   std::vector<std::vector<void*>> made(n, std::vector<void*>(count));
   for (auto _ : state) {

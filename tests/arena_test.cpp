@@ -3,7 +3,11 @@
 // versus the shared arena, caches returned when a core goes down, accounting that
 // balances, fault injection at "mm/arena:prepare" and "mm/arena:online" on each core, and
 // cross-core frees while cores go down and up (TSan runs this suite).
+#include <sys/mman.h>
+#include <unistd.h>
+
 #include <atomic>
+#include <cerrno>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -252,8 +256,18 @@ TEST_CASE("fault injection at mm/arena:prepare and mm/arena:online on each core 
             static_cast<int>(core));
     balanced(*a, "used after failed down");
   }
-  // Failing while the arena is created: nothing of it stays installed.
+  // Destroying the arena gives its memory back to the OS: the span of a block is unmapped.
+  void* small = nullptr;
+  REQUIRE(run_on(*rt, rt->cores().front(), [&] { small = a->allocate(100); }) ==
+          static_cast<int>(rt->cores().front()));
+  void* span = reinterpret_cast<void*>(reinterpret_cast<std::uintptr_t>(small) &
+                                       ~(static_cast<std::uintptr_t>(arena::span_size) - 1));
+  unsigned char resident = 0;
+  REQUIRE(::mincore(span, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)), &resident) == 0);
   a.reset();
+  CHECK(::mincore(span, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)), &resident) == -1);
+  CHECK(errno == ENOMEM);  // not mapped any more
+  // Failing while the arena is created: nothing of it stays installed.
   REQUIRE(rt->set_fail(rt->cores().back(), ARENA_PREPARE) == -EINVAL);  // PREPARE, core up
   REQUIRE(rt->set_fail(rt->cores().back(), AP_ARENA_ONLINE) == -EINVAL);  // no callback yet
   REQUIRE(rt->core_down(rt->cores().back()) == 0);
