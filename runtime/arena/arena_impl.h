@@ -46,13 +46,21 @@ struct block_list {
   std::uint32_t count = 0;
 };
 
-// node_arena is the shared arena of one NUMA node: per-class lists of free blocks and the
-// chunks the blocks were cut from, all under one mutex.
+// block_batch is a chain of free blocks the shared arena keeps whole, so a cache takes or
+// gives one in O(1) without walking blocks (which another core may have just written).
+struct block_batch {
+  free_block* head = nullptr;
+  free_block* tail = nullptr;
+  std::uint32_t count = 0;
+};
+
+// node_arena is the shared arena of one NUMA node: per class a stack of batches of free
+// blocks, and the chunks the blocks were cut from, all under one mutex.
 struct node_arena {
   unsigned index = 0;
   int os_node = 0;
   std::mutex mu;
-  block_list lists[arena::size_classes];        // guarded by mu
+  std::vector<block_batch> batches[arena::size_classes];  // guarded by mu
   std::vector<void*> chunks;                    // guarded by mu; hwloc_alloc_membind'ed
   char* next_span = nullptr;                    // guarded by mu; next uncut span
   char* chunk_end = nullptr;
@@ -93,9 +101,12 @@ struct arena_impl {
   // (cutting a new span, and taking a new chunk, when it has none). False when the OS
   // refused memory and nothing was taken.
   bool take(node_arena& n, unsigned cls, std::uint32_t want, block_list& out);
-  // give() moves a list of blocks of class cls into the node's arena.
+  // give() moves a chain of blocks of class cls into the node's arena.
   static void give(node_arena& n, unsigned cls, free_block* head, free_block* tail,
-                   std::uint32_t count);
+                   std::uint32_t count) noexcept;
+  // push_batch() adds a chain as a batch, or merges it into the top batch when that stays
+  // within one batch size (or a new batch cannot be stored). Under n.mu.
+  static void push_batch(node_arena& n, unsigned cls, block_batch b) noexcept;
   bool cut_span(node_arena& n, unsigned cls);  // under n.mu
   void* allocate_shared(unsigned node, unsigned cls) noexcept;
   void* allocate_large(std::size_t size, unsigned node) noexcept;
