@@ -275,8 +275,9 @@ bool arena_impl::take(node_arena& n, unsigned cls, std::uint32_t want, block_lis
   std::vector<detail::block_batch>& stack = n.batches[cls];
   if (stack.empty() && !cut_span(n, cls)) return false;
   detail::block_batch& top = stack.back();
-  if (want >= top.count) {
-    // The whole batch, in O(1).
+  if (want >= top.count || want >= batch_of(cls)) {
+    // The whole batch, in O(1) (a merged batch may be a little bigger than one cache
+    // refill: the cache takes it all rather than walk it).
     top.tail->next = out.head;
     out.head = top.head;
     out.count += top.count;
@@ -421,7 +422,7 @@ void arena::deallocate(void* block) noexcept {
       ++l.count;
       arena_impl::bump(k.freed, bytes);
       arena_impl::bump(k.cached, bytes);
-      if (l.count > cache_batches * batch_of(cls)) a.flush(*c, cls, (cache_batches - 1) * batch_of(cls));
+      if (l.count > cache_batches * batch_of(cls)) a.flush(*c, cls, l.count - batch_of(cls));  // one batch back
       return;
     }
     if (c != nullptr) {
