@@ -5,10 +5,12 @@
 //   arm_fire/remote     the same, armed from the benchmark thread (outside the pool): each
 //                       goes through a core's inbox and kicks its worker
 //   arm_cancel/local    a task arms 1000 timers 10 ms away and cancels each at once
-//   lateness/sleeping   one timer at a time, 200-700 us ahead, armed from a task; the
-//                       worker sleeps in ppoll() until it is due: counters p50_ns and
-//                       p99_ns of fire time - deadline
-//   lateness/busy       the same while the core's worker runs a stream of short tasks
+//   lateness/sleeping   one timer at a time, 1-3 ms ahead (past the worker's 500 us idle
+//                       spin), armed from a task; the worker sleeps in ppoll() until it is
+//                       due: counters p50_ns and p99_ns of fire time - deadline
+//   lateness/spinning   the same 20-300 us ahead: the worker is still in its idle spin
+//   lateness/busy       200-700 us ahead while the core's worker runs a stream of 5 us
+//                       tasks (it polls between tasks, at least every 64)
 // Time is real time; items are timers.
 #include <benchmark/benchmark.h>
 
@@ -121,7 +123,7 @@ void arm_cancel_local(benchmark::State& state) {
 
 // lateness() arms one timer at a time from a task on the last core and records how late
 // each fires; with `busy`, the core's worker meanwhile runs short tasks back to back.
-void lateness(benchmark::State& state, bool busy) {
+void lateness(benchmark::State& state, bool busy, std::int64_t lo, std::int64_t hi) {
   pool* p = the_pool(state);
   if (p == nullptr) return;
   const unsigned core = p->rt->cores().back();
@@ -151,7 +153,7 @@ void lateness(benchmark::State& state, bool busy) {
   for (auto _ : state) {
     std::atomic<std::uint32_t> fired{0};
     std::int64_t at = 0;
-    const std::int64_t delay = std::uniform_int_distribution<std::int64_t>(200'000, 700'000)(rng);
+    const std::int64_t delay = std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
     run_task(*p->rt, core, [&] {
       at = timer_service::now_ns() + delay;
       (void)p->timers->arm_at(at, [&] {
@@ -182,7 +184,11 @@ void lateness(benchmark::State& state, bool busy) {
 BENCHMARK(arm_fire_local)->Name("arm_fire/local")->UseRealTime();
 BENCHMARK(arm_fire_remote)->Name("arm_fire/remote")->UseRealTime();
 BENCHMARK(arm_cancel_local)->Name("arm_cancel/local")->UseRealTime();
-BENCHMARK_CAPTURE(lateness, sleeping, false)->Name("lateness/sleeping")->UseRealTime()->Iterations(2000);
-BENCHMARK_CAPTURE(lateness, busy, true)->Name("lateness/busy")->UseRealTime()->Iterations(2000);
+BENCHMARK_CAPTURE(lateness, sleeping, false, 1'000'000, 3'000'000)
+    ->Name("lateness/sleeping")->UseRealTime()->Iterations(1000);
+BENCHMARK_CAPTURE(lateness, spinning, false, 20'000, 300'000)
+    ->Name("lateness/spinning")->UseRealTime()->Iterations(2000);
+BENCHMARK_CAPTURE(lateness, busy, true, 200'000, 700'000)
+    ->Name("lateness/busy")->UseRealTime()->Iterations(2000);
 
 BENCHMARK_MAIN();
