@@ -85,7 +85,8 @@ class arena {
   // allocate() returns a block of at least `size` bytes (size 0 gives a minimal block),
   // or nullptr when the OS refuses memory. Any thread.
   [[nodiscard]] void* allocate(std::size_t size) noexcept;
-  // deallocate() gives a block back (null is ignored). Any thread, any core.
+  // deallocate() gives a block back (null is ignored). Any thread, any core; only blocks
+  // this arena handed out (the span header in front of the block is trusted).
   void deallocate(void* block) noexcept;
   // usable_size() is the size of the block's class (>= what was asked).
   [[nodiscard]] static std::size_t usable_size(const void* block) noexcept;
