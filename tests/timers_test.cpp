@@ -5,6 +5,7 @@
 // injection at "timers:prepare" and "timers:online" on each core leaves no timer behind.
 #include <atomic>
 #include <chrono>
+#include <limits>
 #include <memory>
 #include <random>
 #include <thread>
@@ -181,6 +182,11 @@ TEST_CASE("cancel(): before the deadline the timer never runs and cancel returns
   CHECK(settled(*ts));
   CHECK(ts->stats().cancelled == 1);
   CHECK_FALSE(ts->cancel(timer_handle{}));
+  // A delay past the end of the clock saturates: armed, never due, cancellable.
+  timer_handle never = ts->arm_after(std::chrono::nanoseconds::max(), [] {});
+  REQUIRE(never);
+  CHECK(never.deadline_ns() == std::numeric_limits<std::int64_t>::max());
+  CHECK(ts->cancel(never));
   timer_handle bad = ts->arm_after(1ms, nullptr);
   CHECK_FALSE(bad);
   CHECK(bad.error() == -EINVAL);
@@ -429,4 +435,25 @@ TEST_CASE("destroying the service drops pending timers without running them; the
   ts.reset();
   CHECK(rec.total.load() == 0);
   for (const auto& h : handles) CHECK_FALSE(h.fired());
+}
+
+TEST_CASE("timers cancelled long before their deadline do not pile up: the wheel drops them "
+          "at its next poll once enough were cancelled") {
+  auto rt = make_runtime();
+  auto ts = make_timers(*rt);
+  const unsigned core = rt->cores().front();
+  std::vector<timer_handle> far;
+  REQUIRE(run_on(*rt, core, [&] {
+            for (int i = 0; i < 1000; ++i)  // in the wheel and in its overflow list
+              far.push_back(ts->arm_after(std::chrono::milliseconds(i % 2 == 0 ? 100 : 60'000), [] {}));
+          }) == static_cast<int>(core));
+  CHECK(ts->stats().queued == 1000);
+  for (const auto& h : far) REQUIRE(ts->cancel(h));
+  // Any poll of the core sweeps: make one by running a timer there.
+  recorder rec(*rt, 1);
+  REQUIRE(run_on(*rt, core, [&] { (void)rec.arm(*ts, 0, timer_service::now_ns()); }) ==
+          static_cast<int>(core));
+  REQUIRE(rec.wait_for(1));
+  CHECK(settled(*ts, 2s));
+  CHECK(ts->stats().cancelled == 1000);
 }

@@ -71,7 +71,8 @@ struct timer_stats {
 // - cancel() may race with firing and with migration on other threads: each timer has
 //   one atomic state (armed -> firing -> fired, or armed -> cancelled), and whoever moves
 //   it out of `armed` decides. A cancelled timer is dropped by its wheel when the wheel
-//   reaches it.
+//   reaches it, or sooner: once cancellations add up to half of what a wheel holds, its
+//   next poll sweeps them all out (a server's cancelled 30 s timeouts do not pile up).
 // - The wheel has 512 slots of 2^20 ns (~1 ms), ~0.5 s in all; later timers wait in an
 //   overflow list that is moved into the wheel as its time comes. The worker sleeps until
 //   the exact earliest deadline (not a tick), so a timer is late only by the wake-up.

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <limits>
 #include <new>
 
 #include "hotcore/states.h"
@@ -104,7 +105,7 @@ int timer_service::online_state() const noexcept { return _impl->online_state; }
 // "timers:prepare" up, on the control thread: the core's wheel.
 int timer_service_impl::prepare_up(unsigned core) {
   core_timers& c = per_core[core];
-  auto* w = new (std::nothrow) timer_wheel(c.inbox, c.counters, timer_service::now_ns());
+  auto* w = new (std::nothrow) timer_wheel(c.inbox, c.counters, cancelled, timer_service::now_ns());
   if (w == nullptr) return -ENOMEM;
   c.prepared = w;
   wheels.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
@@ -260,7 +261,13 @@ timer_handle timer_service::arm_at(std::int64_t deadline_ns, timer_fn fn) {
 }
 
 timer_handle timer_service::arm_after(std::chrono::nanoseconds delay, timer_fn fn) {
-  return arm_at(now_ns() + std::max<std::int64_t>(delay.count(), 0), std::move(fn));
+  const std::int64_t now = now_ns();
+  const std::int64_t d = std::max<std::int64_t>(delay.count(), 0);
+  // A delay past the end of the clock saturates instead of overflowing.
+  const std::int64_t at = d > std::numeric_limits<std::int64_t>::max() - now
+                              ? std::numeric_limits<std::int64_t>::max()
+                              : now + d;
+  return arm_at(at, std::move(fn));
 }
 
 bool timer_service::cancel(const timer_handle& h) noexcept {

@@ -8,8 +8,14 @@
 
 namespace hotcore::detail {
 
-timer_wheel::timer_wheel(timer_inbox& inbox, wheel_counters& counters, std::int64_t now) noexcept
-    : _inbox(inbox), _counters(counters), _cur_tick(now >> shift) {}
+timer_wheel::timer_wheel(timer_inbox& inbox, wheel_counters& counters,
+                         const std::atomic<std::uint64_t>& cancels, std::int64_t now) noexcept
+    : _inbox(inbox),
+      _counters(counters),
+      _cancels(cancels),
+      // relaxed: only a starting point for the sweep heuristic.
+      _cancels_seen(cancels.load(std::memory_order_relaxed)),
+      _cur_tick(now >> shift) {}
 
 timer_wheel::~timer_wheel() {
   // The service empties a wheel before it frees it; this only guards against a leak.
@@ -108,8 +114,15 @@ unsigned timer_wheel::poll() noexcept {
       t = n;
     }
   }
+  // 4. Timers cancelled long before their deadline: drop them once enough piled up.
+  // relaxed: a heuristic; each timer's own state decides what is dropped.
+  if (const std::uint64_t c = _cancels.load(std::memory_order_relaxed);
+      c - _cancels_seen >= std::max<std::uint64_t>(64, _held / 2)) {
+    _cancels_seen = c;
+    sweep();
+  }
   publish_held();
-  // 4. Fire, after the wheel is consistent again: a function may arm or cancel timers.
+  // 5. Fire, after the wheel is consistent again: a function may arm or cancel timers.
   unsigned did = 0;
   while (due != nullptr) {
     timer_rec* t = due;
@@ -153,6 +166,35 @@ std::int64_t timer_wheel::next_deadline_ns() noexcept {
       if (best < 0 || t->deadline < best) best = t->deadline;
   }
   return best;
+}
+
+void timer_wheel::sweep() noexcept {
+  for (unsigned w = 0; w < slots / 64; ++w)
+    for (std::uint64_t bits = _bits[w]; bits != 0; bits &= bits - 1) {
+      const unsigned idx = w * 64 + static_cast<unsigned>(std::countr_zero(bits));
+      timer_rec** link = &_slot[idx];
+      while (timer_rec* t = *link) {
+        if (!t->is_cancelled()) {
+          link = &t->next;
+          continue;
+        }
+        *link = t->next;
+        --_in_slots;
+        --_held;
+        drop(t);
+      }
+      if (_slot[idx] == nullptr) _bits[w] &= ~(std::uint64_t{1} << (idx % 64));
+    }
+  timer_rec* t = _overflow;
+  _overflow = nullptr;
+  _overflow_min_tick = _overflow_min_deadline = std::numeric_limits<std::int64_t>::max();
+  while (t != nullptr) {
+    timer_rec* n = t->next;
+    --_held;
+    if (t->is_cancelled()) drop(t);
+    else place(t);  // back into the overflow list (or, if its time came, a slot)
+    t = n;
+  }
 }
 
 timer_rec* timer_wheel::take_everything() noexcept {

@@ -33,7 +33,11 @@ class timer_wheel final : public core_poller {
   static constexpr unsigned shift = timer_service::tick_shift;
   static_assert((slots & (slots - 1)) == 0 && slots % 64 == 0);
 
-  timer_wheel(timer_inbox& inbox, wheel_counters& counters, std::int64_t now) noexcept;
+  // cancels counts successful cancel() calls service-wide: when it grew by half of what
+  // the wheel holds (at least 64) since the last sweep, poll() drops every cancelled
+  // timer, so timers cancelled long before their deadline do not pile up.
+  timer_wheel(timer_inbox& inbox, wheel_counters& counters, const std::atomic<std::uint64_t>& cancels,
+              std::int64_t now) noexcept;
   ~timer_wheel() override;
 
   // poll() takes the inbox, fires every timer whose deadline has passed (each exactly
@@ -56,9 +60,12 @@ class timer_wheel final : public core_poller {
   void drop(timer_rec* t) noexcept;
   void publish_held() noexcept;
   [[nodiscard]] int first_slot() const noexcept;  // first non-empty slot from _cur_tick
+  void sweep() noexcept;                          // drop every cancelled timer held
 
   timer_inbox& _inbox;
   wheel_counters& _counters;
+  const std::atomic<std::uint64_t>& _cancels;
+  std::uint64_t _cancels_seen = 0;
   std::int64_t _cur_tick;  // slots of ticks before this one are done
   std::array<timer_rec*, slots> _slot{};
   std::array<std::uint64_t, slots / 64> _bits{};
