@@ -116,8 +116,10 @@ unsigned timer_wheel::poll() noexcept {
   }
   // 4. Timers cancelled long before their deadline: drop them once enough piled up.
   // relaxed: a heuristic; each timer's own state decides what is dropped.
+  // The threshold, half of what the wheel holds (at least 64, at most all of it), keeps
+  // the sweeps O(1) per cancellation and bounds the dead timers a wheel carries.
   if (const std::uint64_t c = _cancels.load(std::memory_order_relaxed);
-      c - _cancels_seen >= std::max<std::uint64_t>(64, _held / 2)) {
+      _held > 0 && c - _cancels_seen >= std::min(_held, std::max<std::uint64_t>(64, _held / 2))) {
     _cancels_seen = c;
     sweep();
   }

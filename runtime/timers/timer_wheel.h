@@ -34,8 +34,9 @@ class timer_wheel final : public core_poller {
   static_assert((slots & (slots - 1)) == 0 && slots % 64 == 0);
 
   // cancels counts successful cancel() calls service-wide: when it grew by half of what
-  // the wheel holds (at least 64) since the last sweep, poll() drops every cancelled
-  // timer, so timers cancelled long before their deadline do not pile up.
+  // the wheel holds (at least 64, or everything it holds) since the last sweep, poll()
+  // drops every cancelled timer, so timers cancelled long before their deadline do not
+  // pile up.
   timer_wheel(timer_inbox& inbox, wheel_counters& counters, const std::atomic<std::uint64_t>& cancels,
               std::int64_t now) noexcept;
   ~timer_wheel() override;
