@@ -5,6 +5,7 @@
 
 #include <fcntl.h>
 #include <sys/inotify.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -42,6 +43,13 @@ bool read_at(int fd, const std::string& path, std::string& text, cgroup_error& e
   }
   text.assign(buf, static_cast<std::size_t>(n));
   return true;
+}
+
+// removed() says whether the file or directory behind fd was unlinked since it was opened
+// (a removed cgroupfs file also fails its reads with ENODEV; a plain file does not).
+bool removed(int fd) {
+  struct stat st;
+  return fd >= 0 && ::fstat(fd, &st) == 0 && st.st_nlink == 0;
 }
 
 int open_in(int dir_fd, const char* name) {
@@ -178,6 +186,10 @@ bool cgroup_reader::open_cpuset(const cgroup_location& where, bool watch_files,
 
 bool cgroup_reader::read_level(level& lv, cpu_limit& limit, cgroup_error& err) {
   std::string text;
+  if (removed(lv.dir_fd)) {
+    sys_fail(err, ENOENT, lv.dir);
+    return false;
+  }
   if (lv.quota_fd < 0 && lv.controllers_fd >= 0) {
     // cpu.max was absent because the cpu controller was not enabled; it may be now.
     if (!read_at(lv.controllers_fd, lv.dir + "/cgroup.controllers", text, err)) return false;
@@ -190,6 +202,10 @@ bool cgroup_reader::read_level(level& lv, cpu_limit& limit, cgroup_error& err) {
     watch(lv.dir + "/cpu.max", IN_MODIFY);
   }
   if (lv.quota_fd < 0) return true;  // the hierarchy's root: no limit
+  if (removed(lv.quota_fd) || removed(lv.period_fd)) {
+    sys_fail(err, ENOENT, lv.dir + (_version == cgroup_version::v2 ? "/cpu.max" : "/cpu.cfs_*_us"));
+    return false;
+  }
   if (_version == cgroup_version::v2) {
     const std::string path = lv.dir + "/cpu.max";
     if (!read_at(lv.quota_fd, path, text, err)) return false;
@@ -228,6 +244,10 @@ bool cgroup_reader::read_cpuset(std::vector<unsigned>& cpus, bool& found, cgroup
   found = _cpuset_fd >= 0;
   if (!found) return true;
   std::string text;
+  if (removed(_cpuset_fd)) {
+    sys_fail(err, ENOENT, _cpuset_path);
+    return false;
+  }
   if (!read_at(_cpuset_fd, _cpuset_path, text, err)) return false;
   std::vector<unsigned> list = parse_cpu_list(text, err);
   if (err) {
