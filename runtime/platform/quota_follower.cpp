@@ -106,6 +106,8 @@ struct quota_follower::impl {
   std::string proc_cgroup_text;
   unsigned quota_count = 0;  // quota_cores() of the last good limit, for hysteresis
   std::int64_t last_check_ns = 0;
+  std::int64_t last_lookup_ns = 0;  // when /proc/self/cgroup was last read
+  static constexpr std::int64_t rediscover_ns = 1'000'000'000;
 
   // status_mutex guards st; status() copies it.
   mutable std::mutex status_mutex;
@@ -161,17 +163,23 @@ int quota_follower::impl::check(bool by_event) {
     if (by_event) ++st.events;
   }
   cgroup_error err;
-  // The process's groups: re-read every check, as a move to another group has no event.
+  // The process's groups: a move to another group has no event, so /proc/self/cgroup is
+  // re-read at most once a second (it costs more than the quota files), and at once
+  // after an error.
   const std::string proc_cgroup = opts.proc_self + "/cgroup";
   if (proc_cgroup_fd < 0) proc_cgroup_fd = ::open(proc_cgroup.c_str(), O_RDONLY | O_CLOEXEC);
   std::string text;
-  if (proc_cgroup_fd < 0) {
+  if (reader_open && seen - last_lookup_ns < rediscover_ns) {
+    // the group is where it was a moment ago
+  } else if (proc_cgroup_fd < 0) {
     err.code = std::error_code(errno, std::generic_category());
     err.message = proc_cgroup + ": " + err.code.message();
-  } else if (read_whole(proc_cgroup_fd, proc_cgroup, text, err) &&
-             (text != proc_cgroup_text || !reader_open)) {
-    proc_cgroup_text = std::move(text);
-    discover(err);
+  } else if (read_whole(proc_cgroup_fd, proc_cgroup, text, err)) {
+    last_lookup_ns = seen;
+    if (text != proc_cgroup_text || !reader_open) {
+      proc_cgroup_text = std::move(text);
+      discover(err);
+    }
   }
   cpu_limit limit;
   std::string from;
