@@ -2,9 +2,11 @@
 #pragma once
 
 #include "hotcore/arena.h"
+#include "hotcore/cgroup.h"
 #include "hotcore/core_poller.h"
 #include "hotcore/instance.h"
 #include "hotcore/parallel.h"
+#include "hotcore/quota.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
 #include "hotcore/task.h"
