@@ -3,6 +3,7 @@
 
 #include "hotcore/core_poller.h"
 #include "hotcore/instance.h"
+#include "hotcore/io_context.h"
 #include "hotcore/parallel.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
