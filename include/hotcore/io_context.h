@@ -68,8 +68,9 @@ class io_uring_state {
 };
 
 // io_callback gets an operation's result as io_uring reports it: bytes, a new fd (accept),
-// a poll mask, or a negative errno. It runs once, as a task, on the core whose ring
-// completed the operation (or on another core, if that one leaves first).
+// a poll mask, or a negative errno. It runs once, as a task queued on the core whose ring
+// completed the operation (like any task, an idle core may steal it, and it moves if the
+// core leaves first).
 using io_callback = std::function<void(int result)>;
 
 // io_stats counts what an io_context did (each a snapshot).
@@ -84,8 +85,8 @@ struct io_stats {
 // Where an operation goes: from a task, to the ring of the core running it
 // (hotcore::this_core()), submitted right away by that core's worker; from any other
 // thread, to some online core's ring, handed over through a lock-free queue that the
-// core's worker drains. The worker reaps completions between tasks and runs each
-// continuation as a task on its core.
+// core's worker drains. The worker reaps completions between tasks and queues each
+// continuation as a task on its own core.
 //
 // When a core goes down, its ring's in-flight operations are cancelled
 // (IORING_ASYNC_CANCEL_ANY) and drained before the ring is closed. Each operation has

@@ -109,15 +109,19 @@ void finish(io_context_impl& ctx, io_op* op) noexcept {
 
 void io_context_impl::deliver(io_op* op) noexcept {
   io_context_impl* self = this;
-  const int ret = rt.submit([self, op] {
+  auto task = [self, op] {
     struct finish_after {
       io_context_impl* ctx;
       io_op* op;
       ~finish_after() { finish(*ctx, op); }
     } guard{self, op};
     op->done(op->result);
-  });
-  if (ret != 0) {  // the runtime is shutting down: run it here
+  };
+  // From the core's poller (its worker) submit() queues the task on that core's own deque:
+  // it runs there, unless an idle core steals it, as any task may be (that is what keeps
+  // connections spread over the cores after a core left and came back). From a hotplug
+  // thread it goes to an active core.
+  if (rt.submit(std::move(task)) != 0) {  // the runtime is shutting down: run it here
     op->done(op->result);
     finish(*this, op);
   }
@@ -134,9 +138,10 @@ void io_context_impl::hand_on(io_op* list, unsigned from) noexcept {
       const std::size_t n = cores.size();
       const std::size_t at = static_cast<std::size_t>(
           std::find(cores.begin(), cores.end(), from) - cores.begin());
-      for (std::size_t i = 1; i <= n && !placed; ++i) {
+      // An active core first (one parked half way up would hold the operation back).
+      for (std::size_t i = 1; i <= 2 * n && !placed; ++i) {
         const unsigned c = cores[(at + i) % n];
-        if (c == from || !slots[c]->queue.push(op)) continue;
+        if (c == from || (i <= n && !rt.core_active(c)) || !slots[c]->queue.push(op)) continue;
         placed = true;
         reissued.fetch_add(1, std::memory_order_relaxed);
         rt.kick_core(c);
@@ -159,8 +164,9 @@ int probe_io_features(io_features& out) noexcept {
     int ret = io_uring_queue_init_params(2, &ring, &params);
     if (ret < 0) return ret;
     if (register_ring) {
-      ret = io_uring_register_ring_fd(&ring);
-      ret = ret == 1 ? io_uring_unregister_ring_fd(&ring) == 1 ? 0 : -EINVAL : ret;
+      const int reg = io_uring_register_ring_fd(&ring);  // 1: one ring registered
+      ret = reg == 1 ? 0 : reg < 0 ? reg : -EINVAL;
+      if (reg == 1) (void)io_uring_unregister_ring_fd(&ring);
     }
     io_uring_queue_exit(&ring);
     return ret;

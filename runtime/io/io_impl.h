@@ -35,7 +35,7 @@ struct io_context_impl : instance_node {
 
   // submit() takes a new operation: this core's ring from a task, else some core's queue.
   int submit(io_op* op) noexcept;
-  // deliver() runs op's continuation as a task (any thread), then frees it.
+  // deliver() runs op's continuation as a task, then frees it. Any thread.
   void deliver(io_op* op) noexcept;
   // hand_on() issues each op of the list again on another core than `from`, or completes
   // it with -ECANCELED when the context is closing or no other core has a ring.
