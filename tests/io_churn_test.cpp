@@ -188,3 +188,47 @@ TEST_CASE("io_uring operations complete exactly once across core down/up: reads 
   t.close_streams();
   CHECK(fd_count() == fds - 2 * static_cast<int>(cores.size()));  // the rings went too
 }
+
+TEST_CASE("a read whose data arrives while its core's cancel runs completes exactly once: "
+          "with the data (it completed first) or re-issued elsewhere (the cancel won)") {
+  io_setup s;
+  const std::vector<unsigned> cores = s.rt->cores();
+  if (cores.size() < 2) return;
+  auto ctx = s.context();
+  const unsigned core = cores.back();
+  int p[2];
+  REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+  constexpr int rounds = 200;
+  int delivered_first = 0, reissued = 0;
+  for (int i = 0; i < rounds; ++i) {
+    CAPTURE(i);
+    char byte = 0;
+    std::atomic<int> calls{0}, result{0}, submit_ret{1};
+    REQUIRE(s.rt->submit_on(core, [&] {
+      submit_ret = ctx->read(p[0], &byte, 1, 0, [&](int r) {
+        result = r;
+        calls++;
+      });
+    }) == 0);
+    REQUIRE(wait_for([&] { return submit_ret.load() != 1; }));
+    REQUIRE(submit_ret.load() == 0);
+    const std::uint64_t before = ctx->stats().reissued;
+    const char want = static_cast<char>('a' + i % 26);
+    std::thread writer([&] { REQUIRE(::write(p[1], &want, 1) == 1); });
+    REQUIRE(s.rt->core_down(core) == 0);
+    writer.join();
+    REQUIRE(wait_for([&] { return calls.load() >= 1; }));
+    REQUIRE(s.rt->core_up(core) == 0);
+    CHECK(calls.load() == 1);
+    CHECK(result.load() == 1);
+    CHECK(byte == want);
+    if (ctx->stats().reissued == before) ++delivered_first;
+    else ++reissued;
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  CHECK(ctx->stats().completed == static_cast<std::uint64_t>(rounds));
+  MESSAGE(delivered_first << " completed before the cancel, " << reissued
+                          << " cancelled and re-issued");
+  ::close(p[0]);
+  ::close(p[1]);
+}
