@@ -393,3 +393,30 @@ TEST_CASE("a ring that cannot get an fd (RLIMIT_NOFILE) fails for real with EMFI
   CHECK(fd_count() == base);
   for (int fd : fillers) ::close(fd);
 }
+
+TEST_CASE("an io_context made while every core is offline has no ring and refuses operations "
+          "with -ENODEV; a core that comes up gets a ring and serves them") {
+  auto rt = make_runtime(runtime_options{.cores = {}, .online_at_start = false});
+  std::error_code ec;
+  auto io = io_uring_state::install(*rt, ec);
+  REQUIRE(io != nullptr);
+  auto ctx = io_context::create(*io, ec);
+  REQUIRE(ctx != nullptr);
+  CHECK(ctx->rings() == 0u);
+  int p[2];
+  REQUIRE(pipe2(p, O_CLOEXEC) == 0);
+  char byte = 0;
+  std::atomic<int> calls{0};
+  CHECK(ctx->read(p[0], &byte, 1, 0, [&](int) { calls++; }) == -ENODEV);
+  const unsigned core = rt->cores().front();
+  REQUIRE(rt->core_up(core) == 0);
+  CHECK(ctx->rings() == 1u);
+  REQUIRE(ctx->read(p[0], &byte, 1, 0, [&](int) { calls++; }) == 0);
+  REQUIRE(::write(p[1], "k", 1) == 1);
+  CHECK(wait_for([&] { return calls.load() == 1; }));
+  CHECK(byte == 'k');
+  ctx.reset();
+  io.reset();
+  ::close(p[0]);
+  ::close(p[1]);
+}
