@@ -60,6 +60,18 @@ void report_state_cost(benchmark::State& bs, runtime& rt, int state) {
           static_cast<double>(row.ns.median);
 }
 
+// traced_pass() repeats fn `count` times with the trace on, after the timed loop (so that
+// recording does not inflate the timed figures), and reports the state's cost from it.
+template <class F>
+void traced_pass(benchmark::State& bs, runtime& rt, int state, int count, F fn) {
+  rt.set_trace(true);
+  (void)rt.take_trace();
+  for (int i = 0; i < count; ++i)
+    if (!fn()) break;
+  rt.set_trace(false);
+  report_state_cost(bs, rt, state);
+}
+
 // BM_bare_ring: io_uring_queue_init_params + eventfd + register_eventfd + exit + close,
 // the work of one core's ring without the state machine around it (same flags).
 void BM_bare_ring(benchmark::State& bs) {
@@ -89,22 +101,19 @@ BENCHMARK(BM_bare_ring)->UseRealTime();
 void BM_context_add_remove(benchmark::State& bs) {
   io* s = io_or_skip(bs);
   if (!s) return;
-  std::vector<std::int64_t> samples;
-  s->rt->set_trace(true);
-  (void)s->rt->take_trace();
-  for (auto _ : bs) {
-    const auto t0 = clock_type::now();
+  const auto add_remove = [s, &bs] {
     std::error_code ec;
     auto ctx = hotcore::io_context::create(*s->state, ec);
-    if (!ctx) {
-      bs.SkipWithError(("io_context::create: " + ec.message()).c_str());
-      break;
-    }
-    ctx.reset();
+    if (!ctx) bs.SkipWithError(("io_context::create: " + ec.message()).c_str());
+    return ctx != nullptr;
+  };
+  std::vector<std::int64_t> samples;
+  for (auto _ : bs) {
+    const auto t0 = clock_type::now();
+    if (!add_remove()) break;
     samples.push_back(elapsed_ns(t0));
   }
-  s->rt->set_trace(false);
-  report_state_cost(bs, *s->rt, s->state->state());
+  traced_pass(bs, *s->rt, s->state->state(), 100, add_remove);
   bs.counters["cores"] = static_cast<double>(s->rt->online_cores().size());
   report(bs, std::move(samples));
 }
@@ -126,19 +135,18 @@ void BM_core_cycle(benchmark::State& bs) {
     }
   }
   const unsigned core = s->rt->cores().back();
+  const auto cycle = [s, core, &bs] {
+    if (s->rt->core_down(core) == 0 && s->rt->core_up(core) == 0) return true;
+    bs.SkipWithError("core_down/core_up failed");
+    return false;
+  };
   std::vector<std::int64_t> samples;
-  s->rt->set_trace(true);
-  (void)s->rt->take_trace();
   for (auto _ : bs) {
     const auto t0 = clock_type::now();
-    if (s->rt->core_down(core) != 0 || s->rt->core_up(core) != 0) {
-      bs.SkipWithError("core_down/core_up failed");
-      break;
-    }
+    if (!cycle()) break;
     samples.push_back(elapsed_ns(t0));
   }
-  s->rt->set_trace(false);
-  report_state_cost(bs, *s->rt, s->state->state());
+  traced_pass(bs, *s->rt, s->state->state(), 200, cycle);
   report(bs, std::move(samples));
 }
 BENCHMARK(BM_core_cycle)->Arg(0)->Arg(1)->UseRealTime();

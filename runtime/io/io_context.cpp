@@ -34,7 +34,7 @@ int io_context_impl::ring_up(unsigned core) noexcept {
     return ret;
   }
   s->queue.open();
-  rings.fetch_add(1, std::memory_order_relaxed);
+  rings.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
   return 0;
 }
 
@@ -61,7 +61,7 @@ int io_context_impl::ring_down(unsigned core) noexcept {
   } else {
     rest = s->take_down();  // -ENODEV: the core does not take tasks, its worker is idle
   }
-  rings.fetch_sub(1, std::memory_order_relaxed);
+  rings.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a statistic
   hand_on(rest, core);
   return 0;
 }
@@ -70,7 +70,7 @@ int io_context_impl::submit(io_op* op) noexcept {
   // seq_cst: pairs with the destructor's store; an operation accepted after closing was
   // set would have nobody to cancel it.
   if (closing.load(std::memory_order_seq_cst)) return -ESHUTDOWN;
-  submitted.fetch_add(1, std::memory_order_relaxed);
+  submitted.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
   // relaxed: the counter is only waited for after closing; the waiter's acquire pairs
   // with finish()'s acq_rel decrement.
   outstanding.fetch_add(1, std::memory_order_relaxed);
@@ -78,12 +78,14 @@ int io_context_impl::submit(io_op* op) noexcept {
   if (here >= 0) {
     core_slot* s = slot(static_cast<unsigned>(here));
     if (s != nullptr && s->live()) {
-      // This core's worker owns the ring: submit now. Full: its next poll() does it.
-      if (!s->issue(op) && !s->queue.push(op)) return hand_on(op, s->core()), 0;
+      // This core's worker owns the ring: submit now. Full: its next poll() does it
+      // (the queue is open while the ring is live).
+      if (!s->issue(op) && !s->queue.push(op)) hand_on(op, s->core());
       return 0;
     }
   }
   const std::size_t n = cores.size();
+  // relaxed: only spreads submissions; any core will do.
   const unsigned start = next_core.fetch_add(1, std::memory_order_relaxed);
   for (std::size_t i = 0; i < n; ++i) {
     const unsigned c = cores[(start + i) % n];
@@ -92,6 +94,7 @@ int io_context_impl::submit(io_op* op) noexcept {
       return 0;
     }
   }
+  // relaxed: undoing our own increments; nothing was published.
   submitted.fetch_sub(1, std::memory_order_relaxed);
   outstanding.fetch_sub(1, std::memory_order_relaxed);
   return -ENODEV;
@@ -101,7 +104,7 @@ namespace {
 // finish() frees a completed operation and counts it out.
 void finish(io_context_impl& ctx, io_op* op) noexcept {
   delete op;
-  ctx.completed.fetch_add(1, std::memory_order_relaxed);
+  ctx.completed.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
   // acq_rel: the continuation's effects happen before the destructor's acquire sees 0.
   if (ctx.outstanding.fetch_sub(1, std::memory_order_acq_rel) == 1) ctx.outstanding.notify_all();
 }
@@ -143,7 +146,7 @@ void io_context_impl::hand_on(io_op* list, unsigned from) noexcept {
         const unsigned c = cores[(at + i) % n];
         if (c == from || (i <= n && !rt.core_active(c)) || !slots[c]->queue.push(op)) continue;
         placed = true;
-        reissued.fetch_add(1, std::memory_order_relaxed);
+        reissued.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
         rt.kick_core(c);
       }
     }
