@@ -116,7 +116,9 @@ class io_context {
 
   // Operations: each returns 0 (done will run exactly once), or a negative errno and done
   // does not run: -EINVAL bad argument (negative fd, empty callback), -ENODEV no core has
-  // a ring (none online), -ESHUTDOWN the io_context is being destroyed.
+  // a ring (none online), -ESHUTDOWN the io_context is being destroyed. `offset` is the
+  // file offset of read/write; std::uint64_t(-1) means the file's current position (and
+  // pipes, sockets and eventfds take 0 or -1).
   [[nodiscard]] int read(int fd, void* buf, unsigned len, std::uint64_t offset, io_callback done);
   [[nodiscard]] int write(int fd, const void* buf, unsigned len, std::uint64_t offset,
                           io_callback done);
