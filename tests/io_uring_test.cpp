@@ -420,3 +420,38 @@ TEST_CASE("an io_context made while every core is offline has no ring and refuse
   ::close(p[0]);
   ::close(p[1]);
 }
+
+TEST_CASE("a small ring takes more operations than its submission queue holds: from a task "
+          "and from outside, 100 reads on a 4-entry ring all complete once") {
+  io_setup s;
+  std::error_code ec;
+  auto ctx = io_context::create(*s.io, ec, 4);
+  REQUIRE(ctx != nullptr);
+  constexpr int n = 100;
+  std::vector<int> fds(4 * n);
+  for (int i = 0; i < 2 * n; ++i) REQUIRE(pipe2(&fds[2 * i], O_CLOEXEC) == 0);
+  std::vector<std::atomic<int>> calls(2 * n);
+  std::vector<char> bytes(2 * n, 0);
+  auto read_into = [&](int i) {
+    const auto at = static_cast<std::size_t>(i);
+    return ctx->read(fds[2 * at], &bytes[at], 1, 0, [&calls, at](int r) {
+      if (r == 1) calls[at]++;
+    });
+  };
+  std::atomic<int> refused{0};
+  REQUIRE(s.rt->submit_on(s.rt->cores().front(), [&] {
+    for (int i = 0; i < n; ++i) refused += read_into(i) != 0;
+  }) == 0);
+  for (int i = n; i < 2 * n; ++i) REQUIRE(read_into(i) == 0);
+  REQUIRE(wait_for([&] { return ctx->stats().submitted == 2u * n; }));
+  CHECK(refused.load() == 0);
+  for (int i = 0; i < 2 * n; ++i) REQUIRE(::write(fds[2 * static_cast<std::size_t>(i) + 1], "q", 1) == 1);
+  CHECK(wait_for([&] { return ctx->stats().completed == 2u * n; }));
+  for (int i = 0; i < 2 * n; ++i) {
+    CAPTURE(i);
+    CHECK(calls[static_cast<std::size_t>(i)].load() == 1);
+    CHECK(bytes[static_cast<std::size_t>(i)] == 'q');
+  }
+  ctx.reset();
+  for (int fd : fds) ::close(fd);
+}
