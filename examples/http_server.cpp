@@ -145,13 +145,17 @@ int main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
 
   std::error_code ec;
-  auto rt = hotcore::runtime::create({}, ec);
-  auto state = rt ? hotcore::io_uring_state::install(*rt, ec) : nullptr;
-  auto ctx = state ? hotcore::io_context::create(*state, ec) : nullptr;
-  if (!ctx || (listener = open_listener(port)) < 0) {
-    std::fprintf(stderr, "http_server: %s\n", ec.message().c_str());
+  const auto failed = [&ec](const char* what) {
+    std::fprintf(stderr, "http_server: %s: %s\n", what, ec.message().c_str());
     return 1;
-  }
+  };
+  auto rt = hotcore::runtime::create({}, ec);
+  if (!rt) return failed("runtime::create");
+  auto state = hotcore::io_uring_state::install(*rt, ec);
+  if (!state) return failed("io_uring_state::install");
+  auto ctx = hotcore::io_context::create(*state, ec);
+  if (!ctx) return failed("io_context::create");
+  if ((listener = open_listener(port)) < 0) return 1;
   io = ctx.get();
   for (const unsigned core : rt->cores())  // one accept in flight per core, from that core
     (void)rt->submit_on(core, [] { do_accept(); });
