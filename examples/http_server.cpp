@@ -170,9 +170,17 @@ int main(int argc, char** argv) {
       const auto half = std::chrono::milliseconds(churn_ms / 2);
       std::this_thread::sleep_for(half);
       const unsigned core = cores[i % cores.size()];
-      if (rt->core_down(core) != 0) continue;
+      if (const int r = rt->core_down(core); r != 0) {  // e.g. the governor has it down
+        std::fprintf(stderr, "http_server: core_down(%u): %s\n", core, std::strerror(-r));
+        continue;
+      }
       std::this_thread::sleep_for(half);
-      if (rt->core_up(core) == 0) churns++;
+      int r;
+      while ((r = rt->core_up(core)) != 0 && !stop) {
+        std::fprintf(stderr, "http_server: core_up(%u): %s\n", core, std::strerror(-r));
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+      if (r == 0) churns++;
     }
   });
   const auto deadline = std::chrono::steady_clock::now() +
