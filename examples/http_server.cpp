@@ -27,7 +27,8 @@ namespace {
 
 hotcore::io_context* io;                 // the rings
 int listener = -1;
-std::atomic<long> requests{0}, connections{0}, churns{0};
+std::atomic<long> requests{0}, connections{0}, churns{0}, errors{0};
+std::atomic<int> first_error{0};  // the first errno a recv/send failed with
 
 struct connection {
   explicit connection(int socket) : fd(socket) {}
@@ -46,8 +47,21 @@ void finish(connection* c) {
   delete c;
 }
 
+// failed() counts a recv/send that failed: mostly resets by a client closing with a
+// response unread (wrk does when it stops); not a peer's close, nor the shutdown's cancel.
+void failed(int err) {
+  if (err == -ECANCELED) return;
+  errors.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+  int none = 0;
+  // relaxed: a statistic; the CAS keeps the first one.
+  first_error.compare_exchange_strong(none, -err, std::memory_order_relaxed);
+}
+
 void on_sent(connection* c, int n) {
-  if (n <= 0) return finish(c);
+  if (n <= 0) {
+    failed(n == 0 ? -EPIPE : n);
+    return finish(c);
+  }
   c->sent += static_cast<std::size_t>(n);
   if (c->sent < c->out.size()) {  // short send: the rest
     if (io->send(c->fd, c->out.data() + c->sent, static_cast<unsigned>(c->out.size() - c->sent),
@@ -62,6 +76,7 @@ void on_sent(connection* c, int n) {
 }
 
 void on_recv(connection* c, int n) {
+  if (n < 0) failed(n);
   if (n <= 0) return finish(c);  // closed by the peer, an error, or -ECANCELED at exit
   c->used += static_cast<std::size_t>(n);
   std::size_t at = 0;
@@ -199,8 +214,10 @@ int main(int argc, char** argv) {
   ctx.reset();  // cancels the pending accepts and recvs; their continuations close up
   ::close(listener);
   std::printf("http_server: %ld requests, %ld connections, %ld core down+up cycles, "
-              "%llu operations re-issued on another core\n",
+              "%llu operations re-issued on another core, %ld recv/send failed%s%s\n",
               requests.load(), connections.load(), churns.load(),
-              static_cast<unsigned long long>(st.reissued));
+              static_cast<unsigned long long>(st.reissued), errors.load(),
+              first_error.load() != 0 ? ", first: " : "",
+              first_error.load() != 0 ? std::strerror(first_error.load()) : "");
   return 0;
 }
