@@ -10,6 +10,7 @@
 
 #include "cycle.h"
 #include "demo_subsystems.h"
+#include "follow_quota.h"
 #include "soak.h"
 #include "hotcore/runtime.h"
 #include "hotcore/topology.h"
@@ -40,6 +41,14 @@ constexpr const char* usage_text =
     "                         and up every M ms (default 5, 0: never); print \"submitted N\n"
     "                         ran N lost 0 duplicated 0\"; exit 1 if a task was lost or\n"
     "                         ran twice\n"
+    "  follow-quota [--seconds S] [--drive] [--poll-ms M] [--no-inotify]\n"
+    "               [--rounding ceil|floor|headroom]\n"
+    "                         run a busy workload for S seconds (default 10) while the\n"
+    "                         runtime follows the process's cgroup CPU quota; print one\n"
+    "                         line per change (quota, cores, reaction time), then the\n"
+    "                         reaction median and p99 and the follower's CPU use. --drive\n"
+    "                         (root, cgroup v1): write quotas into a group of its own and\n"
+    "                         time each write to the runtime at the new core count\n"
     "  --help                 this text\n"
     "\n"
     "exit status: 0 success, 1 an operation failed, 2 usage error\n";
@@ -181,6 +190,7 @@ int main(int argc, char** argv) {
     return exit_ok;
   }
   if (name == "soak") return soak_main(argc - 1, argv + 1);  // tools/soak.cpp
+  if (name == "follow-quota") return follow_quota_main(argc - 1, argv + 1);  // tools/follow_quota.cpp
   const args_t args(argv + 2, argv + argc);
   for (const command& c : commands)
     if (c.name == name) return c.run(args);
