@@ -81,6 +81,7 @@ run demo
 check "demo exits 0" test "$rc" -eq 0
 check "demo prints the state table" grep -q 'sched:active' "$out"
 check "demo prints the cost table" grep -q 'cycle:empty7' "$out"
+check "demo starts the io_uring subsystem and prints its state's cost" grep -Eq 'io/uring:online +down' "$out"
 
 run soak --seconds 3 --churn-ms 1
 check "soak exits 0" test "$rc" -eq 0

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cycle.h"
+#include "demo_subsystems.h"
 #include "follow_quota.h"
 #include "soak.h"
 #include "hotcore/runtime.h"
@@ -126,6 +127,7 @@ constexpr int (*demo_sections[])(runtime&) = {
     print_state_table,
     print_core_states,
     demo_cycles,
+    hotcore::tools::demo_subsystems,  // tools/demo_subsystems.cpp
 };
 
 // ---- commands

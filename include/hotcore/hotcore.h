@@ -5,6 +5,7 @@
 #include "hotcore/cgroup.h"
 #include "hotcore/core_poller.h"
 #include "hotcore/instance.h"
+#include "hotcore/io_context.h"
 #include "hotcore/parallel.h"
 #include "hotcore/quota.h"
 #include "hotcore/runtime.h"

@@ -1,0 +1,88 @@
+// tests/http_request_test.cpp — the request parsing of examples/http_server.cpp: complete,
+// incomplete and bad requests, pipelining, keep-alive rules and the fixed responses.
+#include <string>
+#include <string_view>
+
+#include "../examples/http_request.h"
+#include "test_support.h"
+
+using http::parse;
+using http::parse_result;
+
+TEST_CASE("a GET request is complete once its header ends, and takes exactly its bytes") {
+  const std::string r = "GET /index HTTP/1.1\r\nHost: x\r\n\r\n";
+  http::request req;
+  for (std::size_t n = 0; n < r.size(); ++n) {
+    CAPTURE(n);
+    CHECK(parse(std::string_view(r).substr(0, n), req) == parse_result::incomplete);
+  }
+  REQUIRE(parse(r, req) == parse_result::complete);
+  CHECK(req.method == "GET");
+  CHECK(req.target == "/index");
+  CHECK(req.keep_alive);
+  CHECK(req.size == r.size());
+}
+
+TEST_CASE("pipelined requests are parsed one after another off the buffer") {
+  const std::string one = "GET /a HTTP/1.1\r\n\r\n";
+  const std::string two = "GET /b HTTP/1.1\r\nConnection: close\r\n\r\n";
+  const std::string buf = one + two + "GET /c";
+  http::request req;
+  REQUIRE(parse(buf, req) == parse_result::complete);
+  CHECK(req.target == "/a");
+  std::string_view rest = std::string_view(buf).substr(req.size);
+  REQUIRE(parse(rest, req) == parse_result::complete);
+  CHECK(req.target == "/b");
+  CHECK_FALSE(req.keep_alive);
+  rest.remove_prefix(req.size);
+  CHECK(parse(rest, req) == parse_result::incomplete);
+}
+
+TEST_CASE("keep-alive follows the version and the Connection header, in any case") {
+  http::request req;
+  REQUIRE(parse("GET / HTTP/1.0\r\n\r\n", req) == parse_result::complete);
+  CHECK_FALSE(req.keep_alive);
+  REQUIRE(parse("GET / HTTP/1.0\r\nconnection: Keep-Alive\r\n\r\n", req) == parse_result::complete);
+  CHECK(req.keep_alive);
+  REQUIRE(parse("GET / HTTP/1.1\r\nCONNECTION:   close \r\n\r\n", req) == parse_result::complete);
+  CHECK_FALSE(req.keep_alive);
+}
+
+TEST_CASE("a body announced by Content-Length belongs to its request") {
+  http::request req;
+  const std::string r = "POST /x HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello";
+  CHECK(parse(r.substr(0, r.size() - 1), req) == parse_result::incomplete);
+  REQUIRE(parse(r, req) == parse_result::complete);
+  CHECK(req.size == r.size());
+}
+
+TEST_CASE("bad requests are refused: no version, unknown version, header without colon, "
+          "bad Content-Length, chunked body, an oversized header") {
+  http::request req;
+  CHECK(parse("GET /\r\n\r\n", req) == parse_result::bad);
+  CHECK(parse("GET / HTTP/2.0\r\n\r\n", req) == parse_result::bad);
+  CHECK(parse("GET / HTTP/1.1\r\nNoColon\r\n\r\n", req) == parse_result::bad);
+  CHECK(parse("GET / HTTP/1.1\r\nContent-Length: 5x\r\n\r\n", req) == parse_result::bad);
+  CHECK(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", req) == parse_result::bad);
+  CHECK(parse(std::string(http::max_request, 'a'), req) == parse_result::bad);
+}
+
+TEST_CASE("responses: 200 with the fixed body for GET, 405 for other methods, 400 and close "
+          "for a bad request; Connection: close when the connection ends") {
+  http::request req;
+  REQUIRE(parse("GET / HTTP/1.1\r\n\r\n", req) == parse_result::complete);
+  std::string out;
+  http::respond(&req, out);
+  CHECK(out.rfind("HTTP/1.1 200 OK\r\n", 0) == 0);
+  CHECK(out.find("Content-Length: 19\r\n\r\nHello from hotcore\n") != std::string::npos);
+  CHECK(out.find("Connection: close") == std::string::npos);
+  out.clear();
+  REQUIRE(parse("DELETE / HTTP/1.0\r\n\r\n", req) == parse_result::complete);
+  http::respond(&req, out);
+  CHECK(out.rfind("HTTP/1.1 405 Method Not Allowed\r\n", 0) == 0);
+  CHECK(out.find("Connection: close\r\n") != std::string::npos);
+  out.clear();
+  http::respond(nullptr, out);
+  CHECK(out.rfind("HTTP/1.1 400 Bad Request\r\n", 0) == 0);
+  CHECK(out.find("Connection: close\r\n") != std::string::npos);
+}

@@ -1,0 +1,57 @@
+// tests/io_test_support.h — helpers for the io_uring tests: counting this process's fds,
+// waiting for a condition with a bound, and an io_uring state plus context on a runtime.
+#pragma once
+
+#include <dirent.h>
+
+#include <chrono>
+#include <memory>
+#include <thread>
+
+#include "test_support.h"
+
+namespace hotcore_test {
+
+// fd_count() is how many fds this process has open (/proc/self/fd, minus the one used to
+// read it).
+inline int fd_count() {
+  DIR* d = opendir("/proc/self/fd");
+  REQUIRE(d != nullptr);
+  int n = 0;
+  while (const dirent* e = readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  closedir(d);
+  return n - 1;
+}
+
+// wait_for() polls cond for up to 10 s; a bound for a hung test, not a speed assertion.
+template <class F>
+bool wait_for(F cond) {
+  for (int i = 0; i < 10000; ++i) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return cond();
+}
+
+// io_setup is a runtime with the io_uring state installed.
+struct io_setup {
+  std::unique_ptr<runtime> rt = make_runtime();
+  std::unique_ptr<io_uring_state> io;
+
+  io_setup() {
+    std::error_code ec;
+    io = io_uring_state::install(*rt, ec);
+    REQUIRE_MESSAGE(io != nullptr, "install: " << ec.message());
+  }
+  ~io_setup() { io.reset(); }
+
+  std::unique_ptr<io_context> context() {
+    std::error_code ec;
+    auto ctx = io_context::create(*io, ec);
+    REQUIRE_MESSAGE(ctx != nullptr, "io_context::create: " << ec.message());
+    return ctx;
+  }
+};
+
+}  // namespace hotcore_test
