@@ -153,6 +153,25 @@ int runtime::detach_poller(unsigned core, core_poller* p) {
   return _impl->sched.detach_poller(core, p);
 }
 void runtime::kick_core(unsigned core) noexcept { _impl->sched.kick(core); }
+int runtime::run_on_worker(unsigned core, const std::function<void()>& fn) {
+  const detail::core_ctx* c = _impl->find(core);
+  if (c == nullptr || !fn) return -EINVAL;
+  if (_impl->sched.this_core() == static_cast<int>(core)) {  // on that worker: inline
+    fn();
+    return 0;
+  }
+  const bool locked = !_impl->in_callback();
+  if (locked) _impl->lock.read_lock();
+  int ret = -ENODEV;
+  // relaxed: the hotplug lock (held here, or by the operation running this callback)
+  // orders every change of state.
+  if (c->state.load(std::memory_order_relaxed) >= AP_WORKERS_ONLINE)
+    ret = _impl->sched.call_on_worker(
+        core, [](void* f) { (*static_cast<const std::function<void()>*>(f))(); },
+        const_cast<std::function<void()>*>(&fn));
+  if (locked) _impl->lock.read_unlock();
+  return ret;
+}
 
 int runtime::state(unsigned core) const {
   const detail::core_ctx* c = _impl->find(core);

@@ -9,6 +9,7 @@
 #include <atomic>
 #include <cerrno>
 #include <chrono>
+#include <functional>
 #include <cstdint>
 #include <thread>
 #include <vector>
@@ -221,4 +222,53 @@ TEST_CASE("attach_poller and detach_poller name what was wrong") {
   CHECK(rt->detach_poller(0, &p) == 0);
   CHECK(rt->detach_poller(0, &p) == -ENOENT);
   CHECK(rt->detach_poller(9, &p) == -EINVAL);
+}
+
+TEST_CASE("run_on_worker runs a function on the core's own worker, from an ONLINE callback and from outside") {
+  auto rt = make_runtime({.cores = {0, 1}});
+  // From outside a callback, on an active core: it runs between tasks, on the worker.
+  for (unsigned core : {0u, 1u}) {
+    int ran_on = -2, cpu = -2;
+    REQUIRE(rt->run_on_worker(core, [&] {
+      ran_on = rt->this_core();
+      cpu = sched_getcpu();
+    }) == 0);
+    CHECK(ran_on == static_cast<int>(core));
+    CHECK(cpu == static_cast<int>(core));
+  }
+  // From the startup and teardown of an ONLINE state: the worker exists, is pinned, and
+  // (below sched:active) runs no task, so the call runs at once.
+  std::atomic<int> wrong{0}, calls{0};
+  const int st = rt->setup_state(
+      hotcore::ONLINE_DYN, "test:run-on-worker",
+      [&](unsigned core) {
+        return rt->run_on_worker(core, [&, core] {
+          calls++;
+          if (rt->this_core() != static_cast<int>(core)) wrong++;
+        });
+      },
+      [&](unsigned core) {
+        return rt->run_on_worker(core, [&, core] {
+          calls++;
+          if (sched_getcpu() != static_cast<int>(core)) wrong++;
+        });
+      });
+  REQUIRE(st > 0);
+  REQUIRE(rt->core_down(1) == 0);
+  REQUIRE(rt->core_up(1) == 0);
+  CHECK(rt->remove_state(st) == 0);
+  CHECK(calls.load() == 2 /* setup */ + 2 /* down, up */ + 2 /* remove */);
+  CHECK(wrong.load() == 0);
+  // A worker that is parked (core down) is not there to run it; bad input is named.
+  REQUIRE(rt->core_down(1) == 0);
+  CHECK(rt->run_on_worker(1, [] {}) == -ENODEV);
+  CHECK(rt->run_on_worker(9, [] {}) == -EINVAL);
+  CHECK(rt->run_on_worker(0, std::function<void()>{}) == -EINVAL);
+  // From a task on the worker itself, inline.
+  std::atomic<int> inline_ok{0};
+  REQUIRE(rt->submit_on(0, [&] {
+    if (rt->run_on_worker(0, [&] { inline_ok = rt->this_core() == 0 ? 1 : -1; }) != 0) inline_ok = -2;
+  }) == 0);
+  REQUIRE(rt->shutdown() == 0);
+  CHECK(inline_ok.load() == 1);
 }

@@ -154,6 +154,17 @@ class runtime {
   // kick_core() wakes the core's worker if it sleeps, so it polls and reads the pollers'
   // deadlines again (after arming an earlier timer from another thread, say).
   void kick_core(unsigned core) noexcept;
+  // run_on_worker() runs fn on the core's worker thread, between two tasks, and returns
+  // once it ran: for resources tied to the thread that uses them (an io_uring ring with
+  // IORING_SETUP_SINGLE_ISSUER, a registered ring fd). Meant for the callbacks of a
+  // core's ONLINE states: between "workers:online" up and down the worker exists and is
+  // pinned to the core; below "sched:active" it runs no task, so fn runs at once. From
+  // the worker itself fn runs inline. Elsewhere outside a callback it takes
+  // cpus_read_lock().
+  // -EINVAL bad core or empty fn, -ENODEV the core's worker is not online. Do not call it
+  // for core N from a task that core N's worker is running a hotplug operation for (it
+  // would wait for itself).
+  int run_on_worker(unsigned core, const std::function<void()>& fn);
 
   // ---- states (kernel: cpuhp_setup_state*, cpuhp_remove_state*)
   // setup_state() installs callbacks at a static slot or allocates one (state ==

@@ -99,6 +99,11 @@ struct worker {
   std::atomic<int> wake_event{-1};
   std::mutex poller_mutex;  // serializes attach/detach (never taken by the worker)
   unsigned since_poll = 0;  // tasks run since the last polling pass (worker only)
+  // A call for the worker to run (call_on_worker): written by the caller under call_mutex
+  // before the command that carries it, cleared by the worker before it acknowledges.
+  void (*call_fn)(void*) = nullptr;
+  void* call_arg = nullptr;
+  std::mutex call_mutex;
   ~worker();
 
   // open() (worker only) is true while the worker's command is run.
@@ -136,6 +141,10 @@ class scheduler {
   void deactivate(unsigned core);
   // stop() closes any core still open and ends and joins every worker thread.
   void stop();
+
+  // call_on_worker() runs fn(arg) on the core's worker thread, between tasks, and returns
+  // when it ran. The caller holds the hotplug lock (a callback, or cpus_read_lock).
+  int call_on_worker(unsigned core, void (*fn)(void*), void* arg);
 
   // ---- core pollers (poller.cpp): see hotcore/core_poller.h and runtime.h
   int attach_poller(unsigned core, core_poller* p);
@@ -187,6 +196,7 @@ class scheduler {
   void cancel_sleep(worker& w) noexcept;
   void close_and_drain(worker& w);
   std::uint32_t command(worker& w, mode m) noexcept;
+  static void run_call(worker& w) noexcept;
   static void await_ack(worker& w, std::uint32_t cmd) noexcept;
   static void ack(worker& w, std::uint32_t cmd) noexcept;
 

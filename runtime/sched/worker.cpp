@@ -100,6 +100,31 @@ void scheduler::park(unsigned core) {
   (void)sched_setaffinity(w->tid.load(std::memory_order_relaxed), sizeof rest, &rest);
 }
 
+// call_on_worker() sends the worker a command that keeps its mode and carries a call; the
+// worker runs it between tasks (or, inactive, right away) and acknowledges.
+int scheduler::call_on_worker(unsigned core, void (*fn)(void*), void* arg) {
+  worker* w = find(core);
+  if (w == nullptr || fn == nullptr) return -EINVAL;
+  if (!w->thread.joinable()) return -ENODEV;
+  if (tls_ctx == &w->ctx) {  // on the worker itself: between tasks already
+    fn(arg);
+    return 0;
+  }
+  std::lock_guard lk(w->call_mutex);
+  w->call_fn = fn;
+  w->call_arg = arg;
+  // relaxed: commands are serialized by the hotplug lock, which the caller holds.
+  const auto m = static_cast<mode>(mode_of(w->command.load(std::memory_order_relaxed)));
+  await_ack(*w, command(*w, m));  // command() publishes call_fn (seq_cst store)
+  return 0;
+}
+
+void scheduler::run_call(worker& w) noexcept {
+  if (w.call_fn == nullptr) return;
+  w.call_fn(w.call_arg);
+  w.call_fn = nullptr;  // the caller sees it cleared through ack()'s release
+}
+
 int scheduler::activate(unsigned core) {
   worker* w = find(core);
   if (w == nullptr || !w->thread.joinable()) return -ENODEV;
@@ -160,7 +185,10 @@ void scheduler::worker_main(worker& w) {
     const std::uint32_t cmd = w.command.load(std::memory_order_acquire);
     if (mode_of(cmd) == mode_run) {
       // relaxed: only this thread writes acked.
-      if (w.acked.load(std::memory_order_relaxed) != cmd) ack(w, cmd);
+      if (w.acked.load(std::memory_order_relaxed) != cmd) {
+        run_call(w);
+        ack(w, cmd);
+      }
       // The core's pollers run between tasks, at least every poll_period tasks, and
       // before the worker goes idle.
       if (++w.since_poll >= poll_period) {
@@ -177,6 +205,7 @@ void scheduler::worker_main(worker& w) {
     // queued here to the cores that stay, then report and wait for the next command.
     close_and_drain(w);
     if (mode_of(cmd) == mode_exit) return;
+    run_call(w);
     ack(w, cmd);
     // acquire: as above.
     while (w.command.load(std::memory_order_acquire) == cmd) futex_wait(w.command, cmd);
