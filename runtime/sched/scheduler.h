@@ -101,7 +101,9 @@ struct worker {
   unsigned since_poll = 0;  // tasks run since the last polling pass (worker only)
   // A call for the worker to run (call_on_worker): written by the caller under call_mutex
   // before the command that carries it, cleared by the worker before it acknowledges.
-  void (*call_fn)(void*) = nullptr;
+  // Atomic: the worker looks at it at every acknowledgement, also of commands that carry
+  // no call and that nobody waits for; orders are given where it is read and written.
+  std::atomic<void (*)(void*)> call_fn{nullptr};
   void* call_arg = nullptr;
   std::mutex call_mutex;
   ~worker();

@@ -111,8 +111,10 @@ int scheduler::call_on_worker(unsigned core, void (*fn)(void*), void* arg) {
     return 0;
   }
   std::lock_guard lk(w->call_mutex);
-  w->call_fn = fn;
   w->call_arg = arg;
+  // release: a worker that sees fn (even while it acknowledges an earlier command) sees
+  // call_arg; running the call early is fine, the acknowledgement we wait for follows it.
+  w->call_fn.store(fn, std::memory_order_release);
   // relaxed: commands are serialized by the hotplug lock, which the caller holds.
   const auto m = static_cast<mode>(mode_of(w->command.load(std::memory_order_relaxed)));
   await_ack(*w, command(*w, m));  // command() publishes call_fn (seq_cst store)
@@ -120,9 +122,12 @@ int scheduler::call_on_worker(unsigned core, void (*fn)(void*), void* arg) {
 }
 
 void scheduler::run_call(worker& w) noexcept {
-  if (w.call_fn == nullptr) return;
-  w.call_fn(w.call_arg);
-  w.call_fn = nullptr;  // the caller sees it cleared through ack()'s release
+  // acquire: pairs with call_on_worker()'s release store.
+  void (*fn)(void*) = w.call_fn.load(std::memory_order_acquire);
+  if (fn == nullptr) return;
+  fn(w.call_arg);
+  // relaxed: the caller sees it cleared through ack()'s release.
+  w.call_fn.store(nullptr, std::memory_order_relaxed);
 }
 
 int scheduler::activate(unsigned core) {
