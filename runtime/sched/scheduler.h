@@ -112,6 +112,9 @@ class scheduler {
   void deactivate(unsigned core);
   // stop() closes any core still open and ends and joins every worker thread.
   void stop();
+  // worker_tid() is the kernel id of the core's worker thread, or 0 before it exists.
+  // Read by the hotplug path (under the hotplug lock) to pin or vacate it.
+  [[nodiscard]] pid_t worker_tid(unsigned core) const noexcept;
 
   // ---- tasks (scheduler.cpp, wait.cpp)
   int submit(task_node* node, bool pinned, unsigned core) noexcept;

@@ -93,6 +93,12 @@ void scheduler::park(unsigned core) {
   (void)sched_setaffinity(w->tid.load(std::memory_order_relaxed), sizeof rest, &rest);
 }
 
+pid_t scheduler::worker_tid(unsigned core) const noexcept {
+  const worker* w = find(core);
+  // acquire: pairs with worker_main()'s release store of its tid.
+  return w == nullptr ? 0 : w->tid.load(std::memory_order_acquire);
+}
+
 int scheduler::activate(unsigned core) {
   worker* w = find(core);
   if (w == nullptr || !w->thread.joinable()) return -ENODEV;
