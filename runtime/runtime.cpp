@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <mutex>
 #include <utility>
 
 #include "hotcore/topology.h"
@@ -20,6 +21,9 @@ runtime_impl::runtime_impl(std::vector<unsigned> ids, const cpu_set_t& home)
       sched(core_ids, home_mask) {
   by_id.resize(core_ids.back() + 1);
   for (unsigned id : core_ids) by_id[id] = std::make_unique<core_ctx>(id);
+  gov.available.assign(by_id.size(), 1);
+  gov.user_down.assign(by_id.size(), 0);
+  gov.governor_down.assign(by_id.size(), 0);
 }
 
 runtime_impl::~runtime_impl() {
@@ -91,14 +95,64 @@ runtime::~runtime() = default;
 const std::vector<unsigned>& runtime::cores() const noexcept { return _impl->core_ids; }
 // A task that moved a core would wait for itself (core_down waits for the running tasks
 // of the core), so hotplug operations are refused from inside a task.
+// The user's core_up()/core_down() also tell the governor: a core the user took down stays
+// down whatever the governor's triggers say, until the user brings it up again.
 int runtime::core_up(unsigned core) {
-  if (_impl->sched.in_task()) return -EDEADLK;
-  return _impl->hotplug_op(core, ONLINE, false);
+  if (_impl->must_not_govern()) return -EDEADLK;
+  if (_impl->find(core) == nullptr) return -EINVAL;
+  std::lock_guard lk(_impl->gov.mutex);
+  const int ret = _impl->hotplug_op(core, ONLINE, false);
+  if (ret == 0) _impl->gov.user_down[core] = _impl->gov.governor_down[core] = 0;
+  return ret;
 }
 int runtime::core_down(unsigned core) {
-  if (_impl->sched.in_task()) return -EDEADLK;
-  return _impl->hotplug_op(core, OFFLINE, false);
+  if (_impl->must_not_govern()) return -EDEADLK;
+  if (_impl->find(core) == nullptr) return -EINVAL;
+  std::lock_guard lk(_impl->gov.mutex);
+  const int ret = _impl->hotplug_op(core, OFFLINE, false);
+  if (ret == 0) {
+    _impl->gov.user_down[core] = 1;
+    _impl->gov.governor_down[core] = 0;
+  }
+  return ret;
 }
+
+int runtime::set_core_available(unsigned core, bool available) {
+  if (_impl->must_not_govern()) return -EDEADLK;
+  if (_impl->find(core) == nullptr) return -EINVAL;
+  std::lock_guard lk(_impl->gov.mutex);
+  _impl->gov.available[core] = available ? 1 : 0;
+  return _impl->govern();
+}
+bool runtime::core_available(unsigned core) const {
+  if (_impl->find(core) == nullptr) return false;
+  std::lock_guard lk(_impl->gov.mutex);
+  return _impl->gov.available[core] != 0;
+}
+int runtime::set_core_limit(unsigned n) {
+  if (_impl->must_not_govern()) return -EDEADLK;
+  std::lock_guard lk(_impl->gov.mutex);
+  _impl->gov.limit = n;
+  return _impl->govern();
+}
+unsigned runtime::core_limit() const {
+  std::lock_guard lk(_impl->gov.mutex);
+  return _impl->gov.limit;
+}
+int runtime::set_leave_order(leave_order_fn order) {
+  if (_impl->must_not_govern()) return -EDEADLK;
+  std::lock_guard lk(_impl->gov.mutex);
+  _impl->gov.leave_order = std::move(order);
+  return _impl->govern();
+}
+
+int runtime::attach_poller(unsigned core, core_poller* p) {
+  return _impl->sched.attach_poller(core, p);
+}
+int runtime::detach_poller(unsigned core, core_poller* p) {
+  return _impl->sched.detach_poller(core, p);
+}
+void runtime::kick_core(unsigned core) noexcept { _impl->sched.kick(core); }
 
 int runtime::state(unsigned core) const {
   const detail::core_ctx* c = _impl->find(core);

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "govern/governor.h"
 #include "hotcore/runtime.h"
 #include "hotplug/hotplug_lock.h"
 #include "hotplug/hotplug_thread.h"
@@ -46,6 +47,10 @@ struct runtime_impl {
   int walk(core_ctx& c, int target);
   int invoke(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
   int issue_call(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
+
+  // ---- the governor (govern/governor.cpp)
+  int govern();
+  bool must_not_govern() const noexcept;
 
   // ---- setup and instances (setup.cpp)
   int setup(int state, std::string_view name, callback su, callback td, multi_callback msu,
@@ -85,6 +90,7 @@ struct runtime_impl {
   std::atomic<bool> trace_on{false};
   std::mutex trace_mutex;
   std::vector<trace_event> trace;
+  governor gov;
   // The task scheduler: one worker per core, started and stopped by "workers:online" and
   // opened and closed by "sched:active". Last member: built from core_ids and home_mask;
   // ~runtime_impl() drains it and joins its workers before any member dies.

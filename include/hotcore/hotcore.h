@@ -1,6 +1,7 @@
 // hotcore/hotcore.h — everything public in one include.
 #pragma once
 
+#include "hotcore/core_poller.h"
 #include "hotcore/instance.h"
 #include "hotcore/parallel.h"
 #include "hotcore/runtime.h"

@@ -9,6 +9,7 @@
 #include <system_error>
 #include <vector>
 
+#include "hotcore/core_poller.h"
 #include "hotcore/instance.h"
 #include "hotcore/states.h"
 #include "hotcore/task.h"
@@ -133,6 +134,53 @@ class runtime {
   [[nodiscard]] bool core_active(unsigned core) const;
   // online_cores() lists the cores whose state is ONLINE.
   [[nodiscard]] std::vector<unsigned> online_cores() const;
+
+  // ---- the governor: which cores should be up
+  // Triggers other than the user (the kernel offlining a CPU, the process's affinity mask
+  // changing, the container's CPU quota) do not call core_up()/core_down(): they tell the
+  // governor, which moves cores through the same hotplug path. A core the user took down
+  // with core_down() stays down whatever they say, until core_up().
+  //
+  // Example:
+  //   rt->set_core_limit(1);             // quota of one CPU: core 1 goes down
+  //   rt->set_core_available(0, false);  // cpu0 left the affinity mask: 0 down, 1 up
+  //   rt->set_core_limit(0);             // no limit: 1 stays up, 0 stays unavailable
+  //
+  // set_core_available() says whether a core can run at all (its CPU is online in the
+  // kernel and in the process's affinity mask). An unavailable core is taken down; when
+  // it is available again, it comes back up if the governor took it down. Returns 0, or
+  // the first error of the moves it made (-EBUSY: the last active core stays up);
+  // -EINVAL bad core; -EDEADLK from a callback, a task, or under cpus_read_lock().
+  [[nodiscard]] int set_core_available(unsigned core, bool available);
+  [[nodiscard]] bool core_available(unsigned core) const;
+  // set_core_limit() keeps at most n cores up (0: no limit). Cores over the limit go
+  // down in leave order; when the limit rises, cores the governor took down come back.
+  // Never below one core (-EBUSY). Errors as set_core_available().
+  [[nodiscard]] int set_core_limit(unsigned n);
+  [[nodiscard]] unsigned core_limit() const;
+  // leave_order_fn gets the cores the governor may keep up (available, not taken down by
+  // the user), ascending, and returns them in the order they should leave; cores it
+  // leaves out leave last. The default is highest core id first.
+  using leave_order_fn = std::function<std::vector<unsigned>(const std::vector<unsigned>&)>;
+  // set_leave_order() sets it (empty: the default) and applies it to the current limit.
+  [[nodiscard]] int set_leave_order(leave_order_fn order);
+
+  // ---- core pollers (hotcore/core_poller.h)
+  // attach_poller() adds p to the core's worker (at most 8 per core). The worker polls it
+  // while the core is active, between tasks and when idle, and sleeps on its fd and
+  // deadline. Typically called from the startup of an ONLINE state or instance: every
+  // ONLINE_DYN state lies below sched:active, so a core's worker starts polling after
+  // your startup ran, and has stopped (and moved its tasks) before your teardown runs.
+  // -EINVAL bad core or null, -EEXIST already attached, -ENOSPC 8 attached already, or
+  // the eventfd's error.
+  [[nodiscard]] int attach_poller(unsigned core, core_poller* p);
+  // detach_poller() removes p and returns once the worker is no longer inside p->poll()
+  // (unless called from that worker itself): afterwards p may be destroyed. Safe from a
+  // hotplug callback and from a task. -EINVAL bad core or null, -ENOENT not attached.
+  int detach_poller(unsigned core, core_poller* p);
+  // kick_core() wakes the core's worker if it sleeps, so it polls and reads the pollers'
+  // deadlines again (after arming an earlier timer from another thread, say).
+  void kick_core(unsigned core) noexcept;
 
   // ---- states (kernel: cpuhp_setup_state*, cpuhp_remove_state*)
   // setup_state() installs callbacks at a static slot or allocates one (state ==

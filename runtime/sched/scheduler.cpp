@@ -209,14 +209,15 @@ void scheduler::notify(const worker* self) noexcept {
 }
 
 bool scheduler::try_wake(worker& w) noexcept {
-  std::uint32_t one = 1;
+  // relaxed: the CAS below decides; a stale kind only makes it fail.
+  std::uint32_t kind = w.sleeping.load(std::memory_order_relaxed);
   // acq_rel: exactly one of the wakers / the worker itself takes it out of the set.
-  if (!w.sleeping.compare_exchange_strong(one, 0, std::memory_order_acq_rel,
-                                          std::memory_order_relaxed))
+  if (kind == 0 || !w.sleeping.compare_exchange_strong(kind, 0, std::memory_order_acq_rel,
+                                                       std::memory_order_relaxed))
     return false;
   // relaxed: a count for the pushers' quick check; the CAS above is the real hand-off.
   _sleepers.fetch_sub(1, std::memory_order_relaxed);
-  futex_wake(w.sleeping, 1);
+  wake_sleeper(w, kind);
   return true;
 }
 

@@ -10,9 +10,11 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <mutex>
 #include <thread>
 #include <vector>
 
+#include "hotcore/core_poller.h"
 #include "hotcore/task.h"
 #include "hotcore/task_group.h"
 #include "sched/inbox.h"
@@ -47,6 +49,9 @@ extern __attribute__((tls_model("initial-exec"))) thread_local thread_ctx* tls_c
 // A worker's command word is (generation << 2) | mode; every command bumps the
 // generation, so an acknowledgement names exactly the command it answers.
 enum mode : std::uint32_t { mode_parked = 0, mode_inactive = 1, mode_run = 2, mode_exit = 3 };
+
+// How a worker in the sleeper set sleeps (worker::sleeping).
+enum sleep_kind : std::uint32_t { sleep_futex = 1, sleep_fds = 2 };
 constexpr std::uint32_t mode_of(std::uint32_t cmd) noexcept { return cmd & 3u; }
 
 // worker is one core's worker thread and queues.
@@ -64,8 +69,9 @@ struct worker {
   // active: the core takes tasks (between sched:active up and down). Submitters read it
   // as a hint (acquire); the closed inboxes are what keep tasks out of a leaving core.
   alignas(64) std::atomic<bool> active{false};
-  // sleeping: 1 while the worker is in the sleeper set, futex-waiting for tasks. Whoever
-  // CASes it 1 -> 0 takes it out of the set and wakes it.
+  // sleeping: non-zero while the worker is in the sleeper set: sleep_futex while it
+  // futex-waits on this word, sleep_fds while it waits in ppoll() on its pollers' fds and
+  // wake_event. Whoever CASes it to 0 takes it out of the set and wakes it.
   std::atomic<std::uint32_t> sleeping{0};
   // command: what the hotplug thread wants (futex word for a parked/inactive worker);
   // acked: the last command the worker carried out (futex word for the hotplug thread).
@@ -76,6 +82,24 @@ struct worker {
   counter_slot counters;
   thread_ctx ctx;
   std::thread thread;
+
+  // ---- core_poller slots (poller.cpp). attach/detach write them under poller_mutex; the
+  // worker reads them (seq_cst, see detach_poller()) inside a polling pass.
+  static constexpr unsigned max_pollers = 8;
+  std::array<std::atomic<core_poller*>, max_pollers> pollers{};
+  std::array<int, max_pollers> poller_fds{};  // wake_fd() of each slot, written before it
+  // poller_count: attached pollers; the worker skips polling and sleeps on the futex while
+  // it is 0. relaxed: a hint, the slots themselves are what is read with ordering.
+  std::atomic<unsigned> poller_count{0};
+  // poll_seq: odd while the worker is inside a polling pass; detach_poller() waits for
+  // the pass to end (it is a futex word).
+  std::atomic<std::uint32_t> poll_seq{0};
+  // wake_event: an eventfd that wakes a worker sleeping in ppoll(); made by the first
+  // attach_poller() and published to the worker with that slot's store.
+  std::atomic<int> wake_event{-1};
+  std::mutex poller_mutex;  // serializes attach/detach (never taken by the worker)
+  unsigned since_poll = 0;  // tasks run since the last polling pass (worker only)
+  ~worker();
 
   // open() (worker only) is true while the worker's command is run.
   [[nodiscard]] bool open() const noexcept {
@@ -116,6 +140,11 @@ class scheduler {
   // Read by the hotplug path (under the hotplug lock) to pin or vacate it.
   [[nodiscard]] pid_t worker_tid(unsigned core) const noexcept;
 
+  // ---- core pollers (poller.cpp): see hotcore/core_poller.h and runtime.h
+  int attach_poller(unsigned core, core_poller* p);
+  int detach_poller(unsigned core, core_poller* p);
+  void kick(unsigned core) noexcept;
+
   // ---- tasks (scheduler.cpp, wait.cpp)
   int submit(task_node* node, bool pinned, unsigned core) noexcept;
   void spawn(task_node* node);
@@ -149,6 +178,11 @@ class scheduler {
   task_node* steal(thread_ctx& c);
   void run_task(counter_slot& counters, task_node* node) noexcept;
   [[nodiscard]] bool quiescent() const noexcept;
+
+  // polling (poller.cpp)
+  unsigned poll_all(worker& w) noexcept;
+  task_node* sleep_on_fds(worker& w, std::uint32_t cmd) noexcept;
+  static void wake_sleeper(worker& w, std::uint32_t kind) noexcept;
 
   // the worker thread (worker.cpp)
   void worker_main(worker& w);

@@ -27,6 +27,8 @@ namespace {
 // fork-join ratios did not move).
 constexpr auto pause_time = std::chrono::microseconds(2);
 constexpr auto spin_time = std::chrono::microseconds(500);
+// A busy worker still runs its core's pollers every this many tasks.
+constexpr unsigned poll_period = 64;
 }  // namespace
 
 // ---- commands from the hotplug thread
@@ -157,7 +159,14 @@ void scheduler::worker_main(worker& w) {
     if (mode_of(cmd) == mode_run) {
       // relaxed: only this thread writes acked.
       if (w.acked.load(std::memory_order_relaxed) != cmd) ack(w, cmd);
+      // The core's pollers run between tasks, at least every poll_period tasks, and
+      // before the worker goes idle.
+      if (++w.since_poll >= poll_period) {
+        w.since_poll = 0;
+        (void)poll_all(w);
+      }
       task_node* n = find_work(w.ctx);
+      if (n == nullptr && poll_all(w) != 0) continue;  // a poller may have made work
       if (n == nullptr) n = idle(w, cmd);
       if (n != nullptr) run_task(w.counters, n);
       continue;
@@ -187,11 +196,15 @@ task_node* scheduler::idle(worker& w, std::uint32_t cmd) {
     // relaxed: a quick check; the sleep path below re-reads with seq_cst.
     if (w.command.load(std::memory_order_relaxed) != cmd) return nullptr;
     if (task_node* t = find_work(w.ctx)) return t;
+    if (poll_all(w) != 0) return nullptr;  // go round: it may have made work
   }
+  // relaxed: a hint written by attach/detach under their mutex; a poller attached after
+  // this look is not lost, attach_poller() wakes the worker.
+  if (w.poller_count.load(std::memory_order_relaxed) != 0) return sleep_on_fds(w, cmd);
   // Join the sleeper set, then look once more: a pusher that pushed before heavy_fence()
   // is seen by the look; one that pushes after it sees _sleepers > 0 and wakes us.
   // seq_cst: see command().
-  w.sleeping.store(1, std::memory_order_seq_cst);
+  w.sleeping.store(sleep_futex, std::memory_order_seq_cst);
   // seq_cst: an RMW the pushers' relaxed loads will see once heavy_fence() returned.
   _sleepers.fetch_add(1, std::memory_order_seq_cst);
   heavy_fence();
@@ -202,7 +215,7 @@ task_node* scheduler::idle(worker& w, std::uint32_t cmd) {
       cancel_sleep(w);
       return t;
     }
-    futex_wait(w.sleeping, 1);
+    futex_wait(w.sleeping, sleep_futex);
     // acquire: pairs with try_wake()'s CAS.
     if (w.sleeping.load(std::memory_order_acquire) == 0) return nullptr;  // woken
   }
@@ -211,10 +224,11 @@ task_node* scheduler::idle(worker& w, std::uint32_t cmd) {
 }
 
 void scheduler::cancel_sleep(worker& w) noexcept {
-  std::uint32_t one = 1;
+  // relaxed: only this thread makes it non-zero; the CAS below decides.
+  std::uint32_t kind = w.sleeping.load(std::memory_order_relaxed);
   // acq_rel: races try_wake(); whoever wins takes the worker out of the count.
-  if (w.sleeping.compare_exchange_strong(one, 0, std::memory_order_acq_rel,
-                                         std::memory_order_relaxed))
+  if (kind != 0 && w.sleeping.compare_exchange_strong(kind, 0, std::memory_order_acq_rel,
+                                                      std::memory_order_relaxed))
     _sleepers.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see try_wake()
 }
 
