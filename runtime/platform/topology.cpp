@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "platform/sysfs_cpu.h"
+#include "platform/topology_load.h"
 
 namespace hotcore {
 namespace {
@@ -45,7 +46,9 @@ std::string list_text(const std::vector<unsigned>& v) {
 
 }  // namespace
 
-topology load_topology(std::error_code& ec, worker_policy policy) {
+namespace detail {
+
+topology load_topology_for(const cpu_set_t& mask, worker_policy policy, std::error_code& ec) {
   ec.clear();
   topology topo;
   topo.policy = policy;
@@ -59,12 +62,7 @@ topology load_topology(std::error_code& ec, worker_policy policy) {
     ec = std::error_code(errno ? errno : EIO, std::generic_category());
     return topo;
   }
-  cpu_set_t mask, online;
-  CPU_ZERO(&mask);
-  if (sched_getaffinity(0, sizeof mask, &mask) != 0) {
-    ec = std::error_code(errno, std::generic_category());
-    return topo;
-  }
+  cpu_set_t online;
   if (detail::read_online_cpus(online) < 0) {
     // Without /sys (a container without it): hwloc's own view of what is online.
     CPU_ZERO(&online);
@@ -123,6 +121,18 @@ topology load_topology(std::error_code& ec, worker_policy policy) {
   });
   std::sort(topo.worker_cores.begin(), topo.worker_cores.end());
   return topo;
+}
+
+}  // namespace detail
+
+topology load_topology(std::error_code& ec, worker_policy policy) {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) {
+    ec = std::error_code(errno, std::generic_category());
+    return topology{};
+  }
+  return detail::load_topology_for(mask, policy, ec);
 }
 
 std::string topology_text(const topology& topo) {

@@ -1,0 +1,57 @@
+// runtime/platform/machine_follow.cpp — what the machine watch asks of the runtime: tell
+// the governor a core's availability, re-pin a core whose CPU came back, and take a new
+// hwloc snapshot.
+#include <sched.h>
+
+#include <cerrno>
+#include <mutex>
+
+#include "platform/topology_load.h"
+#include "runtime_impl.h"
+
+namespace hotcore::detail {
+
+// follow_availability() is runtime::set_core_available() for the machine watch, with the
+// come_back policy: without it, a core the governor took down because its CPU went away
+// counts as taken down by the user (it stays down until core_up()).
+int runtime_impl::follow_availability(unsigned core, bool available) {
+  std::lock_guard lk(gov.mutex);
+  const bool was_down = gov.governor_down[core] != 0;
+  gov.available[core] = available ? 1 : 0;
+  const int ret = govern();
+  if (!options.come_back && !available && !was_down && gov.governor_down[core]) {
+    gov.governor_down[core] = 0;
+    gov.user_down[core] = 1;
+  }
+  return ret;
+}
+
+// repin() pins a core's hotplug thread and worker to the core again, if the core is up
+// that far. After the kernel offlined and onlined the CPU, the two run anywhere (the
+// kernel widened their affinity when the CPU left and does not narrow it again).
+int runtime_impl::repin(unsigned core) {
+  core_ctx* c = find(core);
+  if (c == nullptr) return -EINVAL;
+  std::lock_guard serialize(add_remove_mutex);  // no walk moves the core meanwhile
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(core, &one);
+  // relaxed: walks are serialized by add_remove_mutex, which we hold.
+  const int state = c->state.load(std::memory_order_relaxed);
+  if (state >= BRINGUP_CORE && sched_setaffinity(c->thread.tid(), sizeof one, &one) != 0)
+    return -errno;
+  const pid_t worker = sched.worker_tid(core);
+  if (state >= AP_WORKERS_ONLINE && worker > 0 && sched_setaffinity(worker, sizeof one, &one) != 0)
+    return -errno;
+  return 0;
+}
+
+void runtime_impl::reload_topology(const cpu_set_t& process_mask) {
+  std::error_code ec;
+  topology fresh = load_topology_for(process_mask, options.policy, ec);
+  if (ec) return;  // keep the last snapshot
+  std::lock_guard lk(topo_mutex);
+  topo = std::move(fresh);
+}
+
+}  // namespace hotcore::detail
