@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <cerrno>
+#include <string>
 
 #include "runtime_impl.h"
 
@@ -10,7 +11,11 @@ namespace hotcore::detail {
 
 // "threads:prepare" startup: the core's hotplug thread exists (made once, then parked
 // between uses, as the kernel's smpboot threads are).
-int runtime_impl::threads_prepare(unsigned core) { return by_id[core]->thread.start(); }
+// Named "hc-hotplug/N", like the kernel's cpuhp/N.
+int runtime_impl::threads_prepare(unsigned core) {
+  const std::string name = "hc-hotplug/" + std::to_string(core);
+  return by_id[core]->thread.start(name.substr(0, 15).c_str());
+}
 
 // "core:bringup" startup: pin the hotplug thread to its core; from here on the core's
 // STARTING and ONLINE callbacks run there. The threads of the cores that are down may use

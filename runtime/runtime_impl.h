@@ -91,7 +91,7 @@ struct runtime_impl {
   void restore_physical();
   cpu_set_t spare_mask(unsigned changing, bool going_up) const;
   void vacate(unsigned changing, bool going_up);
-  int repin(unsigned core);
+  int repin();
   int follow_availability(unsigned core, bool available);
   void reload_topology(const cpu_set_t& process_mask);
 

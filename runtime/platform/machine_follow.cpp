@@ -4,6 +4,7 @@
 #include <sched.h>
 
 #include <cerrno>
+#include <climits>
 #include <mutex>
 
 #include "platform/topology_load.h"
@@ -26,24 +27,29 @@ int runtime_impl::follow_availability(unsigned core, bool available) {
   return ret;
 }
 
-// repin() pins a core's hotplug thread and worker to the core again, if the core is up
-// that far. After the kernel offlined and onlined the CPU, the two run anywhere (the
-// kernel widened their affinity when the CPU left and does not narrow it again).
-int runtime_impl::repin(unsigned core) {
-  core_ctx* c = find(core);
-  if (c == nullptr) return -EINVAL;
-  std::lock_guard serialize(add_remove_mutex);  // no walk moves the core meanwhile
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(core, &one);
-  // relaxed: walks are serialized by add_remove_mutex, which we hold.
-  const int state = c->state.load(std::memory_order_relaxed);
-  if (state >= BRINGUP_CORE && sched_setaffinity(c->thread.tid(), sizeof one, &one) != 0)
-    return -errno;
-  const pid_t worker = sched.worker_tid(core);
-  if (state >= AP_WORKERS_ONLINE && worker > 0 && sched_setaffinity(worker, sizeof one, &one) != 0)
-    return -errno;
-  return 0;
+// repin() restores the runtime's placement after the kernel onlined a CPU: every core that
+// is up has its hotplug thread (and, past workers:online, its worker) pinned to it alone;
+// every thread of a core that is down, and the watch, runs on the spare mask. The kernel
+// widened the affinity of the threads it had to move off the CPU and does not narrow it
+// again, so without this they would run anywhere.
+int runtime_impl::repin() {
+  std::lock_guard serialize(add_remove_mutex);  // no walk moves a core meanwhile
+  int err = 0;
+  for (unsigned id : core_ids) {
+    core_ctx& c = *by_id[id];
+    cpu_set_t one;
+    CPU_ZERO(&one);
+    CPU_SET(id, &one);
+    // relaxed: walks are serialized by add_remove_mutex, which we hold.
+    const int state = c.state.load(std::memory_order_relaxed);
+    if (state >= BRINGUP_CORE && sched_setaffinity(c.thread.tid(), sizeof one, &one) != 0)
+      err = err ? err : -errno;
+    const pid_t worker = sched.worker_tid(id);
+    if (state >= AP_WORKERS_ONLINE && worker > 0 && sched_setaffinity(worker, sizeof one, &one) != 0)
+      err = err ? err : -errno;
+  }
+  vacate(UINT_MAX, false);
+  return err;
 }
 
 void runtime_impl::reload_topology(const cpu_set_t& process_mask) {

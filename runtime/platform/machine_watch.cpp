@@ -4,6 +4,7 @@
 #include "platform/machine_watch.h"
 
 #include <poll.h>
+#include <pthread.h>
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -74,6 +75,7 @@ void machine_watch::stop() noexcept {
 }
 
 void machine_watch::loop() {
+  (void)pthread_setname_np(pthread_self(), "hc-watch");
   // release: publishes the tid to start().
   _tid.store(static_cast<pid_t>(::syscall(SYS_gettid)), std::memory_order_release);
   _tid.notify_all();
@@ -105,7 +107,11 @@ void machine_watch::loop() {
 // core stayed up (the kernel widened their affinity and does not narrow it again).
 void machine_watch::on_uevent(const cpu_uevent& ev) {
   core_ctx* c = _rt.find(ev.cpu);
-  if (c == nullptr) return;
+  if (c == nullptr) {
+    // Not a core, but the kernel may have widened our threads when it left: place them.
+    if (ev.act == cpu_uevent::action::online) (void)_rt.repin();
+    return;
+  }
   switch (ev.act) {
     case cpu_uevent::action::offline:
     case cpu_uevent::action::remove:
@@ -115,7 +121,7 @@ void machine_watch::on_uevent(const cpu_uevent& ev) {
       return;
     case cpu_uevent::action::online:
     case cpu_uevent::action::add:
-      (void)_rt.repin(ev.cpu);
+      (void)_rt.repin();
       return;
     case cpu_uevent::action::other:
       return;
@@ -130,6 +136,9 @@ void machine_watch::evaluate() {
   const bool have_online = read_online_cpus(online) == 0;
   cpu_set_t process = _affinity.mask();
   if (!opt.follow_affinity && read_process_mask(process) < 0) process = _rt.home_mask;
+  // The snapshot first: whoever sees a core move sees the machine that moved it.
+  if (_dirty) _rt.reload_topology(process);
+  _dirty = false;
   for (unsigned id : _rt.core_ids) {
     const core_ctx& c = *_rt.by_id[id];
     // relaxed: see core_ctx.
@@ -141,8 +150,6 @@ void machine_watch::evaluate() {
     _retry[id] = _rt.follow_availability(id, available != 0) < 0;
     _told[id] = available;
   }
-  if (_dirty) _rt.reload_topology(process);
-  _dirty = false;
 }
 
 }  // namespace hotcore::detail
