@@ -140,9 +140,11 @@ class soak {
       run_round(deadline);
       id_table::tally t;
       if (last) {
-        // Bring every core back, then let shutdown() run whatever is still queued.
+        // Bring every core back, then let shutdown() run whatever is still queued. A core
+        // whose CPU is not available (--follow: offline in the kernel) cannot come up.
         for (unsigned core : _rt.cores())
-          if (_rt.state(core) != hotcore::ONLINE && _rt.core_up(core) != 0) {
+          if (_rt.state(core) != hotcore::ONLINE && _rt.core_available(core) &&
+              _rt.core_up(core) != 0) {
             std::fprintf(stderr, "hotcore soak: core_up(%u) failed at the end\n", core);
             _failed = true;
           }
