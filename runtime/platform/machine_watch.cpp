@@ -68,6 +68,8 @@ void machine_watch::stop() noexcept {
     const std::uint64_t one = 1;
     (void)!::write(_stop_fd, &one, sizeof one);
     _thread.join();
+    // release: vacate() must not place a thread id the kernel may hand out again.
+    _tid.store(0, std::memory_order_release);
   }
   if (_stop_fd >= 0) ::close(_stop_fd);
   _stop_fd = -1;
