@@ -209,13 +209,23 @@ TEST_CASE("affinity changes with come_back = false: the core that left stays dow
   REQUIRE(sched_setaffinity(::getpid(), sizeof saved, &saved) == 0);
 }
 
-TEST_CASE("the machine watch is one thread more while the runtime lives, and none after") {
+TEST_CASE("the machine watch is one thread and two fds more while the runtime lives, and "
+          "none after") {
+  const auto fds = [] {
+    int n = 0;
+    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) (void)e, ++n;
+    return n;
+  };
   const int before = thread_count();
+  const int fds_before = fds();
   {
     auto rt = make_runtime({.cores = {}, .follow_cpu_hotplug = true, .follow_affinity = true});
     CHECK(thread_count() == before + 2 * static_cast<int>(rt->cores().size()) + 1);
+    CHECK(fds() == fds_before + 2);  // the uevent socket and the stop eventfd
+    CHECK(allowed_of("hc-watch") != "");
   }
   CHECK(settle_thread_count(before) == before);
+  CHECK(fds() == fds_before);
 }
 
 TEST_CASE("a uevent socket the process may not open: create() fails with its error (EPERM), "

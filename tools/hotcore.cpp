@@ -60,8 +60,13 @@ std::unique_ptr<runtime> make_runtime(const char* command,
   std::error_code ec;
   auto rt = runtime::create(options, ec);
   if (!rt) {
-    std::fprintf(stderr, "hotcore %s: cannot create the runtime: %s\n", command,
-                 ec.message().c_str());
+    std::fprintf(stderr, "hotcore %s: cannot create the runtime: %s%s\n", command,
+                 ec.message().c_str(),
+                 !options.physical                      ? ""
+                 : ec == std::errc::no_such_device      ? " (physical mode: no worker core's CPU "
+                                                          "has /sys/devices/system/cpu/cpuN/online)"
+                                                        : " (physical mode needs write access to "
+                                                          "/sys/devices/system/cpu/cpuN/online: root)");
   } else if (rt->cores().empty()) {
     std::fprintf(stderr, "hotcore %s: the runtime has no worker cores\n", command);
     return nullptr;
