@@ -6,7 +6,10 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <sched.h>
+
 #include <cerrno>
+#include <chrono>
 #include <system_error>
 
 namespace hotcore::detail {
@@ -52,11 +55,19 @@ int hotplug_thread::run(function_ref fn) {
   // release: publishes _fn to the thread's acquire load of _request.
   _request.store(n, std::memory_order_release);
   futex_wake(_request);
-  // The hand-over is short (a walk of callbacks): spin a while before sleeping, so the
-  // answer does not cost a second wake-up.
-  for (int spin = 0; spin < 20000; ++spin) {
+  // The hand-over is short (a walk of callbacks): look for the answer a while before
+  // sleeping, so it does not cost a second wake-up. First with pauses, briefly, then
+  // yielding the CPU between looks: going down, the hotplug thread leaves its core at the
+  // end of the walk (core:bringup teardown) and may land on this very CPU, where a
+  // pausing spin would keep it from finishing (it did, for 0.5 ms, in `hotcore cycle`).
+  for (int spin = 0; spin < 64; ++spin) {
     if (_done.load(std::memory_order_acquire) == n) return _result;
     cpu_relax();
+  }
+  const auto start = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() - start < std::chrono::microseconds(100)) {
+    if (_done.load(std::memory_order_acquire) == n) return _result;
+    sched_yield();
   }
   std::uint32_t d;
   // acquire: pairs with the thread's release store of _done, publishing _result and every

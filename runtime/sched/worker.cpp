@@ -61,6 +61,10 @@ void scheduler::await_ack(worker& w, std::uint32_t cmd) noexcept {
   while ((seen = w.acked.load(std::memory_order_acquire)) != cmd) futex_wait(w.acked, seen);
 }
 
+// A worker that is not active sleeps on its command word (mode_parked or mode_inactive,
+// the same wait), so parking and unparking it are only a change of its affinity: no
+// command, no wake-up, no context switch on the core's CPU. The affinity of a sleeping
+// thread changes without migrating anything.
 int scheduler::unpark(unsigned core) {
   worker* w = find(core);
   if (w == nullptr) return -EINVAL;
@@ -82,16 +86,16 @@ int scheduler::unpark(unsigned core) {
   CPU_SET(core, &one);
   if (sched_setaffinity(w->tid.load(std::memory_order_relaxed), sizeof one, &one) != 0)
     return -errno;  // the worker stays parked; the walk rolls back
-  await_ack(*w, command(*w, mode_inactive));
   return 0;
 }
 
 void scheduler::park(unsigned core) {
   worker* w = find(core);
   if (w == nullptr || !w->thread.joinable()) return;
-  await_ack(*w, command(*w, mode_parked));
-  // A parked worker sleeps anywhere but its core (like the hotplug thread in core_park),
-  // so a core that is down is really free; unpark() pins it again.
+  // The worker is not active here: sched:active went down first (or never came up, on a
+  // rollback), and deactivate() waited for its acknowledgement. A parked worker sleeps
+  // anywhere but its core (like the hotplug thread in core_park), so a core that is down
+  // is really free; unpark() pins it again.
   cpu_set_t rest = _home;
   CPU_CLR(core, &rest);
   if (CPU_COUNT(&rest) == 0) rest = _home;
