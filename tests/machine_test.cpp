@@ -221,7 +221,9 @@ TEST_CASE("the machine watch is one thread and two fds more while the runtime li
   {
     auto rt = make_runtime({.cores = {}, .follow_cpu_hotplug = true, .follow_affinity = true});
     CHECK(thread_count() == before + 2 * static_cast<int>(rt->cores().size()) + 1);
-    CHECK(fds() == fds_before + 2);  // the uevent socket and the stop eventfd
+    // The uevent socket and the stop eventfd (the watch's first topology snapshot opens
+    // /sys files for a moment: wait for it).
+    CHECK(wait_for([&] { return fds() == fds_before + 2; }));
     CHECK(allowed_of("hc-watch") != "");
   }
   CHECK(settle_thread_count(before) == before);
