@@ -168,7 +168,7 @@ TEST_CASE("affinity changes: when the process mask shrinks (taskset -p) the core
       CHECK(wait_for([&] { return rt->state(1) == OFFLINE; }));
       CHECK_FALSE(rt->core_available(1));
       CHECK(threads_allowed_on(1) == std::vector<std::string>{});
-      CHECK_FALSE(rt->topology_snapshot().pus.at(1).allowed);
+      CHECK(wait_for([&] { return !rt->topology_snapshot().pus.at(1).allowed; }));
       std::this_thread::sleep_for(20ms);
       set_main_mask({0, 1});
       CHECK(wait_for([&] { return rt->state(1) == ONLINE; }));

@@ -138,9 +138,6 @@ void machine_watch::evaluate() {
   const bool have_online = read_online_cpus(online) == 0;
   cpu_set_t process = _affinity.mask();
   if (!opt.follow_affinity && read_process_mask(process) < 0) process = _rt.home_mask;
-  // The snapshot first: whoever sees a core move sees the machine that moved it.
-  if (_dirty) _rt.reload_topology(process);
-  _dirty = false;
   for (unsigned id : _rt.core_ids) {
     const core_ctx& c = *_rt.by_id[id];
     // relaxed: see core_ctx.
@@ -152,6 +149,9 @@ void machine_watch::evaluate() {
     _retry[id] = _rt.follow_availability(id, available != 0) < 0;
     _told[id] = available;
   }
+  // The cores first, the snapshot after: an hwloc load takes milliseconds.
+  if (_dirty) _rt.reload_topology(process);
+  _dirty = false;
 }
 
 }  // namespace hotcore::detail
