@@ -241,6 +241,12 @@ TEST_CASE("physical mode under the kernel's own hotplug: the runtime's own offli
 
   REQUIRE(write_cpu1_online(false));
   CHECK(wait_for([&] { return rt->state(1) == OFFLINE; }));
+  // The operator's offline is not undone: the runtime did not take cpu1 offline, so it is
+  // not the runtime's to bring back.
+  std::this_thread::sleep_for(50ms);
+  CHECK(rt->state(1) == OFFLINE);
+  CHECK(read_cpu1_online() == 0);
+  CHECK_FALSE(rt->core_available(1));
   REQUIRE(write_cpu1_online(true));
   CHECK(wait_for([&] { return rt->state(1) == ONLINE; }));
   CHECK(read_cpu1_online() == 1);

@@ -38,7 +38,9 @@ int runtime_impl::physical_offline(unsigned core) {
     std::fprintf(stderr, "hotcore: cpu:physical: cpu%u stays online: %s\n", core, std::strerror(-ret));
     return 0;
   }
-  c.offlined_by_us.store(true, std::memory_order_relaxed);
+  // Only an offline we caused is ours: a CPU someone else took offline first (the kernel
+  // uevent that brought us here) stays theirs, and unavailable to the watch.
+  if (was_online) c.offlined_by_us.store(true, std::memory_order_relaxed);
   return 0;
 }
 
