@@ -89,6 +89,36 @@ check "soak counts every task: none lost, none run twice" grep -Eq '^submitted (
 run soak --seconds 0
 check "soak with a bad --seconds exits 2" test "$rc" -eq 2
 
+run follow-quota --seconds 1
+check "follow-quota --seconds 1 exits 0" test "$rc" -eq 0
+check "follow-quota names the cgroup it follows" grep -q '^following ' "$out"
+check "follow-quota reports the follower's CPU use" grep -Eq '^follower: [0-9]+ checks .* CPU [0-9.]+ ms' "$out"
+
+run follow-quota --seconds 0
+check "follow-quota --seconds 0 exits 2" test "$rc" -eq 2
+check "follow-quota --seconds 0 prints one line" test "$(lines)" -eq 1
+
+run follow-quota --bogus
+check "follow-quota --bogus exits 2" test "$rc" -eq 2
+
+run follow-quota --rounding sideways
+check "follow-quota --rounding sideways exits 2" test "$rc" -eq 2
+
+run follow-quota --poll-ms 0 --no-inotify
+check "follow-quota that would never look exits 2" test "$rc" -eq 2
+
+# --drive needs root and the cgroup v1 cpu controller: it writes quotas into its own group.
+if [ "$(id -u)" -eq 0 ] && [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
+  run follow-quota --seconds 2 --drive
+  check "follow-quota --drive exits 0" test "$rc" -eq 0
+  check "follow-quota --drive prints a line per change with old and new quota and cores" \
+    grep -Eq '^quota .* -> .*  cores [0-9]+ -> [0-9]+  reaction [0-9.]+ ms' "$out"
+  check "follow-quota --drive prints the reaction median and p99" \
+    grep -Eq '^reaction over [1-9][0-9]* changes .*median [0-9.]+ ms, p99 [0-9.]+ ms' "$out"
+  check "follow-quota --drive removed its group" \
+    bash -c "! ls -d /sys/fs/cgroup/cpu/hotcore-follow-* 2>/dev/null"
+fi
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures check(s) failed"
   exit 1

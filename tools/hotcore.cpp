@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cycle.h"
+#include "follow_quota.h"
 #include "machine.h"
 #include "soak.h"
 #include "hotcore/runtime.h"
@@ -49,6 +50,14 @@ constexpr const char* usage_text =
     "                         ran N lost 0 duplicated 0\"; exit 1 if a task was lost or\n"
     "                         ran twice; --follow: the runtime follows the kernel's\n"
     "                         CPU hotplug (a CPU offlined by someone else)\n"
+    "  follow-quota [--seconds S] [--drive] [--poll-ms M] [--no-inotify]\n"
+    "               [--rounding ceil|floor|headroom]\n"
+    "                         run a busy workload for S seconds (default 10) while the\n"
+    "                         runtime follows the process's cgroup CPU quota; print one\n"
+    "                         line per change (quota, cores, reaction time), then the\n"
+    "                         reaction median and p99 and the follower's CPU use. --drive\n"
+    "                         (root, cgroup v1): write quotas into a group of its own and\n"
+    "                         time each write to the runtime at the new core count\n"
     "  --help                 this text\n"
     "\n"
     "exit status: 0 success, 1 an operation failed, 2 usage error\n";
@@ -235,6 +244,7 @@ int main(int argc, char** argv) {
     return exit_ok;
   }
   if (name == "soak") return soak_main(argc - 1, argv + 1);  // tools/soak.cpp
+  if (name == "follow-quota") return follow_quota_main(argc - 1, argv + 1);  // tools/follow_quota.cpp
   const args_t args(argv + 2, argv + argc);
   for (const command& c : commands)
     if (c.name == name) return c.run(args);

@@ -1,9 +1,11 @@
 // hotcore/hotcore.h — everything public in one include.
 #pragma once
 
+#include "hotcore/cgroup.h"
 #include "hotcore/core_poller.h"
 #include "hotcore/instance.h"
 #include "hotcore/parallel.h"
+#include "hotcore/quota.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
 #include "hotcore/task.h"

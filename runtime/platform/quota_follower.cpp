@@ -1,0 +1,358 @@
+// runtime/platform/quota_follower.cpp — the quota follower: one thread that sleeps in
+// poll() on inotify (writes to the quota files) and a timer, re-reads the process's
+// cgroup files through open fds, and moves the runtime to the target core count through
+// the governor. Bad input keeps the last good target.
+#include <fcntl.h>
+#include <poll.h>
+#include <sys/eventfd.h>
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <ctime>
+#include <mutex>
+#include <thread>
+#include <utility>
+
+#include "hotcore/quota.h"
+#include "platform/cgroup_reader.h"
+
+namespace hotcore {
+namespace {
+
+std::int64_t mono_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+// thread_cpu_ns() is the calling thread's CPU time (user + system).
+std::int64_t thread_cpu_ns() {
+  rusage ru;
+  if (getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
+  const auto us = [](const timeval& tv) { return static_cast<std::int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec; };
+  return (us(ru.ru_utime) + us(ru.ru_stime)) * 1000;
+}
+
+// errno_of() is the negative errno check_now() returns for an error.
+int errno_of(const cgroup_error& err) {
+  if (err.code.category() == std::generic_category()) return -err.code.value();
+  switch (static_cast<cgroup_errc>(err.code.value())) {
+    case cgroup_errc::malformed:
+    case cgroup_errc::extra_field: return -EBADMSG;
+    case cgroup_errc::out_of_range: return -ERANGE;
+    default: return -ENOENT;
+  }
+}
+
+// read_whole() reads a (proc) file from the start; false and err on failure.
+bool read_whole(int fd, const std::string& path, std::string& text, cgroup_error& err) {
+  text.clear();
+  char buf[4096];
+  for (off_t at = 0;;) {
+    const ssize_t n = ::pread(fd, buf, sizeof buf, at);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) {
+      err.code = std::error_code(errno, std::generic_category());
+      err.message = path + ": " + err.code.message();
+      return false;
+    }
+    if (n == 0) return true;
+    text.append(buf, static_cast<std::size_t>(n));
+    at += n;
+  }
+}
+
+bool read_path(const std::string& path, std::string& text, cgroup_error& err) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    err.code = std::error_code(errno, std::generic_category());
+    err.message = path + ": " + err.code.message();
+    return false;
+  }
+  const bool ok = read_whole(fd, path, text, err);
+  ::close(fd);
+  return ok;
+}
+
+}  // namespace
+
+struct quota_follower::impl {
+  impl(runtime& r, quota_follower_options o) : rt(r), opts(std::move(o)) {}
+  ~impl() {
+    if (proc_cgroup_fd >= 0) ::close(proc_cgroup_fd);
+  }
+
+  runtime& rt;
+  const quota_follower_options opts;
+  topology topo;  // for leave_policy::keep_together, loaded by enable()
+
+  // run_mutex serializes enable()/disable(); the thread and wake_fd belong to it.
+  std::mutex run_mutex;
+  std::thread thread;
+  int wake_fd = -1;
+  // stop is set by disable() before it wakes the thread; relaxed: the eventfd write and
+  // read order it (a syscall pair), and the thread re-checks it after every wake-up.
+  std::atomic<bool> stop{false};
+
+  // check_mutex serializes checks (the thread and check_now()); it guards what follows.
+  std::mutex check_mutex;
+  detail::cgroup_reader reader;
+  bool reader_open = false;
+  int proc_cgroup_fd = -1;
+  std::string proc_cgroup_text;
+  unsigned quota_count = 0;  // quota_cores() of the last good limit, for hysteresis
+  std::int64_t last_check_ns = 0;
+  std::int64_t last_lookup_ns = 0;  // when /proc/self/cgroup was last read
+  static constexpr std::int64_t rediscover_ns = 1'000'000'000;
+
+  // status_mutex guards st; status() copies it.
+  mutable std::mutex status_mutex;
+  quota_status st;
+  // cpu_this_run is the follower thread's CPU time in the current run; relaxed: a
+  // statistic, read by status() without ordering anything else.
+  std::atomic<std::int64_t> cpu_this_run{0};
+
+  int check(bool by_event);
+  bool discover(cgroup_error& err);
+  void report(const cgroup_error& err);
+  void loop();
+};
+
+// discover() finds the process's cpu and cpuset groups and opens their files.
+bool quota_follower::impl::discover(cgroup_error& err) {
+  reader.close();
+  reader_open = false;
+  std::string mountinfo;
+  if (!read_path(opts.proc_self + "/mountinfo", mountinfo, err)) return false;
+  const cgroup_location cpu = find_cgroup("cpu", proc_cgroup_text, mountinfo, err);
+  if (err) return false;
+  {
+    std::lock_guard lk(status_mutex);
+    st.cpu_group = cpu;
+  }
+  if (!reader.open_cpu(cpu, opts.use_inotify, err)) return false;
+  cgroup_error cpuset_err;
+  const cgroup_location cpuset = find_cgroup("cpuset", proc_cgroup_text, mountinfo, cpuset_err);
+  // No cpuset hierarchy at all is fine (no restriction); a bad one is an error.
+  if (!cpuset_err && !reader.open_cpuset(cpuset, opts.use_inotify, err)) return false;
+  reader_open = true;
+  return true;
+}
+
+// report() records the outcome of a check and tells on_error about a new error.
+void quota_follower::impl::report(const cgroup_error& err) {
+  bool fresh = false;
+  {
+    std::lock_guard lk(status_mutex);
+    fresh = err && (err.code != st.last_error.code || err.message != st.last_error.message);
+    st.last_error = err;
+  }
+  if (fresh && opts.on_error) opts.on_error(err);
+}
+
+int quota_follower::impl::check(bool by_event) {
+  const std::int64_t seen = mono_ns();
+  const std::int64_t previous = std::exchange(last_check_ns, seen);
+  {
+    std::lock_guard lk(status_mutex);
+    ++st.checks;
+    if (by_event) ++st.events;
+  }
+  cgroup_error err;
+  // The process's groups: a move to another group has no event, so /proc/self/cgroup is
+  // re-read at most once a second (it costs more than the quota files), and at once
+  // after an error.
+  const std::string proc_cgroup = opts.proc_self + "/cgroup";
+  if (proc_cgroup_fd < 0) proc_cgroup_fd = ::open(proc_cgroup.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string text;
+  if (reader_open && seen - last_lookup_ns < rediscover_ns) {
+    // the group is where it was a moment ago
+  } else if (proc_cgroup_fd < 0) {
+    err.code = std::error_code(errno, std::generic_category());
+    err.message = proc_cgroup + ": " + err.code.message();
+  } else if (read_whole(proc_cgroup_fd, proc_cgroup, text, err)) {
+    last_lookup_ns = seen;
+    if (text != proc_cgroup_text || !reader_open) {
+      proc_cgroup_text = std::move(text);
+      discover(err);
+    }
+  }
+  cpu_limit limit;
+  std::string from;
+  std::vector<unsigned> cpuset;
+  bool cpuset_found = false;
+  if (!err && reader.read_limit(limit, from, err)) reader.read_cpuset(cpuset, cpuset_found, err);
+  if (err) {
+    // A vanished or unreadable group is looked up again next time; the target stays.
+    if (err.code.category() == std::generic_category()) reader_open = false;
+    report(err);
+    return errno_of(err);
+  }
+  report(err);
+
+  // The target: the quota's cores, within the cores in the cpuset that are available.
+  const std::vector<unsigned>& cores = rt.cores();
+  const auto in_cpuset = [&](unsigned c) {
+    return !cpuset_found || std::binary_search(cpuset.begin(), cpuset.end(), c);
+  };
+  const unsigned in_set = static_cast<unsigned>(std::count_if(cores.begin(), cores.end(), in_cpuset));
+  const unsigned allowed = static_cast<unsigned>(std::count_if(
+      cores.begin(), cores.end(), [&](unsigned c) { return in_cpuset(c) && rt.core_available(c); }));
+  quota_count = quota_cores(limit, opts.policy, quota_count);
+  const unsigned target = core_target(quota_count, allowed);
+  // The governor gets the quota and cpuset part only (0: no limit): cores coming back
+  // into the affinity mask are the governor's own business.
+  const unsigned gov_limit =
+      quota_count == 0 && in_set == cores.size() ? 0 : core_target(quota_count, in_set);
+
+  cpu_limit old_limit;
+  {
+    std::lock_guard lk(status_mutex);
+    old_limit = st.limit;
+    st.limit = limit;
+    st.limit_dir = from;
+    st.cpuset_found = cpuset_found;
+    st.cpuset = cpuset;
+    st.target = target;
+    st.note.clear();
+    if (!limit.unlimited() && limit.quota_us < limit.period_us) {
+      char note[128];
+      std::snprintf(note, sizeof note, "quota %.2f CPUs is below one period: %u core (never fewer)",
+                    limit.cpus(), target);
+      st.note = note;
+    }
+  }
+  const bool move = gov_limit != rt.core_limit();
+  if (!move && limit == old_limit) return 0;
+  quota_change change;
+  change.old_limit = old_limit;
+  change.new_limit = limit;
+  change.limit_dir = from;
+  change.target = target;
+  change.previous_check_ns = previous;
+  change.seen_ns = seen;
+  change.by_event = by_event;
+  change.old_cores = static_cast<unsigned>(rt.online_cores().size());
+  if (move) change.result = rt.set_core_limit(gov_limit);
+  change.applied_ns = mono_ns();
+  change.new_cores = static_cast<unsigned>(rt.online_cores().size());
+  {
+    std::lock_guard lk(status_mutex);
+    ++st.changes;
+  }
+  if (opts.on_change) opts.on_change(change);
+  return change.result == -EDEADLK ? -EDEADLK : 0;
+}
+
+void quota_follower::impl::loop() {
+  const int timeout = opts.poll_interval.count() > 0 ? static_cast<int>(opts.poll_interval.count()) : -1;
+  for (;;) {
+    pollfd fds[2] = {{wake_fd, POLLIN, 0}, {-1, POLLIN, 0}};
+    {
+      std::lock_guard lk(check_mutex);
+      fds[1].fd = reader.event_fd();
+    }
+    const int n = ::poll(fds, 2, timeout);
+    if (stop.load(std::memory_order_relaxed)) break;
+    if (n < 0 && errno != EINTR) break;
+    {
+      std::lock_guard lk(check_mutex);
+      const bool by_event = reader.drain_events();
+      (void)check(by_event);
+    }
+    cpu_this_run.store(thread_cpu_ns(), std::memory_order_relaxed);
+  }
+  const std::int64_t used = thread_cpu_ns();
+  std::lock_guard lk(status_mutex);
+  st.cpu_ns += used;
+  cpu_this_run.store(0, std::memory_order_relaxed);
+}
+
+quota_follower::quota_follower(std::unique_ptr<impl> p) : _impl(std::move(p)) {}
+
+quota_follower::~quota_follower() { disable(); }
+
+std::unique_ptr<quota_follower> quota_follower::create(runtime& rt, quota_follower_options options,
+                                                       std::error_code& ec) {
+  ec.clear();
+  if (options.proc_self.empty() || options.poll_interval.count() < 0 ||
+      (options.poll_interval.count() == 0 && !options.use_inotify)) {
+    ec = std::make_error_code(std::errc::invalid_argument);
+    return nullptr;
+  }
+  return std::unique_ptr<quota_follower>(
+      new quota_follower(std::make_unique<impl>(rt, std::move(options))));
+}
+
+int quota_follower::enable() {
+  impl& d = *_impl;
+  std::lock_guard run(d.run_mutex);
+  if (d.thread.joinable()) return -EALREADY;
+  int ret;
+  if (d.opts.leave == leave_policy::keep_together) {
+    std::error_code ec;
+    d.topo = load_topology(ec);
+    if (ec) return -ec.value();
+    ret = d.rt.set_leave_order(
+        [&topo = d.topo](const std::vector<unsigned>& up) { return keep_together_order(topo, up); });
+  } else {
+    ret = d.rt.set_leave_order({});
+  }
+  if (ret == -EDEADLK) return ret;
+  {
+    std::lock_guard lk(d.check_mutex);
+    if (d.check(false) == -EDEADLK) return -EDEADLK;
+  }
+  d.wake_fd = ::eventfd(0, EFD_CLOEXEC);
+  if (d.wake_fd < 0) return -errno;
+  d.stop.store(false, std::memory_order_relaxed);
+  try {
+    d.thread = std::thread([&d] { d.loop(); });
+  } catch (const std::system_error& e) {
+    ::close(d.wake_fd);
+    d.wake_fd = -1;
+    return -e.code().value();
+  }
+  std::lock_guard lk(d.status_mutex);
+  d.st.enabled = true;
+  return 0;
+}
+
+void quota_follower::disable() {
+  impl& d = *_impl;
+  std::lock_guard run(d.run_mutex);
+  if (!d.thread.joinable()) return;
+  d.stop.store(true, std::memory_order_relaxed);
+  const std::uint64_t one = 1;
+  while (::write(d.wake_fd, &one, sizeof one) < 0 && errno == EINTR) {
+  }
+  d.thread.join();
+  ::close(d.wake_fd);
+  d.wake_fd = -1;
+  std::lock_guard lk(d.status_mutex);
+  d.st.enabled = false;
+}
+
+bool quota_follower::enabled() const {
+  std::lock_guard lk(_impl->status_mutex);
+  return _impl->st.enabled;
+}
+
+int quota_follower::check_now() {
+  std::lock_guard lk(_impl->check_mutex);
+  _impl->reader.drain_events();
+  return _impl->check(false);
+}
+
+quota_status quota_follower::status() const {
+  std::lock_guard lk(_impl->status_mutex);
+  quota_status s = _impl->st;
+  s.cpu_ns += _impl->cpu_this_run.load(std::memory_order_relaxed);
+  return s;
+}
+
+}  // namespace hotcore

@@ -1,0 +1,325 @@
+// tools/follow_quota.cpp — `hotcore follow-quota`: a busy workload on the runtime while the
+// quota follower moves its cores with the container's CPU quota. One line per change
+// (old and new quota, old and new core count, reaction time); at the end the reaction
+// median and p99 and the follower's own CPU use. --drive writes the quotas itself into a
+// cgroup v1 group of its own, so each reaction is timed from the write.
+#include "follow_quota.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <ctime>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <thread>
+#include <vector>
+
+#include "hotcore/parallel.h"
+#include "hotcore/quota.h"
+#include "hotcore/runtime.h"
+#include "stats.h"
+
+namespace {
+
+using hotcore::cpu_limit;
+using hotcore::quota_change;
+
+constexpr int exit_ok = 0;
+constexpr int exit_failed = 1;
+constexpr int exit_usage = 2;
+
+struct follow_options {
+  long seconds = 10;
+  bool drive = false;
+  long poll_ms = 40;
+  bool inotify = true;
+  hotcore::quota_rounding rounding = hotcore::quota_rounding::ceil;
+};
+
+// stop_requested is set by SIGINT/SIGTERM so that --drive still removes its group.
+std::atomic<bool> stop_requested{false};  // relaxed everywhere: a flag polled by loops
+void on_signal(int) { stop_requested.store(true, std::memory_order_relaxed); }
+
+std::int64_t mono_ns() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
+}
+
+bool usage_error(const std::string& what) {
+  std::fprintf(stderr, "hotcore follow-quota: %s (see hotcore --help)\n", what.c_str());
+  return false;
+}
+
+bool parse_args(int argc, char** argv, follow_options& o) {
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view flag = argv[i];
+    if (flag == "--drive") {
+      o.drive = true;
+    } else if (flag == "--no-inotify") {
+      o.inotify = false;
+    } else if (flag == "--seconds" || flag == "--poll-ms" || flag == "--rounding") {
+      if (i + 1 == argc) return usage_error(std::string(flag) + " needs a value");
+      const std::string_view value = argv[++i];
+      if (flag == "--rounding") {
+        if (value == "ceil") o.rounding = hotcore::quota_rounding::ceil;
+        else if (value == "floor") o.rounding = hotcore::quota_rounding::floor;
+        else if (value == "headroom") o.rounding = hotcore::quota_rounding::headroom;
+        else return usage_error("bad value '" + std::string(value) + "' for --rounding (want ceil, floor or headroom)");
+        continue;
+      }
+      long n = 0;
+      const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
+      const bool whole = ec == std::errc() && ptr == value.data() + value.size();
+      if (flag == "--seconds" && (!whole || n <= 0 || n > 86400))
+        return usage_error("bad value '" + std::string(value) + "' for --seconds (want 1..86400)");
+      if (flag == "--poll-ms" && (!whole || n < 0 || n > 60000))
+        return usage_error("bad value '" + std::string(value) + "' for --poll-ms (want 0..60000)");
+      (flag == "--seconds" ? o.seconds : o.poll_ms) = n;
+    } else {
+      return usage_error("unknown argument '" + std::string(flag) + "'");
+    }
+  }
+  if (o.poll_ms == 0 && !o.inotify) return usage_error("--poll-ms 0 with --no-inotify would never look");
+  return true;
+}
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+bool write_text(const std::string& path, const std::string& text) {
+  std::ofstream out(path);
+  out << text;
+  out.flush();
+  return static_cast<bool>(out);
+}
+
+// own_group is the cgroup v1 cpu group --drive makes, enters and always leaves.
+class own_group {
+ public:
+  // enter() makes <cpu group>/hotcore-follow-<pid>, moves the process in and sets the
+  // period; false (and a message) when that is not possible here.
+  bool enter() {
+    hotcore::cgroup_error err;
+    const hotcore::cgroup_location loc = hotcore::find_cgroup(
+        "cpu", slurp("/proc/self/cgroup"), slurp("/proc/self/mountinfo"), err);
+    if (err) return fail(err.message);
+    if (loc.version != hotcore::cgroup_version::v1)
+      return fail("--drive needs the cgroup v1 cpu controller (this machine's cpu controller is v2: "
+                  "write cpu.max from outside instead)");
+    _parent = loc.dir();
+    _dir = _parent + "/hotcore-follow-" + std::to_string(getpid());
+    if (::mkdir(_dir.c_str(), 0755) != 0) return fail(_dir + ": " + std::strerror(errno));
+    _made = true;
+    if (!write_text(_dir + "/cpu.cfs_period_us", "100000"))
+      return fail(_dir + "/cpu.cfs_period_us: cannot write");
+    if (!write_text(_dir + "/cgroup.procs", std::to_string(getpid())))
+      return fail(_dir + "/cgroup.procs: cannot move the process in");
+    _inside = true;
+    return true;
+  }
+  // set_quota() writes cpu.cfs_quota_us (-1: no limit).
+  bool set_quota(std::int64_t quota_us) {
+    return write_text(_dir + "/cpu.cfs_quota_us", std::to_string(quota_us));
+  }
+  // leave() moves the process back to its group and removes ours; call it once no
+  // thread but the main one is left.
+  void leave() {
+    if (_inside && !write_text(_parent + "/cgroup.procs", std::to_string(getpid())))
+      std::fprintf(stderr, "hotcore follow-quota: could not move back to %s\n", _parent.c_str());
+    _inside = false;
+    if (_made && ::rmdir(_dir.c_str()) != 0)
+      std::fprintf(stderr, "hotcore follow-quota: could not remove %s: %s\n", _dir.c_str(),
+                   std::strerror(errno));
+    _made = false;
+  }
+  ~own_group() { leave(); }
+
+ private:
+  bool fail(const std::string& why) {
+    std::fprintf(stderr, "hotcore follow-quota --drive: %s\n", why.c_str());
+    return false;
+  }
+  std::string _parent, _dir;
+  bool _made = false, _inside = false;
+};
+
+// recorder prints each change and keeps the reaction samples.
+struct recorder {
+  std::mutex mu;
+  bool drive = false;
+  std::int64_t write_ns = 0;  // --drive: when the quota in `written` was written
+  cpu_limit written;
+  std::vector<std::int64_t> samples;  // ns
+  long moves = 0;
+
+  void on_change(const quota_change& c) {
+    std::lock_guard lk(mu);
+    std::int64_t reaction;
+    const char* how;
+    if (drive && write_ns != 0 && c.new_limit == written) {
+      reaction = c.applied_ns - write_ns;
+      how = c.by_event ? "from the write, seen by inotify" : "from the write, seen by polling";
+    } else if (c.by_event) {
+      reaction = c.applied_ns - c.seen_ns;
+      how = "from the inotify event";
+    } else {
+      reaction = c.applied_ns - c.previous_check_ns;
+      how = "at most: since the check before, by polling";
+    }
+    if (c.old_cores != c.new_cores) ++moves;
+    if (c.previous_check_ns != 0) samples.push_back(reaction);
+    std::printf("quota %s -> %s  cores %u -> %u  reaction %.2f ms (%s)%s\n",
+                hotcore::limit_text(c.old_limit).c_str(), hotcore::limit_text(c.new_limit).c_str(),
+                c.old_cores, c.new_cores, static_cast<double>(reaction) / 1e6, how,
+                c.result < 0 ? "  [set_core_limit failed]" : "");
+    std::fflush(stdout);
+  }
+};
+
+// workload keeps every core busy with parallel_reduce rounds until told to stop.
+class workload {
+ public:
+  explicit workload(hotcore::runtime& rt) : _thread([this, &rt] { run(rt); }) {}
+  ~workload() { stop(); }
+  void stop() {
+    _stop.store(true, std::memory_order_relaxed);
+    if (_thread.joinable()) _thread.join();
+  }
+  long rounds() const { return _rounds.load(std::memory_order_relaxed); }
+
+ private:
+  void run(hotcore::runtime& rt) {
+    std::vector<double> data(1 << 16);
+    for (std::size_t i = 0; i < data.size(); ++i) data[i] = static_cast<double>(i % 97);
+    while (!_stop.load(std::memory_order_relaxed)) {
+      const double sum = hotcore::parallel_reduce(
+          rt, 0, data.size(), 1024, 0.0,
+          [&](std::size_t b, std::size_t e, double acc) {
+            for (std::size_t i = b; i < e; ++i) acc += std::sqrt(data[i] + acc * 1e-9);
+            return acc;
+          },
+          std::plus<>());
+      if (sum >= 0) _rounds.fetch_add(1, std::memory_order_relaxed);
+    }
+  }
+  // relaxed: flags and a counter read for reporting; join() orders the end.
+  std::atomic<bool> _stop{false};
+  std::atomic<long> _rounds{0};
+  std::thread _thread;
+};
+
+// The quotas --drive writes in turn (period 100000 us; -1: no limit).
+constexpr std::int64_t drive_quotas[] = {200000, 50000, 150000, 100000, -1, 70000, 250000, 100000};
+
+}  // namespace
+
+int follow_quota_main(int argc, char** argv) {
+  follow_options o;
+  if (!parse_args(argc, argv, o)) return exit_usage;
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+
+  own_group group;
+  if (o.drive && !group.enter()) return exit_failed;  // before any thread starts
+  if (o.drive && !group.set_quota(-1)) return exit_failed;
+
+  std::error_code ec;
+  auto rt = hotcore::runtime::create({}, ec);
+  if (!rt) {
+    std::fprintf(stderr, "hotcore follow-quota: cannot create the runtime: %s\n", ec.message().c_str());
+    return exit_failed;
+  }
+  auto rec = std::make_shared<recorder>();
+  rec->drive = o.drive;
+  hotcore::quota_follower_options fo;
+  fo.policy.rounding = o.rounding;
+  fo.poll_interval = std::chrono::milliseconds(o.poll_ms);
+  fo.use_inotify = o.inotify;
+  fo.on_change = [rec](const quota_change& c) { rec->on_change(c); };
+  fo.on_error = [](const hotcore::cgroup_error& e) {
+    std::fprintf(stderr, "hotcore follow-quota: %s (keeping the last good target)\n", e.message.c_str());
+  };
+  auto follower = hotcore::quota_follower::create(*rt, fo, ec);
+  if (!follower) {
+    std::fprintf(stderr, "hotcore follow-quota: %s\n", ec.message().c_str());
+    return exit_failed;
+  }
+  if (const int ret = follower->enable(); ret < 0) {
+    std::fprintf(stderr, "hotcore follow-quota: enable: %s\n", std::strerror(-ret));
+    return exit_failed;
+  }
+  const hotcore::quota_status start = follower->status();
+  std::printf("following %s (%s), %zu worker cores, %u up; quota %s\n",
+              start.cpu_group.dir().empty() ? "no cgroup" : start.cpu_group.dir().c_str(),
+              start.cpu_group.version == hotcore::cgroup_version::v1 ? "cgroup v1" : "cgroup v2",
+              rt->cores().size(), static_cast<unsigned>(rt->online_cores().size()),
+              hotcore::limit_text(start.limit).c_str());
+  std::fflush(stdout);
+
+  const std::int64_t t0 = mono_ns();
+  const std::int64_t end = t0 + o.seconds * 1000000000;
+  int status = exit_ok;
+  {
+    workload work(*rt);
+    std::uint32_t lcg = 12345;
+    for (std::size_t step = 0; mono_ns() < end && !stop_requested.load(std::memory_order_relaxed); ++step) {
+      if (o.drive) {
+        const std::int64_t quota = drive_quotas[step % std::size(drive_quotas)];
+        {
+          std::lock_guard lk(rec->mu);
+          rec->written = cpu_limit{quota < 0 ? -1 : quota, 100000};
+          rec->write_ns = mono_ns();
+        }
+        if (!group.set_quota(quota)) {
+          std::fprintf(stderr, "hotcore follow-quota: cannot write the quota\n");
+          status = exit_failed;
+          break;
+        }
+        lcg = lcg * 1664525u + 1013904223u;  // 150..249 ms apart, so no poll phase is favoured
+        std::this_thread::sleep_for(std::chrono::milliseconds(150 + (lcg >> 16) % 100));
+      } else {
+        std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      }
+    }
+    work.stop();
+    std::printf("workload: %ld parallel_reduce rounds\n", work.rounds());
+  }
+  follower->disable();
+  const hotcore::quota_status st = follower->status();
+  const double wall_s = static_cast<double>(mono_ns() - t0) / 1e9;
+  {
+    std::lock_guard lk(rec->mu);
+    const hotcore::tools::summary s = hotcore::tools::summarize(rec->samples);
+    std::printf("reaction over %zu changes (%ld moved cores): median %.2f ms, p99 %.2f ms\n", s.count,
+                rec->moves, static_cast<double>(s.median) / 1e6, static_cast<double>(s.p99) / 1e6);
+  }
+  std::printf("follower: %llu checks (%llu woken by inotify), CPU %.2f ms in %.1f s (%.4f%% of one CPU)\n",
+              static_cast<unsigned long long>(st.checks), static_cast<unsigned long long>(st.events),
+              static_cast<double>(st.cpu_ns) / 1e6, wall_s,
+              100.0 * static_cast<double>(st.cpu_ns) / (wall_s * 1e9));
+  if (st.last_error) std::printf("last error: %s\n", st.last_error.message.c_str());
+  follower.reset();
+  rt.reset();
+  group.leave();  // only the main thread is left: move it back, remove the group
+  return status;
+}
