@@ -4,11 +4,15 @@
 
 #include <charconv>
 #include <chrono>
+#include <climits>
 #include <cstdint>
 #include <cstring>
+#include <map>
+#include <memory>
 #include <string>
 
 #include "empty_states.h"
+#include "kernel_trace.h"
 #include "stats.h"
 
 namespace hotcore::tools {
@@ -92,6 +96,78 @@ std::int64_t kernel_ns(const std::vector<trace_event>& trace) {
   return ns;
 }
 
+// half_window is one traced half cycle on CLOCK_MONOTONIC, and the kernel's part of it.
+struct half_window {
+  std::int64_t begin_ns, end_ns, kernel_ns;
+  bool up;
+};
+
+// print_kernel_states() splits the kernel's part of the traced halves into the kernel's own
+// states: per state and direction, the median and p99 over the halves that ran it (a
+// multi-instance state's instances added up). States under 20 us at the median are
+// summed into one line; the time no traced callback covers is the last line.
+void print_kernel_states(std::FILE* out, const std::vector<half_window>& halves,
+                         const std::vector<kernel_step>& steps) {
+  struct row {
+    std::string where;
+    std::map<std::size_t, std::int64_t> per_half;  // half index -> ns
+  };
+  std::map<std::pair<int, int>, row> rows;  // (0, -step) down, (1, step) up: walk order
+  std::vector<std::vector<std::pair<std::int64_t, std::int64_t>>> spans(halves.size());
+  for (const kernel_step& s : steps) {
+    std::size_t h = 0;
+    while (h < halves.size() && !(s.end_ns >= halves[h].begin_ns && s.end_ns <= halves[h].end_ns)) ++h;
+    if (h == halves.size() || halves[h].up != s.up) continue;  // not ours (another writer)
+    row& r = rows[{s.up ? 1 : 0, s.up ? s.step : -s.step}];
+    if (r.where.empty()) r.where = s.where;
+    r.per_half[h] += s.ns;
+    spans[h].emplace_back(s.end_ns - s.ns, s.end_ns);
+  }
+  const std::map<int, std::string> names = kernel_state_names();
+  std::fprintf(out, "\nthe kernel's part by kernel state (its cpuhp tracepoints, the same cycles), us:\n");
+  std::fprintf(out, "  %5s  %-28s %-4s %-12s %10s %10s\n", "state", "kernel name", "dir", "ran on",
+               "median", "p99");
+  std::int64_t small_down = 0, small_up = 0;
+  int small_count = 0;
+  for (const auto& [key, r] : rows) {
+    std::vector<std::int64_t> ns;
+    for (const auto& [h, v] : r.per_half) ns.push_back(v);
+    const summary sm = summarize(ns);
+    const bool up = key.first == 1;
+    const int step = up ? key.second : -key.second;
+    if (sm.median < 20'000) {
+      (up ? small_up : small_down) += sm.median;
+      ++small_count;
+      continue;
+    }
+    const auto name = names.find(step);
+    std::fprintf(out, "  %5d  %-28s %-4s %-12s %10.1f %10.1f\n", step,
+                 name == names.end() ? "?" : name->second.c_str(), up ? "up" : "down",
+                 r.where.c_str(), static_cast<double>(sm.median) / 1e3,
+                 static_cast<double>(sm.p99) / 1e3);
+  }
+  // Outside: the kernel's part minus the union of the callbacks' spans (they nest: the
+  // control side's "online" teardown and "cpu:bringup" startup wait for cpuhp/N's states).
+  std::vector<std::int64_t> outside_down, outside_up;
+  for (std::size_t h = 0; h < halves.size(); ++h) {
+    auto& sp = spans[h];
+    std::sort(sp.begin(), sp.end());
+    std::int64_t covered = 0, reach = INT64_MIN;
+    for (const auto& [b, e] : sp) {
+      if (e <= reach) continue;
+      covered += e - std::max(b, reach);
+      reach = e;
+    }
+    (halves[h].up ? outside_up : outside_down).push_back(halves[h].kernel_ns - covered);
+  }
+  std::fprintf(out, "  %d more kernel states under 20 us each: down %.1f, up %.1f (sum of medians)\n",
+               small_count, static_cast<double>(small_down) / 1e3, static_cast<double>(small_up) / 1e3);
+  std::fprintf(out, "  in no traced callback (the STARTING section, which the kernel does not trace,\n"
+               "  and the write's own path): down %.1f, up %.1f (medians)\n",
+               static_cast<double>(summarize(outside_down).median) / 1e3,
+               static_cast<double>(summarize(outside_up).median) / 1e3);
+}
+
 // physical_parts() runs `count` traced cycles and splits each half into the kernel's part
 // and the runtime's (the half's wall time minus the kernel's part), then prints their
 // medians. The trace is returned for the per-state table.
@@ -102,6 +178,9 @@ int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out,
   const auto ns = [](clock::duration d) {
     return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
   };
+  std::string why;
+  const std::unique_ptr<kernel_hotplug_trace> ktrace = kernel_hotplug_trace::open(why);
+  std::vector<half_window> halves;
   (void)rt.take_trace();
   rt.set_trace(true);
   int ret = 0;
@@ -118,6 +197,7 @@ int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out,
       const std::int64_t k = kernel_ns(half);
       (up ? kernel.up : kernel.down).push_back(k);
       (up ? runtime_part.up : runtime_part.down).push_back(ns(t1 - t0) - k);
+      halves.push_back({ns(t0.time_since_epoch()), ns(t1.time_since_epoch()), k, up});
       trace.insert(trace.end(), half.begin(), half.end());
     }
   }
@@ -132,6 +212,8 @@ int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out,
   std::fprintf(out, "  %-8s %12s %12s   (us)\n", "", "kernel", "runtime");
   std::fprintf(out, "  %-8s %12.2f %12.2f\n", "down", us(kernel.down), us(runtime_part.down));
   std::fprintf(out, "  %-8s %12.2f %12.2f\n", "up", us(kernel.up), us(runtime_part.up));
+  if (ktrace) print_kernel_states(out, halves, ktrace->read());
+  else std::fprintf(out, "\n(no split by kernel state: %s)\n", why.c_str());
   return 0;
 }
 

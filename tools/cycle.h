@@ -25,7 +25,7 @@ struct cycle_options {
   // CPU offline and online in the kernel (cpu:physical). Then the defaults are count 20,
   // warm-up 2 (a kernel cycle takes milliseconds), and the report splits each half into
   // the kernel's part (the cpu:physical callback: the write to cpuN/online) and the
-  // runtime's (everything else).
+  // runtime's (everything else), and the kernel's part by kernel state (kernel_trace.h).
   bool physical = false;
 };
 

@@ -61,6 +61,11 @@ rc=$?
 check "cycle --physical exits 0" test "$rc" -eq 0
 check "cycle --physical reports the kernel's part beside the runtime's" grep -Eq '^ +down +[0-9.]+ +[0-9.]+$' "$out"
 check "cycle --physical has the cpu:physical row, marked kernel" grep -Eq 'cpu:physical +down .* kernel$' "$out"
+check "cycle --physical splits the kernel's part by kernel state: sched:active down on cpuhp/1" \
+  grep -Eq '^ +[0-9]+ +sched:active +down +cpuhp/1 +[0-9.]+ +[0-9.]+$' "$out"
+check "cycle --physical: the kernel's cpu:bringup row on the way up" grep -Eq '^ +[0-9]+ +cpu:bringup +up ' "$out"
+check "cycle --physical leaves no tracefs instance behind" \
+  sh -c '! ls -d /sys/kernel/tracing/instances/hotcore-* 2>/dev/null'
 check "cpu1 is online after cycle --physical" test "$(cat "$online")" -eq 1
 
 "$hotcore" demo --physical >"$out" 2>"$err"
