@@ -3,6 +3,7 @@
 #include <sched.h>
 
 #include <cerrno>
+#include <string>
 
 #include "runtime_impl.h"
 
@@ -10,25 +11,29 @@ namespace hotcore::detail {
 
 // "threads:prepare" startup: the core's hotplug thread exists (made once, then parked
 // between uses, as the kernel's smpboot threads are).
-int runtime_impl::threads_prepare(unsigned core) { return by_id[core]->thread.start(); }
+// Named "hc-hotplug/N", like the kernel's cpuhp/N.
+int runtime_impl::threads_prepare(unsigned core) {
+  const std::string name = "hc-hotplug/" + std::to_string(core);
+  return by_id[core]->thread.start(name.substr(0, 15).c_str());
+}
 
 // "core:bringup" startup: pin the hotplug thread to its core; from here on the core's
-// STARTING and ONLINE callbacks run there.
+// STARTING and ONLINE callbacks run there. The threads of the cores that are down may use
+// this core again (vacate).
 int runtime_impl::core_bringup(unsigned core) {
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(core, &one);
   if (sched_setaffinity(by_id[core]->thread.tid(), sizeof one, &one) != 0) return -errno;
+  vacate(core, true);
   return 0;
 }
 
-// "core:bringup" teardown: the hotplug thread has stopped running callbacks; let it sleep
-// anywhere but its core, so a core that is down is really free.
+// "core:bringup" teardown: the hotplug thread has stopped running callbacks and the
+// worker is parked; every thread of the runtime leaves the core (vacate: the process's
+// mask minus the cores that are down), so a core that is down is really free.
 int runtime_impl::core_park(unsigned core) {
-  cpu_set_t rest = home_mask;
-  CPU_CLR(core, &rest);
-  if (CPU_COUNT(&rest) == 0) rest = home_mask;
-  (void)sched_setaffinity(by_id[core]->thread.tid(), sizeof rest, &rest);  // may not fail
+  vacate(core, false);  // may not fail
   return 0;
 }
 

@@ -11,13 +11,17 @@
 #include <utility>
 
 #include "hotcore/topology.h"
+#include "platform/machine_watch.h"
+#include "platform/sysfs_cpu.h"
+#include "platform/topology_load.h"
 #include "runtime_impl.h"
 
 namespace hotcore {
 namespace detail {
 
-runtime_impl::runtime_impl(std::vector<unsigned> ids, const cpu_set_t& home)
-    : core_ids(std::move(ids)), home_mask(home), steps(make_step_table(*this)),
+runtime_impl::runtime_impl(std::vector<unsigned> ids, const cpu_set_t& home,
+                           const runtime_options& opts)
+    : core_ids(std::move(ids)), home_mask(home), options(opts), steps(make_step_table(*this)),
       sched(core_ids, home_mask) {
   by_id.resize(core_ids.back() + 1);
   for (unsigned id : core_ids) by_id[id] = std::make_unique<core_ctx>(id);
@@ -27,6 +31,8 @@ runtime_impl::runtime_impl(std::vector<unsigned> ids, const cpu_set_t& home)
 }
 
 runtime_impl::~runtime_impl() {
+  // Nothing outside moves the cores from here on: join the machine watch first.
+  if (watch) watch->stop();
   // Run every task already accepted while the cores are still up; submit() is refused
   // from here on (task groups of running tasks still work).
   (void)sched.shutdown();
@@ -43,6 +49,9 @@ runtime_impl::~runtime_impl() {
   // end and join them before any member they use dies.
   sched.stop();
   for (unsigned id : core_ids) by_id[id]->thread.stop();
+  // Every CPU that cpu:physical took offline comes back online: the machine is left as
+  // the runtime found it.
+  restore_physical();
 }
 
 core_ctx* runtime_impl::find(unsigned core) const noexcept {
@@ -56,6 +65,23 @@ void runtime_impl::record(const trace_event& ev) {
 
 }  // namespace detail
 
+namespace {
+
+// check_physical() tells whether the physical option can be honoured for these cores:
+// 0, or -ENODEV when no core's CPU has an online file, or the error of opening one for
+// writing (-EACCES without permission, say).
+int check_physical(const std::vector<unsigned>& ids) {
+  bool any = false;
+  for (unsigned id : ids) {
+    if (!detail::has_online_file(id)) continue;  // cpu0: stays logical
+    any = true;
+    if (const int ret = detail::check_online_writable(id); ret < 0) return ret;
+  }
+  return any ? 0 : -ENODEV;
+}
+
+}  // namespace
+
 std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::error_code& ec) {
   ec.clear();
   cpu_set_t home;
@@ -64,28 +90,50 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
     ec = std::error_code(errno, std::generic_category());
     return nullptr;
   }
+  topology topo = detail::load_topology_for(home, options.policy, ec);
+  if (ec) return nullptr;
   std::vector<unsigned> ids = options.cores;
-  if (ids.empty()) {
-    topology topo = load_topology(ec);
-    if (ec) return nullptr;
-    ids = topo.worker_cores;
-  }
+  if (ids.empty()) ids = topo.worker_cores;
   std::sort(ids.begin(), ids.end());
   const bool duplicate = std::adjacent_find(ids.begin(), ids.end()) != ids.end();
   const bool not_allowed = std::any_of(ids.begin(), ids.end(), [&](unsigned id) {
     return id >= CPU_SETSIZE || !CPU_ISSET(id, &home);
   });
-  if (ids.empty() || duplicate || not_allowed) {
+  if (ids.empty() || duplicate || not_allowed || options.affinity_poll_ms == 0) {
     ec = std::make_error_code(std::errc::invalid_argument);
     return nullptr;
   }
-  std::unique_ptr<runtime> rt(new runtime(std::make_unique<detail::runtime_impl>(std::move(ids), home)));
+  if (options.physical)
+    if (const int ret = check_physical(ids); ret < 0) {
+      ec = std::error_code(-ret, std::generic_category());
+      return nullptr;
+    }
+  std::unique_ptr<runtime> rt(
+      new runtime(std::make_unique<detail::runtime_impl>(std::move(ids), home, options)));
+  detail::runtime_impl& impl = *rt->_impl;
+  for (unsigned id : impl.core_ids)
+    impl.by_id[id]->physical = options.physical && detail::has_online_file(id);
+  impl.topo = std::move(topo);
+  // The watch opens its socket before the cores come up, so that creation fails cleanly
+  // (nothing moved yet) when it cannot; its thread starts once they are up.
+  if (options.follow_cpu_hotplug || options.follow_affinity) {
+    impl.watch = std::make_unique<detail::machine_watch>(impl);
+    if (const int ret = impl.watch->open(); ret < 0) {
+      ec = std::error_code(-ret, std::generic_category());
+      return nullptr;
+    }
+  }
   if (options.online_at_start)
     for (unsigned id : rt->cores())
       if (const int ret = rt->core_up(id); ret != 0) {
         ec = std::error_code(-ret, std::generic_category());
         return nullptr;
       }
+  if (impl.watch)
+    if (const int ret = impl.watch->start(); ret < 0) {
+      ec = std::error_code(-ret, std::generic_category());
+      return nullptr;
+    }
   return rt;
 }
 
@@ -297,6 +345,21 @@ void runtime::set_trace(bool on) { _impl->trace_on.store(on, std::memory_order_r
 std::vector<trace_event> runtime::take_trace() {
   std::lock_guard lk(_impl->trace_mutex);
   return std::exchange(_impl->trace, {});
+}
+
+// ---- the machine under the runtime
+
+bool runtime::core_physical(unsigned core) const {
+  const detail::core_ctx* c = _impl->find(core);
+  return c != nullptr && c->physical;
+}
+int runtime::kernel_state(unsigned core) const {
+  if (_impl->find(core) == nullptr) return -EINVAL;
+  return detail::read_kernel_hotplug_state(core);
+}
+topology runtime::topology_snapshot() const {
+  std::lock_guard lk(_impl->topo_mutex);
+  return _impl->topo;
 }
 
 // ---- tasks

@@ -11,6 +11,7 @@
 
 #include "govern/governor.h"
 #include "hotcore/runtime.h"
+#include "hotcore/topology.h"
 #include "hotplug/hotplug_lock.h"
 #include "hotplug/hotplug_thread.h"
 #include "hotplug/state_table.h"
@@ -34,10 +35,21 @@ struct core_ctx {
   std::atomic<bool> online{false};
   std::atomic<bool> active{false};
   hotplug_thread thread;
+  // physical: "cpu:physical" takes this core's CPU offline/online (set once in create()).
+  bool physical = false;
+  // offlined_by_us: the CPU is offline because cpu:physical took it offline. own_offlines:
+  // offline uevents the runtime caused itself that the machine watch has not seen yet (it
+  // skips that many). relaxed: flags shared by the hotplug path and the watch thread;
+  // nothing else is published through them.
+  std::atomic<bool> offlined_by_us{false};
+  std::atomic<int> own_offlines{0};
 };
 
+class machine_watch;
+
 struct runtime_impl {
-  explicit runtime_impl(std::vector<unsigned> core_ids, const cpu_set_t& home);
+  runtime_impl(std::vector<unsigned> core_ids, const cpu_set_t& home,
+               const runtime_options& options);
   ~runtime_impl();
 
   // ---- the one hotplug path (walk.cpp)
@@ -72,6 +84,17 @@ struct runtime_impl {
   int workers_online(unsigned core);
   int workers_offline(unsigned core);
 
+  // ---- the machine under the runtime (platform/physical.cpp, platform/vacate.cpp,
+  // platform/machine_follow.cpp)
+  int physical_online(unsigned core);
+  int physical_offline(unsigned core);
+  void restore_physical();
+  cpu_set_t spare_mask(unsigned changing, bool going_up) const;
+  void vacate(unsigned changing, bool going_up);
+  int repin();
+  int follow_availability(unsigned core, bool available);
+  void reload_topology(const cpu_set_t& process_mask);
+
   // ---- helpers
   core_ctx* find(unsigned core) const noexcept;
   bool in_callback() const noexcept;
@@ -81,6 +104,7 @@ struct runtime_impl {
   std::vector<unsigned> core_ids;               // ascending
   std::vector<std::unique_ptr<core_ctx>> by_id; // indexed by OS CPU number
   cpu_set_t home_mask;                          // the process's affinity at create()
+  const runtime_options options;                // before steps: the table reads it
   step_table steps;                             // guarded by state_mutex + the hotplug lock
   hotplug_lock lock;
   std::mutex state_mutex;       // serializes setup/remove/instances (cpuhp_state_mutex)
@@ -91,6 +115,12 @@ struct runtime_impl {
   std::mutex trace_mutex;
   std::vector<trace_event> trace;
   governor gov;
+  // The machine: the last hwloc snapshot (guarded by topo_mutex) and the thread that
+  // follows the kernel's CPU uevents and the process mask (null unless asked for). The
+  // destructor stops it first.
+  mutable std::mutex topo_mutex;
+  topology topo;
+  std::unique_ptr<machine_watch> watch;
   // The task scheduler: one worker per core, started and stopped by "workers:online" and
   // opened and closed by "sched:active". Last member: built from core_ids and home_mask;
   // ~runtime_impl() drains it and joins its workers before any member dies.

@@ -49,7 +49,7 @@ TEST_CASE("create({}) takes every PU that hwloc reports and the affinity mask al
 }
 
 TEST_CASE("load_topology() describes the machine: every PU by OS index, the allowed ones as "
-          "worker cores; topology_text() is one summary line and one line per PU") {
+          "worker cores; topology_text() is one summary line, one line per PU and one per cache") {
   std::error_code ec;
   const topology topo = load_topology(ec);
   REQUIRE_MESSAGE(!ec, ec.message());
@@ -60,14 +60,14 @@ TEST_CASE("load_topology() describes the machine: every PU by OS index, the allo
   for (const auto& pu : topo.pus) {
     CHECK(pu.core >= 0);
     CHECK(pu.package >= 0);
-    if (pu.allowed) allowed.push_back(pu.os_index);
+    if (pu.allowed && pu.online) allowed.push_back(pu.os_index);
   }
   std::sort(allowed.begin(), allowed.end());
   CHECK(topo.worker_cores == allowed);
   CHECK(topo.worker_cores == allowed_cpus());
   const std::string text = topology_text(topo);
   CHECK(std::count(text.begin(), text.end(), '\n') ==
-        static_cast<long>(topo.pus.size() + 1));
+        static_cast<long>(topo.pus.size() + topo.caches.size() + 1));
 }
 
 TEST_CASE("runtime_options{.online_at_start = false} leaves every core OFFLINE; .cores picks "

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "cgroup_tree.h"
+#include "machine_support.h"
 #include "test_support.h"
 
 using namespace hotcore;
@@ -101,6 +102,11 @@ TEST_CASE("The follower follows cpu.max writes by inotify: 2 CPUs -> 0.5 -> max 
   CHECK(fx.follows("/kubepods/pod1", "50000 100000\n", 1));
   CHECK(fx.rt->core_limit() == 1);
   CHECK(f->status().note.find("below one period") != std::string::npos);
+  // The follower's own thread leaves the core it took down, like the runtime's threads.
+  CHECK(eventually([] {
+    const std::string allowed = hotcore_test::allowed_of("hc-quota");
+    return !allowed.empty() && !hotcore_test::list_has_cpu(allowed, 1);
+  }));
   CHECK(fx.follows("/kubepods/pod1", "max 100000\n", 2));
   CHECK(eventually([&] { return fx.rt->core_limit() == 0; }));
   const quota_status st = f->status();

@@ -71,24 +71,86 @@ void print_latency(std::FILE* out, const samples& s) {
   row("down+up", s.total);
 }
 
-void print_costs(std::FILE* out, const std::vector<state_cost>& rows) {
-  std::fprintf(out, "  %5s  %-24s %-4s %7s %10s %10s\n", "state", "name", "dir", "count",
-               "median", "p99");
+// print_costs() prints the per-state table; with `parts`, a column says whose cost each
+// row is: the kernel's (cpu:physical, the write to cpuN/online) or the runtime's.
+void print_costs(std::FILE* out, const std::vector<state_cost>& rows, bool parts) {
+  std::fprintf(out, "  %5s  %-24s %-4s %7s %10s %10s%s\n", "state", "name", "dir", "count",
+               "median", "p99", parts ? "  part" : "");
   for (const state_cost& r : rows)
-    std::fprintf(out, "  %5d  %-24s %-4s %7zu %10lld %10lld\n", r.state, r.name.c_str(),
+    std::fprintf(out, "  %5d  %-24s %-4s %7zu %10lld %10lld%s\n", r.state, r.name.c_str(),
                  r.dir == direction::up ? "up" : "down", r.ns.count,
-                 static_cast<long long>(r.ns.median), static_cast<long long>(r.ns.p99));
+                 static_cast<long long>(r.ns.median), static_cast<long long>(r.ns.p99),
+                 !parts ? "" : r.state == CPU_PHYSICAL ? "  kernel" : "  runtime");
+}
+
+// kernel_ns() is the time the kernel's own hotplug took in a trace: the cpu:physical
+// callbacks (each is one write to cpuN/online, which returns once the kernel is done).
+std::int64_t kernel_ns(const std::vector<trace_event>& trace) {
+  std::int64_t ns = 0;
+  for (const trace_event& ev : trace)
+    if (ev.state == CPU_PHYSICAL && !ev.injected) ns += ev.nanoseconds;
+  return ns;
+}
+
+// physical_parts() runs `count` traced cycles and splits each half into the kernel's part
+// and the runtime's (the half's wall time minus the kernel's part), then prints their
+// medians. The trace is returned for the per-state table.
+int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out,
+                   std::vector<trace_event>& trace) {
+  using clock = std::chrono::steady_clock;
+  samples kernel, runtime_part;
+  const auto ns = [](clock::duration d) {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
+  };
+  (void)rt.take_trace();
+  rt.set_trace(true);
+  int ret = 0;
+  for (long i = 0; i < count && ret == 0; ++i) {
+    for (const bool up : {false, true}) {
+      const auto t0 = clock::now();
+      ret = up ? rt.core_up(core) : rt.core_down(core);
+      const auto t1 = clock::now();
+      if (ret < 0) {
+        (void)fail_op(up ? "core_up" : "core_down", core, ret);
+        break;
+      }
+      std::vector<trace_event> half = rt.take_trace();
+      const std::int64_t k = kernel_ns(half);
+      (up ? kernel.up : kernel.down).push_back(k);
+      (up ? runtime_part.up : runtime_part.down).push_back(ns(t1 - t0) - k);
+      trace.insert(trace.end(), half.begin(), half.end());
+    }
+  }
+  rt.set_trace(false);
+  if (ret < 0) return ret;
+  const auto us = [](const std::vector<std::int64_t>& v) {
+    return static_cast<double>(summarize(v).median) / 1e3;
+  };
+  std::fprintf(out, "\nkernel's part (cpu:physical, the write to cpu%u/online) and the runtime's\n"
+               "part (every other state and the hand-overs), medians over %ld traced cycles:\n",
+               core, count);
+  std::fprintf(out, "  %-8s %12s %12s   (us)\n", "", "kernel", "runtime");
+  std::fprintf(out, "  %-8s %12.2f %12.2f\n", "down", us(kernel.down), us(runtime_part.down));
+  std::fprintf(out, "  %-8s %12.2f %12.2f\n", "up", us(kernel.up), us(runtime_part.up));
+  return 0;
 }
 
 }  // namespace
 
 bool parse_cycle_args(const std::vector<std::string_view>& args, cycle_options& opts) {
+  bool count_given = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     std::string_view flag = args[i];
     std::optional<std::string_view> value;
     if (const auto eq = flag.find('='); flag.starts_with("--") && eq != flag.npos) {
       value = flag.substr(eq + 1);
       flag = flag.substr(0, eq);
+    }
+    if (flag == "--physical" && !value) {
+      opts.physical = true;
+      if (!count_given) opts.count = 20;
+      opts.warmup = 2;
+      continue;
     }
     if (flag != "--core" && flag != "--count" && flag != "--states") {
       std::fprintf(stderr, "hotcore cycle: unknown argument '%.*s'\n",
@@ -119,7 +181,7 @@ bool parse_cycle_args(const std::vector<std::string_view>& args, cycle_options& 
       return false;
     }
     if (flag == "--core") opts.core = static_cast<unsigned>(*n);
-    else if (flag == "--count") opts.count = static_cast<long>(*n);
+    else if (flag == "--count") opts.count = static_cast<long>(*n), count_given = true;
     else opts.states = static_cast<int>(*n);
   }
   return true;
@@ -139,21 +201,27 @@ int run_cycle(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* 
   timed.total.reserve(static_cast<std::size_t>(opts.count));
   if (const int ret = cycles(rt, core, opts.count, &timed); ret < 0) return ret;
 
+  std::fprintf(out, "core %u: %ld down+up cycles with %d empty ONLINE states (%ld warm-up)%s\n",
+               core, opts.count, opts.states, opts.warmup,
+               opts.physical ? ", physical: the kernel takes the CPU offline and online" : "");
+  print_latency(out, timed);
+
   // The cost table comes from a second, traced run so that recording does not inflate the
   // timed one.
-  (void)rt.take_trace();
-  rt.set_trace(true);
-  const int traced = cycles(rt, core, opts.count, nullptr);
-  rt.set_trace(false);
-  const std::vector<trace_event> trace = rt.take_trace();
-  if (traced < 0) return traced;
-
-  std::fprintf(out, "core %u: %ld down+up cycles with %d empty ONLINE states (%ld warm-up)\n",
-               core, opts.count, opts.states, opts.warmup);
-  print_latency(out, timed);
+  std::vector<trace_event> trace;
+  if (opts.physical) {
+    if (const int ret = physical_parts(rt, core, opts.count, out, trace); ret < 0) return ret;
+  } else {
+    (void)rt.take_trace();
+    rt.set_trace(true);
+    const int traced = cycles(rt, core, opts.count, nullptr);
+    rt.set_trace(false);
+    trace = rt.take_trace();
+    if (traced < 0) return traced;
+  }
   std::fprintf(out, "\nper-state callback cost over a traced run of %ld cycles (ns):\n",
                opts.count);
-  print_costs(out, cost_table(trace));
+  print_costs(out, cost_table(trace), opts.physical);
   return 0;
 }
 

@@ -21,9 +21,16 @@ struct cycle_options {
   long count = 1000;             // measured down+up cycles (> 0)
   int states = 8;                // empty ONLINE states registered for the run (0..40)
   long warmup = 50;              // untimed cycles before the measured ones
+  // physical: the runtime runs in physical mode (root): each cycle also takes the core's
+  // CPU offline and online in the kernel (cpu:physical). Then the defaults are count 20,
+  // warm-up 2 (a kernel cycle takes milliseconds), and the report splits each half into
+  // the kernel's part (the cpu:physical callback: the write to cpuN/online) and the
+  // runtime's (everything else).
+  bool physical = false;
 };
 
 // parse_cycle_args() reads `--core N`, `--count K`, `--states S` (also `--flag=value`)
+// and `--physical`
 // into opts. On a bad flag, a missing or malformed value or one out of range it prints one
 // line to stderr and returns false. The core is checked against the runtime later.
 [[nodiscard]] bool parse_cycle_args(const std::vector<std::string_view>& args,

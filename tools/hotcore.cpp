@@ -11,6 +11,7 @@
 #include "cycle.h"
 #include "demo_subsystems.h"
 #include "follow_quota.h"
+#include "machine.h"
 #include "soak.h"
 #include "hotcore/runtime.h"
 #include "hotcore/topology.h"
@@ -29,18 +30,27 @@ constexpr const char* usage_text =
     "\n"
     "commands:\n"
     "  states                 list every named hotplug state (\"%3d: name\")\n"
+    "  topology [--per-core]  the machine as hwloc sees it: packages, NUMA nodes, cores,\n"
+    "                         PUs with their SMT siblings, caches, and the worker cores\n"
+    "                         (one per PU, or one per physical core)\n"
     "  cycle [--core N] [--count K] [--states S]\n"
     "                         time K core_down/core_up cycles of core N (default: the\n"
     "                         last core, K=1000) with S empty ONLINE states registered\n"
     "                         (default 8, at most 40); print median and p99 of down, up\n"
     "                         and down+up, and the per-state callback cost table\n"
-    "  demo                   topology, state table, per-core state, 100 cycles of the\n"
-    "                         last core with 8 empty states and their cost table\n"
-    "  soak --seconds S [--churn-ms M] [--threads T]\n"
+    "  cycle --physical [...] as root: the same in physical mode, the kernel takes the\n"
+    "                         core's CPU offline and online each cycle (default K=20);\n"
+    "                         the kernel's part and the runtime's part of each half\n"
+    "  demo [--physical]      topology, state table, per-core state beside the kernel's\n"
+    "                         cpuN/hotplug/state, 100 cycles of the last core with 8\n"
+    "                         empty states and their cost table (--physical, as root:\n"
+    "                         one physical down/up of the last core, states shown)\n"
+    "  soak --seconds S [--churn-ms M] [--threads T] [--follow]\n"
     "                         submit tasks from T threads (default 3) while cores go down\n"
     "                         and up every M ms (default 5, 0: never); print \"submitted N\n"
     "                         ran N lost 0 duplicated 0\"; exit 1 if a task was lost or\n"
-    "                         ran twice\n"
+    "                         ran twice; --follow: the runtime follows the kernel's\n"
+    "                         CPU hotplug (a CPU offlined by someone else)\n"
     "  follow-quota [--seconds S] [--drive] [--poll-ms M] [--no-inotify]\n"
     "               [--rounding ceil|floor|headroom]\n"
     "                         run a busy workload for S seconds (default 10) while the\n"
@@ -55,12 +65,18 @@ constexpr const char* usage_text =
 
 // make_runtime() creates a runtime with every core online (at least one core), or reports
 // why it could not.
-std::unique_ptr<runtime> make_runtime(const char* command) {
+std::unique_ptr<runtime> make_runtime(const char* command,
+                                      const hotcore::runtime_options& options = {}) {
   std::error_code ec;
-  auto rt = runtime::create({}, ec);
+  auto rt = runtime::create(options, ec);
   if (!rt) {
-    std::fprintf(stderr, "hotcore %s: cannot create the runtime: %s\n", command,
-                 ec.message().c_str());
+    std::fprintf(stderr, "hotcore %s: cannot create the runtime: %s%s\n", command,
+                 ec.message().c_str(),
+                 !options.physical                      ? ""
+                 : ec == std::errc::no_such_device      ? " (physical mode: no worker core's CPU "
+                                                          "has /sys/devices/system/cpu/cpuN/online)"
+                                                        : " (physical mode needs write access to "
+                                                          "/sys/devices/system/cpu/cpuN/online: root)");
   } else if (rt->cores().empty()) {
     std::fprintf(stderr, "hotcore %s: the runtime has no worker cores\n", command);
     return nullptr;
@@ -105,8 +121,9 @@ int print_core_states(runtime& rt) {
   std::printf("== cores\n");
   for (const unsigned core : rt.cores()) {
     const int st = rt.state(core);
-    std::printf("  core %u: state %3d %-12s online=%d active=%d\n", core, st,
-                state_name(rt, st).c_str(), rt.core_online(core), rt.core_active(core));
+    std::printf("  core %u: state %3d %-14s online=%d active=%d   kernel: %s\n", core, st,
+                state_name(rt, st).c_str(), rt.core_online(core), rt.core_active(core),
+                hotcore::tools::kernel_state_text(core).c_str());
   }
   std::printf("\n");
   return exit_ok;
@@ -143,7 +160,9 @@ int cmd_states(const args_t& args) {
 int cmd_cycle(const args_t& args) {
   hotcore::tools::cycle_options opts;
   if (!hotcore::tools::parse_cycle_args(args, opts)) return exit_usage;
-  const auto rt = make_runtime("cycle");
+  hotcore::runtime_options ropts;
+  ropts.physical = opts.physical;
+  const auto rt = make_runtime("cycle", ropts);
   if (!rt) return exit_failed;
   const std::vector<unsigned>& cores = rt->cores();
   const unsigned core = opts.core.value_or(cores.back());
@@ -154,17 +173,53 @@ int cmd_cycle(const args_t& args) {
                  core, list.c_str());
     return exit_usage;
   }
+  if (opts.physical) {
+    if (!rt->core_physical(core)) {
+      std::fprintf(stderr, "hotcore cycle: cpu%u has no online file: the kernel cannot take it offline\n", core);
+      return exit_failed;
+    }
+    hotcore::tools::restore_online_on_signal({core});
+  }
   return hotcore::tools::run_cycle(*rt, core, opts, stdout) < 0 ? exit_failed : exit_ok;
 }
 
-int cmd_demo(const args_t& args) {
-  if (!no_args("demo", args)) return exit_usage;
-  const auto rt = make_runtime("demo");
-  if (!rt) return exit_failed;
-  for (const auto section : demo_sections)
-    if (const int ret = section(*rt); ret != exit_ok) return ret;
+// demo_physical() takes the last core down and up in physical mode, showing the runtime's
+// state beside the kernel's after each step.
+int demo_physical(runtime& rt) {
+  const unsigned core = rt.cores().back();
+  if (!rt.core_physical(core)) {
+    std::fprintf(stderr, "hotcore demo: cpu%u has no online file: the kernel cannot take it offline\n", core);
+    return exit_failed;
+  }
+  hotcore::tools::restore_online_on_signal({core});
+  std::printf("== physical down/up of core %u\n", core);
+  for (const bool up : {false, true}) {
+    const int ret = up ? rt.core_up(core) : rt.core_down(core);
+    std::printf("  core_%s(%u) = %d: state %d %s   kernel: %s\n", up ? "up" : "down", core, ret,
+                rt.state(core), state_name(rt, rt.state(core)).c_str(),
+                hotcore::tools::kernel_state_text(core).c_str());
+    if (ret != 0) return exit_failed;
+  }
+  std::printf("\n");
   return exit_ok;
 }
+
+int cmd_demo(const args_t& args) {
+  const bool physical = args.size() == 1 && args[0] == "--physical";
+  if (!physical && !no_args("demo", args)) return exit_usage;
+  hotcore::runtime_options ropts;
+  ropts.physical = physical;
+  const auto rt = make_runtime("demo", ropts);
+  if (!rt) return exit_failed;
+  for (const auto section : demo_sections) {
+    if (const int ret = section(*rt); ret != exit_ok) return ret;
+    if (physical && section == print_core_states)
+      if (const int ret = demo_physical(*rt); ret != exit_ok) return ret;
+  }
+  return exit_ok;
+}
+
+int cmd_topology(const args_t& args) { return hotcore::tools::topology_main(args); }
 
 struct command {
   std::string_view name;
@@ -173,6 +228,7 @@ struct command {
 
 constexpr command commands[] = {
     {"states", cmd_states},
+    {"topology", cmd_topology},
     {"cycle", cmd_cycle},
     {"demo", cmd_demo},
 };

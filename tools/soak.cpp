@@ -37,6 +37,7 @@ struct soak_options {
   long seconds = 10;
   long churn_ms = 5;  // 0: no churn
   long threads = 3;   // submitting threads
+  bool follow = false;  // the runtime follows the kernel's CPU hotplug
 };
 
 // id_table holds one byte per task id: bit 7 = accepted (the API took it), bits 0..6 = how
@@ -139,9 +140,11 @@ class soak {
       run_round(deadline);
       id_table::tally t;
       if (last) {
-        // Bring every core back, then let shutdown() run whatever is still queued.
+        // Bring every core back, then let shutdown() run whatever is still queued. A core
+        // whose CPU is not available (--follow: offline in the kernel) cannot come up.
         for (unsigned core : _rt.cores())
-          if (_rt.state(core) != hotcore::ONLINE && _rt.core_up(core) != 0) {
+          if (_rt.state(core) != hotcore::ONLINE && _rt.core_available(core) &&
+              _rt.core_up(core) != 0) {
             std::fprintf(stderr, "hotcore soak: core_up(%u) failed at the end\n", core);
             _failed = true;
           }
@@ -344,6 +347,10 @@ bool parse_args(int argc, char** argv, soak_options& opts) {
     }
     long* target = nullptr;
     long lo = 0, hi = 0;
+    if (arg == "--follow" && !has_value) {
+      opts.follow = true;
+      continue;
+    }
     if (arg == "--seconds") {
       target = &opts.seconds, lo = 1, hi = 24 * 3600;
     } else if (arg == "--churn-ms") {
@@ -353,7 +360,7 @@ bool parse_args(int argc, char** argv, soak_options& opts) {
     } else {
       std::fprintf(stderr,
                    "hotcore soak: unknown argument '%.*s'\n"
-                   "usage: hotcore soak --seconds S [--churn-ms M] [--threads T]\n",
+                   "usage: hotcore soak --seconds S [--churn-ms M] [--threads T] [--follow]\n",
                    static_cast<int>(arg.size()), arg.data());
       return false;
     }
@@ -376,7 +383,9 @@ int soak_main(int argc, char** argv) {
   soak_options opts;
   if (!parse_args(argc, argv, opts)) return exit_usage;
   std::error_code ec;
-  auto rt = runtime::create({}, ec);
+  hotcore::runtime_options ropts;
+  ropts.follow_cpu_hotplug = opts.follow;
+  auto rt = runtime::create(ropts, ec);
   if (!rt) {
     std::fprintf(stderr, "hotcore soak: cannot create the runtime: %s\n", ec.message().c_str());
     return exit_failed;

@@ -13,6 +13,7 @@
 #include "hotcore/instance.h"
 #include "hotcore/states.h"
 #include "hotcore/task.h"
+#include "hotcore/topology.h"
 #include "hotcore/trace.h"
 
 namespace hotcore {
@@ -37,6 +38,32 @@ struct runtime_options {
   std::vector<unsigned> cores;
   // online_at_start brings every core up to ONLINE in create(); otherwise they stay OFFLINE.
   bool online_at_start = true;
+  // policy picks the worker cores when `cores` is empty: one per PU (hardware thread, the
+  // default) or one per physical core (its first online, allowed PU).
+  worker_policy policy = worker_policy::per_pu;
+  // physical (root only) adds the state "cpu:physical" (CPU_PHYSICAL, PREPARE section):
+  // its startup writes 1 to /sys/devices/system/cpu/cpuN/online before the core's threads
+  // go to the CPU, its teardown writes 0 after every thread of the runtime left it. A core
+  // whose CPU has no online file (cpu0: the kernel cannot offline it) stays logical; see
+  // core_physical(). create() fails with EACCES/EPERM/EROFS when the process may not write
+  // the online file of a core that has one, and with ENODEV when no core has one; nothing
+  // is started then.
+  bool physical = false;
+  // follow_cpu_hotplug listens to the kernel's CPU uevents (NETLINK_KOBJECT_UEVENT): a
+  // worker core whose CPU the kernel offlines (an operator, another tool) is taken down
+  // through the one hotplug path, via set_core_available(core, false). create() fails with
+  // the socket's error if the listener cannot be opened.
+  bool follow_cpu_hotplug = false;
+  // follow_affinity polls the process's affinity mask every affinity_poll_ms: a core that
+  // leaves it is taken down, one that comes back is brought back up (set_core_available).
+  // The process's mask is its main thread's (tid == pid): what `taskset -p MASK PID`
+  // changes. Do not turn it on in a program whose main thread pins itself to some CPUs.
+  bool follow_affinity = false;
+  unsigned affinity_poll_ms = 20;
+  // come_back says what happens when a core's CPU becomes available again (online in the
+  // kernel and in the process mask): true brings the core back up if the runtime took it
+  // down because the CPU went away; false leaves it down until core_up().
+  bool come_back = true;
 };
 
 // state_row is one line of the state listing: a state number and its name.
@@ -227,6 +254,18 @@ class runtime {
   // clears what was recorded.
   void set_trace(bool on);
   [[nodiscard]] std::vector<trace_event> take_trace();
+
+  // ---- the machine under the runtime (physical mode, kernel CPU hotplug, affinity)
+  // core_physical() is true when the core's CPU is taken offline/online in the kernel by
+  // "cpu:physical" (runtime_options::physical, and the CPU has an online file).
+  [[nodiscard]] bool core_physical(unsigned core) const;
+  // kernel_state() is the kernel's own /sys/devices/system/cpu/cpuN/hotplug/state of the
+  // core's CPU (the kernel's CPUHP_ONLINE is 236 on Linux 6.18, CPUHP_OFFLINE 0), or a
+  // negative errno.
+  [[nodiscard]] int kernel_state(unsigned core) const;
+  // topology_snapshot() is the machine as hwloc saw it when the runtime last looked: at
+  // create(), and again after each CPU uevent or process-mask change it followed.
+  [[nodiscard]] topology topology_snapshot() const;
 
   // =====================================================================================
   // ---- tasks (hotcore/task_group.h and hotcore/parallel.h build fork-join on these)

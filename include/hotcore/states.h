@@ -23,7 +23,7 @@ enum hp_state : int {
   TIMERS_PREPARE,                       // slot: per-core timer wheel ("timers:prepare")
   PREPARE_DYN,                          // first of 20 dynamically allocated PREPARE states
   PREPARE_DYN_END = PREPARE_DYN + 20,   // one past the last dynamic PREPARE state
-  CPU_PHYSICAL = PREPARE_DYN_END,       // slot: the kernel's own cpuN/online ("cpu:physical")
+  CPU_PHYSICAL = PREPARE_DYN_END,       // "cpu:physical": the kernel's cpuN/online (physical mode)
   BRINGUP_CORE,                         // "core:bringup": pin the hotplug thread to the core
 
   // ---- STARTING section: callbacks run on the core's pinned hotplug thread before the

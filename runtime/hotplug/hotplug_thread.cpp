@@ -2,6 +2,7 @@
 #include "hotplug/hotplug_thread.h"
 
 #include <linux/futex.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -34,7 +35,7 @@ inline void cpu_relax() noexcept {
 
 bool hotplug_thread::on_hotplug_thread() noexcept { return is_hotplug_thread; }
 
-int hotplug_thread::start() {
+int hotplug_thread::start(const char* name) {
   if (_thread.joinable()) return 0;
   try {
     _thread = std::thread([this] { loop(); });
@@ -43,6 +44,7 @@ int hotplug_thread::start() {
   }
   // The tid is needed right away for pinning: wait until the thread published it.
   while (_tid.load(std::memory_order_acquire) == 0) _tid.wait(0, std::memory_order_acquire);
+  (void)pthread_setname_np(_thread.native_handle(), name);
   return 0;
 }
 

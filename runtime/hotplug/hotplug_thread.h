@@ -32,8 +32,9 @@ class hotplug_thread {
   hotplug_thread& operator=(const hotplug_thread&) = delete;
   ~hotplug_thread() { stop(); }
 
-  // start() creates the thread (once); returns 0 or a negative errno.
-  [[nodiscard]] int start();
+  // start() creates the thread (once), named `name` (at most 15 characters, shown by
+  // `top -H` and in /proc/PID/task/TID/comm); returns 0 or a negative errno.
+  [[nodiscard]] int start(const char* name = "hc-hotplug");
   [[nodiscard]] bool started() const noexcept { return _thread.joinable(); }
   // run() runs fn on the thread and returns what it returned.
   int run(function_ref fn);

@@ -10,13 +10,15 @@ namespace {
 using member_cb = int (runtime_impl::*)(unsigned);
 
 // static_row is one static state. Rows with a name are the runtime's own states and are
-// always installed; rows without one are slots that subsystems fill with setup_state().
+// installed (the physical_only one only in physical mode); rows without one are slots
+// that subsystems fill with setup_state().
 struct static_row {
   hp_state state;
   const char* name;
   bool cant_stop;
   member_cb startup;
   member_cb teardown;
+  bool physical_only = false;
 };
 
 constexpr static_row static_rows[] = {
@@ -26,7 +28,10 @@ constexpr static_row static_rows[] = {
     {ARENA_PREPARE, nullptr, false, nullptr, nullptr},
     {TIMERS_PREPARE, nullptr, false, nullptr, nullptr},
     // PREPARE_DYN .. PREPARE_DYN_END - 1: dynamic
-    {CPU_PHYSICAL, nullptr, false, nullptr, nullptr},
+    // The kernel's own hotplug of the core's CPU (runtime_options::physical): online
+    // before the core's threads go there, offline after every runtime thread left it.
+    {CPU_PHYSICAL, "cpu:physical", false, &runtime_impl::physical_online,
+     &runtime_impl::physical_offline, true},
     {BRINGUP_CORE, "core:bringup", true, &runtime_impl::core_bringup, &runtime_impl::core_park},
     // STARTING
     {AP_SCHED_STARTING, "sched:starting", false, &runtime_impl::sched_starting,
@@ -74,7 +79,7 @@ step_table make_step_table(runtime_impl& rt) {
   step_table table;
   for (const auto& row : static_rows) {
     step& s = table[row.state];
-    if (row.name == nullptr) continue;
+    if (row.name == nullptr || (row.physical_only && !rt.options.physical)) continue;
     s.name = row.name;
     s.cant_stop = row.cant_stop;
     s.builtin = true;

@@ -1,5 +1,5 @@
 // runtime/platform/topology.cpp — an hwloc snapshot of the machine: packages, NUMA nodes,
-// cores and PUs, and which PUs the process may run on (its worker cores).
+// cores, PUs with their SMT siblings, caches, and which PUs become worker cores.
 #include "hotcore/topology.h"
 
 #include <hwloc.h>
@@ -8,65 +8,157 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <memory>
+
+#include "platform/sysfs_cpu.h"
+#include "platform/topology_load.h"
 
 namespace hotcore {
+namespace {
 
-topology load_topology(std::error_code& ec) {
+struct topology_deleter {
+  void operator()(hwloc_topology* t) const noexcept { hwloc_topology_destroy(t); }
+};
+using topology_ptr = std::unique_ptr<hwloc_topology, topology_deleter>;
+
+std::vector<unsigned> os_indexes(hwloc_const_bitmap_t set) {
+  std::vector<unsigned> out;
+  int i;
+  hwloc_bitmap_foreach_begin(i, set) { out.push_back(static_cast<unsigned>(i)); }
+  hwloc_bitmap_foreach_end();
+  return out;
+}
+
+char cache_type(hwloc_obj_t obj) {
+  switch (obj->attr->cache.type) {
+    case HWLOC_OBJ_CACHE_DATA: return 'd';
+    case HWLOC_OBJ_CACHE_INSTRUCTION: return 'i';
+    default: return 'u';
+  }
+}
+
+std::string list_text(const std::vector<unsigned>& v) {
+  if (v.empty()) return "-";
+  std::string out;
+  for (unsigned x : v) out += (out.empty() ? "" : ",") + std::to_string(x);
+  return out;
+}
+
+}  // namespace
+
+namespace detail {
+
+topology load_topology_for(const cpu_set_t& mask, worker_policy policy, std::error_code& ec) {
   ec.clear();
   topology topo;
-  hwloc_topology_t t;
-  if (hwloc_topology_init(&t) < 0) {
+  topo.policy = policy;
+  hwloc_topology_t raw;
+  if (hwloc_topology_init(&raw) < 0) {
     ec = std::error_code(errno ? errno : ENOMEM, std::generic_category());
     return topo;
   }
-  if (hwloc_topology_load(t) < 0) {
+  topology_ptr t(raw);
+  if (hwloc_topology_load(raw) < 0) {
     ec = std::error_code(errno ? errno : EIO, std::generic_category());
-    hwloc_topology_destroy(t);
     return topo;
   }
-  cpu_set_t mask;
-  CPU_ZERO(&mask);
-  if (sched_getaffinity(0, sizeof mask, &mask) != 0) {
-    ec = std::error_code(errno, std::generic_category());
-    hwloc_topology_destroy(t);
-    return topo;
+  cpu_set_t online;
+  if (detail::read_online_cpus(online) < 0) {
+    // Without /sys (a container without it): hwloc's own view of what is online.
+    CPU_ZERO(&online);
+    for (unsigned i : os_indexes(hwloc_topology_get_topology_cpuset(raw)))
+      if (i < CPU_SETSIZE) CPU_SET(i, &online);
   }
-  topo.packages = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_PACKAGE);
-  topo.numa_nodes = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_NUMANODE);
-  topo.cores = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_CORE);
-  const int npu = hwloc_get_nbobjs_by_type(t, HWLOC_OBJ_PU);
-  for (int i = 0; i < npu; ++i) {
-    hwloc_obj_t pu = hwloc_get_obj_by_type(t, HWLOC_OBJ_PU, static_cast<unsigned>(i));
+  topo.packages = hwloc_get_nbobjs_by_type(raw, HWLOC_OBJ_PACKAGE);
+  topo.numa_nodes = hwloc_get_nbobjs_by_type(raw, HWLOC_OBJ_NUMANODE);
+  topo.cores = hwloc_get_nbobjs_by_type(raw, HWLOC_OBJ_CORE);
+  const int npu = hwloc_get_nbobjs_by_type(raw, HWLOC_OBJ_PU);
+  std::vector<int> core_has_worker(static_cast<std::size_t>(std::max(topo.cores, 0)), 0);
+  for (int i = 0; i < npu; ++i) {  // logical order: a core's PUs are consecutive
+    hwloc_obj_t pu = hwloc_get_obj_by_type(raw, HWLOC_OBJ_PU, static_cast<unsigned>(i));
     pu_info info;
     info.os_index = pu->os_index;
-    if (hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(t, HWLOC_OBJ_CORE, pu))
+    if (hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(raw, HWLOC_OBJ_CORE, pu)) {
       info.core = static_cast<int>(core->logical_index);
-    if (hwloc_obj_t pkg = hwloc_get_ancestor_obj_by_type(t, HWLOC_OBJ_PACKAGE, pu))
+      for (unsigned s : os_indexes(core->cpuset))
+        if (s != pu->os_index) info.siblings.push_back(s);
+    }
+    if (hwloc_obj_t pkg = hwloc_get_ancestor_obj_by_type(raw, HWLOC_OBJ_PACKAGE, pu))
       info.package = static_cast<int>(pkg->logical_index);
     for (int n = 0; n < topo.numa_nodes; ++n) {
-      hwloc_obj_t node = hwloc_get_obj_by_type(t, HWLOC_OBJ_NUMANODE, static_cast<unsigned>(n));
+      hwloc_obj_t node = hwloc_get_obj_by_type(raw, HWLOC_OBJ_NUMANODE, static_cast<unsigned>(n));
       if (hwloc_bitmap_isset(node->cpuset, pu->os_index)) info.numa_node = static_cast<int>(node->os_index);
     }
-    info.allowed = pu->os_index < CPU_SETSIZE && CPU_ISSET(pu->os_index, &mask);
+    const bool in_set = pu->os_index < CPU_SETSIZE;
+    info.allowed = in_set && CPU_ISSET(pu->os_index, &mask);
+    info.online = in_set && CPU_ISSET(pu->os_index, &online);
+    info.worker = info.allowed && info.online;
+    if (info.worker && policy == worker_policy::per_core && info.core >= 0 &&
+        info.core < topo.cores)
+      info.worker = core_has_worker[static_cast<std::size_t>(info.core)]++ == 0;
     topo.pus.push_back(info);
-    if (info.allowed) topo.worker_cores.push_back(info.os_index);
+    if (info.worker) topo.worker_cores.push_back(info.os_index);
   }
-  hwloc_topology_destroy(t);
+  for (int depth = 0; depth < hwloc_topology_get_depth(raw); ++depth) {
+    for (unsigned i = 0; i < hwloc_get_nbobjs_by_depth(raw, depth); ++i) {
+      hwloc_obj_t obj = hwloc_get_obj_by_depth(raw, depth, i);
+      if (!hwloc_obj_type_is_cache(obj->type)) continue;
+      cache_info c;
+      c.level = static_cast<int>(obj->attr->cache.depth);
+      c.type = cache_type(obj);
+      c.size = obj->attr->cache.size;
+      c.line_size = obj->attr->cache.linesize;
+      c.pus = os_indexes(obj->cpuset);
+      topo.caches.push_back(std::move(c));
+    }
+  }
   std::sort(topo.pus.begin(), topo.pus.end(),
             [](const pu_info& a, const pu_info& b) { return a.os_index < b.os_index; });
+  std::sort(topo.caches.begin(), topo.caches.end(), [](const cache_info& a, const cache_info& b) {
+    if (a.level != b.level) return a.level < b.level;
+    if (a.type != b.type) return a.type < b.type;
+    return a.pus < b.pus;
+  });
   std::sort(topo.worker_cores.begin(), topo.worker_cores.end());
   return topo;
 }
 
+}  // namespace detail
+
+topology load_topology(std::error_code& ec, worker_policy policy) {
+  cpu_set_t mask;
+  CPU_ZERO(&mask);
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) {
+    ec = std::error_code(errno, std::generic_category());
+    return topology{};
+  }
+  return detail::load_topology_for(mask, policy, ec);
+}
+
 std::string topology_text(const topology& topo) {
   std::string out;
-  char line[160];
-  std::snprintf(line, sizeof line, "machine: %d package(s), %d NUMA node(s), %d core(s), %zu PU(s), %zu worker core(s)\n",
-                topo.packages, topo.numa_nodes, topo.cores, topo.pus.size(), topo.worker_cores.size());
+  char line[256];
+  std::snprintf(line, sizeof line,
+                "machine: %d package(s), %d NUMA node(s), %d core(s), %zu PU(s), %zu worker "
+                "core(s) (one per %s)\n",
+                topo.packages, topo.numa_nodes, topo.cores, topo.pus.size(),
+                topo.worker_cores.size(),
+                topo.policy == worker_policy::per_core ? "physical core" : "PU");
   out += line;
   for (const pu_info& pu : topo.pus) {
-    std::snprintf(line, sizeof line, "  PU %-3u core %-3d package %-2d numa %-2d %s\n", pu.os_index, pu.core,
-                  pu.package, pu.numa_node, pu.allowed ? "worker" : "not allowed");
+    const char* role = pu.worker    ? "worker"
+                       : !pu.online  ? "offline"
+                       : !pu.allowed ? "not allowed"
+                                     : "SMT sibling of a worker";
+    std::snprintf(line, sizeof line, "  PU %-3u core %-3d package %-2d numa %-2d siblings %-8s %s\n",
+                  pu.os_index, pu.core, pu.package, pu.numa_node, list_text(pu.siblings).c_str(),
+                  role);
+    out += line;
+  }
+  for (const cache_info& c : topo.caches) {
+    std::snprintf(line, sizeof line, "  L%d%c cache %6llu KiB  line %3u B  PUs %s\n", c.level,
+                  c.type == 'u' ? ' ' : c.type, static_cast<unsigned long long>(c.size / 1024),
+                  c.line_size, list_text(c.pus).c_str());
     out += line;
   }
   return out;

@@ -143,6 +143,9 @@ class scheduler {
   void deactivate(unsigned core);
   // stop() closes any core still open and ends and joins every worker thread.
   void stop();
+  // worker_tid() is the kernel id of the core's worker thread, or 0 before it exists.
+  // Read by the hotplug path (under the hotplug lock) to pin or vacate it.
+  [[nodiscard]] pid_t worker_tid(unsigned core) const noexcept;
 
   // call_on_worker() runs fn(arg) on the core's worker thread, between tasks, and returns
   // when it ran. The caller holds the hotplug lock (a callback, or cpus_read_lock).

@@ -2,6 +2,7 @@
 // that runs tasks and sleeps when there are none, the commands the hotplug thread sends
 // (unpark, activate, deactivate, park, exit) and the drain that moves a leaving core's
 // queued tasks to the cores that stay.
+#include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
@@ -10,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <string>
 #include <system_error>
 #include <thread>
 
@@ -75,6 +77,8 @@ int scheduler::unpark(unsigned core) {
     }
     // acquire: pairs with worker_main()'s release store of its tid.
     while (w->tid.load(std::memory_order_acquire) == 0) w->tid.wait(0, std::memory_order_acquire);
+    const std::string name = "hc-worker/" + std::to_string(core);  // shown by top -H
+    (void)pthread_setname_np(w->thread.native_handle(), name.substr(0, 15).c_str());
   }
   // relaxed (the tid loads below): published to this thread by the acquire load above,
   // or by an earlier unpark() that the hotplug lock orders before this one.
@@ -128,6 +132,12 @@ void scheduler::run_call(worker& w) noexcept {
   fn(w.call_arg);
   // relaxed: the caller sees it cleared through ack()'s release.
   w.call_fn.store(nullptr, std::memory_order_relaxed);
+}
+
+pid_t scheduler::worker_tid(unsigned core) const noexcept {
+  const worker* w = find(core);
+  // acquire: pairs with worker_main()'s release store of its tid.
+  return w == nullptr ? 0 : w->tid.load(std::memory_order_acquire);
 }
 
 int scheduler::activate(unsigned core) {

@@ -1,0 +1,157 @@
+// runtime/platform/machine_watch.cpp — the machine watch's thread: poll the uevent socket
+// and a stop eventfd, with the affinity poll period as timeout; turn what it sees into
+// availability for the governor.
+#include "platform/machine_watch.h"
+
+#include <poll.h>
+#include <pthread.h>
+#include <sys/eventfd.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <system_error>
+
+#include "platform/sysfs_cpu.h"
+#include "runtime_impl.h"
+
+namespace hotcore::detail {
+namespace {
+
+// take_one() decrements a positive counter; false when it was zero.
+bool take_one(std::atomic<int>& counter) {
+  // relaxed: a counter of events, see core_ctx::own_offlines.
+  int n = counter.load(std::memory_order_relaxed);
+  while (n > 0)
+    if (counter.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) return true;
+  return false;
+}
+
+}  // namespace
+
+machine_watch::machine_watch(runtime_impl& rt)
+    : _rt(rt), _affinity(rt.home_mask), _told(rt.by_id.size(), -1), _retry(rt.by_id.size(), 0) {}
+
+int machine_watch::open() {
+  if (_rt.options.follow_cpu_hotplug)
+    if (const int ret = _uevents.open(); ret < 0) return ret;
+  _stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (_stop_fd < 0) {
+    const int err = errno;
+    _uevents.close();
+    return -err;
+  }
+  return 0;
+}
+
+int machine_watch::start() {
+  try {
+    _thread = std::thread([this] { loop(); });
+  } catch (const std::system_error& e) {
+    return e.code().value() > 0 ? -e.code().value() : -EAGAIN;
+  }
+  pid_t t;
+  // acquire: pairs with loop()'s release store of the tid.
+  while ((t = _tid.load(std::memory_order_acquire)) == 0) _tid.wait(0, std::memory_order_acquire);
+  // Off the cores that are down, like every other thread of the runtime (vacate.cpp keeps
+  // it there from now on; the hotplug path is serialized by add_remove_mutex).
+  std::lock_guard serialize(_rt.add_remove_mutex);
+  const cpu_set_t spare = _rt.spare_mask(UINT_MAX, false);
+  (void)sched_setaffinity(t, sizeof spare, &spare);
+  return 0;
+}
+
+void machine_watch::stop() noexcept {
+  if (_thread.joinable()) {
+    const std::uint64_t one = 1;
+    (void)!::write(_stop_fd, &one, sizeof one);
+    _thread.join();
+    // release: vacate() must not place a thread id the kernel may hand out again.
+    _tid.store(0, std::memory_order_release);
+  }
+  if (_stop_fd >= 0) ::close(_stop_fd);
+  _stop_fd = -1;
+  _uevents.close();
+}
+
+void machine_watch::loop() {
+  (void)pthread_setname_np(pthread_self(), "hc-watch");
+  // release: publishes the tid to start().
+  _tid.store(static_cast<pid_t>(::syscall(SYS_gettid)), std::memory_order_release);
+  _tid.notify_all();
+  const bool poll_mask = _rt.options.follow_affinity;
+  const int period_ms = static_cast<int>(std::min(_rt.options.affinity_poll_ms, 60'000u));
+  for (;;) {
+    if (_dirty || std::count(_retry.begin(), _retry.end(), 1) != 0) evaluate();
+    pollfd fds[2] = {{_stop_fd, POLLIN, 0}, {_uevents.fd(), POLLIN, 0}};
+    const nfds_t n = _uevents.fd() >= 0 ? 2 : 1;
+    const bool retry = std::count(_retry.begin(), _retry.end(), 1) != 0;
+    const int ret = ::poll(fds, n, poll_mask || retry ? period_ms : -1);
+    if (ret < 0 && errno != EINTR) {
+      ::usleep(static_cast<useconds_t>(period_ms) * 1000);  // should not happen: do not spin
+      continue;
+    }
+    if (fds[0].revents != 0) return;
+    if (n == 2 && fds[1].revents != 0) {
+      // -ENOBUFS: events were dropped; the evaluation below looks at the whole machine.
+      (void)_uevents.receive([this](const cpu_uevent& ev) { on_uevent(ev); });
+      _dirty = true;
+    }
+    if (poll_mask && _affinity.poll()) _dirty = true;
+  }
+}
+
+// on_uevent() acts on the edges the level evaluation would miss: a CPU that went offline
+// and came back before we looked still took its core down (its teardowns run, the kernel
+// moved its threads), and a CPU that came back gets its core's threads re-pinned if the
+// core stayed up (the kernel widened their affinity and does not narrow it again).
+void machine_watch::on_uevent(const cpu_uevent& ev) {
+  core_ctx* c = _rt.find(ev.cpu);
+  if (c == nullptr) {
+    // Not a core, but the kernel may have widened our threads when it left: place them.
+    if (ev.act == cpu_uevent::action::online) (void)_rt.repin();
+    return;
+  }
+  switch (ev.act) {
+    case cpu_uevent::action::offline:
+    case cpu_uevent::action::remove:
+      if (take_one(c->own_offlines)) return;  // cpu:physical's own offline
+      _retry[ev.cpu] = _rt.follow_availability(ev.cpu, false) < 0;
+      _told[ev.cpu] = 0;
+      return;
+    case cpu_uevent::action::online:
+    case cpu_uevent::action::add:
+      (void)_rt.repin();
+      return;
+    case cpu_uevent::action::other:
+      return;
+  }
+}
+
+// evaluate() computes each core's availability from the machine as it is now (online in
+// the kernel, in the process mask) and tells the governor what changed.
+void machine_watch::evaluate() {
+  const runtime_options& opt = _rt.options;
+  cpu_set_t online;
+  const bool have_online = read_online_cpus(online) == 0;
+  cpu_set_t process = _affinity.mask();
+  if (!opt.follow_affinity && read_process_mask(process) < 0) process = _rt.home_mask;
+  for (unsigned id : _rt.core_ids) {
+    const core_ctx& c = *_rt.by_id[id];
+    // relaxed: see core_ctx.
+    const bool kernel_ok = !opt.follow_cpu_hotplug || !have_online || CPU_ISSET(id, &online) ||
+                           (c.physical && c.offlined_by_us.load(std::memory_order_relaxed));
+    const bool allowed = !opt.follow_affinity || CPU_ISSET(id, &process);
+    const signed char available = kernel_ok && allowed ? 1 : 0;
+    if (_told[id] == available && !_retry[id]) continue;
+    _retry[id] = _rt.follow_availability(id, available != 0) < 0;
+    _told[id] = available;
+  }
+  // The cores first, the snapshot after: an hwloc load takes milliseconds.
+  if (_dirty) _rt.reload_topology(process);
+  _dirty = false;
+}
+
+}  // namespace hotcore::detail

@@ -1,0 +1,49 @@
+// runtime/platform/vacate.cpp — keeping the runtime's threads off the cores that are
+// down: every thread of a down core, and the machine watch, runs on the process's mask
+// minus the cores that are down, so a core that is down is really free for others.
+#include <sched.h>
+
+#include "platform/machine_watch.h"
+#include "runtime_impl.h"
+
+namespace hotcore::detail {
+namespace {
+
+// core_is_up() tells whether a core's threads may be on it: core:bringup pinned its
+// hotplug thread there (or is doing so: `changing` moves to `going_up`).
+bool core_is_up(const core_ctx& c, unsigned changing, bool going_up) {
+  if (c.id == changing) return going_up;
+  // relaxed: called on the hotplug path, which serializes every change of a core's state.
+  return c.state.load(std::memory_order_relaxed) >= BRINGUP_CORE;
+}
+
+}  // namespace
+
+cpu_set_t runtime_impl::spare_mask(unsigned changing, bool going_up) const {
+  cpu_set_t spare = home_mask;
+  for (unsigned id : core_ids)
+    if (!core_is_up(*by_id[id], changing, going_up)) CPU_CLR(id, &spare);
+  // Every core down (a runtime created with its cores offline): nowhere is better.
+  if (CPU_COUNT(&spare) == 0) spare = home_mask;
+  return spare;
+}
+
+// vacate() runs when core `changing` goes down (core:bringup teardown) or comes up
+// (core:bringup startup): the threads of every down core and the machine watch get the
+// new spare mask. Setting a sleeping thread's affinity is cheap (it is not migrated), and
+// may not fail here: a thread the kernel cannot place keeps the mask it had.
+void runtime_impl::vacate(unsigned changing, bool going_up) {
+  const cpu_set_t spare = spare_mask(changing, going_up);
+  const auto place = [&spare](pid_t tid) {
+    if (tid > 0) (void)sched_setaffinity(tid, sizeof spare, &spare);
+  };
+  for (unsigned id : core_ids) {
+    core_ctx& c = *by_id[id];
+    if (core_is_up(c, changing, going_up)) continue;
+    place(c.thread.tid());
+    place(sched.worker_tid(id));
+  }
+  if (watch) place(watch->tid());
+}
+
+}  // namespace hotcore::detail

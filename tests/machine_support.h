@@ -1,0 +1,174 @@
+// tests/machine_support.h — helpers for the tests of the machine under the runtime: the
+// affinity of every thread of this process (/proc/self/task/*/status), waiting for a
+// condition with a bound, and a ledger that counts how often each task ran.
+#pragma once
+
+#include <sched.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "test_support.h"
+
+namespace hotcore_test {
+
+// named_allowed_lists() maps each thread of the runtime (named "hc-...": hc-hotplug/N,
+// hc-worker/N, hc-watch) to "name tid" -> its Cpus_allowed_list, e.g. "0" or "0-1".
+inline std::map<std::string, std::string> named_allowed_lists();
+
+// allowed_lists() maps each thread of the runtime to its Cpus_allowed_list.
+inline std::map<pid_t, std::string> allowed_lists() {
+  std::map<pid_t, std::string> out;
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    const pid_t tid = static_cast<pid_t>(std::stol(entry.path().filename().string()));
+    std::ifstream comm(entry.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    if (name.rfind("hc-", 0) != 0) continue;
+    std::ifstream status(entry.path() / "status");
+    std::string line;
+    while (std::getline(status, line))
+      if (line.rfind("Cpus_allowed_list:", 0) == 0) {
+        const auto start = line.find_first_not_of(" \t", 18);
+        out[tid] = start == std::string::npos ? "" : line.substr(start);
+      }
+  }
+  return out;
+}
+
+inline std::map<std::string, std::string> named_allowed_lists() {
+  std::map<std::string, std::string> out;
+  for (const auto& [tid, list] : allowed_lists()) {
+    std::ifstream comm("/proc/self/task/" + std::to_string(tid) + "/comm");
+    std::string name;
+    std::getline(comm, name);
+    out[name + " " + std::to_string(tid)] = list;
+  }
+  return out;
+}
+
+// allowed_of() is the Cpus_allowed_list of the runtime thread named `name` (e.g.
+// "hc-worker/1"), or "" if there is none (or more than one runtime is alive).
+inline std::string allowed_of(const std::string& name) {
+  std::string found;
+  for (const auto& [key, list] : named_allowed_lists())
+    if (key.rfind(name + " ", 0) == 0) found = list;
+  return found;
+}
+
+// core_pinned() tells whether core N's hotplug thread and worker are pinned to cpuN alone.
+inline bool core_pinned(unsigned core) {
+  const std::string n = std::to_string(core);
+  return allowed_of("hc-hotplug/" + n) == n && allowed_of("hc-worker/" + n) == n;
+}
+
+// list_has_cpu() tells whether a kernel CPU list ("0-3,5") contains cpu.
+inline bool list_has_cpu(const std::string& list, unsigned cpu) {
+  std::size_t pos = 0;
+  while (pos < list.size()) {
+    std::size_t end = list.find(',', pos);
+    if (end == std::string::npos) end = list.size();
+    const std::string part = list.substr(pos, end - pos);
+    const auto dash = part.find('-');
+    const unsigned first = static_cast<unsigned>(std::stoul(part.substr(0, dash)));
+    const unsigned last =
+        dash == std::string::npos ? first : static_cast<unsigned>(std::stoul(part.substr(dash + 1)));
+    if (cpu >= first && cpu <= last) return true;
+    pos = end + 1;
+  }
+  return false;
+}
+
+// threads_allowed_on() lists the runtime threads whose affinity includes cpu, as
+// "tid:list".
+inline std::vector<std::string> threads_allowed_on(unsigned cpu) {
+  std::vector<std::string> out;
+  for (const auto& [tid, list] : allowed_lists())
+    if (list_has_cpu(list, cpu)) out.push_back(std::to_string(tid) + ":" + list);
+  return out;
+}
+
+// threads_pinned_to() counts the threads whose affinity is exactly {cpu}.
+inline int threads_pinned_to(unsigned cpu) {
+  int n = 0;
+  for (const auto& [tid, list] : allowed_lists()) n += list == std::to_string(cpu) ? 1 : 0;
+  return n;
+}
+
+// wait_for() polls cond every millisecond for up to `limit`; a bound for a hung test, not a
+// speed assertion.
+template <class F>
+bool wait_for(F cond, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > end) return cond();
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  return true;
+}
+
+// run_ledger counts the runs of each task id; every accepted id must run exactly once.
+class run_ledger {
+ public:
+  explicit run_ledger(std::size_t capacity) : _runs(new std::atomic<int>[capacity]()), _cap(capacity) {}
+  [[nodiscard]] std::size_t capacity() const noexcept { return _cap; }
+  void ran(std::size_t id) noexcept { _runs[id].fetch_add(1, std::memory_order_relaxed); }
+  // check(accepted) counts ids below `accepted` that ran 0 times (lost) or more than once.
+  void check(std::size_t accepted, std::size_t& lost, std::size_t& doubled) const {
+    lost = doubled = 0;
+    for (std::size_t i = 0; i < accepted; ++i) {
+      const int n = _runs[i].load(std::memory_order_relaxed);
+      lost += n == 0 ? 1 : 0;
+      doubled += n > 1 ? 1 : 0;
+    }
+  }
+
+ private:
+  std::unique_ptr<std::atomic<int>[]> _runs;
+  std::size_t _cap;
+};
+
+// task_stream submits tasks (one id each) from a thread of its own, alternating submit()
+// and submit_on() of every core, until stop(); refused submit_on()s (-ENODEV: the core is
+// not active) are not counted as accepted.
+class task_stream {
+ public:
+  task_stream(runtime& rt, run_ledger& ledger) : _rt(rt), _ledger(ledger) {
+    _thread = std::thread([this] { loop(); });
+  }
+  ~task_stream() { stop(); }
+  // stop() ends submitting and returns how many tasks were accepted.
+  std::size_t stop() {
+    _stop.store(true);
+    if (_thread.joinable()) _thread.join();
+    return _accepted;
+  }
+
+ private:
+  void loop() {
+    const auto& cores = _rt.cores();
+    for (std::size_t i = 0; !_stop.load() && _accepted < _ledger.capacity(); ++i) {
+      const std::size_t id = _accepted;
+      run_ledger* l = &_ledger;
+      const int ret = i % 2 == 0 ? _rt.submit([l, id] { l->ran(id); })
+                                 : _rt.submit_on(cores[(i / 2) % cores.size()], [l, id] { l->ran(id); });
+      if (ret == 0) ++_accepted;
+      if (i % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+  runtime& _rt;
+  run_ledger& _ledger;
+  std::atomic<bool> _stop{false};
+  std::size_t _accepted = 0;  // read after join
+  std::thread _thread;
+};
+
+}  // namespace hotcore_test

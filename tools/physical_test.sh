@@ -1,0 +1,73 @@
+#!/usr/bin/env bash
+# tools/physical_test.sh — Description: the hotcore program while cpu1 is offlined and
+# onlined by someone else: `hotcore soak --follow` keeps "lost 0 duplicated 0" while this
+# script echoes 0 and 1 into cpu1/online; `hotcore cycle --physical` and `hotcore demo
+# --physical` report the kernel's part and state. As root only (skips with 77), holding
+# /tmp/hotcore-cpu1.lock throughout, and cpu1 is always left online (trap).
+# Usage: physical_test.sh path/to/hotcore
+set -u
+
+hotcore=${1:?usage: physical_test.sh path/to/hotcore}
+online=/sys/devices/system/cpu/cpu1/online
+[ "$(id -u)" -eq 0 ] || { echo "skipped: not root"; exit 77; }
+[ -w "$online" ] || { echo "skipped: no writable $online"; exit 77; }
+
+exec 9>/tmp/hotcore-cpu1.lock
+flock 9
+out=$(mktemp)
+err=$(mktemp)
+trap 'echo 1 > "$online"; rm -f "$out" "$err"' EXIT
+trap 'exit 1' INT TERM
+echo 1 >"$online"
+failures=0
+
+check() {
+  local what=$1
+  shift
+  if "$@"; then
+    echo "ok   $what"
+  else
+    echo "FAIL $what"
+    sed 's/^/  stdout: /' "$out"
+    sed 's/^/  stderr: /' "$err"
+    failures=$((failures + 1))
+  fi
+}
+
+# Someone else offlines and onlines cpu1 while soak runs: offline 0.2 s at a time, at
+# least twice, for about 4 s. (Under soak's load the kernel's first offline can take
+# seconds: the loop counts cycles, not time alone.)
+"$hotcore" soak --seconds 8 --churn-ms 0 --follow >"$out" 2>"$err" &
+soak=$!
+sleep 0.5
+cycles=0
+end=$((SECONDS + 4))
+while [ "$cycles" -lt 2 ] || { [ "$SECONDS" -lt "$end" ] && [ "$cycles" -lt 6 ]; }; do
+  echo 0 >"$online"
+  sleep 0.2
+  echo 1 >"$online"
+  sleep 0.2
+  cycles=$((cycles + 1))
+done
+wait "$soak"
+rc=$?
+echo "cpu1 offlined and onlined $cycles times under soak"
+check "soak --follow exits 0 while cpu1 comes and goes" test "$rc" -eq 0
+check "soak --follow: every task ran exactly once" grep -Eq '^submitted ([0-9]+) ran \1 lost 0 duplicated 0$' "$out"
+check "cpu1 came and went at least twice" test "$cycles" -ge 2
+
+"$hotcore" cycle --physical --count 5 >"$out" 2>"$err"
+rc=$?
+check "cycle --physical exits 0" test "$rc" -eq 0
+check "cycle --physical reports the kernel's part beside the runtime's" grep -Eq '^ +down +[0-9.]+ +[0-9.]+$' "$out"
+check "cycle --physical has the cpu:physical row, marked kernel" grep -Eq 'cpu:physical +down .* kernel$' "$out"
+check "cpu1 is online after cycle --physical" test "$(cat "$online")" -eq 1
+
+"$hotcore" demo --physical >"$out" 2>"$err"
+rc=$?
+check "demo --physical exits 0" test "$rc" -eq 0
+check "demo --physical: core 1 down shows the kernel's cpu1 offline" grep -q 'core_down(1) = 0: state 0 offline   kernel: cpu1/hotplug/state 0$' "$out"
+check "demo --physical: core 1 up shows the kernel's cpu1 online" grep -Eq 'core_up\(1\) = 0: state 74 online   kernel: cpu1/hotplug/state [1-9][0-9]*$' "$out"
+check "cpu1 is online after demo --physical" test "$(cat "$online")" -eq 1
+
+[ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
