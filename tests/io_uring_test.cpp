@@ -56,8 +56,13 @@ TEST_CASE("io_uring_state registers \"io/uring:online\" with setup_state_multi i
   CHECK(f.single_issuer);
   CHECK(f.defer_taskrun);
   CHECK(f.registered_ring_fd);
-  CHECK((f.setup_flags & IORING_SETUP_COOP_TASKRUN) != 0);
-  CHECK((f.setup_flags & IORING_SETUP_SINGLE_ISSUER) == 0);
+  CHECK(f.r_disabled);
+  // So the rings are single-issuer (enabled on the core's worker) with deferred task work.
+  CHECK((f.setup_flags & IORING_SETUP_R_DISABLED) != 0);
+  CHECK((f.setup_flags & IORING_SETUP_SINGLE_ISSUER) != 0);
+  CHECK((f.setup_flags & IORING_SETUP_DEFER_TASKRUN) != 0);
+  CHECK((f.setup_flags & IORING_SETUP_TASKRUN_FLAG) != 0);
+  CHECK((f.setup_flags & IORING_SETUP_COOP_TASKRUN) == 0);
   s.io.reset();
   CHECK(state_named(*s.rt, "io/uring:online") == -1);
 }

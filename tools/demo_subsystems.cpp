@@ -57,14 +57,18 @@ bool start_io_uring(runtime& rt, started& out) {
   const io_features& f = io->state->features();
   std::printf("  io_uring     state %d \"io/uring:online\", %u rings (one per online core)\n",
               io->state->state(), io->ctx->rings());
-  std::printf("               kernel offers: coop_taskrun=%d submit_all=%d single_issuer=%d "
-              "defer_taskrun=%d registered_ring_fd=%d\n",
-              f.coop_taskrun, f.submit_all, f.single_issuer, f.defer_taskrun,
+  std::printf("               kernel offers: coop_taskrun=%d submit_all=%d r_disabled=%d "
+              "single_issuer=%d defer_taskrun=%d registered_ring_fd=%d\n",
+              f.coop_taskrun, f.submit_all, f.r_disabled, f.single_issuer, f.defer_taskrun,
               f.registered_ring_fd);
-  std::printf("               rings use:     %s%s(single_issuer, defer_taskrun and registered "
-              "ring fds not: see io_context.h)\n",
-              (f.setup_flags & IORING_SETUP_COOP_TASKRUN) ? "COOP_TASKRUN|TASKRUN_FLAG " : "",
-              (f.setup_flags & IORING_SETUP_SUBMIT_ALL) ? "SUBMIT_ALL " : "");
+  std::printf("               rings use:     %s%s%s%s%s%s%s(enabled on the core's worker)\n",
+              (f.setup_flags & IORING_SETUP_R_DISABLED) ? "R_DISABLED " : "",
+              (f.setup_flags & IORING_SETUP_SINGLE_ISSUER) ? "SINGLE_ISSUER " : "",
+              (f.setup_flags & IORING_SETUP_DEFER_TASKRUN) ? "DEFER_TASKRUN " : "",
+              (f.setup_flags & IORING_SETUP_COOP_TASKRUN) ? "COOP_TASKRUN " : "",
+              (f.setup_flags & IORING_SETUP_TASKRUN_FLAG) ? "TASKRUN_FLAG " : "",
+              (f.setup_flags & IORING_SETUP_SUBMIT_ALL) ? "SUBMIT_ALL " : "",
+              f.registered_ring_fd ? "+ registered ring fd " : "");
   // One read per core, submitted by a task on that core to its ring.
   std::atomic<int> done{0};
   bool ok = true;

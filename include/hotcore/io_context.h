@@ -20,18 +20,24 @@ struct io_context_impl;
 // io_features says what the kernel's io_uring offers (probed once, by creating small
 // rings) and which setup flags hotcore's rings use.
 struct io_features {
-  bool coop_taskrun = false;        // IORING_SETUP_COOP_TASKRUN (+ TASKRUN_FLAG): used
+  bool coop_taskrun = false;        // IORING_SETUP_COOP_TASKRUN (+ TASKRUN_FLAG)
   bool submit_all = false;          // IORING_SETUP_SUBMIT_ALL: used
-  bool single_issuer = false;       // IORING_SETUP_SINGLE_ISSUER: offered, not used (below)
-  bool defer_taskrun = false;       // IORING_SETUP_DEFER_TASKRUN: offered, not used (below)
-  bool registered_ring_fd = false;  // io_uring_register_ring_fd(): offered, not used (below)
+  bool r_disabled = false;          // IORING_SETUP_R_DISABLED
+  bool single_issuer = false;       // IORING_SETUP_SINGLE_ISSUER
+  bool defer_taskrun = false;       // IORING_SETUP_DEFER_TASKRUN
+  bool registered_ring_fd = false;  // io_uring_register_ring_fd(): used when offered
   unsigned setup_flags = 0;         // the IORING_SETUP_* flags every ring is created with
-  // Why three are not used: a core's ring is submitted to by its worker, but cancelled and
-  // drained by its hotplug thread when the core goes down (the worker is idle then and
-  // does not poll). With SINGLE_ISSUER (and DEFER_TASKRUN, which needs it) the kernel
-  // refuses both the cancel and the submit from any task but the one that enabled the
-  // ring (-EEXIST, checked on 6.18); a registered ring fd is per task, and the worker's
-  // registration would keep a closed ring alive until the worker exits.
+  // A core's ring is created on its hotplug thread, disabled (R_DISABLED), and enabled on
+  // the core's worker with runtime::run_on_worker(), which makes the worker its single
+  // issuer (SINGLE_ISSUER). Completions then wait as deferred task work until the worker
+  // enters the ring (DEFER_TASKRUN; the kernel signals the ring's eventfd when such work
+  // is queued, so a sleeping worker wakes); TASKRUN_FLAG tells the worker when to enter.
+  // The worker registers the ring fd with itself (at most 16 rings per worker; more just
+  // use the plain fd). When a core goes down, its worker (between workers:online and
+  // sched:active it runs no task) cancels, drains and closes the ring, again through
+  // run_on_worker(). Without R_DISABLED or SINGLE_ISSUER, the rings use COOP_TASKRUN |
+  // TASKRUN_FLAG (and SUBMIT_ALL) as before; without DEFER_TASKRUN, SINGLE_ISSUER |
+  // COOP_TASKRUN.
 };
 
 // io_uring_state owns the state "io/uring:online", installed with setup_state_multi() in

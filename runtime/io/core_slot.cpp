@@ -1,9 +1,9 @@
-// runtime/io/core_slot.cpp — a core's ring: bring-up and take-down on the hotplug thread
-// (cancel and drain what is in flight), issuing operations and reaping completions on the
-// core's worker.
+// runtime/io/core_slot.cpp — a core's ring: made on the hotplug thread; enabled, fed,
+// reaped, cancelled, drained and closed on the core's worker (its single issuer).
 #include "io/core_slot.h"
 
 #include <sys/eventfd.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -22,7 +22,10 @@ core_slot::~core_slot() {
   if (_live.load(std::memory_order_relaxed)) (void)take_down();
 }
 
-int core_slot::bring_up(unsigned entries, unsigned setup_flags) noexcept {
+int core_slot::bring_up(unsigned entries, unsigned setup_flags, bool register_ring_fd) noexcept {
+  _flags = setup_flags;
+  _register_ring_fd = register_ring_fd;
+  _ring_fd_registered = false;
   io_uring_params params{};
   params.flags = setup_flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
   params.cq_entries = entries * 4;  // room for a burst of completions between two polls
@@ -38,9 +41,29 @@ int core_slot::bring_up(unsigned entries, unsigned setup_flags) noexcept {
     return ret;
   }
   _in_flight = 0;
+  return 0;
+}
+
+int core_slot::enable() noexcept {
+  if ((_flags & IORING_SETUP_R_DISABLED) != 0) {
+    // liburing 2.3 (Debian 12) has no io_uring_enable_rings(): the register call itself.
+    // The kernel makes the calling task (this worker) the ring's single issuer.
+    if (::syscall(__NR_io_uring_register, _ring.ring_fd, IORING_REGISTER_ENABLE_RINGS,
+                  nullptr, 0) < 0)
+      return -errno;
+  }
+  // 1: registered; the worker's io_uring_enter calls then skip the fd lookup. A failure
+  // (-EBUSY: 16 rings registered with this worker already) just leaves the plain fd.
+  if (_register_ring_fd) _ring_fd_registered = io_uring_register_ring_fd(&_ring) == 1;
   // release: the ring is complete before anyone sees it live.
   _live.store(true, std::memory_order_release);
   return 0;
+}
+
+void core_slot::discard() noexcept {
+  io_uring_queue_exit(&_ring);
+  ::close(_efd);
+  _efd = -1;
 }
 
 bool core_slot::prepare(io_op* op) noexcept {
@@ -105,12 +128,20 @@ unsigned core_slot::poll() noexcept {
   if (io_uring_sq_ready(&_ring) > 0) (void)io_uring_submit(&_ring);
   eventfd_t drained;
   (void)eventfd_read(_efd, &drained);  // re-armed before reaping: a later CQE wakes us again
-  return did + reap(false, nullptr);
+  did += reap(false, nullptr);
+  // With DEFER_TASKRUN the kernel runs a bounded batch of deferred completions per enter
+  // and signals the eventfd only when its list goes from empty to not empty: if some are
+  // left (TASKRUN still set), poke our own eventfd so the worker polls again, not sleeps.
+  if ((_flags & IORING_SETUP_DEFER_TASKRUN) != 0 &&
+      (IO_URING_READ_ONCE(*_ring.sq.kflags) & IORING_SQ_TASKRUN) != 0)
+    (void)eventfd_write(_efd, 1);
+  return did;
 }
 
 unsigned core_slot::reap(bool for_take_down, io_op** cancelled_tail) noexcept {
-  // With COOP_TASKRUN the kernel leaves completions as task work until this thread enters
-  // it; TASKRUN_FLAG says so (and CQ_OVERFLOW that some wait in the overflow list).
+  // With COOP_TASKRUN or DEFER_TASKRUN the kernel leaves completions as task work until
+  // this thread enters it; TASKRUN_FLAG says so (and CQ_OVERFLOW that some wait in the
+  // overflow list).
   const unsigned flags = IO_URING_READ_ONCE(*_ring.sq.kflags);
   if ((flags & (IORING_SQ_TASKRUN | IORING_SQ_CQ_OVERFLOW)) != 0) (void)io_uring_get_events(&_ring);
   unsigned head;
@@ -156,15 +187,18 @@ io_op* core_slot::take_down() noexcept {
     if (reap(true, &cancelled) == 0) {
       __kernel_timespec wait{0, drain_wait_ns};
       io_uring_cqe* cqe;
-      (void)io_uring_wait_cqe_timeout(&_ring, &cqe, &wait);
+      // -EEXIST: this thread is not the ring's single issuer, so it can neither wait nor
+      // cancel. ring_down() calls us on the worker; stop rather than spin (the kernel
+      // cancels what is left when the ring closes, and those operations are lost).
+      if (io_uring_wait_cqe_timeout(&_ring, &cqe, &wait) == -EEXIST) break;
       continue;
     }
     *tail = cancelled;
     while (*tail != nullptr) tail = &(*tail)->next;
   }
-  io_uring_queue_exit(&_ring);
-  ::close(_efd);
-  _efd = -1;
+  if (_ring_fd_registered) (void)io_uring_unregister_ring_fd(&_ring);  // this worker's
+  _ring_fd_registered = false;
+  discard();
   return out;
 }
 

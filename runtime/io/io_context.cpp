@@ -25,12 +25,21 @@ io_context_impl::io_context_impl(io_state_impl& state, unsigned ring_entries)
 int io_context_impl::ring_up(unsigned core) noexcept {
   core_slot* s = slot(core);
   if (s == nullptr) return -EINVAL;
-  int ret = s->bring_up(entries, st.features.setup_flags);
+  int ret = s->bring_up(entries, st.features.setup_flags, st.features.registered_ring_fd);
   if (ret < 0) return ret;
+  // The worker exists and is pinned here (ONLINE_DYN lies above "workers:online"); it
+  // enables the ring and so becomes its single issuer.
+  int enabled = -ENODEV;
+  ret = rt.run_on_worker(core, [&] { enabled = s->enable(); });
+  if (ret == 0) ret = enabled;
+  if (ret < 0) {
+    s->discard();
+    return ret;
+  }
   // Attach last: on a running core (add_instance) the worker polls from here on.
   ret = rt.attach_poller(core, s);
   if (ret < 0) {
-    hand_on(s->take_down(), core);  // nothing was issued yet: this returns nothing
+    hand_on(take_down(core, s), core);  // nothing was issued yet: this hands on nothing
     return ret;
   }
   s->queue.open();
@@ -38,29 +47,23 @@ int io_context_impl::ring_up(unsigned core) noexcept {
   return 0;
 }
 
+io_op* io_context_impl::take_down(unsigned core, core_slot* s) noexcept {
+  io_op* rest = nullptr;
+  // A core going down reaches this state with its worker running no task (sched:active
+  // is above): fn runs at once. On a running core (remove_instance, or an add_instance
+  // rolled back) the worker may be inside a task that submits to the ring: fn runs
+  // between two tasks. Either way the ring's single issuer cancels, drains and closes it.
+  if (rt.run_on_worker(core, [&] { rest = s->take_down(); }) != 0)
+    rest = s->take_down();  // no worker (cannot happen between workers:online up and down)
+  return rest;
+}
+
 int io_context_impl::ring_down(unsigned core) noexcept {
   core_slot* s = slot(core);
   if (s == nullptr || !s->live()) return -EINVAL;
   // Detach first: after this the worker is not inside poll() and will not enter it.
   (void)rt.detach_poller(core, s);
-  io_op* rest = nullptr;
-  // A core going down reaches this state with its worker idle (sched:active is above):
-  // the ring is ours. On a running core (remove_instance, or an add_instance rolled back)
-  // the worker may be inside a task that submits to the ring: it takes the ring down
-  // itself, between two tasks, and we wait for that.
-  std::atomic<bool> done{false};
-  const int sent = rt.submit_on(core, [&] {
-    rest = s->take_down();
-    // release: `rest` and the closed ring are visible to the waiter.
-    done.store(true, std::memory_order_release);
-    done.notify_one();
-  });
-  if (sent == 0) {
-    // acquire: pairs with the store above.
-    while (!done.load(std::memory_order_acquire)) done.wait(false, std::memory_order_acquire);
-  } else {
-    rest = s->take_down();  // -ENODEV: the core does not take tasks, its worker is idle
-  }
+  io_op* rest = take_down(core, s);
   rings.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a statistic
   hand_on(rest, core);
   return 0;
@@ -178,11 +181,24 @@ int probe_io_features(io_features& out) noexcept {
   const auto has = [&](unsigned flags, bool reg = false) { return try_flags(flags, reg) == 0; };
   out.coop_taskrun = has(IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG);
   out.submit_all = has(IORING_SETUP_SUBMIT_ALL);
+  out.r_disabled = has(IORING_SETUP_R_DISABLED);
   out.single_issuer = has(IORING_SETUP_SINGLE_ISSUER);
-  out.defer_taskrun = has(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN);
+  out.defer_taskrun = has(IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN |
+                          IORING_SETUP_TASKRUN_FLAG);
   out.registered_ring_fd = has(0, true);
-  out.setup_flags = (out.coop_taskrun ? IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG : 0u) |
-                    (out.submit_all ? IORING_SETUP_SUBMIT_ALL : 0u);
+  const unsigned base = out.submit_all ? IORING_SETUP_SUBMIT_ALL : 0u;
+  const unsigned coop =
+      out.coop_taskrun ? IORING_SETUP_COOP_TASKRUN | IORING_SETUP_TASKRUN_FLAG : 0u;
+  // The worker must enable the ring to become its single issuer: SINGLE_ISSUER only with
+  // R_DISABLED. DEFER_TASKRUN runs completions only when the worker enters the ring; the
+  // eventfd still wakes it (the kernel signals it when deferred work is queued).
+  unsigned flags = base | coop;
+  if (out.single_issuer && out.r_disabled) {
+    flags = base | IORING_SETUP_R_DISABLED | IORING_SETUP_SINGLE_ISSUER |
+            (out.defer_taskrun ? IORING_SETUP_DEFER_TASKRUN | IORING_SETUP_TASKRUN_FLAG : coop);
+    if (!has(flags)) flags = base | coop;  // the combination refused: the plain flags
+  }
+  out.setup_flags = flags;
   return 0;
 }
 

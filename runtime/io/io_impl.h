@@ -32,6 +32,9 @@ struct io_context_impl : instance_node {
   // core's hotplug thread.
   int ring_up(unsigned core) noexcept;
   int ring_down(unsigned core) noexcept;
+  // take_down() has the core's worker take s down (core_slot::take_down()) and returns
+  // the operations to issue again.
+  io_op* take_down(unsigned core, core_slot* s) noexcept;
 
   // submit() takes a new operation: this core's ring from a task, else some core's queue.
   int submit(io_op* op) noexcept;
