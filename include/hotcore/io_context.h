@@ -1,6 +1,7 @@
 // hotcore/io_context.h — io_uring on hot-pluggable cores: the multi-instance state
 // "io/uring:online" (io_uring_state) and its instances (io_context), one ring per online
-// core, set up and torn down by the core's hotplug thread.
+// core, made by the core's hotplug thread and owned (enabled, used, torn down) by the
+// core's worker, its single issuer.
 #pragma once
 
 #include <cstdint>

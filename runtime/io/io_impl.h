@@ -29,7 +29,7 @@ struct io_context_impl : instance_node {
   io_context_impl(io_state_impl& st, unsigned entries);
 
   // ring_up()/ring_down() are the state's startup and teardown for this instance, on the
-  // core's hotplug thread.
+  // core's hotplug thread, which hands enabling and tearing down the ring to the worker.
   int ring_up(unsigned core) noexcept;
   int ring_down(unsigned core) noexcept;
   // take_down() has the core's worker take s down (core_slot::take_down()) and returns
