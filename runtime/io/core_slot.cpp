@@ -109,7 +109,7 @@ unsigned core_slot::poll() noexcept {
   // relaxed: poll() runs on the owner (the worker) only while the slot is attached.
   if (!_live.load(std::memory_order_relaxed)) return 0;
   unsigned did = 0;
-  io_op* list = queue.take_all();
+  io_op* list = reverse_list(queue.take_all());
   while (list != nullptr) {
     io_op* op = list;
     list = op->next;
@@ -177,7 +177,7 @@ void core_slot::cancel_all() noexcept {
 io_op* core_slot::take_down() noexcept {
   // release: pairs with live(); a task on this thread will not issue here any more.
   _live.store(false, std::memory_order_release);
-  io_op* out = queue.close_and_take();  // never issued: they go on as they are
+  io_op* out = reverse_list(queue.close_and_take());  // never issued: they go on as they are
   io_op** tail = &out;
   while (*tail != nullptr) tail = &(*tail)->next;
   if (io_uring_sq_ready(&_ring) > 0) (void)io_uring_submit(&_ring);

@@ -17,12 +17,15 @@
 #include "hotcore/core_poller.h"
 #include "hotcore/task.h"
 #include "hotcore/task_group.h"
-#include "sched/inbox.h"
+#include "sched/closeable_stack.h"
 #include "sched/ws_deque.h"
 
 namespace hotcore::detail {
 
 class scheduler;
+
+// inbox is a core's injection queue of tasks (closed while the core takes no tasks).
+using inbox = closeable_stack<task_node>;
 struct worker;
 
 // counter_slot counts root tasks (submit/submit_on) per thread: submitted where they were

@@ -7,6 +7,8 @@
 #include <cstdint>
 #include <functional>
 
+#include "sched/closeable_stack.h"
+
 namespace hotcore::detail {
 
 struct timer_rec {
@@ -53,55 +55,8 @@ struct timer_rec {
   }
 };
 
-// timer_inbox is a multi-producer stack of timers, taken whole by the wheel's owner, and
-// closed (pushes fail) while the core's wheel is not online.
-class timer_inbox {
- public:
-  // push() adds t; false (t not taken) when closed.
-  [[nodiscard]] bool push(timer_rec* t) noexcept {
-    // relaxed: a starting guess for the CAS.
-    timer_rec* h = _head.load(std::memory_order_relaxed);
-    do {
-      if (h == closed()) return false;
-      t->next = h;
-      // release: publishes the timer (deadline, fn, link) to take_all()'s acquire.
-    } while (!_head.compare_exchange_weak(h, t, std::memory_order_release,
-                                          std::memory_order_relaxed));
-    return true;
-  }
-  // take_all() removes every timer (newest first), or null. Leaves it open.
-  [[nodiscard]] timer_rec* take_all() noexcept {
-    // relaxed: a quick look; the exchange below acquires.
-    timer_rec* h = _head.load(std::memory_order_relaxed);
-    if (h == nullptr || h == closed()) return nullptr;
-    do {
-      if (h == closed()) return nullptr;
-      // acquire: pairs with push()'s release (one release sequence of RMWs).
-    } while (!_head.compare_exchange_weak(h, nullptr, std::memory_order_acquire,
-                                          std::memory_order_relaxed));
-    return h;
-  }
-  // close_and_take() closes the inbox and returns what was in it.
-  [[nodiscard]] timer_rec* close_and_take() noexcept {
-    // acquire: the pushed timers. (Opening again needs nothing from us.)
-    timer_rec* h = _head.exchange(closed(), std::memory_order_acquire);
-    return h == closed() ? nullptr : h;
-  }
-  void open() noexcept {
-    timer_rec* expect = closed();
-    // relaxed: a closed inbox holds nothing to publish.
-    _head.compare_exchange_strong(expect, nullptr, std::memory_order_relaxed);
-  }
-  // has_work() is a hint for next_deadline_ns(): something waits to be taken.
-  [[nodiscard]] bool has_work() const noexcept {
-    // relaxed: a hint; a push after it kicks the worker (see timer_service).
-    timer_rec* h = _head.load(std::memory_order_relaxed);
-    return h != nullptr && h != closed();
-  }
-
- private:
-  static timer_rec* closed() noexcept { return reinterpret_cast<timer_rec*>(std::uintptr_t{1}); }
-  alignas(64) std::atomic<timer_rec*> _head{closed()};
-};
+// timer_inbox hands timers to a core's wheel from other threads; closed while the core's
+// wheel is not online.
+using timer_inbox = closeable_stack<timer_rec>;
 
 }  // namespace hotcore::detail

@@ -157,7 +157,7 @@ int timer_wheel::first_slot() const noexcept {
 }
 
 std::int64_t timer_wheel::next_deadline_ns() noexcept {
-  if (_inbox.has_work()) return 0;  // poll right away
+  if (!_inbox.empty()) return 0;  // poll right away
   std::int64_t best = _overflow != nullptr ? _overflow_min_deadline : -1;
   if (_in_slots > 0) {
     // Every timer in the first non-empty slot has the same tick, earlier than any other
