@@ -371,5 +371,6 @@ int runtime::shutdown() { return _impl->sched.shutdown(); }
 int runtime::this_core() const noexcept { return _impl->sched.this_core(); }
 
 detail::scheduler& detail::task_access::sched(runtime& rt) noexcept { return rt._impl->sched; }
+detail::runtime_impl& detail::runtime_access::impl(runtime& rt) noexcept { return *rt._impl; }
 
 }  // namespace hotcore

@@ -91,6 +91,11 @@ struct runtime_impl {
   void restore_physical();
   cpu_set_t spare_mask(unsigned changing, bool going_up) const;
   void vacate(unsigned changing, bool going_up);
+  // adopt_helper() puts a thread of the runtime that belongs to no core (the machine
+  // watch, a quota follower) on the spare mask and into vacate()'s list; release_helper()
+  // takes it out, before the thread exits (so no reused thread id is ever placed).
+  void adopt_helper(pid_t tid);
+  void release_helper(pid_t tid);
   int repin();
   int follow_availability(unsigned core, bool available);
   void reload_topology(const cpu_set_t& process_mask);
@@ -110,6 +115,7 @@ struct runtime_impl {
   std::mutex state_mutex;       // serializes setup/remove/instances (cpuhp_state_mutex)
   std::mutex add_remove_mutex;  // serializes hotplug ops (cpu_add_remove_lock)
   int disable_count = 0;        // guarded by add_remove_mutex
+  std::vector<pid_t> helper_tids;  // guarded by add_remove_mutex: see adopt_helper()
   // relaxed: a switch; a callback racing with set_trace() may or may not be recorded.
   std::atomic<bool> trace_on{false};
   std::mutex trace_mutex;

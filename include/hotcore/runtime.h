@@ -22,6 +22,7 @@ namespace detail {
 struct runtime_impl;
 class scheduler;
 struct task_access;
+struct runtime_access;
 }  // namespace detail
 
 // callback is a single-instance startup or teardown: it gets the core (the OS CPU number)
@@ -335,6 +336,7 @@ class runtime {
 
  private:
   friend struct detail::task_access;
+  friend struct detail::runtime_access;
   // submit_node() takes the node in every case: queued, or dropped on error.
   int submit_node(detail::task_node* node, bool pinned, unsigned core) noexcept;
 
@@ -346,6 +348,11 @@ namespace detail {
 // task_access lets task_group reach a runtime's scheduler without exposing it.
 struct task_access {
   static scheduler& sched(runtime& rt) noexcept;
+};
+// runtime_access lets the runtime's own parts built on the public API (a quota follower)
+// reach its internals.
+struct runtime_access {
+  static runtime_impl& impl(runtime& rt) noexcept;
 };
 }  // namespace detail
 

@@ -56,20 +56,20 @@ int machine_watch::start() {
   // acquire: pairs with loop()'s release store of the tid.
   while ((t = _tid.load(std::memory_order_acquire)) == 0) _tid.wait(0, std::memory_order_acquire);
   // Off the cores that are down, like every other thread of the runtime (vacate.cpp keeps
-  // it there from now on; the hotplug path is serialized by add_remove_mutex).
-  std::lock_guard serialize(_rt.add_remove_mutex);
-  const cpu_set_t spare = _rt.spare_mask(UINT_MAX, false);
-  (void)sched_setaffinity(t, sizeof spare, &spare);
+  // it there from now on).
+  _rt.adopt_helper(t);
   return 0;
 }
 
 void machine_watch::stop() noexcept {
   if (_thread.joinable()) {
+    // acquire: pairs with loop()'s release store (start() waited for it already).
+    _rt.release_helper(_tid.load(std::memory_order_acquire));
     const std::uint64_t one = 1;
     (void)!::write(_stop_fd, &one, sizeof one);
     _thread.join();
-    // release: vacate() must not place a thread id the kernel may hand out again.
-    _tid.store(0, std::memory_order_release);
+    // relaxed: only this thread reads it from now on.
+    _tid.store(0, std::memory_order_relaxed);
   }
   if (_stop_fd >= 0) ::close(_stop_fd);
   _stop_fd = -1;

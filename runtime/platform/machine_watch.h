@@ -35,8 +35,6 @@ class machine_watch {
   [[nodiscard]] int start();
   // stop() wakes the thread, joins it and closes every fd. Idempotent.
   void stop() noexcept;
-  // tid() is the thread's kernel id, or 0 before it runs (the hotplug path re-places it).
-  [[nodiscard]] pid_t tid() const noexcept { return _tid.load(std::memory_order_acquire); }
 
  private:
   void loop();

@@ -5,7 +5,6 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <pthread.h>
-#include <sched.h>
 #include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <unistd.h>
@@ -21,6 +20,7 @@
 
 #include "hotcore/quota.h"
 #include "platform/cgroup_reader.h"
+#include "runtime_impl.h"
 
 namespace hotcore {
 namespace {
@@ -118,29 +118,11 @@ struct quota_follower::impl {
   // statistic, read by status() without ordering anything else.
   std::atomic<std::int64_t> cpu_this_run{0};
 
-  // The follower thread's own placement (thread only): the mask it started with, and the
-  // one it last set, without the cores that are down.
-  cpu_set_t home_mask{};
-  cpu_set_t placed{};
-
   int check(bool by_event);
   bool discover(cgroup_error& err);
   void report(const cgroup_error& err);
-  void keep_off_down_cores();
   void loop();
 };
-
-// keep_off_down_cores() keeps the follower's thread off the runtime's cores that are
-// down, as the runtime's own threads are (README: vacating a core). It runs after each
-// wake-up, so a core that goes down is left within one poll interval.
-void quota_follower::impl::keep_off_down_cores() {
-  cpu_set_t mask = home_mask;
-  const std::vector<unsigned> up = rt.online_cores();
-  for (unsigned c : rt.cores())
-    if (std::find(up.begin(), up.end(), c) == up.end()) CPU_CLR(c, &mask);
-  if (CPU_COUNT(&mask) == 0 || CPU_EQUAL(&mask, &placed)) return;
-  if (sched_setaffinity(0, sizeof mask, &mask) == 0) placed = mask;
-}
 
 // discover() finds the process's cpu and cpuset groups and opens their files.
 bool quota_follower::impl::discover(cgroup_error& err) {
@@ -270,9 +252,11 @@ int quota_follower::impl::check(bool by_event) {
 
 void quota_follower::impl::loop() {
   (void)pthread_setname_np(pthread_self(), "hc-quota");
-  (void)sched_getaffinity(0, sizeof home_mask, &home_mask);
-  placed = home_mask;
-  keep_off_down_cores();
+  // Off the cores that are down, like the runtime's own threads (README: vacating a
+  // core); every core that goes down or comes up re-places it from now on.
+  detail::runtime_impl& rti = detail::runtime_access::impl(rt);
+  const pid_t self = ::gettid();
+  rti.adopt_helper(self);
   const int timeout = opts.poll_interval.count() > 0 ? static_cast<int>(opts.poll_interval.count()) : -1;
   for (;;) {
     pollfd fds[2] = {{wake_fd, POLLIN, 0}, {-1, POLLIN, 0}};
@@ -288,9 +272,9 @@ void quota_follower::impl::loop() {
       const bool by_event = reader.drain_events();
       (void)check(by_event);
     }
-    keep_off_down_cores();
     cpu_this_run.store(thread_cpu_ns(), std::memory_order_relaxed);
   }
+  rti.release_helper(self);
   const std::int64_t used = thread_cpu_ns();
   std::lock_guard lk(status_mutex);
   st.cpu_ns += used;

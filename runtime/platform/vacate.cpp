@@ -1,9 +1,13 @@
 // runtime/platform/vacate.cpp — keeping the runtime's threads off the cores that are
-// down: every thread of a down core, and the machine watch, runs on the process's mask
-// minus the cores that are down, so a core that is down is really free for others.
+// down: every thread of a down core, and every helper thread (the machine watch, a quota
+// follower), runs on the process's mask minus the cores that are down, so a core that is
+// down is really free for others.
 #include <sched.h>
 
-#include "platform/machine_watch.h"
+#include <algorithm>
+#include <climits>
+#include <mutex>
+
 #include "runtime_impl.h"
 
 namespace hotcore::detail {
@@ -29,7 +33,7 @@ cpu_set_t runtime_impl::spare_mask(unsigned changing, bool going_up) const {
 }
 
 // vacate() runs when core `changing` goes down (core:bringup teardown) or comes up
-// (core:bringup startup): the threads of every down core and the machine watch get the
+// (core:bringup startup): the threads of every down core and the helper threads get the
 // new spare mask. Setting a sleeping thread's affinity is cheap (it is not migrated), and
 // may not fail here: a thread the kernel cannot place keeps the mask it had.
 void runtime_impl::vacate(unsigned changing, bool going_up) {
@@ -43,7 +47,19 @@ void runtime_impl::vacate(unsigned changing, bool going_up) {
     place(c.thread.tid());
     place(sched.worker_tid(id));
   }
-  if (watch) place(watch->tid());
+  for (pid_t tid : helper_tids) place(tid);
+}
+
+void runtime_impl::adopt_helper(pid_t tid) {
+  std::lock_guard serialize(add_remove_mutex);  // no walk moves a core meanwhile
+  const cpu_set_t spare = spare_mask(UINT_MAX, false);
+  (void)sched_setaffinity(tid, sizeof spare, &spare);
+  helper_tids.push_back(tid);
+}
+
+void runtime_impl::release_helper(pid_t tid) {
+  std::lock_guard serialize(add_remove_mutex);
+  std::erase(helper_tids, tid);
 }
 
 }  // namespace hotcore::detail
