@@ -203,24 +203,17 @@ TEST_CASE("a read whose data arrives while its core's cancel runs completes exac
   for (int i = 0; i < rounds; ++i) {
     CAPTURE(i);
     char byte = 0;
-    std::atomic<int> calls{0}, result{0}, submit_ret{1};
-    REQUIRE(s.rt->submit_on(core, [&] {
-      submit_ret = ctx->read(p[0], &byte, 1, 0, [&](int r) {
-        result = r;
-        calls++;
-      });
-    }) == 0);
-    REQUIRE(wait_for([&] { return submit_ret.load() != 1; }));
-    REQUIRE(submit_ret.load() == 0);
+    read_record rec;
+    read_from_task_on(*s.rt, *ctx, core, p[0], &byte, 1, rec);
     const std::uint64_t before = ctx->stats().reissued;
     const char want = static_cast<char>('a' + i % 26);
     std::thread writer([&] { REQUIRE(::write(p[1], &want, 1) == 1); });
     REQUIRE(s.rt->core_down(core) == 0);
     writer.join();
-    REQUIRE(wait_for([&] { return calls.load() >= 1; }));
+    REQUIRE(wait_for([&] { return rec.calls.load() >= 1; }));
     REQUIRE(s.rt->core_up(core) == 0);
-    CHECK(calls.load() == 1);
-    CHECK(result.load() == 1);
+    CHECK(rec.calls.load() == 1);
+    CHECK(rec.result.load() == 1);
     CHECK(byte == want);
     if (ctx->stats().reissued == before) ++delivered_first;
     else ++reissued;

@@ -1,9 +1,11 @@
 // tests/io_test_support.h — helpers for the io_uring tests: counting this process's fds,
-// waiting for a condition with a bound, and an io_uring state plus context on a runtime.
+// waiting for a condition with a bound, an io_uring state plus context on a runtime, and a
+// read submitted from a task on a given core.
 #pragma once
 
 #include <dirent.h>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <thread>
@@ -53,5 +55,30 @@ struct io_setup {
     return ctx;
   }
 };
+
+// read_record keeps what one read's completion callback saw: how often it ran, the
+// result, and the core it ran on.
+struct read_record {
+  std::atomic<int> calls{0};
+  std::atomic<int> result{0};
+  std::atomic<int> ran_on{-1};
+};
+
+// read_from_task_on() submits ctx.read(fd, buf, len) from a task on `core`, so it goes to
+// that core's ring, waits until the task has submitted it and requires that to succeed.
+// Its completion is recorded in rec.
+inline void read_from_task_on(runtime& rt, io_context& ctx, unsigned core, int fd, void* buf,
+                              unsigned len, read_record& rec) {
+  std::atomic<int> submit_ret{1};
+  REQUIRE(rt.submit_on(core, [&] {
+    submit_ret = ctx.read(fd, buf, len, 0, [&rec](int r) {
+      rec.result = r;
+      rec.ran_on = hotcore::this_core();
+      rec.calls++;
+    });
+  }) == 0);
+  REQUIRE(wait_for([&] { return submit_ret.load() != 1; }));
+  REQUIRE(submit_ret.load() == 0);
+}
 
 }  // namespace hotcore_test

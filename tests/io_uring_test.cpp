@@ -116,26 +116,15 @@ TEST_CASE("a read submitted from a task completes once, and its continuation run
     int p[2];
     REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     char buf[8] = {};
-    std::atomic<int> calls{0};
-    std::atomic<int> result{0};
-    std::atomic<int> ran_on{-1};
-    std::atomic<int> submit_ret{1};
-    REQUIRE(s.rt->submit_on(core, [&] {
-      submit_ret = ctx->read(p[0], buf, sizeof buf, 0, [&](int r) {
-        result = r;
-        ran_on = hotcore::this_core();
-        calls++;
-      });
-    }) == 0);
-    REQUIRE(wait_for([&] { return submit_ret.load() != 1; }));
-    REQUIRE(submit_ret.load() == 0);
+    read_record rec;
+    read_from_task_on(*s.rt, *ctx, core, p[0], buf, sizeof buf, rec);
     REQUIRE(::write(p[1], "hello", 5) == 5);
-    REQUIRE(wait_for([&] { return calls.load() == 1; }));
+    REQUIRE(wait_for([&] { return rec.calls.load() == 1; }));
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    CHECK(calls.load() == 1);
-    CHECK(result.load() == 5);
+    CHECK(rec.calls.load() == 1);
+    CHECK(rec.result.load() == 5);
     CHECK(std::string(buf, 5) == "hello");
-    CHECK(ran_on.load() >= 0);  // on a worker: `core`, unless an idle core stole the task
+    CHECK(rec.ran_on.load() >= 0);  // on a worker: `core`, unless an idle core stole the task
     ::close(p[0]);
     ::close(p[1]);
   }
@@ -154,25 +143,18 @@ TEST_CASE("an operation submitted from a task on core C waits on C's ring: when 
     int p[2];
     REQUIRE(pipe2(p, O_CLOEXEC) == 0);
     char byte = 0;
-    std::atomic<int> calls{0}, result{0}, submit_ret{1};
-    REQUIRE(s.rt->submit_on(core, [&] {
-      submit_ret = ctx->read(p[0], &byte, 1, 0, [&](int r) {
-        result = r;
-        calls++;
-      });
-    }) == 0);
-    REQUIRE(wait_for([&] { return submit_ret.load() != 1; }));
-    REQUIRE(submit_ret.load() == 0);
+    read_record rec;
+    read_from_task_on(*s.rt, *ctx, core, p[0], &byte, 1, rec);
     const std::uint64_t before = ctx->stats().reissued;
     REQUIRE(s.rt->core_down(core) == 0);
     CHECK(ctx->stats().reissued == before + 1);  // it was on this core's ring, and only there
-    CHECK(calls.load() == 0);
+    CHECK(rec.calls.load() == 0);
     REQUIRE(::write(p[1], "z", 1) == 1);
-    CHECK(wait_for([&] { return calls.load() == 1; }));
+    CHECK(wait_for([&] { return rec.calls.load() == 1; }));
     REQUIRE(s.rt->core_up(core) == 0);
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
-    CHECK(calls.load() == 1);
-    CHECK(result.load() == 1);
+    CHECK(rec.calls.load() == 1);
+    CHECK(rec.result.load() == 1);
     CHECK(byte == 'z');
     ::close(p[0]);
     ::close(p[1]);

@@ -171,4 +171,42 @@ class task_stream {
   std::thread _thread;
 };
 
+// cpu1_leaves_and_returns() runs a task_stream on rt while take_away() removes cpu1 from
+// under the runtime (an affinity shrink, an `echo 0`) and give_back() returns it. It checks
+// that core 1 went down through the hotplug path (OFFLINE, unavailable, no runtime thread
+// still allowed on cpu1), runs while_away() there, and checks that the core came back up,
+// pinned. It returns how many tasks the stream had accepted.
+template <class TakeAway, class GiveBack, class WhileAway>
+std::size_t cpu1_leaves_and_returns(runtime& rt, run_ledger& ledger, TakeAway take_away,
+                                    GiveBack give_back, WhileAway while_away) {
+  using namespace std::chrono_literals;
+  task_stream stream(rt, ledger);
+  std::this_thread::sleep_for(20ms);
+  take_away();
+  // Bound: the reaction plus a walk; 5 s only so that a hang fails.
+  CHECK(wait_for([&] { return rt.state(1) == OFFLINE; }));
+  CHECK_FALSE(rt.core_available(1));
+  CHECK(threads_allowed_on(1) == std::vector<std::string>{});
+  while_away();
+  std::this_thread::sleep_for(20ms);
+  give_back();
+  CHECK(wait_for([&] { return rt.state(1) == ONLINE; }));
+  CHECK(rt.core_available(1));
+  CHECK(core_pinned(1));
+  std::this_thread::sleep_for(20ms);
+  return stream.stop();
+}
+
+// shut_down_and_check_each_ran_once() shuts rt down (so every accepted task has run) and
+// checks that each of the `accepted` tasks ran exactly once.
+inline void shut_down_and_check_each_ran_once(runtime& rt, const run_ledger& ledger,
+                                              std::size_t accepted) {
+  REQUIRE(rt.shutdown() == 0);
+  std::size_t lost = 0, doubled = 0;
+  ledger.check(accepted, lost, doubled);
+  CHECK(accepted > 0);
+  CHECK(lost == 0);
+  CHECK(doubled == 0);
+}
+
 }  // namespace hotcore_test

@@ -159,31 +159,11 @@ TEST_CASE("affinity changes: when the process mask shrinks (taskset -p) the core
     REQUIRE(st > 0);
     log.clear();
     run_ledger ledger(2'000'000);
-    std::size_t accepted = 0;
-    {
-      task_stream stream(*rt, ledger);
-      std::this_thread::sleep_for(20ms);
-      set_main_mask({0});
-      // Bound: the poll period plus a walk; 5 s only so that a hang fails.
-      CHECK(wait_for([&] { return rt->state(1) == OFFLINE; }));
-      CHECK_FALSE(rt->core_available(1));
-      CHECK(threads_allowed_on(1) == std::vector<std::string>{});
-      CHECK(wait_for([&] { return !rt->topology_snapshot().pus.at(1).allowed; }));
-      std::this_thread::sleep_for(20ms);
-      set_main_mask({0, 1});
-      CHECK(wait_for([&] { return rt->state(1) == ONLINE; }));
-      CHECK(rt->core_available(1));
-      CHECK(core_pinned(1));
-      std::this_thread::sleep_for(20ms);
-      accepted = stream.stop();
-    }
+    const std::size_t accepted = cpu1_leaves_and_returns(
+        *rt, ledger, [] { set_main_mask({0}); }, [] { set_main_mask({0, 1}); },
+        [&] { CHECK(wait_for([&] { return !rt->topology_snapshot().pus.at(1).allowed; })); });
     CHECK(log.take() == std::vector<std::string>{"down st core1", "up st core1"});
-    REQUIRE(rt->shutdown() == 0);
-    std::size_t lost = 0, doubled = 0;
-    ledger.check(accepted, lost, doubled);
-    CHECK(accepted > 0);
-    CHECK(lost == 0);
-    CHECK(doubled == 0);
+    shut_down_and_check_each_ran_once(*rt, ledger, accepted);
     CHECK(rt->remove_state(st) == 0);
   }
   REQUIRE(sched_setaffinity(::getpid(), sizeof saved, &saved) == 0);

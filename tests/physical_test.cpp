@@ -146,22 +146,9 @@ TEST_CASE("the kernel's own hotplug: echo 0 > cpu1/online while tasks run takes 
   log.clear();
   rt->set_trace(true);
   run_ledger ledger(2'000'000);
-  std::size_t accepted = 0;
-  {
-    task_stream stream(*rt, ledger);
-    std::this_thread::sleep_for(20ms);
-    REQUIRE(write_cpu1_online(false));
-    CHECK(wait_for([&] { return rt->state(1) == OFFLINE; }));
-    CHECK_FALSE(rt->core_available(1));
-    CHECK(threads_allowed_on(1) == std::vector<std::string>{});
-    std::this_thread::sleep_for(20ms);
-    REQUIRE(write_cpu1_online(true));
-    CHECK(wait_for([&] { return rt->state(1) == ONLINE; }));
-    CHECK(rt->core_available(1));
-    CHECK(core_pinned(1));
-    std::this_thread::sleep_for(20ms);
-    accepted = stream.stop();
-  }
+  const std::size_t accepted = cpu1_leaves_and_returns(
+      *rt, ledger, [] { REQUIRE(write_cpu1_online(false)); },
+      [] { REQUIRE(write_cpu1_online(true)); }, [] {});
   CHECK(log.take() == std::vector<std::string>{"down st core1", "up st core1"});
   for (const trace_event& ev : rt->take_trace())
     if (ev.state == st && ev.dir == direction::down) {
@@ -170,12 +157,7 @@ TEST_CASE("the kernel's own hotplug: echo 0 > cpu1/online while tasks run takes 
       CHECK(ev.ran_on_cpu != 1);  // the CPU was gone: the kernel had moved the thread
     }
   CHECK(ran_on(*rt, 1) == 1);
-  REQUIRE(rt->shutdown() == 0);
-  std::size_t lost = 0, doubled = 0;
-  ledger.check(accepted, lost, doubled);
-  CHECK(accepted > 0);
-  CHECK(lost == 0);
-  CHECK(doubled == 0);
+  shut_down_and_check_each_ran_once(*rt, ledger, accepted);
   CHECK(rt->remove_state(st) == 0);
 }
 

@@ -4,30 +4,8 @@
 set -u
 
 hotcore=${1:?usage: cli_test.sh path/to/hotcore}
-out=$(mktemp)
-err=$(mktemp)
-trap 'rm -f "$out" "$err"' EXIT
-failures=0
-
-# run ARGS... : runs hotcore, leaving stdout in $out, stderr in $err and the status in $rc.
-run() {
-  "$hotcore" "$@" >"$out" 2>"$err"
-  rc=$?
-}
-
-# check DESCRIPTION CONDITION... : counts and reports a failed condition.
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok   $what"
-  else
-    echo "FAIL $what (exit $rc)"
-    sed 's/^/  stdout: /' "$out"
-    sed 's/^/  stderr: /' "$err"
-    failures=$((failures + 1))
-  fi
-}
+. "$(dirname "$0")/check_lib.sh"
+trap remove_outputs EXIT
 
 lines() { cat "$out" "$err" | wc -l; }
 
@@ -120,7 +98,4 @@ if [ "$(id -u)" -eq 0 ] && [ -f /sys/fs/cgroup/cpu/cpu.cfs_quota_us ]; then
     bash -c "! ls -d /sys/fs/cgroup/cpu/hotcore-follow-* 2>/dev/null"
 fi
 
-if [ "$failures" -ne 0 ]; then
-  echo "$failures check(s) failed"
-  exit 1
-fi
+finish

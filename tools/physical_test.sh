@@ -14,25 +14,10 @@ online=/sys/devices/system/cpu/cpu1/online
 
 exec 9>/tmp/hotcore-cpu1.lock
 flock 9
-out=$(mktemp)
-err=$(mktemp)
-trap 'echo 1 > "$online"; rm -f "$out" "$err"' EXIT
+. "$(dirname "$0")/check_lib.sh"
+trap 'echo 1 > "$online"; remove_outputs' EXIT
 trap 'exit 1' INT TERM
 echo 1 >"$online"
-failures=0
-
-check() {
-  local what=$1
-  shift
-  if "$@"; then
-    echo "ok   $what"
-  else
-    echo "FAIL $what"
-    sed 's/^/  stdout: /' "$out"
-    sed 's/^/  stderr: /' "$err"
-    failures=$((failures + 1))
-  fi
-}
 
 # Someone else offlines and onlines cpu1 while soak runs: offline 0.2 s at a time, at
 # least twice, for about 4 s. (Under soak's load the kernel's first offline can take
@@ -56,8 +41,7 @@ check "soak --follow exits 0 while cpu1 comes and goes" test "$rc" -eq 0
 check "soak --follow: every task ran exactly once" grep -Eq '^submitted ([0-9]+) ran \1 lost 0 duplicated 0$' "$out"
 check "cpu1 came and went at least twice" test "$cycles" -ge 2
 
-"$hotcore" cycle --physical --count 5 >"$out" 2>"$err"
-rc=$?
+run cycle --physical --count 5
 check "cycle --physical exits 0" test "$rc" -eq 0
 check "cycle --physical reports the kernel's part beside the runtime's" grep -Eq '^ +down +[0-9.]+ +[0-9.]+$' "$out"
 check "cycle --physical has the cpu:physical row, marked kernel" grep -Eq 'cpu:physical +down .* kernel$' "$out"
@@ -68,11 +52,10 @@ check "cycle --physical leaves no tracefs instance behind" \
   sh -c '! ls -d /sys/kernel/tracing/instances/hotcore-* 2>/dev/null'
 check "cpu1 is online after cycle --physical" test "$(cat "$online")" -eq 1
 
-"$hotcore" demo --physical >"$out" 2>"$err"
-rc=$?
+run demo --physical
 check "demo --physical exits 0" test "$rc" -eq 0
 check "demo --physical: core 1 down shows the kernel's cpu1 offline" grep -q 'core_down(1) = 0: state 0 offline   kernel: cpu1/hotplug/state 0$' "$out"
 check "demo --physical: core 1 up shows the kernel's cpu1 online" grep -Eq 'core_up\(1\) = 0: state 74 online   kernel: cpu1/hotplug/state [1-9][0-9]*$' "$out"
 check "cpu1 is online after demo --physical" test "$(cat "$online")" -eq 1
 
-[ "$failures" -eq 0 ] || { echo "$failures check(s) failed"; exit 1; }
+finish
