@@ -3,6 +3,8 @@
 // with their cores through two hotplug states, registered with the public API.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>

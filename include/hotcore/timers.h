@@ -4,6 +4,8 @@
 // before their deadline. Registered as hotplug states through the public API.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <chrono>
 #include <cstdint>
 #include <functional>
