@@ -22,6 +22,7 @@
 #include <thread>
 
 #include "http_request.h"
+#include "metrics_route.h"
 
 namespace {
 
@@ -84,7 +85,8 @@ void on_recv(connection* c, int n) {
     http::request req;
     const auto r = http::parse({c->in + at, c->used - at}, req);
     if (r == http::parse_result::incomplete) break;
-    http::respond(r == http::parse_result::bad ? nullptr : &req, c->out);
+    if (!http::respond_metrics(r == http::parse_result::bad ? nullptr : &req, c->out))
+      http::respond(r == http::parse_result::bad ? nullptr : &req, c->out);
     requests.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
     if (r == http::parse_result::bad || !req.keep_alive) {
       c->close_after = true;
@@ -166,6 +168,7 @@ int main(int argc, char** argv) {
   };
   auto rt = hotcore::runtime::create({}, ec);
   if (!rt) return failed("runtime::create");
+  http::metrics_runtime = rt.get();  // GET /metrics reports on it
   auto state = hotcore::io_uring_state::install(*rt, ec);
   if (!state) return failed("io_uring_state::install");
   auto ctx = hotcore::io_context::create(*state, ec);

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "runtime_impl.h"
+#include "trace/probes.h"
 
 namespace hotcore::detail {
 
@@ -63,11 +64,19 @@ int runtime_impl::sched_activate(unsigned core) {
   if (const int ret = sched.activate(core); ret != 0) return ret;
   // release: a reader that sees the core active sees its ONLINE states set up.
   by_id[core]->active.store(true, std::memory_order_release);
+  // relaxed: statistics (see core_ctx); only this core's hotplug thread writes them.
+  core_ctx& c = *by_id[core];
+  const std::int64_t since = c.parked_since_ns.exchange(0, std::memory_order_relaxed);
+  if (since != 0) c.parked_total_ns.fetch_add(steady_ns() - since, std::memory_order_relaxed);
+  HOTCORE_PROBE(core_active, core, active_count());
   return 0;
 }
 int runtime_impl::sched_deactivate(unsigned core) {
   by_id[core]->active.store(false, std::memory_order_release);
   sched.deactivate(core);
+  // relaxed: as in sched_activate().
+  by_id[core]->parked_since_ns.store(steady_ns(), std::memory_order_relaxed);
+  HOTCORE_PROBE(core_inactive, core, active_count());
   return 0;
 }
 

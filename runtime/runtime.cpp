@@ -341,6 +341,50 @@ std::string runtime::states_text() const {
   return out;
 }
 
+runtime_stats runtime::stats() const { return _impl->stats(); }
+
+namespace detail {
+runtime_stats runtime_impl::stats() const {
+  runtime_stats out;
+  out.cores.reserve(core_ids.size());
+  const std::int64_t now = steady_ns();
+  {
+    std::lock_guard lk(stats_mutex);
+    for (const unsigned id : core_ids) {
+      const core_ctx& c = *by_id[id];
+      core_stats cs;
+      cs.core = id;
+      // relaxed: see core_ctx; a walk may be under way.
+      cs.state = c.state.load(std::memory_order_relaxed);
+      cs.online = c.online.load(std::memory_order_relaxed);
+      cs.active = c.active.load(std::memory_order_relaxed);
+      cs.up = c.walks_up;
+      cs.down = c.walks_down;
+      const std::int64_t since = c.parked_since_ns.load(std::memory_order_relaxed);
+      cs.parked_ns = c.parked_total_ns.load(std::memory_order_relaxed) +
+                     (since != 0 && now > since ? now - since : 0);
+      out.cores.push_back(cs);
+    }
+  }
+  for (core_stats& cs : out.cores) {
+    const scheduler::task_counts t = sched.counts(cs.core);
+    cs.tasks_run = t.run;
+    cs.tasks_stolen = t.stolen;
+    cs.tasks_moved = t.moved;
+  }
+  // relaxed: statistics.
+  out.quota.checks = quota_count.checks.load(std::memory_order_relaxed);
+  out.quota.changes = quota_count.changes.load(std::memory_order_relaxed);
+  out.quota.last_reaction_ns = quota_count.last_reaction_ns.load(std::memory_order_relaxed);
+  out.machine.running = watch != nullptr;
+  out.machine.uevents = machine_count.uevents.load(std::memory_order_relaxed);
+  out.machine.mask_changes = machine_count.mask_changes.load(std::memory_order_relaxed);
+  out.machine.availability_changes =
+      machine_count.availability_changes.load(std::memory_order_relaxed);
+  return out;
+}
+}  // namespace detail
+
 void runtime::set_trace(bool on) { _impl->trace_on.store(on, std::memory_order_relaxed); }
 std::vector<trace_event> runtime::take_trace() {
   std::lock_guard lk(_impl->trace_mutex);

@@ -5,12 +5,15 @@
 #include <sched.h>
 
 #include <atomic>
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <mutex>
 #include <vector>
 
 #include "govern/governor.h"
 #include "hotcore/runtime.h"
+#include "hotcore/stats.h"
 #include "hotcore/topology.h"
 #include "hotplug/hotplug_lock.h"
 #include "hotplug/hotplug_thread.h"
@@ -18,6 +21,13 @@
 #include "sched/scheduler.h"
 
 namespace hotcore::detail {
+
+// steady_ns() is std::chrono::steady_clock's now in nanoseconds.
+inline std::int64_t steady_ns() noexcept {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
 
 // core_ctx is one worker core's hotplug state (the kernel's struct cpuhp_cpu_state).
 struct core_ctx {
@@ -43,6 +53,12 @@ struct core_ctx {
   // nothing else is published through them.
   std::atomic<bool> offlined_by_us{false};
   std::atomic<int> own_offlines{0};
+  // Walk statistics (runtime::stats()), guarded by runtime_impl::stats_mutex.
+  walk_stats walks_up, walks_down;
+  // Parked time: written by sched:active up/down on the core's hotplug thread, read by
+  // stats(); relaxed: statistics, nothing is published through them.
+  std::atomic<std::int64_t> parked_since_ns{steady_ns()};  // 0 while active
+  std::atomic<std::int64_t> parked_total_ns{0};
 };
 
 class machine_watch;
@@ -105,6 +121,8 @@ struct runtime_impl {
   bool in_callback() const noexcept;
   void record(const trace_event& ev);
   int active_count() const noexcept;
+  void note_walk(core_ctx& c, bool up, std::int64_t ns);
+  runtime_stats stats() const;
 
   std::vector<unsigned> core_ids;               // ascending
   std::vector<std::unique_ptr<core_ctx>> by_id; // indexed by OS CPU number
@@ -121,6 +139,17 @@ struct runtime_impl {
   std::mutex trace_mutex;
   std::vector<trace_event> trace;
   governor gov;
+  // stats_mutex guards every core's walk statistics; held only to update or copy them.
+  mutable std::mutex stats_mutex;
+  // Counters of the quota followers (quota_follower.cpp) and the machine watch; relaxed:
+  // statistics, each written by one thread at a time, read by stats().
+  struct {
+    std::atomic<std::uint64_t> checks{0}, changes{0};
+    std::atomic<std::int64_t> last_reaction_ns{0};
+  } quota_count;
+  struct {
+    std::atomic<std::uint64_t> uevents{0}, mask_changes{0}, availability_changes{0};
+  } machine_count;
   // The machine: the last hwloc snapshot (guarded by topo_mutex) and the thread that
   // follows the kernel's CPU uevents and the process mask (null unless asked for). The
   // destructor stops it first.

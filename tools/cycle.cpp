@@ -3,6 +3,7 @@
 #include "cycle.h"
 
 #include <chrono>
+#include <cerrno>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -10,7 +11,9 @@
 #include <memory>
 #include <string>
 
+#include "chrome_trace.h"
 #include "empty_states.h"
+#include "json_writer.h"
 #include "kernel_trace.h"
 #include "stats.h"
 
@@ -208,9 +211,48 @@ int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out,
   return 0;
 }
 
-}  // namespace
+// print_json() writes the run as one JSON object: times in nanoseconds.
+void print_json(std::FILE* out, unsigned core, const cycle_options& opts, const samples& timed,
+                const std::vector<state_cost>& rows) {
+  json_writer j(out);
+  j.begin_object();
+  j.field("core", core);
+  j.field("count", opts.count);
+  j.field("states", opts.states);
+  j.field("warmup", opts.warmup);
+  j.field("physical", opts.physical);
+  j.key("latency_ns");
+  j.begin_object();
+  for (const auto& [what, ns] : {std::pair{"down", &timed.down}, std::pair{"up", &timed.up},
+                                 std::pair{"down+up", &timed.total}}) {
+    const summary sm = summarize(*ns);
+    j.key(what);
+    j.begin_object();
+    j.field("median", sm.median);
+    j.field("p99", sm.p99);
+    j.end_object();
+  }
+  j.end_object();
+  j.key("per_state");
+  j.begin_array();
+  for (const state_cost& r : rows) {
+    j.begin_object();
+    j.field("state", r.state);
+    j.field("name", r.name);
+    j.field("dir", r.dir == direction::up ? "up" : "down");
+    j.field("count", r.ns.count);
+    j.field("median_ns", r.ns.median);
+    j.field("p99_ns", r.ns.p99);
+    j.field("part", r.state == CPU_PHYSICAL ? "kernel" : "runtime");
+    j.end_object();
+  }
+  j.end_array();
+  j.end_object();
+}
 
-int run_cycle(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* out) {
+// run_cycle_to() is the run itself: the tables go to out, the samples and rows to the caller.
+int run_cycle_to(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* out,
+                 samples& timed, std::vector<state_cost>& rows) {
   empty_states extra(rt);
   if (const int ret = extra.add("cycle:empty", opts.states); ret < 0) {
     std::fprintf(stderr, "hotcore cycle: setup_state(ONLINE_DYN): %s\n", std::strerror(-ret));
@@ -218,7 +260,6 @@ int run_cycle(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* 
   }
   if (const int ret = cycles(rt, core, opts.warmup, nullptr); ret < 0) return ret;
 
-  samples timed;
   timed.down.reserve(static_cast<std::size_t>(opts.count));
   timed.up.reserve(static_cast<std::size_t>(opts.count));
   timed.total.reserve(static_cast<std::size_t>(opts.count));
@@ -244,8 +285,48 @@ int run_cycle(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* 
   }
   std::fprintf(out, "\nper-state callback cost over a traced run of %ld cycles (ns):\n",
                opts.count);
-  print_costs(out, cost_table(trace), opts.physical);
+  if (!opts.trace_out.empty()) {
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> f(std::fopen(opts.trace_out.c_str(), "w"),
+                                                            &std::fclose);
+    if (!f) {
+      const int err = errno;
+      std::fprintf(stderr, "hotcore cycle: %s: %s\n", opts.trace_out.c_str(), std::strerror(err));
+      return -err;
+    }
+    write_chrome_trace(f.get(), trace);
+    if (std::fflush(f.get()) != 0 || std::ferror(f.get())) {
+      const int err = errno != 0 ? errno : EIO;
+      std::fprintf(stderr, "hotcore cycle: %s: %s\n", opts.trace_out.c_str(), std::strerror(err));
+      return -err;
+    }
+  }
+  rows = cost_table(trace);
+  print_costs(out, rows, opts.physical);
   return 0;
+}
+
+}  // namespace
+
+int run_cycle(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* out) {
+  if (opts.json) {
+    // The tables go nowhere; the JSON object is written at the end.
+    const std::unique_ptr<std::FILE, int (*)(std::FILE*)> null(std::fopen("/dev/null", "w"),
+                                                               &std::fclose);
+    if (!null) {
+      std::fprintf(stderr, "hotcore cycle: /dev/null: %s\n", std::strerror(errno));
+      return -errno;
+    }
+    cycle_options text = opts;
+    text.json = false;
+    std::vector<state_cost> rows;
+    samples timed;
+    if (const int ret = run_cycle_to(rt, core, text, null.get(), timed, rows); ret < 0) return ret;
+    print_json(out, core, opts, timed, rows);
+    return 0;
+  }
+  samples timed;
+  std::vector<state_cost> rows;
+  return run_cycle_to(rt, core, opts, out, timed, rows);
 }
 
 }  // namespace hotcore::tools

@@ -4,6 +4,7 @@
 
 #include <cstdio>
 #include <optional>
+#include <string>
 
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
@@ -25,6 +26,12 @@ struct cycle_options {
   // the kernel's part (the cpu:physical callback: the write to cpuN/online) and the
   // runtime's (everything else), and the kernel's part by kernel state (kernel_trace.h).
   bool physical = false;
+  // json: print one JSON object (the latency summary and the per-state cost rows, each
+  // with its part) instead of the tables; the kernel's split by kernel state is left out.
+  bool json = false;
+  // trace_out: write the traced run as Chrome / Perfetto trace-event JSON to this file
+  // (tools/chrome_trace.h); empty: no file.
+  std::string trace_out;
 };
 
 // run_cycle() registers opts.states empty ONLINE states ("cycle:emptyI"), warms up, times

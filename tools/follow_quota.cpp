@@ -29,6 +29,7 @@
 #include "hotcore/parallel.h"
 #include "hotcore/quota.h"
 #include "hotcore/runtime.h"
+#include "json_writer.h"
 #include "stats.h"
 
 namespace {
@@ -121,6 +122,14 @@ struct recorder {
   cpu_limit written;
   std::vector<std::int64_t> samples;  // ns
   long moves = 0;
+  std::FILE* text = stdout;  // the lines (stderr under --json)
+  // One row per change, for --json.
+  struct row {
+    quota_change change;
+    std::int64_t reaction_ns;
+    const char* how;
+  };
+  std::vector<row> rows;
 
   void on_change(const quota_change& c) {
     std::lock_guard lk(mu);
@@ -138,11 +147,12 @@ struct recorder {
     }
     if (c.old_cores != c.new_cores) ++moves;
     if (c.previous_check_ns != 0) samples.push_back(reaction);
-    std::printf("quota %s -> %s  cores %u -> %u  reaction %.2f ms (%s)%s\n",
+    rows.push_back({c, reaction, how});
+    std::fprintf(text, "quota %s -> %s  cores %u -> %u  reaction %.2f ms (%s)%s\n",
                 hotcore::limit_text(c.old_limit).c_str(), hotcore::limit_text(c.new_limit).c_str(),
                 c.old_cores, c.new_cores, static_cast<double>(reaction) / 1e6, how,
                 c.result < 0 ? "  [set_core_limit failed]" : "");
-    std::fflush(stdout);
+    std::fflush(text);
   }
 };
 
@@ -178,6 +188,45 @@ class workload {
   std::thread _thread;
 };
 
+// print_json() writes the run as one JSON object: every change with its reaction time
+// (ns), the reaction summary and the follower's counters.
+void print_json(std::FILE* out, const hotcore::quota_status& start, const recorder& rec,
+                const hotcore::tools::summary& s, const hotcore::quota_status& st, double wall_s,
+                long rounds) {
+  hotcore::tools::json_writer j(out);
+  j.begin_object();
+  j.field("group", start.cpu_group.dir());
+  j.field("drive", rec.drive);
+  j.key("changes");
+  j.begin_array();
+  for (const recorder::row& r : rec.rows) {
+    j.begin_object();
+    j.field("old_quota_us", r.change.old_limit.quota_us);
+    j.field("new_quota_us", r.change.new_limit.quota_us);
+    j.field("period_us", r.change.new_limit.period_us);
+    j.field("old_cores", r.change.old_cores);
+    j.field("new_cores", r.change.new_cores);
+    j.field("reaction_ns", r.reaction_ns);
+    j.field("measured_from", r.how);
+    j.field("counted", r.change.previous_check_ns != 0);
+    j.field("result", r.change.result);
+    j.end_object();
+  }
+  j.end_array();
+  j.key("reaction_ns");
+  j.begin_object();
+  j.field("count", s.count);
+  j.field("median", s.median);
+  j.field("p99", s.p99);
+  j.end_object();
+  j.field("checks", static_cast<std::int64_t>(st.checks));
+  j.field("events", static_cast<std::int64_t>(st.events));
+  j.field("cpu_ns", static_cast<std::int64_t>(st.cpu_ns));
+  j.field("wall_s", wall_s);
+  j.field("workload_rounds", rounds);
+  j.end_object();
+}
+
 // The quotas --drive writes in turn (period 100000 us; -1: no limit).
 constexpr std::int64_t drive_quotas[] = {200000, 50000, 150000, 100000, -1, 70000, 250000, 100000};
 
@@ -201,6 +250,8 @@ int run_follow_quota(const follow_options& o) {
   }
   auto rec = std::make_shared<recorder>();
   rec->drive = o.drive;
+  std::FILE* text = o.json ? stderr : stdout;
+  rec->text = text;
   hotcore::quota_follower_options fo;
   fo.policy.rounding = o.rounding;
   fo.poll_interval = std::chrono::milliseconds(o.poll_ms);
@@ -219,16 +270,17 @@ int run_follow_quota(const follow_options& o) {
     return exit_failed;
   }
   const hotcore::quota_status start = follower->status();
-  std::printf("following %s (%s), %zu worker cores, %u up; quota %s\n",
+  std::fprintf(text, "following %s (%s), %zu worker cores, %u up; quota %s\n",
               start.cpu_group.dir().empty() ? "no cgroup" : start.cpu_group.dir().c_str(),
               start.cpu_group.version == hotcore::cgroup_version::v1 ? "cgroup v1" : "cgroup v2",
               rt->cores().size(), static_cast<unsigned>(rt->online_cores().size()),
               hotcore::limit_text(start.limit).c_str());
-  std::fflush(stdout);
+  std::fflush(text);
 
   const std::int64_t t0 = mono_ns();
   const std::int64_t end = t0 + o.seconds * 1000000000;
   int status = exit_ok;
+  long rounds = 0;
   {
     workload work(*rt);
     std::uint32_t lcg = 12345;
@@ -252,7 +304,8 @@ int run_follow_quota(const follow_options& o) {
       }
     }
     work.stop();
-    std::printf("workload: %ld parallel_reduce rounds\n", work.rounds());
+    rounds = work.rounds();
+    std::fprintf(text, "workload: %ld parallel_reduce rounds\n", rounds);
   }
   follower->disable();
   const hotcore::quota_status st = follower->status();
@@ -260,14 +313,15 @@ int run_follow_quota(const follow_options& o) {
   {
     std::lock_guard lk(rec->mu);
     const hotcore::tools::summary s = hotcore::tools::summarize(rec->samples);
-    std::printf("reaction over %zu changes (%ld moved cores): median %.2f ms, p99 %.2f ms\n", s.count,
-                rec->moves, static_cast<double>(s.median) / 1e6, static_cast<double>(s.p99) / 1e6);
+    std::fprintf(text, "reaction over %zu changes (%ld moved cores): median %.2f ms, p99 %.2f ms\n", s.count,
+                 rec->moves, static_cast<double>(s.median) / 1e6, static_cast<double>(s.p99) / 1e6);
+    if (o.json) print_json(stdout, start, *rec, s, st, wall_s, rounds);
   }
-  std::printf("follower: %llu checks (%llu woken by inotify), CPU %.2f ms in %.1f s (%.4f%% of one CPU)\n",
-              static_cast<unsigned long long>(st.checks), static_cast<unsigned long long>(st.events),
-              static_cast<double>(st.cpu_ns) / 1e6, wall_s,
-              100.0 * static_cast<double>(st.cpu_ns) / (wall_s * 1e9));
-  if (st.last_error) std::printf("last error: %s\n", st.last_error.message.c_str());
+  std::fprintf(text, "follower: %llu checks (%llu woken by inotify), CPU %.2f ms in %.1f s (%.4f%% of one CPU)\n",
+               static_cast<unsigned long long>(st.checks), static_cast<unsigned long long>(st.events),
+               static_cast<double>(st.cpu_ns) / 1e6, wall_s,
+               100.0 * static_cast<double>(st.cpu_ns) / (wall_s * 1e9));
+  if (st.last_error) std::fprintf(text, "last error: %s\n", st.last_error.message.c_str());
   follower.reset();
   rt.reset();
   group.leave();  // only the main thread is left: move it back, remove the group

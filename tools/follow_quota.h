@@ -11,6 +11,7 @@ struct follow_options {
   long poll_ms = 40;
   bool inotify = true;
   hotcore::quota_rounding rounding = hotcore::quota_rounding::ceil;
+  bool json = false;  // one JSON object on stdout at the end; the lines go to stderr
 };
 
 // run_follow_quota() runs `hotcore follow-quota`. Each change prints "quota OLD -> NEW

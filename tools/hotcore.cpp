@@ -17,6 +17,7 @@
 #include "cycle.h"
 #include "demo.h"
 #include "follow_quota.h"
+#include "json_writer.h"
 #include "machine.h"
 #include "soak.h"
 #include "hotcore/runtime.h"
@@ -54,24 +55,42 @@ std::unique_ptr<runtime> make_runtime(const char* command,
 // ---- one function per command: its options, then the run.
 
 int cmd_states(const cli::command& self, int argc, char** argv) {
-  if (const int done = cli::parse(self, argc, argv, {}); done >= 0) return done;
+  bool json = false;
+  const cli::option opts[] = {
+      cli::flag("json", json, "a JSON array of {\"state\", \"name\"} objects"),
+  };
+  if (const int done = cli::parse(self, argc, argv, opts); done >= 0) return done;
   // The listing is the state table: no core needs to come up to print it.
   hotcore::runtime_options ropts;
   ropts.online_at_start = false;
   const auto rt = make_runtime(self.name, ropts);
   if (!rt) return exit_failed;
-  std::fputs(rt->states_text().c_str(), stdout);
+  if (!json) {
+    std::fputs(rt->states_text().c_str(), stdout);
+    return exit_ok;
+  }
+  hotcore::tools::json_writer j(stdout);
+  j.begin_array();
+  for (const hotcore::state_row& row : rt->states()) {
+    j.begin_object();
+    j.field("state", row.state);
+    j.field("name", row.name);
+    j.end_object();
+  }
+  j.end_array();
   return exit_ok;
 }
 
 int cmd_topology(const cli::command& self, int argc, char** argv) {
   bool per_core = false;
+  bool json = false;
   const cli::option opts[] = {
       cli::flag("per-core", per_core, "one worker core per physical core (its first PU)\n"
                                       "instead of one per PU"),
+      cli::flag("json", json, "one JSON object: counts, PUs, caches, worker cores"),
   };
   if (const int done = cli::parse(self, argc, argv, opts); done >= 0) return done;
-  return hotcore::tools::run_topology(per_core);
+  return hotcore::tools::run_topology(per_core, json);
 }
 
 int cmd_cycle(const cli::command& self, int argc, char** argv) {
@@ -87,6 +106,17 @@ int cmd_cycle(const cli::command& self, int argc, char** argv) {
       cli::flag("physical", opts.physical,
                 "as root: the kernel takes each core's CPU offline and online\n"
                 "too; report the kernel's part by kernel state"),
+      cli::flag("json", opts.json,
+                "one JSON object per core (an array of them): latency and\n"
+                "per-state cost in ns, each state's part (kernel or runtime)"),
+      {"trace-out", "FILE",
+       "write the traced cycles as Chrome/Perfetto trace-event JSON\n"
+       "(open it in ui.perfetto.dev); with several cores, the last one's",
+       [&opts](const char* text) -> std::string {
+         if (*text == '\0') return "a file name";
+         opts.trace_out = text;
+         return "";
+       }},
   };
   if (const int done = cli::parse(self, argc, argv, table); done >= 0) return done;
   if (opts.physical) {
@@ -111,11 +141,13 @@ int cmd_cycle(const cli::command& self, int argc, char** argv) {
                                         " has no online file, the kernel cannot take it offline");
   }
   if (opts.physical) hotcore::tools::restore_online_on_signal(cores);
+  if (opts.json) std::printf("[");
   for (std::size_t i = 0; i < cores.size(); ++i) {
-    if (i > 0) std::printf("\n");
+    if (i > 0) std::printf(opts.json ? "," : "\n");
     opts.core = cores[i];
     if (hotcore::tools::run_cycle(*rt, cores[i], opts, stdout) < 0) return exit_failed;
   }
+  if (opts.json) std::printf("]\n");
   return exit_ok;
 }
 
@@ -143,6 +175,7 @@ int cmd_soak(const cli::command& self, int argc, char** argv) {
       cli::flag("follow", opts.follow,
                 "the runtime follows the kernel's CPU hotplug (a CPU that\n"
                 "someone else offlines)"),
+      cli::flag("json", opts.json, "print the counts as one JSON object"),
   };
   if (const int done = cli::parse(self, argc, argv, table); done >= 0) return done;
   return run_soak(opts);
@@ -162,6 +195,10 @@ int cmd_follow_quota(const cli::command& self, int argc, char** argv) {
       cli::flag("no-inotify", no_inotify, "do not watch the cgroup files with inotify"),
       cli::choice("rounding", "HOW", {"ceil", "floor", "headroom"}, rounding,
                   "cores for a fractional quota: ceil (default), floor, headroom"),
+      cli::flag("json", opts.json,
+                "at the end, one JSON object on stdout: every change with its\n"
+                "reaction time (ns), the summary, the follower's counters; the\n"
+                "lines go to stderr"),
   };
   if (const int done = cli::parse(self, argc, argv, table); done >= 0) return done;
   opts.inotify = !no_inotify;

@@ -9,10 +9,10 @@
 
 namespace hotcore::tools {
 
-// run_topology() runs `hotcore topology [--per-core]`: prints the hwloc snapshot (the
-// counts line, one line per PU, one per cache) and returns an exit status (0, or 1 if
-// hwloc failed).
-int run_topology(bool per_core);
+// run_topology() runs `hotcore topology [--per-core] [--json]`: prints the hwloc snapshot
+// (the counts line, one line per PU, one per cache; or one JSON object with the same
+// fields as hotcore/topology.h) and returns an exit status (0, or 1 if hwloc failed).
+int run_topology(bool per_core, bool json);
 
 // kernel_state_text() is "cpuN/hotplug/state 236" for the kernel's state of cpuN, or
 // "cpuN/hotplug/state ?" when it cannot be read.

@@ -22,6 +22,7 @@
 #include "hotcore/parallel.h"
 #include "hotcore/runtime.h"
 #include "hotcore/task_group.h"
+#include "json_writer.h"
 
 namespace {
 
@@ -157,11 +158,26 @@ class soak {
       total.phantom += t.phantom;
       total.refused += t.refused;
     }
-    std::printf("submitted %llu ran %llu lost %llu duplicated %llu\n",
-                static_cast<unsigned long long>(total.submitted),
-                static_cast<unsigned long long>(total.ran),
-                static_cast<unsigned long long>(total.lost),
-                static_cast<unsigned long long>(total.duplicated));
+    if (_opts.json) {
+      hotcore::tools::json_writer j(stdout);
+      j.begin_object();
+      j.field("seconds", _opts.seconds);
+      j.field("submitted", static_cast<std::int64_t>(total.submitted));
+      j.field("ran", static_cast<std::int64_t>(total.ran));
+      j.field("lost", static_cast<std::int64_t>(total.lost));
+      j.field("duplicated", static_cast<std::int64_t>(total.duplicated));
+      j.field("refused", static_cast<std::int64_t>(total.refused));
+      j.field("refused_ran", static_cast<std::int64_t>(total.phantom));
+      j.field("wrong", static_cast<std::int64_t>(_wrong.load()));
+      j.field("core_cycles", static_cast<std::int64_t>(_cycles.load()));
+      j.end_object();
+    } else {
+      std::printf("submitted %llu ran %llu lost %llu duplicated %llu\n",
+                  static_cast<unsigned long long>(total.submitted),
+                  static_cast<unsigned long long>(total.ran),
+                  static_cast<unsigned long long>(total.lost),
+                  static_cast<unsigned long long>(total.duplicated));
+    }
     std::fflush(stdout);
     std::fprintf(stderr,
                  "hotcore soak: %lld core down+up cycles, %llu submissions refused (core not "

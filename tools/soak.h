@@ -9,6 +9,7 @@ struct soak_options {
   long churn_ms = 5;  // 0: no churn
   long threads = 3;   // submitting threads
   bool follow = false;  // the runtime follows the kernel's CPU hotplug
+  bool json = false;    // print the counts as one JSON object instead of the line
 };
 
 // run_soak() runs `hotcore soak`. It prints one line to stdout:

@@ -14,6 +14,7 @@
 #include "hotcore/core_poller.h"
 #include "hotcore/instance.h"
 #include "hotcore/states.h"
+#include "hotcore/stats.h"
 #include "hotcore/task.h"
 #include "hotcore/topology.h"
 #include "hotcore/trace.h"
@@ -257,6 +258,11 @@ class runtime {
   // clears what was recorded.
   void set_trace(bool on);
   [[nodiscard]] std::vector<trace_event> take_trace();
+  // stats() is a snapshot per core (state, walks with their durations, tasks run, stolen
+  // and moved, parked time) and of the quota followers' and the machine watch's
+  // counters (hotcore/stats.h). It takes no lock a task or a walk waits for; safe from
+  // any thread, a task and a callback included.
+  [[nodiscard]] runtime_stats stats() const;
 
   // ---- the machine under the runtime (physical mode, kernel CPU hotplug, affinity)
   // core_physical() is true when the core's CPU is taken offline/online in the kernel by

@@ -27,6 +27,8 @@ struct trace_event {
   bool on_hotplug_thread = false;// ran on the core's hotplug thread (else on the caller)
   const instance_node* instance = nullptr;  // the instance, for multi-instance states
   std::int64_t nanoseconds = 0;  // how long the callback took
+  std::int64_t start_ns = 0;     // when it began (std::chrono::steady_clock, ns)
+  int tid = 0;                   // kernel id of the thread that ran it
 };
 
 }  // namespace hotcore

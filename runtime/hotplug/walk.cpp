@@ -1,6 +1,7 @@
 // runtime/hotplug/walk.cpp — the one hotplug path: take the hotplug lock, walk a core's
 // state to its target through the state table, and on failure walk the same way back.
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -8,6 +9,7 @@
 #include <type_traits>
 
 #include "runtime_impl.h"
+#include "trace/probes.h"
 
 namespace hotcore::detail {
 namespace {
@@ -24,9 +26,27 @@ int runtime_impl::hotplug_op(unsigned core, int target, bool force) {
   std::lock_guard serialize(add_remove_mutex);
   if (disable_count > 0 && !force) return -EBUSY;
   lock.write_lock();
+  const int from = c->state.load(std::memory_order_relaxed);
+  const std::int64_t t0 = steady_ns();
   const int ret = walk_to(*c, target, force);
+  const std::int64_t ns = steady_ns() - t0;
+  // relaxed: the walk is over and serialized by the locks held here.
+  if (c->state.load(std::memory_order_relaxed) != from || ret != 0) note_walk(*c, target > from, ns);
   lock.write_unlock();
   return ret;
+}
+
+// note_walk() adds one walk to the core's statistics (runtime::stats()).
+void runtime_impl::note_walk(core_ctx& c, bool up, std::int64_t ns) {
+  std::lock_guard lk(stats_mutex);
+  walk_stats& w = up ? c.walks_up : c.walks_down;
+  ++w.count;
+  w.last_ns = ns;
+  w.max_ns = std::max(w.max_ns, ns);
+  w.sum_ns += ns;
+  std::size_t b = 0;
+  while (b < walk_bucket_ns.size() && ns > walk_bucket_ns[b]) ++b;
+  ++w.buckets[b];
 }
 
 // walk_to() moves a core to target; on failure it walks back to where the core was. A
@@ -90,7 +110,8 @@ int runtime_impl::walk(core_ctx& c, int target) {
 int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool rollback) {
   step& sp = steps[s];
   const bool tracing = trace_on.load(std::memory_order_relaxed);
-  auto event = [&](instance_node* inst, int result, bool injected, std::int64_t ns) {
+  auto event = [&](instance_node* inst, int result, bool injected, std::int64_t start,
+                   std::int64_t ns) {
     trace_event ev;
     ev.core = c.id;
     ev.state = s;
@@ -103,23 +124,32 @@ int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool 
     ev.on_hotplug_thread = hotplug_thread::on_hotplug_thread();
     ev.instance = inst;
     ev.nanoseconds = ns;
+    ev.start_ns = start;
+    ev.tid = ::gettid();
     record(ev);
   };
   if (c.fail.load(std::memory_order_relaxed) == s) {
     c.fail.store(INVALID, std::memory_order_relaxed);
-    if (tracing) event(node, -EAGAIN, true, 0);
+    if (tracing) event(node, -EAGAIN, true, steady_ns(), 0);
     return -EAGAIN;
   }
   auto call = [&](auto&& fn, instance_node* inst) {
     const auto t0 = tracing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    // relaxed: target is only written by this walk (see core_ctx).
+    if (inst == nullptr)
+      HOTCORE_PROBE(cpuhp_enter, c.id, c.target.load(std::memory_order_relaxed), s, sp.name.c_str());
+    else
+      HOTCORE_PROBE(cpuhp_multi_enter, c.id, c.target.load(std::memory_order_relaxed), s, inst,
+                    sp.name.c_str());
     const runtime_impl* outer = callback_owner;
     callback_owner = this;
     int ret;
     if constexpr (std::is_invocable_v<decltype(fn), unsigned>) ret = fn(c.id);
     else ret = fn(c.id, inst);
     callback_owner = outer;
+    HOTCORE_PROBE(cpuhp_exit, c.id, c.target.load(std::memory_order_relaxed), s, ret, sp.name.c_str());
     if (tracing)
-      event(inst, ret, false,
+      event(inst, ret, false, std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count(),
             std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
                 .count());
     return ret;

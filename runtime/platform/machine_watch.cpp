@@ -16,6 +16,7 @@
 
 #include "platform/sysfs_cpu.h"
 #include "runtime_impl.h"
+#include "trace/probes.h"
 
 namespace hotcore::detail {
 namespace {
@@ -27,6 +28,18 @@ bool take_one(std::atomic<int>& counter) {
   while (n > 0)
     if (counter.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) return true;
   return false;
+}
+
+// action_name() names a uevent's action for the machine_event probe.
+const char* action_name(cpu_uevent::action a) noexcept {
+  switch (a) {
+    case cpu_uevent::action::add: return "add";
+    case cpu_uevent::action::remove: return "remove";
+    case cpu_uevent::action::online: return "online";
+    case cpu_uevent::action::offline: return "offline";
+    case cpu_uevent::action::other: break;
+  }
+  return "other";
 }
 
 }  // namespace
@@ -99,7 +112,15 @@ void machine_watch::loop() {
       (void)_uevents.receive([this](const cpu_uevent& ev) { on_uevent(ev); });
       _dirty = true;
     }
-    if (poll_mask && _affinity.poll()) _dirty = true;
+    if (poll_mask && _affinity.poll()) {
+      _dirty = true;
+      // relaxed: a statistic for runtime::stats().
+      _rt.machine_count.mask_changes.fetch_add(1, std::memory_order_relaxed);
+      if (HOTCORE_PROBE_ON(machine_event)) {
+        const cpu_set_t m = _affinity.mask();
+        HOTCORE_PROBE(machine_event, -1, static_cast<const char*>("mask"), CPU_COUNT(&m));
+      }
+    }
   }
 }
 
@@ -108,6 +129,9 @@ void machine_watch::loop() {
 // moved its threads), and a CPU that came back gets its core's threads re-pinned if the
 // core stayed up (the kernel widened their affinity and does not narrow it again).
 void machine_watch::on_uevent(const cpu_uevent& ev) {
+  // relaxed: a statistic for runtime::stats().
+  _rt.machine_count.uevents.fetch_add(1, std::memory_order_relaxed);
+  HOTCORE_PROBE(machine_event, static_cast<int>(ev.cpu), action_name(ev.act), 0);
   core_ctx* c = _rt.find(ev.cpu);
   if (c == nullptr) {
     // Not a core, but the kernel may have widened our threads when it left: place them.
@@ -147,6 +171,9 @@ void machine_watch::evaluate() {
     const signed char available = kernel_ok && allowed ? 1 : 0;
     if (_told[id] == available && !_retry[id]) continue;
     _retry[id] = _rt.follow_availability(id, available != 0) < 0;
+    if (_told[id] >= 0 && _told[id] != available)
+      // relaxed: a statistic for runtime::stats().
+      _rt.machine_count.availability_changes.fetch_add(1, std::memory_order_relaxed);
     _told[id] = available;
   }
   // The cores first, the snapshot after: an hwloc load takes milliseconds.

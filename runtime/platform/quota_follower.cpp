@@ -21,6 +21,7 @@
 #include "hotcore/quota.h"
 #include "platform/cgroup_reader.h"
 #include "runtime_impl.h"
+#include "trace/probes.h"
 
 namespace hotcore {
 namespace {
@@ -164,6 +165,8 @@ int quota_follower::impl::check(bool by_event) {
     ++st.checks;
     if (by_event) ++st.events;
   }
+  // relaxed: a statistic for runtime::stats().
+  detail::runtime_access::impl(rt).quota_count.checks.fetch_add(1, std::memory_order_relaxed);
   cgroup_error err;
   // The process's groups: a move to another group has no event, so /proc/self/cgroup is
   // re-read at most once a second (it costs more than the quota files), and at once
@@ -242,6 +245,14 @@ int quota_follower::impl::check(bool by_event) {
   if (move) change.result = rt.set_core_limit(gov_limit);
   change.applied_ns = mono_ns();
   change.new_cores = static_cast<unsigned>(rt.online_cores().size());
+  {
+    // relaxed: statistics for runtime::stats().
+    detail::runtime_impl& rti = detail::runtime_access::impl(rt);
+    rti.quota_count.changes.fetch_add(1, std::memory_order_relaxed);
+    rti.quota_count.last_reaction_ns.store(change.applied_ns - change.seen_ns, std::memory_order_relaxed);
+  }
+  HOTCORE_PROBE(quota_change, old_limit.quota_us, limit.quota_us, limit.period_us, change.old_cores,
+                change.new_cores, change.applied_ns - change.seen_ns);
   {
     std::lock_guard lk(status_mutex);
     ++st.changes;

@@ -137,7 +137,7 @@ void scheduler::spawn(task_node* node) {
   push_external(node);
 }
 
-bool scheduler::push_to_active(task_node* node, const worker* exclude) {
+worker* scheduler::push_to_active(task_node* node, const worker* exclude) {
   const unsigned n = static_cast<unsigned>(_workers.size());
   const unsigned start = tls_rr++;
   // An outside thread prefers the core of the CPU it runs on: waking a worker there is a
@@ -155,9 +155,9 @@ bool scheduler::push_to_active(task_node* node, const worker* exclude) {
       light_fence();
       // relaxed: ordered after the push by light_fence() and the sleeper's heavy_fence().
       if (_sleepers.load(std::memory_order_relaxed) != 0) wake_one(w, nullptr);
-      return true;
+      return w;
     }
-  return false;
+  return nullptr;
 }
 
 void scheduler::push_external(task_node* node) {
@@ -291,7 +291,24 @@ task_node* scheduler::find_work(thread_ctx& c) {
   return steal(c);
 }
 
+// steal() takes a task queued elsewhere; a worker counts it.
 task_node* scheduler::steal(thread_ctx& c) {
+  task_node* t = steal_from_others(c);
+  if (t != nullptr && c.w != nullptr)
+    // relaxed load and store: only this worker writes the counter (see worker::stolen).
+    c.w->stolen.store(c.w->stolen.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
+  return t;
+}
+
+scheduler::task_counts scheduler::counts(unsigned core) const noexcept {
+  const worker* w = find(core);
+  if (w == nullptr) return {};
+  // seq_cst for completed: the order shutdown() reads it in; relaxed for the statistics.
+  return {w->counters.completed.load(std::memory_order_seq_cst),
+          w->stolen.load(std::memory_order_relaxed), w->moved.load(std::memory_order_relaxed)};
+}
+
+task_node* scheduler::steal_from_others(thread_ctx& c) {
   const unsigned n = static_cast<unsigned>(_workers.size());
   unsigned start;
   if (c.w != nullptr) {

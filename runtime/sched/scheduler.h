@@ -85,6 +85,13 @@ struct worker {
   counter_slot counters;
   thread_ctx ctx;
   std::thread thread;
+  // stolen: tasks this worker took from other cores' queues. Only the worker writes it
+  // (a relaxed load and store: a plain move, no read-modify-write); stats() reads it.
+  // moved: tasks queued here that went to other cores as the core left: written by the
+  // hotplug thread in deactivate() and by the worker in its drain, one after the other
+  // (the command hands over); relaxed fetch_add, off the task path. Both are statistics.
+  std::atomic<std::uint64_t> stolen{0};
+  std::atomic<std::uint64_t> moved{0};
 
   // ---- core_poller slots (poller.cpp). attach/detach write them under poller_mutex; the
   // worker reads them (seq_cst, see detach_poller()) inside a polling pass.
@@ -150,6 +157,12 @@ class scheduler {
   // Read by the hotplug path (under the hotplug lock) to pin or vacate it.
   [[nodiscard]] pid_t worker_tid(unsigned core) const noexcept;
 
+  // task_counts is what one core's worker did with tasks (runtime::stats()).
+  struct task_counts {
+    std::uint64_t run = 0, stolen = 0, moved = 0;
+  };
+  [[nodiscard]] task_counts counts(unsigned core) const noexcept;
+
   // call_on_worker() runs fn(arg) on the core's worker thread, between tasks, and returns
   // when it ran. The caller holds the hotplug lock (a callback, or cpus_read_lock).
   int call_on_worker(unsigned core, void (*fn)(void*), void* arg);
@@ -178,7 +191,12 @@ class scheduler {
   static void drop(task_node* node) noexcept;
 
   // queues and waking (scheduler.cpp)
-  bool push_to_active(task_node* node, const worker* exclude);
+  // push_to_active() queues node on an active core other than exclude: the one it chose,
+  // or null when none is active.
+  worker* push_to_active(task_node* node, const worker* exclude);
+  // move_off() gives a task queued on the leaving core `from` to another active core
+  // (probe hotcore:task_moved); false when none is active.
+  bool move_off(task_node* node, worker& from);
   void push_external(task_node* node);
   void park_orphan(task_node* node);
   void adopt_orphans();
@@ -190,6 +208,7 @@ class scheduler {
   task_node* take_pinned(worker& w) noexcept;
   task_node* take_list(thread_ctx& c, task_node* list);
   task_node* steal(thread_ctx& c);
+  task_node* steal_from_others(thread_ctx& c);
   void run_task(counter_slot& counters, task_node* node) noexcept;
   [[nodiscard]] bool quiescent() const noexcept;
 

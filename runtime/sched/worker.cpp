@@ -17,6 +17,7 @@
 
 #include "sched/futex.h"
 #include "sched/scheduler.h"
+#include "trace/probes.h"
 
 namespace hotcore::detail {
 namespace {
@@ -167,7 +168,7 @@ void scheduler::deactivate(unsigned core) {
     while (l != nullptr) {
       task_node* n = l;
       l = n->next;
-      if (!push_to_active(n, w)) (void)_orphans.push(n);
+      if (!move_off(n, *w)) (void)_orphans.push(n);
     }
   // The worker finishes its task, moves its own deque and acknowledges.
   await_ack(*w, command(*w, mode_inactive));
@@ -278,6 +279,15 @@ void scheduler::cancel_sleep(worker& w) noexcept {
     _sleepers.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see try_wake()
 }
 
+bool scheduler::move_off(task_node* node, worker& from) {
+  const worker* to = push_to_active(node, &from);
+  if (to == nullptr) return false;
+  // relaxed: a statistic (see worker::moved); from is the leaving worker.
+  from.moved.fetch_add(1, std::memory_order_relaxed);
+  HOTCORE_PROBE(task_moved, from.core, to->core, node);
+  return true;
+}
+
 // close_and_drain() runs on the worker between tasks once it is told to stop taking
 // them. It closes both inboxes (deactivate() normally did already; a push after this
 // fails and goes elsewhere) and gives every task queued here to another active core; with
@@ -307,7 +317,7 @@ void scheduler::close_and_drain(worker& w) {
     while (list != nullptr) {
       task_node* n = list;
       list = n->next;
-      if (!push_to_active(n, &w)) run_task(w.counters, n);  // no other core: run it here
+      if (!move_off(n, w)) run_task(w.counters, n);  // no other core: run it here
     }
   }
 }

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# tests/usdt_test.sh — a real tracer on the USDT probes: bpftrace attaches to hotcore's
+# probes in libhotcore.so while `hotcore cycle` runs, and the events it counts must equal
+# the cycles times the states. Root only; skips (77) without bpftrace, BTF or uprobes.
+# Usage: usdt_test.sh HOTCORE LIBHOTCORE
+set -u
+hotcore=$1
+lib=$(readlink -f "$2")
+
+skip() { echo "SKIP: $*"; exit 77; }
+fail() { echo "FAIL: $*"; exit 1; }
+
+[ "$(id -u)" -eq 0 ] || skip "needs root (bpftrace)"
+command -v bpftrace >/dev/null || skip "bpftrace is not installed"
+[ -r /sys/kernel/btf/vmlinux ] || skip "the kernel has no BTF"
+[ -d /sys/bus/event_source/devices/uprobe ] || skip "the kernel has no uprobes"
+readelf -n "$lib" | grep -q 'Name: cpuhp_enter' || skip "$lib was built without <sys/sdt.h>"
+
+# Every probe is in the library, with a semaphore.
+for p in cpuhp_enter cpuhp_multi_enter cpuhp_exit core_active core_inactive task_moved \
+         quota_change machine_event; do
+  readelf -n "$lib" | grep -q "Name: $p\$" || fail "readelf -n: no probe $p"
+done
+readelf -n "$lib" | grep -q 'Semaphore: 0x0*[1-9a-f]' || fail "readelf -n: the probes have no semaphores"
+
+# bpftrace reads tracefs for some probe types: mount it if nobody did, and only then
+# unmount it again.
+mounted=0
+tmp=$(mktemp -d)
+cleanup() {
+  [ "$mounted" -eq 1 ] && umount /sys/kernel/tracing
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+if ! mountpoint -q /sys/kernel/tracing; then
+  mount -t tracefs nodev /sys/kernel/tracing || skip "cannot mount tracefs"
+  mounted=1
+fi
+
+bpftrace -l "usdt:$lib:*" >"$tmp/list" 2>&1 || skip "bpftrace -l cannot list USDT probes: $(head -n 1 "$tmp/list")"
+grep -q 'hotcore:cpuhp_exit' "$tmp/list" || fail "bpftrace -l does not list hotcore:cpuhp_exit"
+
+count=10 states=4 warmup=50
+# cycle runs warmup + count timed + count traced cycles of the last core; registering
+# each empty state runs its startup once on the core and removing it its teardown once.
+cycles=$((warmup + 2 * count))
+expect=$((states * (2 * cycles + 2)))
+
+cat >"$tmp/count.bt" <<BT
+usdt:$lib:hotcore:cpuhp_enter /pid == cpid && strncmp(str(arg3), "cycle:empty", 11) == 0/ { @enter[arg0] = count(); }
+usdt:$lib:hotcore:cpuhp_exit /pid == cpid && strncmp(str(arg4), "cycle:empty", 11) == 0 && arg3 == 0/ { @exit_ok[arg0] = count(); }
+usdt:$lib:hotcore:core_inactive /pid == cpid/ { @inactive[arg0] = count(); }
+usdt:$lib:hotcore:core_active /pid == cpid/ { @active[arg0] = count(); }
+BT
+bpftrace -f json -c "$hotcore cycle --count $count --states $states" "$tmp/count.bt" \
+  >"$tmp/out" 2>"$tmp/err" || fail "bpftrace failed: $(tail -n 3 "$tmp/err")"
+
+python3 - "$tmp/out" "$expect" "$cycles" <<'PY' || exit 1
+import json, sys
+maps = {}
+for line in open(sys.argv[1]):
+    line = line.strip()
+    if not line.startswith("{"):
+        continue
+    r = json.loads(line)
+    if r.get("type") == "map":
+        maps.update(r["data"])
+expect, cycles = int(sys.argv[2]), int(sys.argv[3])
+print("bpftrace maps:", maps)
+def per_core(name):
+    m = maps.get("@" + name, {})
+    return {int(k): v for k, v in m.items()}
+enter, exit_ok = per_core("enter"), per_core("exit_ok")
+inactive, active = per_core("inactive"), per_core("active")
+if not enter:
+    sys.exit("FAIL: no hotcore:cpuhp_enter event counted")
+core = max(enter)  # cycle takes the last core
+ok = True
+def check(what, got, want):
+    global ok
+    print(f"{what}: {got} (expected {want})")
+    ok &= got == want
+check("cpuhp_enter on cycle:empty states, core %d" % core, enter.get(core, 0), expect)
+check("cpuhp_exit with result 0 on cycle:empty states, core %d" % core, exit_ok.get(core, 0), expect)
+# the core became active at start and after every cycle; inactive in every cycle and at the end
+check("core_inactive on core %d" % core, inactive.get(core, 0), cycles + 1)
+check("core_active on core %d" % core, active.get(core, 0), cycles + 1)
+sys.exit(0 if ok else "FAIL: counts differ")
+PY
+echo "PASS"

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# tools/json_test.sh — every --json output of the built `hotcore` parses with python3's
+# json module and holds what its text twin holds; cycle --trace-out writes a trace-event
+# file Perfetto can open. Usage: json_test.sh path/to/hotcore
+set -u
+
+hotcore=${1:?usage: json_test.sh path/to/hotcore}
+. "$(dirname "$0")/check_lib.sh"
+trace=$(mktemp)
+trap 'remove_outputs; rm -f "$trace"' EXIT
+
+# json EXPR: python3 parses $out as JSON (as `d`) and EXPR must hold for it.
+json() {
+  python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if eval(sys.argv[2]) else 1)' "$out" "$1"
+}
+
+run states --json
+check "states --json exits 0" test "$rc" -eq 0
+check "states --json parses and lists sched:active" \
+  json 'any(r["name"] == "sched:active" and isinstance(r["state"], int) for r in d)'
+check "states --json has one row per line of states" \
+  test "$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$out")" \
+       -eq "$("$hotcore" states | wc -l)"
+
+run topology --json
+check "topology --json exits 0" test "$rc" -eq 0
+check "topology --json parses: PUs, worker cores among them" \
+  json 'd["pus"] and set(d["worker_cores"]) <= {p["os_index"] for p in d["pus"] if p["worker"]}'
+
+run cycle --count 20 --states 2 --json --trace-out "$trace"
+check "cycle --json exits 0" test "$rc" -eq 0
+check "cycle --json parses: one core, latency, both empty states up and down" \
+  json 'len(d) == 1 and d[0]["count"] == 20 and d[0]["latency_ns"]["down+up"]["median"] > 0 and
+        {(r["name"], r["dir"]) for r in d[0]["per_state"]} >= {("cycle:empty0", "up"),
+        ("cycle:empty0", "down"), ("cycle:empty1", "up"), ("cycle:empty1", "down")}'
+check "cycle --json rows count the traced cycles" \
+  json 'all(r["count"] == 20 for r in d[0]["per_state"] if r["name"].startswith("cycle:empty"))'
+check "cycle --trace-out: 20 slices per empty state and direction, worker and hotplug tracks" \
+  python3 -c 'import json, sys, collections
+t = json.load(open(sys.argv[1]))["traceEvents"]
+x = collections.Counter((e["name"], e["args"]["dir"]) for e in t if e["ph"] == "X")
+names = {e["args"]["name"] for e in t if e["ph"] == "M"}
+ok = all(x[("cycle:empty%d" % i, d)] == 20 for i in (0, 1) for d in ("up", "down"))
+ok &= x[("taking tasks", "-")] == 20
+ok &= any(n.endswith("hotplug thread") for n in names) and any(n.endswith("worker") for n in names)
+ok &= all(e["dur"] >= 0 for e in t if e["ph"] == "X")
+sys.exit(0 if ok else 1)' "$trace"
+
+if [ "$(nproc)" -ge 2 ]; then
+  run cycle --count 5 --core 0,1 --json
+  check "cycle --json with two cores is an array of two objects" json 'len(d) == 2'
+fi
+
+run cycle --count 5 --trace-out /nonexistent/dir/trace.json
+check "cycle --trace-out into a missing directory exits 1" test "$rc" -eq 1
+
+run soak --seconds 1 --json
+check "soak --json exits 0" test "$rc" -eq 0
+check "soak --json parses: nothing lost or run twice" \
+  json 'd["submitted"] > 0 and d["ran"] == d["submitted"] and d["lost"] == 0 and d["duplicated"] == 0'
+
+run follow-quota --seconds 1 --json
+check "follow-quota --json exits 0" test "$rc" -eq 0
+check "follow-quota --json parses: counters and a change list" \
+  json 'd["checks"] > 0 and isinstance(d["changes"], list) and "median" in d["reaction_ns"]'
+
+finish
