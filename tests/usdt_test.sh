@@ -16,6 +16,16 @@ command -v bpftrace >/dev/null || skip "bpftrace is not installed"
 [ -d /sys/bus/event_source/devices/uprobe ] || skip "the kernel has no uprobes"
 readelf -n "$lib" | grep -q 'Name: cpuhp_enter' || skip "$lib was built without <sys/sdt.h>"
 
+# cpu1 must stay online while the cycles run: other tests take it offline only while they
+# hold /tmp/hotcore-cpu1.lock, so hold it too; and run on every online CPU (a CPU that
+# went offline earlier may have left this process's affinity mask).
+exec 9>/tmp/hotcore-cpu1.lock
+flock 9
+online=$(cat /sys/devices/system/cpu/online)
+hotcore_cmd() { taskset -c "$online" "$hotcore" "$@"; }
+workers=$(hotcore_cmd topology --json | python3 -c 'import json, sys; print(len(json.load(sys.stdin)["worker_cores"]))')
+[ "$workers" -ge 2 ] || skip "the runtime would have $workers worker core(s): cycle needs two"
+
 # Every probe is in the library, with a semaphore.
 for p in cpuhp_enter cpuhp_multi_enter cpuhp_exit core_active core_inactive task_moved \
          quota_change machine_event; do
@@ -27,7 +37,9 @@ readelf -n "$lib" | grep -q 'Semaphore: 0x0*[1-9a-f]' || fail "readelf -n: the p
 # unmount it again.
 mounted=0
 tmp=$(mktemp -d)
+bt=
 cleanup() {
+  [ -n "$bt" ] && kill "$bt" 2>/dev/null && wait "$bt" 2>/dev/null
   [ "$mounted" -eq 1 ] && umount /sys/kernel/tracing
   rm -rf "$tmp"
 }
@@ -46,16 +58,31 @@ count=10 states=4 warmup=50
 cycles=$((warmup + 2 * count))
 expect=$((states * (2 * cycles + 2)))
 
+# Probes on the library file: the kernel raises their semaphores in every process that
+# maps it (bpftrace -c would look for the library in the child before it is loaded).
+# Maps are keyed by pid; the check reads the cycle's own.
 cat >"$tmp/count.bt" <<BT
-usdt:$lib:hotcore:cpuhp_enter /pid == cpid && strncmp(str(arg3), "cycle:empty", 11) == 0/ { @enter[arg0] = count(); }
-usdt:$lib:hotcore:cpuhp_exit /pid == cpid && strncmp(str(arg4), "cycle:empty", 11) == 0 && arg3 == 0/ { @exit_ok[arg0] = count(); }
-usdt:$lib:hotcore:core_inactive /pid == cpid/ { @inactive[arg0] = count(); }
-usdt:$lib:hotcore:core_active /pid == cpid/ { @active[arg0] = count(); }
+usdt:$lib:hotcore:cpuhp_enter /strncmp(str(arg3), "cycle:empty", 11) == 0/ { @enter[pid, arg0] = count(); }
+usdt:$lib:hotcore:cpuhp_exit /strncmp(str(arg4), "cycle:empty", 11) == 0 && arg3 == 0/ { @exit_ok[pid, arg0] = count(); }
+usdt:$lib:hotcore:core_inactive { @inactive[pid, arg0] = count(); }
+usdt:$lib:hotcore:core_active { @active[pid, arg0] = count(); }
 BT
-bpftrace -f json -c "$hotcore cycle --count $count --states $states" "$tmp/count.bt" \
-  >"$tmp/out" 2>"$tmp/err" || fail "bpftrace failed: $(tail -n 3 "$tmp/err")"
+bpftrace -f json "$tmp/count.bt" >"$tmp/out" 2>"$tmp/err" &
+bt=$!
+# Wait until the probes are attached (bpftrace says so), or bpftrace gave up.
+for _ in $(seq 600); do
+  grep -q attached_probes "$tmp/out" 2>/dev/null && break
+  kill -0 "$bt" 2>/dev/null || fail "bpftrace failed: $(tail -n 3 "$tmp/err")"
+  sleep 0.1
+done
+grep -q attached_probes "$tmp/out" || fail "bpftrace did not attach in 60 s: $(tail -n 3 "$tmp/err")"
 
-python3 - "$tmp/out" "$expect" "$cycles" <<'PY' || exit 1
+taskset -c "$online" "$hotcore" cycle --count $count --states $states >"$tmp/cycle" 2>&1 &  # taskset execs it: $! is its pid
+cycle_pid=$!
+wait "$cycle_pid" || fail "hotcore cycle failed: $(cat "$tmp/cycle")"
+kill -INT "$bt"
+wait "$bt"
+python3 - "$tmp/out" "$expect" "$cycles" "$cycle_pid" <<'PY' || exit 1
 import json, sys
 maps = {}
 for line in open(sys.argv[1]):
@@ -65,11 +92,12 @@ for line in open(sys.argv[1]):
     r = json.loads(line)
     if r.get("type") == "map":
         maps.update(r["data"])
-expect, cycles = int(sys.argv[2]), int(sys.argv[3])
+expect, cycles, pid = int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 print("bpftrace maps:", maps)
 def per_core(name):
+    # keys "pid,core": the cycle's own events only
     m = maps.get("@" + name, {})
-    return {int(k): v for k, v in m.items()}
+    return {int(k.split(",")[1]): v for k, v in m.items() if int(k.split(",")[0]) == pid}
 enter, exit_ok = per_core("enter"), per_core("exit_ok")
 inactive, active = per_core("inactive"), per_core("active")
 if not enter:

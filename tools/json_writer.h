@@ -3,11 +3,11 @@
 // the caller.
 #pragma once
 
-#include <cinttypes>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 namespace hotcore::tools {
@@ -48,14 +48,13 @@ class json_writer {
     separate();
     std::fputs(b ? "true" : "false", _out);
   }
-  void value(std::int64_t n) {
+  template <class T>
+    requires(std::is_integral_v<T> && !std::is_same_v<T, bool>)
+  void value(T n) {
     separate();
-    std::fprintf(_out, "%" PRId64, n);
+    if constexpr (std::is_signed_v<T>) std::fprintf(_out, "%lld", static_cast<long long>(n));
+    else std::fprintf(_out, "%llu", static_cast<unsigned long long>(n));
   }
-  void value(int n) { value(static_cast<std::int64_t>(n)); }
-  void value(long n) { value(static_cast<std::int64_t>(n)); }
-  void value(unsigned n) { value(static_cast<std::int64_t>(n)); }
-  void value(std::size_t n) { value(static_cast<std::int64_t>(n)); }
   void value(double d) {
     separate();
     if (std::isfinite(d)) std::fprintf(_out, "%.17g", d);
