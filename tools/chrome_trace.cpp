@@ -1,6 +1,7 @@
 // tools/chrome_trace.cpp — runtime traces as Chrome / Perfetto trace-event JSON.
 #include "chrome_trace.h"
 
+#include <algorithm>
 #include <map>
 #include <string>
 
@@ -30,7 +31,7 @@ void slice(json_writer& j, const std::string& name, int tid, std::int64_t start_
   j.begin_object();
   j.field("core", core);
   j.field("dir", dir);
-  if (result != 0 || dir[0] != '-') j.field("result", result);
+  if (dir[0] != '-') j.field("result", result);
   j.end_object();
   j.end_object();
 }
@@ -58,6 +59,13 @@ void write_chrome_trace(std::FILE* out, const std::vector<trace_event>& trace) {
   j.begin_array();
   std::map<int, std::string> names;       // tid -> track name
   std::map<unsigned, std::int64_t> since;  // core -> when it began taking tasks
+  // A core active when the trace began took tasks from the trace's first moment; one
+  // active at its end, until its last moment.
+  std::int64_t first = 0, last = 0;
+  for (const trace_event& ev : trace) {
+    if (first == 0 || ev.start_ns < first) first = ev.start_ns;
+    last = std::max(last, ev.start_ns + ev.nanoseconds);
+  }
   for (const trace_event& ev : trace) {
     if (ev.injected) continue;
     const bool up = ev.dir == direction::up;
@@ -70,11 +78,16 @@ void write_chrome_trace(std::FILE* out, const std::vector<trace_event>& trace) {
     names[track] = "core " + std::to_string(ev.core) + " worker";
     if (up) {
       since[ev.core] = ev.start_ns + ev.nanoseconds;
-    } else if (auto it = since.find(ev.core); it != since.end()) {
-      slice(j, "taking tasks", track, it->second, ev.start_ns - it->second, ev.core, "-", 0);
-      since.erase(it);
+    } else {
+      const auto it = since.find(ev.core);
+      const std::int64_t from = it != since.end() ? it->second : first;
+      slice(j, "taking tasks", track, from, ev.start_ns - from, ev.core, "-", 0);
+      if (it != since.end()) since.erase(it);
     }
   }
+  for (const auto& [core, from] : since)
+    slice(j, "taking tasks", worker_track_base + static_cast<int>(core), from, last - from, core,
+          "-", 0);
   for (const auto& [tid, name] : names) thread_name(j, tid, name);
   j.end_array();
   j.end_object();

@@ -48,15 +48,13 @@ def cycle_cost():
     logical = run_json(["cycle", "--count", "200", "--json"])[0]
     physical = None
     if os.geteuid() == 0 and os.path.exists("/sys/devices/system/cpu/cpu1/online"):
-        # Only one process at a time takes cpu1 offline: hold the shared lock throughout.
-        with open("/tmp/hotcore-cpu1.lock", "w") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)
-            try:
-                physical = run_json(["cycle", "--physical", "--core", "1", "--count", "20",
-                                     "--json"])[0]
-            finally:
-                with open("/sys/devices/system/cpu/cpu1/online", "w") as f:
-                    f.write("1")
+        # main() holds /tmp/hotcore-cpu1.lock: only one process takes cpu1 offline.
+        try:
+            physical = run_json(["cycle", "--physical", "--core", "1", "--count", "20",
+                                 "--json"])[0]
+        finally:
+            with open("/sys/devices/system/cpu/cpu1/online", "w") as f:
+                f.write("1")
     runs = [("logical", logical)] + ([("physical (root)", physical)] if physical else [])
     fig, axes = plt.subplots(1, len(runs), figsize=(6.5 * len(runs), 5.2), squeeze=False)
     for ax, (title, run) in zip(axes[0], runs):
@@ -200,8 +198,24 @@ def quota_reaction():
     return run
 
 
+def parse_cpus(text):
+    cpus = set()
+    for part in text.split(","):
+        a, _, b = part.partition("-")
+        cpus.update(range(int(a), int(b or a) + 1))
+    return cpus
+
+
 def main():
     os.makedirs(OUT, exist_ok=True)
+    # cpu1 stays online for the logical runs and the server, and is taken offline only
+    # by the physical cycle: hold the lock every test that offlines cpu1 holds, and run
+    # on every online CPU.
+    lock = open("/tmp/hotcore-cpu1.lock", "w")
+    fcntl.flock(lock, fcntl.LOCK_EX)
+    with open("/sys/devices/system/cpu/online") as f:
+        online = f.read().strip()
+    os.sched_setaffinity(0, parse_cpus(online))
     cycle_cost()
     server_latency()
     quota_reaction()
