@@ -44,6 +44,17 @@ def footer(fig):
 
 # ---- (a) per-state cost of a logical and a physical cycle
 
+KERNEL_COLOUR = "tab:red"
+_COLOURS = ["tab:blue", "tab:orange", "tab:green", "tab:purple", "tab:brown", "tab:pink",
+            "tab:olive", "tab:cyan"]
+_by_name = {}
+
+
+def state_colour(name):
+    # One colour per state across both panels and halves; red is the kernel's.
+    return _by_name.setdefault(name, _COLOURS[len(_by_name) % len(_COLOURS)])
+
+
 def cycle_cost():
     logical = run_json(["cycle", "--count", "200", "--json"])[0]
     physical = None
@@ -74,8 +85,8 @@ def cycle_cost():
             bottom = 0.0
             for r in kernel + big:
                 h = r["median_ns"] / unit
-                ax.bar(i, h, bottom=bottom, color="tab:red" if r["part"] == "kernel" else None,
-                       edgecolor="white", width=0.6)
+                ax.bar(i, h, bottom=bottom, color=KERNEL_COLOUR if r["part"] == "kernel"
+                       else state_colour(r["name"]), edgecolor="white", width=0.6)
                 if h > 0.04 * (total / unit):
                     label = ("kernel: " if r["part"] == "kernel" else "") + r["name"]
                     ax.text(i, bottom + h / 2, f"{label} {h:.1f}", ha="center", va="center",
@@ -85,13 +96,17 @@ def cycle_cost():
                 ax.bar(i, other / unit, bottom=bottom, color="lightgray", edgecolor="white",
                        width=0.6)
                 bottom += other / unit
-            ax.text(i, bottom, f"{bottom:.1f}", ha="center", va="bottom", fontsize=8,
-                    fontweight="bold")
+            runtime_us = sum(r["median_ns"] for r in runtime) / 1e3
+            ax.text(i, bottom, f"{bottom:.1f}" + (f"\n(runtime part {runtime_us:.0f} µs)"
+                                                  if kernel else ""),
+                    ha="center", va="bottom", fontsize=8, fontweight="bold")
         unit_name = "ms" if physical and run is physical else "µs"
         ax.set_xticks(range(2), [f"core {run['core']} down", f"core {run['core']} up"])
         ax.set_ylabel(f"median callback time per state ({unit_name}), stacked")
-        ax.set_title(f"{title}: {run['count']} cycles, {run['states']} empty states\n"
-                     "red: kernel (cpu:physical); grey: states < 2 % summed")
+        ax.set_title(f"hotcore cycle, {title}: {run['count']} cycles, {run['states']} empty "
+                     "states\nred: the kernel's part (cpu:physical); grey: states < 2 % summed",
+                     fontsize=10)
+        ax.margins(y=0.12)
     footer(fig)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(os.path.join(OUT, "cycle_cost.png"), dpi=110)
@@ -150,7 +165,7 @@ def server_latency():
         os.unlink(lua.name)
         server.terminate()
         server.wait()
-    fig, ax = plt.subplots(figsize=(9, 4.5))
+    fig, ax = plt.subplots(figsize=(10, 4.5))
     mids = [(a + b) / 2 for a, b, _ in points]
     ax.plot(mids, [r["p50_us"] / 1e3 for _, _, r in points], "o-", label="p50")
     ax.plot(mids, [r["p99_us"] / 1e3 for _, _, r in points], "s-", label="p99")
@@ -163,7 +178,7 @@ def server_latency():
     ax.set_yscale("log")
     ax.set_title("examples/http_server under wrk (32 connections, loopback), one wrk run per "
                  "second;\na core leaves and comes back every 4 s (red: down, green: up)")
-    ax.legend(loc="upper right", fontsize=8)
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.grid(True, alpha=0.3)
     footer(fig)
     fig.tight_layout(rect=(0, 0.03, 1, 1))
@@ -187,8 +202,8 @@ def quota_reaction():
     ax.set_xscale("log")
     ax.set_xlabel("reaction: quota written to cores moved (ms, log scale)")
     ax.set_ylabel("fraction of quota changes")
-    ax.set_title(f"hotcore follow-quota --drive: {n} quota writes (cgroup v1, inotify + 40 ms poll)\n"
-                 f"median {run['reaction_ns']['median'] / 1e6:.2f} ms, "
+    ax.set_title(f"hotcore follow-quota --drive: {n} quota writes\n(cgroup v1, inotify and a "
+                 f"40 ms poll), median {run['reaction_ns']['median'] / 1e6:.2f} ms, "
                  f"p99 {run['reaction_ns']['p99'] / 1e6:.2f} ms")
     ax.grid(True, which="both", alpha=0.3)
     footer(fig)
