@@ -117,7 +117,7 @@ void machine_watch::loop() {
       // relaxed: a statistic for runtime::stats().
       _rt.machine_count.mask_changes.fetch_add(1, std::memory_order_relaxed);
       if (HOTCORE_PROBE_ON(machine_event)) {
-        const cpu_set_t m = _affinity.mask();
+        [[maybe_unused]] const cpu_set_t m = _affinity.mask();
         HOTCORE_PROBE(machine_event, -1, static_cast<const char*>("mask"), CPU_COUNT(&m));
       }
     }
