@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # bench/hot_path_diff.py — shows that a change leaves the task hot path as it was: compares
 # the machine code of the scheduler's submit/run functions in two builds of libhotcore.so
 # (same compiler and options), with addresses normalized away, and counts the locked

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/metrics_route.h — GET /metrics for examples/http_server: the runtime's
 // stats() rendered as OpenMetrics text (hotcore/metrics.h), for Prometheus to scrape.
 #pragma once

@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # examples/metrics_test.py — GET /metrics of examples/http_server while a core leaves and
 # comes back every 100 ms: every scrape must parse as OpenMetrics text (families with TYPE
 # and HELP, well-formed samples, cumulative histogram buckets, "# EOF" last) and the walk

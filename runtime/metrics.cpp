@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/metrics.cpp — runtime_stats as OpenMetrics text (hotcore/metrics.h): one
 // family per quantity, one sample per core, "# EOF" last.
 #include "hotcore/metrics.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/stats_test.cpp — runtime::stats() (hotcore/stats.h) and its OpenMetrics rendering
 // (hotcore/metrics.h): walks counted per core and direction, tasks moved off a leaving
 // core, parked time, and the text format's rules.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/usdt_test.sh — a real tracer on the USDT probes: bpftrace attaches to hotcore's
 # probes in libhotcore.so while `hotcore cycle` runs, and the events it counts must equal
 # the cycles times the states. Root only; skips (77) without bpftrace, BTF or uprobes.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/chrome_trace.cpp — runtime traces as Chrome / Perfetto trace-event JSON.
 #include "chrome_trace.h"
 

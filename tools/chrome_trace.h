@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/chrome_trace.h — write a runtime trace (runtime::take_trace()) as Chrome /
 // Perfetto trace-event JSON: a track per thread that ran callbacks (each core's hotplug
 // thread, the control thread) and one per core's worker, a slice per callback.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/json_test.sh — every --json output of the built `hotcore` parses with python3's
 # json module and holds what its text twin holds; cycle --trace-out writes a trace-event
 # file Perfetto can open. Usage: json_test.sh path/to/hotcore

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/json_writer.h — a small JSON writer for the CLI's --json outputs: objects, arrays,
 // numbers, booleans and escaped strings, written straight to a FILE*, commas placed for
 // the caller.

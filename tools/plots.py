@@ -1,4 +1,5 @@
 #!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
 # tools/plots.py — draws the pictures of docs/observability.md from the JSON outputs of
 # the hotcore tool and examples/http_server (Debian: python3-matplotlib, wrk; root for
 # the physical cycle and the quota writes):

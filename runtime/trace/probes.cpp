@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/trace/probes.cpp — the USDT probes' semaphores, in the ".probes" section where
 // sdt.h's notes point and tracers increment them.
 #include "trace/probes.h"
