@@ -36,6 +36,7 @@ runtime_impl::~runtime_impl() {
   // Run every task already accepted while the cores are still up; submit() is refused
   // from here on (task groups of running tasks still work).
   (void)sched.shutdown();
+  leaving = true;  // cpu:physical: the CPUs stay as they are
   // Take every core down, highest first, running every installed teardown. A teardown that
   // fails rolls its core back up; try again (an armed fail fires only once).
   for (int attempt = 0; attempt < 3; ++attempt)
@@ -51,7 +52,7 @@ runtime_impl::~runtime_impl() {
   for (unsigned id : core_ids) by_id[id]->thread.stop();
   // Every CPU that cpu:physical took offline comes back online: the machine is left as
   // the runtime found it.
-  restore_physical();
+  release_physical();
 }
 
 core_ctx* runtime_impl::find(unsigned core) const noexcept {
@@ -114,6 +115,11 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
   for (unsigned id : impl.core_ids)
     impl.by_id[id]->physical = options.physical && detail::has_online_file(id);
   impl.topo = std::move(topo);
+  if (options.physical)
+    if (const int ret = impl.claim_physical(); ret < 0) {
+      ec = std::error_code(-ret, std::generic_category());
+      return nullptr;
+    }
   // The watch opens its socket before the cores come up, so that creation fails cleanly
   // (nothing moved yet) when it cannot; its thread starts once they are up.
   if (options.follow_cpu_hotplug || options.follow_affinity) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "govern/governor.h"
+#include "platform/guardian.h"
 #include "hotcore/runtime.h"
 #include "hotcore/topology.h"
 #include "hotplug/hotplug_lock.h"
@@ -88,7 +89,12 @@ struct runtime_impl {
   // platform/machine_follow.cpp)
   int physical_online(unsigned core);
   int physical_offline(unsigned core);
-  void restore_physical();
+  // claim_physical() takes the per-CPU lock of every physical core (-EBUSY: another
+  // physical-mode runtime holds one) and starts the guardian. release_physical() brings
+  // back online every CPU the runtime took offline, then stops the guardian and drops
+  // the locks (at destruction).
+  int claim_physical();
+  void release_physical();
   cpu_set_t spare_mask(unsigned changing, bool going_up) const;
   void vacate(unsigned changing, bool going_up);
   // adopt_helper() puts a thread of the runtime that belongs to no core (the machine
@@ -121,6 +127,13 @@ struct runtime_impl {
   std::mutex trace_mutex;
   std::vector<trace_event> trace;
   governor gov;
+  // Physical mode: the per-CPU lock fds, the guardian, and `leaving` (set by the
+  // destructor before the last walks: cores go down without taking their CPU offline,
+  // so destruction leaves each CPU as it was found). Touched by create() and the
+  // destructor, and read by the walks they run.
+  std::vector<int> cpu_locks;
+  guardian guard;
+  bool leaving = false;
   // The machine: the last hwloc snapshot (guarded by topo_mutex) and the thread that
   // follows the kernel's CPU uevents and the process mask (null unless asked for). The
   // destructor stops it first.

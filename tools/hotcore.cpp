@@ -12,6 +12,7 @@
 #include "demo_subsystems.h"
 #include "follow_quota.h"
 #include "machine.h"
+#include "restore.h"
 #include "soak.h"
 #include "hotcore/runtime.h"
 #include "hotcore/topology.h"
@@ -60,6 +61,10 @@ constexpr const char* usage_text =
     "                         reaction median and p99 and the follower's CPU use. --drive\n"
     "                         (root, cgroup v1): write quotas into a group of its own and\n"
     "                         time each write to the runtime at the new core count\n"
+    "  restore                as root: repair what a killed physical-mode process left:\n"
+    "                         bring back online each CPU a dead process recorded under\n"
+    "                         /run/hotcore/ as taken offline, remove its tracefs instance;\n"
+    "                         CPUs offline without a record (an operator's) stay offline\n"
     "  --help                 this text\n"
     "\n"
     "exit status: 0 success, 1 an operation failed, 2 usage error\n";
@@ -76,6 +81,9 @@ std::unique_ptr<runtime> make_runtime(const char* command,
                  !options.physical                      ? ""
                  : ec == std::errc::no_such_device      ? " (physical mode: no worker core's CPU "
                                                           "has /sys/devices/system/cpu/cpuN/online)"
+                 : ec == std::errc::device_or_resource_busy
+                     ? " (physical mode: another physical-mode runtime holds a worker core's CPU; "
+                       "its pid is in /run/hotcore/cpuN.lock)"
                                                         : " (physical mode needs write access to "
                                                           "/sys/devices/system/cpu/cpuN/online: root)");
   } else if (rt->cores().empty()) {
@@ -179,7 +187,6 @@ int cmd_cycle(const args_t& args) {
       std::fprintf(stderr, "hotcore cycle: cpu%u has no online file: the kernel cannot take it offline\n", core);
       return exit_failed;
     }
-    hotcore::tools::restore_online_on_signal({core});
   }
   return hotcore::tools::run_cycle(*rt, core, opts, stdout) < 0 ? exit_failed : exit_ok;
 }
@@ -192,7 +199,6 @@ int demo_physical(runtime& rt) {
     std::fprintf(stderr, "hotcore demo: cpu%u has no online file: the kernel cannot take it offline\n", core);
     return exit_failed;
   }
-  hotcore::tools::restore_online_on_signal({core});
   std::printf("== physical down/up of core %u\n", core);
   for (const bool up : {false, true}) {
     const int ret = up ? rt.core_up(core) : rt.core_down(core);
@@ -210,17 +216,26 @@ int cmd_demo(const args_t& args) {
   if (!physical && !no_args("demo", args)) return exit_usage;
   hotcore::runtime_options ropts;
   ropts.physical = physical;
-  const auto rt = make_runtime("demo", ropts);
+  auto rt = make_runtime("demo", ropts);
   if (!rt) return exit_failed;
   for (const auto section : demo_sections) {
     if (const int ret = section(*rt); ret != exit_ok) return ret;
-    if (physical && section == print_core_states)
+    if (physical && section == print_core_states) {
       if (const int ret = demo_physical(*rt); ret != exit_ok) return ret;
+      // One physical down/up, as the help says: the rest of the demo moves cores logically.
+      rt.reset();
+      if (!(rt = make_runtime("demo"))) return exit_failed;
+    }
   }
   return exit_ok;
 }
 
 int cmd_topology(const args_t& args) { return hotcore::tools::topology_main(args); }
+
+int cmd_restore(const args_t& args) {
+  if (!no_args("restore", args)) return exit_usage;
+  return hotcore::tools::restore_main(hotcore::tools::restore_options{});
+}
 
 struct command {
   std::string_view name;
@@ -232,6 +247,7 @@ constexpr command commands[] = {
     {"topology", cmd_topology},
     {"cycle", cmd_cycle},
     {"demo", cmd_demo},
+    {"restore", cmd_restore},
 };
 
 }  // namespace

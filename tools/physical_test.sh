@@ -2,7 +2,8 @@
 # tools/physical_test.sh — Description: the hotcore program while cpu1 is offlined and
 # onlined by someone else: `hotcore soak --follow` keeps "lost 0 duplicated 0" while this
 # script echoes 0 and 1 into cpu1/online; `hotcore cycle --physical` and `hotcore demo
-# --physical` report the kernel's part and state. As root only (skips with 77), holding
+# --physical` report the kernel's part and state; `hotcore restore` leaves an operator's
+# offline CPU alone. As root only (skips with 77), holding
 # /tmp/hotcore-cpu1.lock throughout, and cpu1 is always left online (trap).
 # Usage: physical_test.sh path/to/hotcore
 set -u
@@ -57,5 +58,15 @@ check "demo --physical exits 0" test "$rc" -eq 0
 check "demo --physical: core 1 down shows the kernel's cpu1 offline" grep -q 'core_down(1) = 0: state 0 offline   kernel: cpu1/hotplug/state 0$' "$out"
 check "demo --physical: core 1 up shows the kernel's cpu1 online" grep -Eq 'core_up\(1\) = 0: state 74 online   kernel: cpu1/hotplug/state [1-9][0-9]*$' "$out"
 check "cpu1 is online after demo --physical" test "$(cat "$online")" -eq 1
+check "demo --physical does one physical down/up: its cycles section is logical" \
+  sh -c "! grep -q 'physical: the kernel takes the CPU offline' '$out'"
+
+# hotcore restore: a CPU offlined by hand (no record under /run/hotcore) stays offline.
+echo 0 >"$online"
+run restore
+check "restore exits 0 with an operator's offline CPU" test "$rc" -eq 0
+check "restore says it leaves cpu1 alone" grep -q '^cpu1: offline without a record' "$out"
+check "restore leaves cpu1 offline" test "$(cat "$online")" -eq 0
+echo 1 >"$online"
 
 finish
