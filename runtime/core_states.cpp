@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <string>
 
+#include "platform/sysfs_cpu.h"
 #include "runtime_impl.h"
 
 namespace hotcore::detail {
@@ -24,7 +25,9 @@ int runtime_impl::core_bringup(unsigned core) {
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(core, &one);
-  if (sched_setaffinity(by_id[core]->thread.tid(), sizeof one, &one) != 0) return -errno;
+  // EINVAL here means the kernel has the CPU offline: -EHOSTDOWN says so (runtime.h).
+  if (sched_setaffinity(by_id[core]->thread.tid(), sizeof one, &one) != 0)
+    return errno == EINVAL && read_cpu_online(core) == 0 ? -EHOSTDOWN : -errno;
   vacate(core, true);
   return 0;
 }

@@ -85,9 +85,11 @@ int check_physical(const std::vector<unsigned>& ids) {
 
 std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::error_code& ec) {
   ec.clear();
+  // The calling thread's mask with the CPUs that are offline now: a CPU the kernel
+  // offlined is still the process's, a worker core that is down until it returns.
   cpu_set_t home;
   CPU_ZERO(&home);
-  if (sched_getaffinity(0, sizeof home, &home) != 0) {
+  if (detail::read_thread_allowed(home) < 0 && sched_getaffinity(0, sizeof home, &home) != 0) {
     ec = std::error_code(errno, std::generic_category());
     return nullptr;
   }
@@ -129,8 +131,28 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
       return nullptr;
     }
   }
+  // A core whose CPU the kernel has offline now stays down: with follow_cpu_hotplug the
+  // governor brings it up when the kernel onlines the CPU (it counts as taken down by the
+  // governor); without, core_up() does once the CPU is back (as if the user took it down).
+  std::vector<unsigned> up_now;
+  for (unsigned id : rt->cores()) {
+    if (detail::read_cpu_online(id) != 0) {
+      up_now.push_back(id);
+      continue;
+    }
+    if (options.follow_cpu_hotplug) {
+      impl.gov.available[id] = 0;
+      impl.gov.governor_down[id] = options.online_at_start ? 1 : 0;
+    } else {
+      impl.gov.user_down[id] = 1;
+    }
+  }
+  if (up_now.empty()) {  // every CPU of the runtime is offline: nothing can run
+    ec = std::error_code(EHOSTDOWN, std::generic_category());
+    return nullptr;
+  }
   if (options.online_at_start)
-    for (unsigned id : rt->cores())
+    for (unsigned id : up_now)
       if (const int ret = rt->core_up(id); ret != 0) {
         ec = std::error_code(-ret, std::generic_category());
         return nullptr;
@@ -358,6 +380,11 @@ std::vector<trace_event> runtime::take_trace() {
 bool runtime::core_physical(unsigned core) const {
   const detail::core_ctx* c = _impl->find(core);
   return c != nullptr && c->physical;
+}
+unsigned long runtime::kernel_offlines(unsigned core) const {
+  const detail::core_ctx* c = _impl->find(core);
+  // relaxed: a statistic.
+  return c != nullptr ? c->kernel_offlines.load(std::memory_order_relaxed) : 0;
 }
 int runtime::kernel_state(unsigned core) const {
   if (_impl->find(core) == nullptr) return -EINVAL;

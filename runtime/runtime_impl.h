@@ -44,6 +44,9 @@ struct core_ctx {
   // nothing else is published through them.
   std::atomic<bool> offlined_by_us{false};
   std::atomic<int> own_offlines{0};
+  // kernel_offlines: offline uevents of this CPU the runtime did not cause (counted by the
+  // watch thread, read by anyone for reporting). relaxed: a statistic.
+  std::atomic<unsigned long> kernel_offlines{0};
 };
 
 class machine_watch;

@@ -2,6 +2,7 @@
 // run and the two tables it prints.
 #include "cycle.h"
 
+#include <cerrno>
 #include <charconv>
 #include <chrono>
 #include <climits>
@@ -28,7 +29,10 @@ std::optional<long long> parse_int(std::string_view text) {
 
 // fail_op() reports a failed runtime operation on stderr and hands its error back.
 int fail_op(const char* op, unsigned core, int ret) {
-  std::fprintf(stderr, "hotcore cycle: %s(%u): %s\n", op, core, std::strerror(-ret));
+  std::fprintf(stderr, "hotcore cycle: %s(%u): %s%s\n", op, core, std::strerror(-ret),
+               ret == -EHOSTDOWN ? " (the kernel has the CPU offline: someone wrote 0 to its "
+                                   "online file; pick another core with --core)"
+                                 : "");
   return ret;
 }
 

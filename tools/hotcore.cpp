@@ -143,7 +143,8 @@ int demo_cycles(runtime& rt) {
   hotcore::tools::cycle_options opts;
   opts.count = 100;
   opts.warmup = 10;
-  const unsigned core = rt.cores().back();
+  const std::vector<unsigned> up = rt.online_cores();  // not one whose CPU is offline
+  const unsigned core = up.empty() ? rt.cores().back() : up.back();
   return hotcore::tools::run_cycle(rt, core, opts, stdout) < 0 ? exit_failed : exit_ok;
 }
 

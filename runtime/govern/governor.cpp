@@ -46,7 +46,10 @@ int runtime_impl::govern() {
     if (wanted_up(id) && gov.governor_down[id]) {
       const int ret = hotplug_op(id, ONLINE, false);
       if (ret == 0) gov.governor_down[id] = 0;
-      if (ret != 0 && first_error == 0) first_error = ret;
+      // -EHOSTDOWN: the kernel took the CPU away again meanwhile; that is the machine's
+      // state, not a failure: the core stays the governor's, and its offline uevent
+      // (already queued) and the next online bring it back.
+      if (ret != 0 && ret != -EHOSTDOWN && first_error == 0) first_error = ret;
     }
   for (auto it = core_ids.rbegin(); it != core_ids.rend(); ++it)
     // relaxed: walks are serialized by gov.mutex here; a core not OFFLINE is (partly) up.

@@ -118,6 +118,9 @@ void machine_watch::on_uevent(const cpu_uevent& ev) {
     case cpu_uevent::action::offline:
     case cpu_uevent::action::remove:
       if (take_one(c->own_offlines)) return;  // cpu:physical's own offline
+      // relaxed: a statistic.
+      if (ev.act == cpu_uevent::action::offline)
+        c->kernel_offlines.fetch_add(1, std::memory_order_relaxed);
       _retry[ev.cpu] = _rt.follow_availability(ev.cpu, false) < 0;
       _told[ev.cpu] = 0;
       return;
