@@ -28,6 +28,25 @@ run cycle --count 0
 check "cycle --count 0 exits 2" test "$rc" -eq 2
 check "cycle --count 0 prints one line" test "$(lines)" -eq 1
 
+run cycle --count 10000001
+check "cycle --count above its bound (10^7) exits 2" test "$rc" -eq 2
+check "cycle --count above its bound names the range" grep -q '1\.\.10000000 cycles' "$err"
+
+run cycle --physical --count 100001
+check "cycle --physical --count above its bound (10^5) exits 2" test "$rc" -eq 2
+
+# cycle keeps its statistics in fixed memory: ten times the cycles, the same peak RSS
+# (within 1 MiB; the peak of a child, in KiB, from getrusage).
+max_rss_kib() {
+  python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$hotcore" "$@"
+}
+small=$(max_rss_kib cycle --count 2000 --states 2)
+large=$(max_rss_kib cycle --count 20000 --states 2)
+echo "cycle peak RSS: $small KiB at --count 2000, $large KiB at --count 20000"
+check "cycle's peak RSS does not grow with --count" test "$large" -le "$((small + 1024))"
+
 run cycle --states 41
 check "cycle --states 41 exits 2" test "$rc" -eq 2
 

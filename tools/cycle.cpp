@@ -13,6 +13,7 @@
 #include <string>
 
 #include "empty_states.h"
+#include "flag_limits.h"
 #include "kernel_trace.h"
 #include "stats.h"
 
@@ -36,9 +37,9 @@ int fail_op(const char* op, unsigned core, int ret) {
   return ret;
 }
 
-// samples holds one duration per measured cycle, in nanoseconds.
+// samples counts the durations of the measured cycles, in nanoseconds, in fixed memory.
 struct samples {
-  std::vector<std::int64_t> down, up, total;
+  log_histogram down, up, total;
 };
 
 // one_cycle() takes the core down and up again, adding the two durations to out if given.
@@ -53,23 +54,26 @@ int one_cycle(runtime& rt, unsigned core, samples* out) {
     const auto ns = [](clock::duration d) {
       return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
     };
-    out->down.push_back(ns(t1 - t0));
-    out->up.push_back(ns(t2 - t1));
-    out->total.push_back(ns(t2 - t0));
+    out->down.add(ns(t1 - t0));
+    out->up.add(ns(t2 - t1));
+    out->total.add(ns(t2 - t0));
   }
   return 0;
 }
 
-// cycles() runs `count` cycles, recording them into out if given.
-int cycles(runtime& rt, unsigned core, long count, samples* out) {
-  for (long i = 0; i < count; ++i)
+// cycles() runs `count` cycles, recording them into out if given, and with `costs`, each
+// cycle's trace (taken after every cycle, so the trace never grows).
+int cycles(runtime& rt, unsigned core, long count, samples* out, cost_accumulator* costs = nullptr) {
+  for (long i = 0; i < count; ++i) {
     if (const int ret = one_cycle(rt, core, out); ret < 0) return ret;
+    if (costs) costs->add(rt.take_trace());
+  }
   return 0;
 }
 
 void print_latency(std::FILE* out, const samples& s) {
-  const auto row = [out](const char* what, const std::vector<std::int64_t>& ns) {
-    const summary sm = summarize(ns);
+  const auto row = [out](const char* what, const log_histogram& ns) {
+    const summary sm = ns.summarize();
     std::fprintf(out, "  %-8s %10.2f %10.2f\n", what, static_cast<double>(sm.median) / 1e3,
                  static_cast<double>(sm.p99) / 1e3);
   };
@@ -174,9 +178,8 @@ void print_kernel_states(std::FILE* out, const std::vector<half_window>& halves,
 
 // physical_parts() runs `count` traced cycles and splits each half into the kernel's part
 // and the runtime's (the half's wall time minus the kernel's part), then prints their
-// medians. The trace is returned for the per-state table.
-int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out,
-                   std::vector<trace_event>& trace) {
+// medians. The runtime's trace goes into costs for the per-state table.
+int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out, cost_accumulator& costs) {
   using clock = std::chrono::steady_clock;
   samples kernel, runtime_part;
   const auto ns = [](clock::duration d) {
@@ -199,17 +202,15 @@ int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out,
       }
       std::vector<trace_event> half = rt.take_trace();
       const std::int64_t k = kernel_ns(half);
-      (up ? kernel.up : kernel.down).push_back(k);
-      (up ? runtime_part.up : runtime_part.down).push_back(ns(t1 - t0) - k);
+      (up ? kernel.up : kernel.down).add(k);
+      (up ? runtime_part.up : runtime_part.down).add(ns(t1 - t0) - k);
       halves.push_back({ns(t0.time_since_epoch()), ns(t1.time_since_epoch()), k, up});
-      trace.insert(trace.end(), half.begin(), half.end());
+      costs.add(half);
     }
   }
   rt.set_trace(false);
   if (ret < 0) return ret;
-  const auto us = [](const std::vector<std::int64_t>& v) {
-    return static_cast<double>(summarize(v).median) / 1e3;
-  };
+  const auto us = [](const log_histogram& h) { return static_cast<double>(h.summarize().median) / 1e3; };
   std::fprintf(out, "\nkernel's part (cpu:physical, the write to cpu%u/online) and the runtime's\n"
                "part (every other state and the hand-overs), medians over %ld traced cycles:\n",
                core, count);
@@ -254,12 +255,12 @@ bool parse_cycle_args(const std::vector<std::string_view>& args, cycle_options& 
     const std::optional<long long> n = parse_int(*value);
     // Each flag's accepted range: --core any core number (checked against the runtime
     // later), --count at least one cycle, --states what the ONLINE dynamic range holds.
-    const bool ok = n && (flag == "--core"    ? *n >= 0 && *n <= 0xffff
-                          : flag == "--count" ? *n > 0 && *n <= 100'000'000
+    const bool ok = n && (flag == "--core"    ? *n >= 0 && *n <= limits::core_max
+                          : flag == "--count" ? *n > 0 && *n <= limits::cycle_count_max
                                               : *n >= 0 && *n <= max_empty_states);
     if (!ok) {
       const std::string want = flag == "--core"    ? "a core number"
-                               : flag == "--count" ? "a positive number of cycles"
+                               : flag == "--count" ? "1.." + std::to_string(limits::cycle_count_max) + " cycles"
                                                    : "0.." + std::to_string(max_empty_states);
       std::fprintf(stderr, "hotcore cycle: bad value '%.*s' for %.*s (want %s)\n",
                    static_cast<int>(value->size()), value->data(),
@@ -269,6 +270,11 @@ bool parse_cycle_args(const std::vector<std::string_view>& args, cycle_options& 
     if (flag == "--core") opts.core = static_cast<unsigned>(*n);
     else if (flag == "--count") opts.count = static_cast<long>(*n), count_given = true;
     else opts.states = static_cast<int>(*n);
+  }
+  if (opts.physical && opts.count > limits::physical_cycle_count_max) {
+    std::fprintf(stderr, "hotcore cycle: --physical takes at most --count %lld\n",
+                 limits::physical_cycle_count_max);
+    return false;
   }
   return true;
 }
@@ -282,9 +288,6 @@ int run_cycle(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* 
   if (const int ret = cycles(rt, core, opts.warmup, nullptr); ret < 0) return ret;
 
   samples timed;
-  timed.down.reserve(static_cast<std::size_t>(opts.count));
-  timed.up.reserve(static_cast<std::size_t>(opts.count));
-  timed.total.reserve(static_cast<std::size_t>(opts.count));
   if (const int ret = cycles(rt, core, opts.count, &timed); ret < 0) return ret;
 
   std::fprintf(out, "core %u: %ld down+up cycles with %d empty ONLINE states (%ld warm-up)%s\n",
@@ -294,20 +297,22 @@ int run_cycle(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* 
 
   // The cost table comes from a second, traced run so that recording does not inflate the
   // timed one.
-  std::vector<trace_event> trace;
+  // The trace is taken after every cycle into fixed-size histograms: memory does not
+  // grow with the count.
+  cost_accumulator costs;
   if (opts.physical) {
-    if (const int ret = physical_parts(rt, core, opts.count, out, trace); ret < 0) return ret;
+    if (const int ret = physical_parts(rt, core, opts.count, out, costs); ret < 0) return ret;
   } else {
     (void)rt.take_trace();
     rt.set_trace(true);
-    const int traced = cycles(rt, core, opts.count, nullptr);
+    const int traced = cycles(rt, core, opts.count, nullptr, &costs);
     rt.set_trace(false);
-    trace = rt.take_trace();
+    costs.add(rt.take_trace());
     if (traced < 0) return traced;
   }
   std::fprintf(out, "\nper-state callback cost over a traced run of %ld cycles (ns):\n",
                opts.count);
-  print_costs(out, cost_table(trace), opts.physical);
+  print_costs(out, costs.rows(), opts.physical);
   return 0;
 }
 

@@ -27,6 +27,7 @@
 #include <thread>
 #include <vector>
 
+#include "flag_limits.h"
 #include "hotcore/parallel.h"
 #include "hotcore/quota.h"
 #include "hotcore/runtime.h"
@@ -84,10 +85,13 @@ bool parse_args(int argc, char** argv, follow_options& o) {
       long n = 0;
       const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
       const bool whole = ec == std::errc() && ptr == value.data() + value.size();
-      if (flag == "--seconds" && (!whole || n <= 0 || n > 86400))
-        return usage_error("bad value '" + std::string(value) + "' for --seconds (want 1..86400)");
-      if (flag == "--poll-ms" && (!whole || n < 0 || n > 60000))
-        return usage_error("bad value '" + std::string(value) + "' for --poll-ms (want 0..60000)");
+      using namespace hotcore::tools::limits;
+      if (flag == "--seconds" && (!whole || n <= 0 || n > seconds_max))
+        return usage_error("bad value '" + std::string(value) + "' for --seconds (want 1.." +
+                           std::to_string(seconds_max) + ")");
+      if (flag == "--poll-ms" && (!whole || n < 0 || n > period_ms_max))
+        return usage_error("bad value '" + std::string(value) + "' for --poll-ms (want 0.." +
+                           std::to_string(period_ms_max) + ")");
       (flag == "--seconds" ? o.seconds : o.poll_ms) = n;
     } else {
       return usage_error("unknown argument '" + std::string(flag) + "'");

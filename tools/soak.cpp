@@ -20,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "flag_limits.h"
 #include "hotcore/parallel.h"
 #include "hotcore/runtime.h"
 #include "hotcore/task_group.h"
@@ -363,11 +364,11 @@ bool parse_args(int argc, char** argv, soak_options& opts) {
       continue;
     }
     if (arg == "--seconds") {
-      target = &opts.seconds, lo = 1, hi = 24 * 3600;
+      target = &opts.seconds, lo = 1, hi = hotcore::tools::limits::seconds_max;
     } else if (arg == "--churn-ms") {
-      target = &opts.churn_ms, lo = 0, hi = 60000;
+      target = &opts.churn_ms, lo = 0, hi = hotcore::tools::limits::period_ms_max;
     } else if (arg == "--threads") {
-      target = &opts.threads, lo = 1, hi = 64;
+      target = &opts.threads, lo = 1, hi = hotcore::tools::limits::threads_max;
     } else {
       std::fprintf(stderr,
                    "hotcore soak: unknown argument '%.*s'\n"
