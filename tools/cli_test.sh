@@ -92,6 +92,27 @@ check "follow-quota --seconds 1 exits 0" test "$rc" -eq 0
 check "follow-quota names the cgroup it follows" grep -q '^following ' "$out"
 check "follow-quota reports the follower's CPU use" grep -Eq '^follower: [0-9]+ checks .* CPU [0-9.]+ ms' "$out"
 
+check "follow-quota prints no reaction time for its initial reading" \
+  sh -c "! grep -q 'initial reading.*reaction' '$out' && ! grep -Eq '^quota max -> max' '$out'"
+
+# --drive (root, cgroup v1 cpu): a group left by a follower that died (SIGKILL) is removed.
+cpu_v1=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3; exit}' /proc/self/cgroup)
+if [ "$(id -u)" -eq 0 ] && [ -n "$cpu_v1" ] && [ -d "/sys/fs/cgroup/cpu$cpu_v1" ]; then
+  sleep 0 & dead=$!
+  wait "$dead"
+  stale="/sys/fs/cgroup/cpu${cpu_v1%/}/hotcore-follow-$dead"
+  mkdir "$stale"
+  run follow-quota --drive --seconds 1
+  check "follow-quota --drive exits 0" test "$rc" -eq 0
+  check "follow-quota --drive removes the group of a dead follower" test ! -d "$stale"
+  check "follow-quota --drive says which group it removed" grep -q "removed $stale" "$err"
+  check "follow-quota --drive leaves no group of its own" \
+    sh -c "! ls -d /sys/fs/cgroup/cpu${cpu_v1%/}/hotcore-follow-* 2>/dev/null"
+  rmdir "$stale" 2>/dev/null
+else
+  echo "skip follow-quota --drive checks (not root or no cgroup v1 cpu controller)"
+fi
+
 run follow-quota --seconds 0
 check "follow-quota --seconds 0 exits 2" test "$rc" -eq 2
 check "follow-quota --seconds 0 prints one line" test "$(lines)" -eq 1
