@@ -5,7 +5,6 @@
 #include <cerrno>
 #include <string>
 
-#include "platform/sysfs_cpu.h"
 #include "runtime_impl.h"
 
 namespace hotcore::detail {
@@ -25,9 +24,7 @@ int runtime_impl::core_bringup(unsigned core) {
   cpu_set_t one;
   CPU_ZERO(&one);
   CPU_SET(core, &one);
-  // EINVAL here means the kernel has the CPU offline: -EHOSTDOWN says so (runtime.h).
-  if (sched_setaffinity(by_id[core]->thread.tid(), sizeof one, &one) != 0)
-    return errno == EINVAL && read_cpu_online(core) == 0 ? -EHOSTDOWN : -errno;
+  if (sched_setaffinity(by_id[core]->thread.tid(), sizeof one, &one) != 0) return -errno;
   vacate(core, true);
   return 0;
 }

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <type_traits>
 
+#include "platform/sysfs_cpu.h"
 #include "runtime_impl.h"
 
 namespace hotcore::detail {
@@ -24,8 +25,13 @@ int runtime_impl::hotplug_op(unsigned core, int target, bool force) {
   std::lock_guard serialize(add_remove_mutex);
   if (disable_count > 0 && !force) return -EBUSY;
   lock.write_lock();
-  const int ret = walk_to(*c, target, force);
+  const int prev = c->state.load(std::memory_order_relaxed);
+  int ret = walk_to(*c, target, force);
   lock.write_unlock();
+  // A step that pins a thread to the core's CPU (core:bringup, workers:online) fails with
+  // EINVAL when the kernel has that CPU offline: say so with -EHOSTDOWN (runtime.h), the
+  // machine's state rather than a bad argument.
+  if (ret == -EINVAL && target > prev && read_cpu_online(core) == 0) ret = -EHOSTDOWN;
   return ret;
 }
 
