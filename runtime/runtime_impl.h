@@ -31,6 +31,7 @@ struct core_ctx {
   std::atomic<int> target{OFFLINE};
   std::atomic<int> fail{INVALID};
   bool rollback = false;  // only touched by the walk
+  int failed_state = INVALID;  // the state whose callback failed last (walk only)
   // online/active are read by the scheduler's hot path; release/acquire so a task that
   // sees a core active also sees everything its states set up.
   std::atomic<bool> online{false};

@@ -7,7 +7,6 @@
 #include <chrono>
 #include <type_traits>
 
-#include "platform/sysfs_cpu.h"
 #include "runtime_impl.h"
 
 namespace hotcore::detail {
@@ -26,12 +25,17 @@ int runtime_impl::hotplug_op(unsigned core, int target, bool force) {
   if (disable_count > 0 && !force) return -EBUSY;
   lock.write_lock();
   const int prev = c->state.load(std::memory_order_relaxed);
+  c->failed_state = INVALID;
   int ret = walk_to(*c, target, force);
   lock.write_unlock();
-  // A step that pins a thread to the core's CPU (core:bringup, workers:online) fails with
-  // EINVAL when the kernel has that CPU offline: say so with -EHOSTDOWN (runtime.h), the
-  // machine's state rather than a bad argument.
-  if (ret == -EINVAL && target > prev && read_cpu_online(core) == 0) ret = -EHOSTDOWN;
+  // The steps that pin a thread to the core's CPU (core:bringup, workers:online) fail with
+  // EINVAL only when the kernel has that CPU offline (or the cpuset took it away): say so
+  // with -EHOSTDOWN (runtime.h), the machine's state rather than a bad argument. The CPU
+  // may be back by now (stress-ng toggles it in microseconds), so the step tells, not a
+  // second look at the CPU.
+  if (ret == -EINVAL && target > prev &&
+      (c->failed_state == BRINGUP_CORE || c->failed_state == AP_WORKERS_ONLINE))
+    ret = -EHOSTDOWN;
   return ret;
 }
 
@@ -82,7 +86,10 @@ int runtime_impl::walk(core_ctx& c, int target) {
     const int s = up ? state + 1 : state;
     if (steps[s].has_callback(up)) {
       const int ret = invoke(c, s, up, nullptr, c.rollback);
-      if (ret != 0) return ret;
+      if (ret != 0) {
+        if (!c.rollback) c.failed_state = s;
+        return ret;
+      }
     }
     state = up ? s : s - 1;
     c.state.store(state, std::memory_order_relaxed);
