@@ -117,6 +117,15 @@ TEST_CASE("a service is an instance of the multi-instance states \"timers:prepar
   }
   for (const state_row& r : rt->states())
     if (r.name.rfind("timers:", 0) == 0) CHECK(r.instances == 0);
+  // A program's own state of the same name is not taken for the service's: the service
+  // sets up its own.
+  auto other = make_runtime();
+  const int mine = other->setup_state_multi(ONLINE_DYN, "timers:online", nullptr, nullptr);
+  REQUIRE(mine == ONLINE_DYN);
+  auto ts = make_timers(*other);
+  CHECK(ts->online_state() == ONLINE_DYN + 1);
+  ts.reset();
+  CHECK(other->remove_multi_state(mine) == 0);
 }
 
 TEST_CASE("a timer armed from a task fires on the worker of that core, exactly once, never "

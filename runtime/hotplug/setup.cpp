@@ -90,13 +90,15 @@ int runtime_impl::setup_multi_once(int state, std::string_view name, multi_callb
   if (!settable(state) || name.empty()) return -EINVAL;
   read_section rs(lock, false);
   std::lock_guard sm(state_mutex);
-  // Already set up by an earlier call: the multi-instance state of that name, at the static
-  // slot or anywhere in the dynamic range asked for.
+  // Already set up by an earlier call: the multi-instance state of that name whose startup
+  // is the same callable (the same lambda of the same subsystem, so a program's own state
+  // of that name is never taken for it), at the static slot or in the dynamic range.
   const bool dynamic = state == PREPARE_DYN || state == ONLINE_DYN;
-  const int first = state;
   const int end = !dynamic ? state + 1 : state == PREPARE_DYN ? PREPARE_DYN_END : ONLINE_DYN_END;
-  for (int s = first; s < end; ++s)
-    if (steps[s].multi && steps[s].name == name) return s;
+  for (int s = state; s < end; ++s)
+    if (steps[s].multi && steps[s].name == name &&
+        steps[s].startup_multi.target_type() == startup.target_type())
+      return s;
   const int ret = setup_locked(state, name, callback{}, callback{}, std::move(startup),
                                std::move(teardown), true, false);
   return ret == 0 ? state : ret;
