@@ -352,8 +352,11 @@ std::vector<state_row> runtime::states() const {
   std::unique_lock lk(_impl->state_mutex, std::defer_lock);
   if (!_impl->in_callback()) lk.lock();
   std::vector<state_row> rows;
-  for (int s = 0; s < NR_STATES; ++s)
-    if (_impl->steps[s].installed()) rows.push_back({s, _impl->steps[s].name});
+  for (int s = 0; s < NR_STATES; ++s) {
+    const detail::step& sp = _impl->steps[s];
+    if (sp.installed())
+      rows.push_back({s, sp.name, sp.multi ? static_cast<int>(sp.instances.size()) : -1});
+  }
   return rows;
 }
 
@@ -364,6 +367,8 @@ std::string runtime::states_text() const {
     std::snprintf(num, sizeof num, "%3d: ", row.state);
     out += num;
     out += row.name;
+    if (row.instances >= 0)
+      out += " (" + std::to_string(row.instances) + (row.instances == 1 ? " instance)" : " instances)");
     out += '\n';
   }
   return out;

@@ -72,6 +72,12 @@ struct runtime_impl {
   // ---- setup and instances (setup.cpp)
   int setup(int state, std::string_view name, callback su, callback td, multi_callback msu,
             multi_callback mtd, bool multi, bool calls, bool cpuslocked);
+  int setup_locked(int state, std::string_view name, callback su, callback td,
+                   multi_callback msu, multi_callback mtd, bool multi, bool calls);
+  // setup_multi_once() is setup_state_multi() for a subsystem whose instances share one
+  // state per runtime: the first call installs it, later ones return the same number.
+  int setup_multi_once(int state, std::string_view name, multi_callback startup,
+                       multi_callback teardown);
   int remove(int state, bool calls, bool cpuslocked, bool multi_api);
   int add_instance(int state, instance_node* node, bool calls);
   int remove_instance(int state, instance_node* node, bool calls);

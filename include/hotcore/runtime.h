@@ -78,10 +78,14 @@ struct runtime_options {
   bool come_back = true;
 };
 
-// state_row is one line of the state listing: a state number and its name.
+// state_row is one line of the state listing: a state number, its name and, for a
+// multi-instance state, how many instances it has now (-1 for a single-instance state).
+// A multi-instance state is one row however many instances (arenas, timer services,
+// io_contexts) it has.
 struct state_row {
   int state;
   std::string name;
+  int instances = -1;
 };
 
 // runtime owns the worker cores, their pinned hotplug threads and the state table.
@@ -264,7 +268,8 @@ class runtime {
   // ---- introspection
   // states() lists every named state as the kernel's /sys/.../hotplug/states does.
   [[nodiscard]] std::vector<state_row> states() const;
-  // states_text() is that listing formatted "%3d: name\n" per line.
+  // states_text() is that listing formatted "%3d: name\n" per line, a multi-instance
+  // state's line ending in its instance count: " 33: io/uring:online (2 instances)".
   [[nodiscard]] std::string states_text() const;
   // set_trace() switches the per-callback trace on or off; take_trace() returns and
   // clears what was recorded.
