@@ -96,7 +96,7 @@ struct args {
   kind k = kind::core_up;
   unsigned core = 0;
   int state = 0;
-  int tag = 0;         // setup: the new state's tag; fail_callback: the state to fail
+  int tag = 0;         // setup: the new state's tag (callbacks log it)
   bool up = true;      // setup: has a startup; fail_callback: which direction fails
   bool down = true;    // setup: has a teardown
   int inst = 0;        // instances; fail_callback: the instance (-1: single)
@@ -126,7 +126,7 @@ std::string describe(const args& a) {
       os << a.core << ", " << a.state;
       break;
     case kind::fail_callback:
-      os << "core " << a.core << ", tag " << a.tag << (a.up ? ", startup" : ", teardown") << ", inst "
+      os << "core " << a.core << ", state " << a.state << (a.up ? ", startup" : ", teardown") << ", inst "
          << a.inst << ", " << a.count << "x";
       break;
     default:
@@ -158,7 +158,7 @@ int run_model(model& m, const args& a) {
     case kind::core_down: return m.core_down(a.core);
     case kind::set_target: return m.set_target(a.core, a.state);
     case kind::set_fail: return m.set_fail(a.core, a.state);
-    case kind::fail_callback: m.fail_plan[{a.core, a.tag, a.up, a.inst}] = a.count; return 0;
+    case kind::fail_callback: m.fail_plan[{a.core, m.rows[a.state].tag, a.up, a.inst}] = a.count; return 0;
     case kind::disable: return m.disable();
     case kind::enable: return m.enable();
     case kind::read_lock: ++m.read_depth; return 0;
@@ -176,8 +176,8 @@ multi_callback multi(sut& s, int tag, bool up, bool present) {
   return [&s, tag, up](unsigned core, instance_node* n) { return s.rec.hit(core, tag, up, s.index_of(n)); };
 }
 
-// run_real() carries out the same command on the runtime.
-int run_real(sut& s, const args& a) {
+// run_real() carries out the same command on the runtime; `m` is the model before it.
+int run_real(sut& s, const model& m, const args& a) {
   runtime& rt = *s.rt;
   const std::string name = "test:" + std::to_string(a.tag);
   recorder& r = s.rec;
@@ -208,7 +208,7 @@ int run_real(sut& s, const args& a) {
     case kind::set_fail: return rt.set_fail(a.core, a.state);
     case kind::fail_callback: {
       std::lock_guard lk(r.mu);
-      r.plan[{a.core, a.tag, a.up, a.inst}] = a.count;
+      r.plan[{a.core, m.rows[a.state].tag, a.up, a.inst}] = a.count;
       return 0;
     }
     case kind::disable: return rt.cpu_hotplug_disable();
@@ -271,7 +271,7 @@ struct op final : rc::state::Command<model, sut> {
     model expect = m;
     expect.log.clear();
     const int want = run_model(expect, a);
-    const int got = run_real(s, a);
+    const int got = run_real(s, m, a);
     ++commands;
     const std::string diff = differences(expect, s, want, got);
     if (!diff.empty()) {
@@ -354,7 +354,7 @@ std::shared_ptr<const rc::state::Command<model, sut>> make_op(const model& m) {
     const int s = *rc::gen::elementOf(mine);
     a.k = kind::fail_callback;
     a.core = pick_core(m);
-    a.tag = m.rows[s].tag;
+    a.state = s;  // the callbacks of whatever test state is set up there when it runs
     a.up = section_of(s) == section::prepare ? true : *rc::gen::arbitrary<bool>();
     a.inst = m.rows[s].multi ? *rc::gen::inRange(0, instance_count) : -1;
     a.count = *rc::gen::inRange(1, 4);
