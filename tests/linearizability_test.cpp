@@ -4,6 +4,9 @@
 // recorded, then a checker verifies the history against runtime.h's guarantees.
 // HOTCORE_LIN_TASKS (tasks per submitter) and HOTCORE_LIN_CYCLES (core down/up cycles
 // they spread over) make a longer run.
+#define DOCTEST_CONFIG_IMPLEMENT
+#include <doctest/doctest.h>
+
 #include <atomic>
 #include <cerrno>
 #include <chrono>
@@ -55,7 +58,23 @@ struct history {
   std::mutex mu;
   std::map<unsigned, std::vector<window>> windows;
   std::vector<down_call> downs;
+  // ups: when a core_up() returned (the core is active from then until the next
+  // core_down() is called); the creation of the runtime counts as one for every core.
+  std::vector<std::pair<unsigned, std::int64_t>> ups;
 };
+
+// active_throughout() is true when core c was surely active during [from, to]: a
+// core_up() (or the creation) returned before `from` and no core_down() was called
+// between that return and `to`.
+bool active_throughout(const history& h, unsigned c, std::int64_t from, std::int64_t to) {
+  std::int64_t up = -1;
+  for (const auto& [core, back] : h.ups)
+    if (core == c && back <= from && back > up) up = back;
+  if (up < 0) return false;
+  for (const down_call& d : h.downs)
+    if (d.core == c && d.call >= up && d.call <= to) return false;
+  return true;
+}
 
 // check() returns every way the history breaks the contract (empty: it holds).
 // At most 20 are described; `count` counts them all.
@@ -72,6 +91,8 @@ std::vector<std::string> check(const std::vector<task_record>& tasks, history& h
       // A refused task never runs; submit_on() refuses a core that is not active.
       if (runs != 0) fail(i, "refused (" + std::to_string(t.ret) + ") but ran");
       if (t.wanted < 0 || t.ret != -ENODEV) fail(i, "refused with " + std::to_string(t.ret));
+      else if (active_throughout(h, static_cast<unsigned>(t.wanted), t.call, t.back))
+        fail(i, "submit_on(" + std::to_string(t.wanted) + ") refused while the core was active throughout");
       continue;
     }
     // "Every accepted task runs exactly once."
@@ -92,14 +113,9 @@ std::vector<std::string> check(const std::vector<task_record>& tasks, history& h
       fail(i, "ran on core " + std::to_string(core) + " outside its active windows");
       continue;
     }
-    if (t.wanted < 0) continue;
-    if (core == t.wanted) {
-      // A task queued on a core that goes down runs elsewhere: one that ran on its core
-      // was queued there in the same window (never left behind by an earlier one). With
-      // two cores a moved task cannot come back: the other core is then the last active.
-      if (t.back < in->open) fail(i, "queued on core " + std::to_string(core) + " before it went down, ran there after it came back");
-    } else {
-      // submit_on()'s core went down between the call and the start: it was moving.
+    if (t.wanted >= 0 && core != t.wanted) {
+      // Only the core's own worker takes a submit_on() task, unless the core goes down:
+      // then it moves. So the core went down between the call and the start.
       bool moved = false;
       for (const down_call& d : h.downs)
         if (static_cast<int>(d.core) == t.wanted && d.call <= start && d.back >= t.call) moved = true;
@@ -109,6 +125,13 @@ std::vector<std::string> check(const std::vector<task_record>& tasks, history& h
     }
   }
   return bad;
+}
+
+// worker_cores() lists the cores a runtime would use here (main() skips with fewer than 2).
+std::vector<unsigned> worker_cores() {
+  std::error_code ec;
+  auto probe = runtime::create(runtime_options{.cores = {}, .online_at_start = false}, ec);
+  return probe ? probe->cores() : std::vector<unsigned>{};
 }
 
 long env_number(const char* name, long fallback) {
@@ -122,15 +145,7 @@ TEST_CASE("the task contract holds on a recorded history: no task runs on a core
           "not taking tasks, every accepted task runs exactly once, submit_on() to a core "
           "that is down is refused (-ENODEV) and a task queued on a core that goes down "
           "runs on another one") {
-  std::error_code ec;
-  auto probe = runtime::create(runtime_options{.cores = {}, .online_at_start = false}, ec);
-  REQUIRE(probe != nullptr);
-  const std::vector<unsigned> all = probe->cores();
-  probe.reset();
-  if (all.size() < 2) {
-    MESSAGE("needs two worker cores");
-    return;
-  }
+  const std::vector<unsigned> all = worker_cores();
   const std::vector<unsigned> cores{all[0], all[1]};
   history h;  // outlives the runtime, whose teardowns write to it
   auto rt = make_runtime(runtime_options{.cores = cores});
@@ -148,6 +163,7 @@ TEST_CASE("the task contract holds on a recorded history: no task runs on a core
         return 0;
       });
   REQUIRE(st > 0);
+  for (unsigned c : cores) h.ups.emplace_back(c, now_ns());  // both are up and active
 
   const long per_thread = env_number("HOTCORE_LIN_TASKS", 20000);
   const long min_cycles = env_number("HOTCORE_LIN_CYCLES", 1000);
@@ -172,6 +188,10 @@ TEST_CASE("the task contract holds on a recorded history: no task runs on a core
         if (ret != 0 && ret != -EBUSY) ++bad_moves;
         std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
         if (rt->core_up(c) != 0) ++bad_moves;
+        {
+          std::lock_guard lk(h.mu);
+          h.ups.emplace_back(c, now_ns());
+        }
         ++cycles;
         std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
       }
@@ -216,4 +236,52 @@ TEST_CASE("the task contract holds on a recorded history: no task runs on a core
   for (const auto& b : bad) std::printf("  %s\n", b.c_str());
   CHECK(bad.empty());
   CHECK(bad_moves.load() == 0);
+}
+
+TEST_CASE("a task that submit_on() accepted for a core that then goes down runs while that "
+          "core stays down: nothing is left behind in the closed core's queue") {
+  const std::vector<unsigned> all = worker_cores();
+  auto rt = make_runtime(runtime_options{.cores = {all[0], all[1]}});
+  const unsigned leaving = all[1];
+  const long rounds = env_number("HOTCORE_LIN_ROUNDS", 100);
+  std::atomic<long> accepted{0}, ran{0};
+  long stuck_rounds = 0, done_rounds = 0;
+  std::mt19937 rng(3);
+  for (long r = 0; r < rounds && stuck_rounds == 0; ++r, ++done_rounds) {
+    REQUIRE(rt->core_up(leaving) == 0);
+    // Two threads storm submit_on(leaving) while it goes down: some pushes race the close.
+    std::atomic<bool> stop{false};
+    std::vector<std::thread> storm;
+    for (int t = 0; t < 2; ++t)
+      storm.emplace_back([&] {
+        for (int k = 0; k < 20000 && !stop.load(); ++k)
+          if (rt->submit_on(leaving, [&ran] { ran.fetch_add(1); }) == 0) accepted.fetch_add(1);
+      });
+    std::this_thread::sleep_for(std::chrono::microseconds(50 + rng() % 200));
+    REQUIRE(rt->core_down(leaving) == 0);
+    stop.store(true);
+    for (auto& t : storm) t.join();
+    // The core stays down: every accepted task has moved to the other core and runs there.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (ran.load() != accepted.load() && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(std::chrono::microseconds(100));
+    if (ran.load() != accepted.load()) {
+      ++stuck_rounds;
+      std::printf("closed queue: round %ld: %ld accepted tasks did not run while core %u was down\n",
+                  r, accepted.load() - ran.load(), leaving);
+    }
+  }
+  REQUIRE(rt->core_up(leaving) == 0);  // a stuck task (if any) runs now, before the checks end
+  std::printf("closed queue: %ld rounds, %ld tasks accepted, %ld rounds left tasks behind\n", done_rounds,
+              accepted.load(), stuck_rounds);
+  CHECK(stuck_rounds == 0);
+}
+
+int main(int argc, char** argv) {
+  if (worker_cores().size() < 2) {
+    std::puts("skipped: needs two worker cores (one goes down while the other stays)");
+    return 77;
+  }
+  doctest::Context ctx(argc, argv);
+  return ctx.run();
 }

@@ -83,6 +83,9 @@ int scheduler::unpark(unsigned core) {
     while (w->tid.load(std::memory_order_acquire) == 0) w->tid.wait(0, std::memory_order_acquire);
     const std::string name = "hc-worker/" + std::to_string(core);  // shown by top -H
     (void)pthread_setname_np(w->thread.native_handle(), name.substr(0, 15).c_str());
+    // The new worker closes its inboxes once, parked: wait for that before activate() can
+    // open them (found by the chaos build: a late first close left an active core closed).
+    await_ack(*w, command(*w, mode_parked));
   }
   // relaxed (the tid loads below): published to this thread by the acquire load above,
   // or by an earlier unpark() that the hotplug lock orders before this one.
