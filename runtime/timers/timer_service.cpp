@@ -13,6 +13,7 @@
 #include "hotcore/states.h"
 #include "runtime_impl.h"
 #include "timers/timer_service_impl.h"
+#include "chaos.h"
 
 namespace hotcore {
 
@@ -227,6 +228,7 @@ bool timer_service_impl::try_send(timer_rec* t, int exclude) noexcept {
 }
 
 void timer_service_impl::send(timer_rec* t, int exclude) noexcept {
+  HOTCORE_CHAOS_POINT("timer:migrate");
   if (try_send(t, exclude)) return;
   park(t);
   // A core may have come up between our look at its inbox and the park: its startup
