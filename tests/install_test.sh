@@ -16,6 +16,7 @@ prefix=$tmp/prefix
 # check_lib.sh: check() reports a failed condition with the last command's $out and $err.
 . "$src/tools/check_lib.sh"
 trap 'rm -rf "$tmp"; remove_outputs' EXIT
+trap 'exit 1' INT TERM
 
 # quietly CMD...: runs CMD with its output in $out and $err, its status in $rc.
 quietly() {

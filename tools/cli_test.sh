@@ -122,6 +122,16 @@ if [ "$(id -u)" -eq 0 ] && [ -w /sys/devices/system/cpu/cpu1/online ] && [ ! -e 
   check "cycle --physical --core 0 (no cpu0/online) exits 2 with one line" test "$rc" -eq 2 -a "$(lines)" -eq 1
 fi
 
+# Bash completion offers the commands of --help, and each command's options.
+completion=$(dirname "$0")/hotcore.bash-completion
+complete_words() {
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _hotcore; echo "${COMPREPLY[*]}"' \
+    _ "$completion" "$hotcore" "$@"
+}
+check "bash completion: 'hotcore cy' completes to cycle" test "$(complete_words cy)" = cycle
+check "bash completion: 'hotcore cycle --co' offers --core and --count" \
+  test "$(complete_words cycle --co)" = "--core --count"
+
 run bogus
 check "unknown command exits 2" test "$rc" -eq 2
 check "unknown command prints one line" test "$(lines)" -eq 1
