@@ -210,7 +210,7 @@ constexpr cli::command commands[] = {
 
 void print_usage(std::FILE* out) {
   std::fprintf(out, "usage: hotcore COMMAND [options]\n       hotcore COMMAND --help\n\ncommands:\n");
-  for (const cli::command& c : commands) std::fprintf(out, "  %-14s %s\n", c.name, c.summary);
+  for (const cli::command& c : commands) std::fprintf(out, "  %-14s  %s\n", c.name, c.summary);
   std::fprintf(out,
                "\n  -h, --help     print this help and exit\n"
                "  --version      print the version and exit\n"
