@@ -64,6 +64,93 @@ if command -v taskset >/dev/null; then
   check "cycle of the only core names the error" grep -q 'core_down(0): Device or resource busy' "$err"
 fi
 
+# Every command of `hotcore --help` has its own --help: exit 0, usage and exit statuses on
+# stdout, nothing on stderr.
+run --help
+commands=$(sed -n 's/^  \([a-z][a-z-]*\)  .*/\1/p' "$out")
+check "--help lists the commands" test -n "$commands"
+for cmd in $commands; do
+  run "$cmd" --help
+  check "$cmd --help exits 0" test "$rc" -eq 0
+  check "$cmd --help prints its usage" grep -q "^usage: hotcore $cmd" "$out"
+  check "$cmd --help documents the exit statuses" grep -q '^exit status: 0 success, 1 an operation failed, 2 usage error$' "$out"
+  check "$cmd --help prints nothing on stderr" test ! -s "$err"
+  run "$cmd" --bogus
+  check "$cmd --bogus exits 2 with one line" test "$rc" -eq 2 -a "$(lines)" -eq 1
+done
+
+run --version
+check "--version exits 0" test "$rc" -eq 0
+check "--version prints the version" grep -Eq '^hotcore [0-9]+\.[0-9]+\.[0-9]+$' "$out"
+run --version extra
+check "--version extra exits 2" test "$rc" -eq 2
+run --help extra
+check "--help extra exits 2" test "$rc" -eq 2
+run states extra
+check "states extra exits 2" test "$rc" -eq 2
+
+# Options take --name=value everywhere.
+run follow-quota --seconds=1
+check "follow-quota --seconds=1 exits 0" test "$rc" -eq 0
+run cycle --count=3 --states=0
+check "cycle --count=3 --states=0 exits 0" test "$rc" -eq 0
+
+# CPU lists, as taskset and chcpu take them.
+if [ "$(nproc)" -ge 2 ]; then
+  run cycle --core 0-1 --count 3 --states 0
+  check "cycle --core 0-1 exits 0" test "$rc" -eq 0
+  check "cycle --core 0-1 cycles core 0 and core 1" \
+    bash -c "grep -q '^core 0: 3 down+up' '$out' && grep -q '^core 1: 3 down+up' '$out'"
+  run cycle --core 1,0,1 --count 3 --states 0
+  check "cycle --core 1,0,1 cycles each core once" test "$(grep -c '^core [01]: ' "$out")" -eq 2
+fi
+run cycle --core 1-0
+check "cycle --core 1-0 (backwards) exits 2 with one line" test "$rc" -eq 2 -a "$(lines)" -eq 1
+run cycle --core 0,
+check "cycle --core '0,' exits 2" test "$rc" -eq 2
+run cycle --core 0-99 --count 3
+check "cycle --core 0-99 (not all worker cores) exits 2 with one line" test "$rc" -eq 2 -a "$(lines)" -eq 1
+
+# Echoed input: cut at 200 bytes, control characters escaped, on one line.
+long=$(head -c 131000 /dev/zero | tr '\0' 7)
+run cycle --core "$long"
+check "a 131000-byte argument exits 2" test "$rc" -eq 2
+check "a 131000-byte argument is echoed in one line under 1000 bytes" \
+  test "$(lines)" -eq 1 -a "$(wc -c <"$err")" -lt 1000
+check "the cut echo says how long the argument was" grep -q '(131000 bytes)' "$err"
+run "$(printf 'st\033[31mates\nx')"
+check "an unknown command with control characters exits 2" test "$rc" -eq 2
+check "its echo has no raw escape or newline, one line" test "$(lines)" -eq 1
+check "its escape is shown as \\e" grep -qF 'st\e[31mates\nx' "$err"
+check "no raw ESC byte reaches the terminal" bash -c "! grep -q \$'\\033' '$err'"
+
+# Write errors are failures: a full disk is not a success.
+"$hotcore" states >/dev/full 2>"$err"
+rc=$?
+check "states > /dev/full exits 1" test "$rc" -eq 1
+check "states > /dev/full says it cannot write" grep -q 'cannot write the output: No space left on device' "$err"
+"$hotcore" --help >/dev/full 2>"$err"
+rc=$?
+check "--help > /dev/full exits 1" test "$rc" -eq 1
+
+# A core whose CPU the kernel cannot offline is a usage error in physical mode. Physical
+# mode writes cpuN/online: only as root, holding the cpu1 lock.
+if [ "$(id -u)" -eq 0 ] && [ -w /sys/devices/system/cpu/cpu1/online ] && [ ! -e /sys/devices/system/cpu/cpu0/online ]; then
+  flock /tmp/hotcore-cpu1.lock "$hotcore" cycle --physical --core 0 --count 1 >"$out" 2>"$err"
+  rc=$?
+  check "cycle --physical --core 0 (no cpu0/online) exits 2 with one line" test "$rc" -eq 2 -a "$(lines)" -eq 1
+fi
+
+# Bash completion offers the commands of --help, and each command's options.
+completion=$(dirname "$0")/hotcore.bash-completion
+complete_words() {
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _hotcore; echo "${COMPREPLY[*]}"' \
+    _ "$completion" "$hotcore" "$@"
+}
+check "bash completion: 'hotcore cy' completes to cycle" test "$(complete_words cy)" = cycle
+check "bash completion: 'hotcore cycle --co' offers --core and --count" \
+  test "$(complete_words cycle --co)" = "--core --count"
+
 run bogus
 check "unknown command exits 2" test "$rc" -eq 2
 check "unknown command prints one line" test "$(lines)" -eq 1
@@ -86,6 +173,7 @@ check "soak counts every task: none lost, none run twice" grep -Eq '^submitted (
 
 run soak --seconds 0
 check "soak with a bad --seconds exits 2" test "$rc" -eq 2
+check "soak with a bad --seconds prints one line" test "$(lines)" -eq 1
 
 run follow-quota --seconds 1
 check "follow-quota --seconds 1 exits 0" test "$rc" -eq 0

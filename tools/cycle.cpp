@@ -1,9 +1,8 @@
-// tools/cycle.cpp — `hotcore cycle`: argument parsing, the timed down/up loop, the traced
+// tools/cycle.cpp — `hotcore cycle`: the timed down/up loop, the traced
 // run and the two tables it prints.
 #include "cycle.h"
 
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <climits>
 #include <cstdint>
@@ -19,14 +18,6 @@
 
 namespace hotcore::tools {
 namespace {
-
-// parse_int() reads all of text as a decimal integer.
-std::optional<long long> parse_int(std::string_view text) {
-  long long value = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size()) return std::nullopt;
-  return value;
-}
 
 // fail_op() reports a failed runtime operation on stderr and hands its error back.
 int fail_op(const char* op, unsigned core, int ret) {
@@ -223,61 +214,6 @@ int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out, cost_
 }
 
 }  // namespace
-
-bool parse_cycle_args(const std::vector<std::string_view>& args, cycle_options& opts) {
-  bool count_given = false;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    std::string_view flag = args[i];
-    std::optional<std::string_view> value;
-    if (const auto eq = flag.find('='); flag.starts_with("--") && eq != flag.npos) {
-      value = flag.substr(eq + 1);
-      flag = flag.substr(0, eq);
-    }
-    if (flag == "--physical" && !value) {
-      opts.physical = true;
-      if (!count_given) opts.count = 20;
-      opts.warmup = 2;
-      continue;
-    }
-    if (flag != "--core" && flag != "--count" && flag != "--states") {
-      std::fprintf(stderr, "hotcore cycle: unknown argument '%.*s'\n",
-                   static_cast<int>(args[i].size()), args[i].data());
-      return false;
-    }
-    if (!value) {
-      if (i + 1 == args.size()) {
-        std::fprintf(stderr, "hotcore cycle: %.*s needs a value\n",
-                     static_cast<int>(flag.size()), flag.data());
-        return false;
-      }
-      value = args[++i];
-    }
-    const std::optional<long long> n = parse_int(*value);
-    // Each flag's accepted range: --core any core number (checked against the runtime
-    // later), --count at least one cycle, --states what the ONLINE dynamic range holds.
-    const bool ok = n && (flag == "--core"    ? *n >= 0 && *n <= limits::core_max
-                          : flag == "--count" ? *n > 0 && *n <= limits::cycle_count_max
-                                              : *n >= 0 && *n <= max_empty_states);
-    if (!ok) {
-      const std::string want = flag == "--core"    ? "a core number"
-                               : flag == "--count" ? "1.." + std::to_string(limits::cycle_count_max) + " cycles"
-                                                   : "0.." + std::to_string(max_empty_states);
-      std::fprintf(stderr, "hotcore cycle: bad value '%.*s' for %.*s (want %s)\n",
-                   static_cast<int>(value->size()), value->data(),
-                   static_cast<int>(flag.size()), flag.data(), want.c_str());
-      return false;
-    }
-    if (flag == "--core") opts.core = static_cast<unsigned>(*n);
-    else if (flag == "--count") opts.count = static_cast<long>(*n), count_given = true;
-    else opts.states = static_cast<int>(*n);
-  }
-  if (opts.physical && opts.count > limits::physical_cycle_count_max) {
-    std::fprintf(stderr, "hotcore cycle: --physical takes at most --count %lld\n",
-                 limits::physical_cycle_count_max);
-    return false;
-  }
-  return true;
-}
 
 int run_cycle(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* out) {
   empty_states extra(rt);

@@ -4,8 +4,6 @@
 
 #include <cstdio>
 #include <optional>
-#include <string_view>
-#include <vector>
 
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
@@ -28,13 +26,6 @@ struct cycle_options {
   // runtime's (everything else), and the kernel's part by kernel state (kernel_trace.h).
   bool physical = false;
 };
-
-// parse_cycle_args() reads `--core N`, `--count K`, `--states S` (also `--flag=value`)
-// and `--physical`
-// into opts. On a bad flag, a missing or malformed value or one out of range it prints one
-// line to stderr and returns false. The core is checked against the runtime later.
-[[nodiscard]] bool parse_cycle_args(const std::vector<std::string_view>& args,
-                                    cycle_options& opts);
 
 // run_cycle() registers opts.states empty ONLINE states ("cycle:emptyI"), warms up, times
 // opts.count cycles of core_down(core) and core_up(core), runs the same number again with

@@ -41,15 +41,6 @@ using hotcore::quota_change;
 
 constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
-constexpr int exit_usage = 2;
-
-struct follow_options {
-  long seconds = 10;
-  bool drive = false;
-  long poll_ms = 40;
-  bool inotify = true;
-  hotcore::quota_rounding rounding = hotcore::quota_rounding::ceil;
-};
 
 // stop_requested is set by SIGINT/SIGTERM so that --drive still removes its group.
 std::atomic<bool> stop_requested{false};  // relaxed everywhere: a flag polled by loops
@@ -59,47 +50,6 @@ std::int64_t mono_ns() {
   timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
-
-bool usage_error(const std::string& what) {
-  std::fprintf(stderr, "hotcore follow-quota: %s (see hotcore --help)\n", what.c_str());
-  return false;
-}
-
-bool parse_args(int argc, char** argv, follow_options& o) {
-  for (int i = 1; i < argc; ++i) {
-    const std::string_view flag = argv[i];
-    if (flag == "--drive") {
-      o.drive = true;
-    } else if (flag == "--no-inotify") {
-      o.inotify = false;
-    } else if (flag == "--seconds" || flag == "--poll-ms" || flag == "--rounding") {
-      if (i + 1 == argc) return usage_error(std::string(flag) + " needs a value");
-      const std::string_view value = argv[++i];
-      if (flag == "--rounding") {
-        if (value == "ceil") o.rounding = hotcore::quota_rounding::ceil;
-        else if (value == "floor") o.rounding = hotcore::quota_rounding::floor;
-        else if (value == "headroom") o.rounding = hotcore::quota_rounding::headroom;
-        else return usage_error("bad value '" + std::string(value) + "' for --rounding (want ceil, floor or headroom)");
-        continue;
-      }
-      long n = 0;
-      const auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      const bool whole = ec == std::errc() && ptr == value.data() + value.size();
-      using namespace hotcore::tools::limits;
-      if (flag == "--seconds" && (!whole || n <= 0 || n > seconds_max))
-        return usage_error("bad value '" + std::string(value) + "' for --seconds (want 1.." +
-                           std::to_string(seconds_max) + ")");
-      if (flag == "--poll-ms" && (!whole || n < 0 || n > period_ms_max))
-        return usage_error("bad value '" + std::string(value) + "' for --poll-ms (want 0.." +
-                           std::to_string(period_ms_max) + ")");
-      (flag == "--seconds" ? o.seconds : o.poll_ms) = n;
-    } else {
-      return usage_error("unknown argument '" + std::string(flag) + "'");
-    }
-  }
-  if (o.poll_ms == 0 && !o.inotify) return usage_error("--poll-ms 0 with --no-inotify would never look");
-  return true;
 }
 
 std::string slurp(const std::string& path) {
@@ -263,9 +213,7 @@ constexpr std::int64_t drive_quotas[] = {200000, 50000, 150000, 100000, -1, 7000
 
 }  // namespace
 
-int follow_quota_main(int argc, char** argv) {
-  follow_options o;
-  if (!parse_args(argc, argv, o)) return exit_usage;
+int run_follow_quota(const follow_options& o) {
   struct sigaction sa {};
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);

@@ -1,76 +1,40 @@
-// tools/hotcore.cpp — the `hotcore` command-line program: `states`, `cycle` and `demo`
-// over one runtime; exit 0 on success, 1 when an operation failed, 2 on a usage error.
+// tools/hotcore.cpp — the `hotcore` command-line program: the command table, and for each
+// command its options (read by the one parser, tools/cli.h) and the call that runs it.
+// Exit status 0 success, 1 an operation failed, 2 usage error (cli::exit_*).
+//
+// Adding a command is one row in `commands` below plus its cmd_NAME(): declare the
+// options into the command's options struct, call cli::parse(), run.
 #include <algorithm>
 #include <cstdio>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <string_view>
 #include <system_error>
 #include <vector>
 
+#include "cli.h"
 #include "cycle.h"
-#include "demo_subsystems.h"
+#include "demo.h"
 #include "follow_quota.h"
+#include "flag_limits.h"
 #include "machine.h"
 #include "restore.h"
 #include "soak.h"
 #include "hotcore/runtime.h"
-#include "hotcore/topology.h"
+#include "hotcore/version.h"
 
 namespace {
 
+namespace cli = hotcore::tools::cli;
+namespace limits = hotcore::tools::limits;
 using hotcore::runtime;
-using args_t = std::vector<std::string_view>;
+using cli::exit_failed;
+using cli::exit_ok;
+using cli::exit_usage;
 
-constexpr int exit_ok = 0;
-constexpr int exit_failed = 1;
-constexpr int exit_usage = 2;
-
-constexpr const char* usage_text =
-    "usage: hotcore <command> [options]\n"
-    "\n"
-    "commands:\n"
-    "  states                 list every named hotplug state (\"%3d: name\")\n"
-    "  topology [--per-core]  the machine as hwloc sees it: packages, NUMA nodes, cores,\n"
-    "                         PUs with their SMT siblings, caches, and the worker cores\n"
-    "                         (one per PU, or one per physical core)\n"
-    "  cycle [--core N] [--count K] [--states S]\n"
-    "                         time K core_down/core_up cycles of core N (default: the\n"
-    "                         last core, K=1000) with S empty ONLINE states registered\n"
-    "                         (default 8, at most 40); print median and p99 of down, up\n"
-    "                         and down+up, and the per-state callback cost table\n"
-    "  cycle --physical [...] as root: the same in physical mode, the kernel takes the\n"
-    "                         core's CPU offline and online each cycle (default K=20);\n"
-    "                         the kernel's part and the runtime's part of each half, and\n"
-    "                         the kernel's part by kernel state (its cpuhp tracepoints)\n"
-    "  demo [--physical]      topology, state table, per-core state beside the kernel's\n"
-    "                         cpuN/hotplug/state, 100 cycles of the last core with 8\n"
-    "                         empty states and their cost table (--physical, as root:\n"
-    "                         one physical down/up of the last core, states shown)\n"
-    "  soak --seconds S [--churn-ms M] [--threads T] [--follow]\n"
-    "                         submit tasks from T threads (default 3) while cores go down\n"
-    "                         and up every M ms (default 5, 0: never); print \"submitted N\n"
-    "                         ran N lost 0 duplicated 0\"; exit 1 if a task was lost or\n"
-    "                         ran twice; --follow: the runtime follows the kernel's\n"
-    "                         CPU hotplug (a CPU offlined by someone else)\n"
-    "  follow-quota [--seconds S] [--drive] [--poll-ms M] [--no-inotify]\n"
-    "               [--rounding ceil|floor|headroom]\n"
-    "                         run a busy workload for S seconds (default 10) while the\n"
-    "                         runtime follows the process's cgroup CPU quota; print one\n"
-    "                         line per change (quota, cores, reaction time), then the\n"
-    "                         reaction median and p99 and the follower's CPU use. --drive\n"
-    "                         (root, cgroup v1): write quotas into a group of its own and\n"
-    "                         time each write to the runtime at the new core count\n"
-    "  restore                as root: repair what a killed physical-mode process left:\n"
-    "                         bring back online each CPU a dead process recorded under\n"
-    "                         /run/hotcore/ as taken offline, remove its tracefs instance;\n"
-    "                         CPUs offline without a record (an operator's) stay offline\n"
-    "  --help                 this text\n"
-    "\n"
-    "exit status: 0 success, 1 an operation failed, 2 usage error\n";
-
-// make_runtime() creates a runtime with every core online (at least one core), or reports
-// why it could not.
+// make_runtime() creates a runtime (by default with every core online, at least one
+// core), or reports why it could not.
 std::unique_ptr<runtime> make_runtime(const char* command,
                                       const hotcore::runtime_options& options = {}) {
   std::error_code ec;
@@ -93,181 +57,210 @@ std::unique_ptr<runtime> make_runtime(const char* command,
   return rt;
 }
 
-// no_args() rejects arguments after a command that takes none.
-bool no_args(const char* command, const args_t& args) {
-  if (args.empty()) return true;
-  std::fprintf(stderr, "hotcore %s: unexpected argument '%.*s'\n", command,
-               static_cast<int>(args[0].size()), args[0].data());
-  return false;
-}
+// ---- one function per command: its options, then the run.
 
-// state_name() is the name of a state number in the runtime's listing, or "?".
-std::string state_name(const runtime& rt, int state) {
-  for (const hotcore::state_row& row : rt.states())
-    if (row.state == state) return row.name;
-  return "?";
-}
-
-// ---- demo sections: each prints one part and returns 0 or an exit status.
-
-int print_topology(runtime&) {
-  std::error_code ec;
-  const hotcore::topology topo = hotcore::load_topology(ec);
-  if (ec) {
-    std::fprintf(stderr, "hotcore demo: load_topology: %s\n", ec.message().c_str());
-    return exit_failed;
-  }
-  std::printf("== topology\n%s\n", hotcore::topology_text(topo).c_str());
-  return exit_ok;
-}
-
-int print_state_table(runtime& rt) {
-  std::printf("== hotplug states\n%s\n", rt.states_text().c_str());
-  return exit_ok;
-}
-
-int print_core_states(runtime& rt) {
-  std::printf("== cores\n");
-  for (const unsigned core : rt.cores()) {
-    const int st = rt.state(core);
-    std::printf("  core %u: state %3d %-14s online=%d active=%d   kernel: %s\n", core, st,
-                state_name(rt, st).c_str(), rt.core_online(core), rt.core_active(core),
-                hotcore::tools::kernel_state_text(core).c_str());
-  }
-  std::printf("\n");
-  return exit_ok;
-}
-
-int demo_cycles(runtime& rt) {
-  std::printf("== down/up cycles\n");
-  hotcore::tools::cycle_options opts;
-  opts.count = 100;
-  opts.warmup = 10;
-  const std::vector<unsigned> up = rt.online_cores();  // not one whose CPU is offline
-  const unsigned core = up.empty() ? rt.cores().back() : up.back();
-  return hotcore::tools::run_cycle(rt, core, opts, stdout) < 0 ? exit_failed : exit_ok;
-}
-
-// demo_sections run in this order; the demo stops at the first that fails.
-constexpr int (*demo_sections[])(runtime&) = {
-    print_topology,
-    print_state_table,
-    print_core_states,
-    demo_cycles,
-    hotcore::tools::demo_subsystems,  // tools/demo_subsystems.cpp
-};
-
-// ---- commands
-
-int cmd_states(const args_t& args) {
-  if (!no_args("states", args)) return exit_usage;
-  const auto rt = make_runtime("states");
+int cmd_states(const cli::command& self, int argc, char** argv) {
+  if (const int done = cli::parse(self, argc, argv, {}); done >= 0) return done;
+  // The listing is the state table: no core needs to come up to print it.
+  hotcore::runtime_options ropts;
+  ropts.online_at_start = false;
+  const auto rt = make_runtime(self.name, ropts);
   if (!rt) return exit_failed;
   std::fputs(rt->states_text().c_str(), stdout);
   return exit_ok;
 }
 
-int cmd_cycle(const args_t& args) {
+int cmd_topology(const cli::command& self, int argc, char** argv) {
+  bool per_core = false;
+  const cli::option opts[] = {
+      cli::flag("per-core", per_core, "one worker core per physical core (its first PU)\n"
+                                      "instead of one per PU"),
+  };
+  if (const int done = cli::parse(self, argc, argv, opts); done >= 0) return done;
+  return hotcore::tools::run_topology(per_core);
+}
+
+int cmd_cycle(const cli::command& self, int argc, char** argv) {
   hotcore::tools::cycle_options opts;
-  if (!hotcore::tools::parse_cycle_args(args, opts)) return exit_usage;
+  std::vector<unsigned> cores;
+  long count = 0;  // 0: not given, the default of the mode
+  const cli::option table[] = {
+      cli::cpus("core", cores, "the cores to cycle, one after another (default: the last)"),
+      cli::number("count", "K", count, 1, limits::cycle_count_max,
+                  "measured down+up cycles per core (default 1000, physical 20)"),
+      cli::number("states", "S", opts.states, 0, hotcore::tools::max_empty_states,
+                  "empty ONLINE states registered for the run (default 8)"),
+      cli::flag("physical", opts.physical,
+                "as root: the kernel takes each core's CPU offline and online\n"
+                "too; report the kernel's part by kernel state"),
+  };
+  if (const int done = cli::parse(self, argc, argv, table); done >= 0) return done;
+  if (opts.physical) {
+    opts.count = 20;
+    opts.warmup = 2;
+  }
+  if (count != 0) opts.count = count;
+  if (opts.physical && opts.count > limits::physical_cycle_count_max)
+    return cli::usage_error(self, "--physical takes at most --count " +
+                                      std::to_string(limits::physical_cycle_count_max));
+
   hotcore::runtime_options ropts;
   ropts.physical = opts.physical;
-  const auto rt = make_runtime("cycle", ropts);
+  const auto rt = make_runtime(self.name, ropts);
   if (!rt) return exit_failed;
-  const std::vector<unsigned>& cores = rt->cores();
-  const unsigned core = opts.core.value_or(cores.back());
-  if (std::find(cores.begin(), cores.end(), core) == cores.end()) {
-    std::string list;
-    for (const unsigned c : cores) list += " " + std::to_string(c);
-    std::fprintf(stderr, "hotcore cycle: core %u is not a worker core (worker cores:%s)\n",
-                 core, list.c_str());
-    return exit_usage;
+  const std::vector<unsigned>& workers = rt->cores();
+  if (cores.empty()) cores.push_back(workers.back());
+  for (const unsigned core : cores) {
+    if (std::find(workers.begin(), workers.end(), core) == workers.end())
+      return cli::usage_error(self, "core " + std::to_string(core) +
+                                        " is not a worker core (worker cores: " +
+                                        cli::cpu_list_text(workers) + ")");
+    if (opts.physical && !rt->core_physical(core))
+      return cli::usage_error(self, "--physical: cpu" + std::to_string(core) +
+                                        " has no online file, the kernel cannot take it offline");
   }
-  if (opts.physical) {
-    if (!rt->core_physical(core)) {
-      std::fprintf(stderr, "hotcore cycle: cpu%u has no online file: the kernel cannot take it offline\n", core);
-      return exit_failed;
-    }
+  for (std::size_t i = 0; i < cores.size(); ++i) {
+    if (i > 0) std::printf("\n");
+    opts.core = cores[i];
+    if (hotcore::tools::run_cycle(*rt, cores[i], opts, stdout) < 0) return exit_failed;
   }
-  return hotcore::tools::run_cycle(*rt, core, opts, stdout) < 0 ? exit_failed : exit_ok;
-}
-
-// demo_physical() takes the last core down and up in physical mode, showing the runtime's
-// state beside the kernel's after each step.
-int demo_physical(runtime& rt) {
-  const unsigned core = rt.cores().back();
-  if (!rt.core_physical(core)) {
-    std::fprintf(stderr, "hotcore demo: cpu%u has no online file: the kernel cannot take it offline\n", core);
-    return exit_failed;
-  }
-  std::printf("== physical down/up of core %u\n", core);
-  for (const bool up : {false, true}) {
-    const int ret = up ? rt.core_up(core) : rt.core_down(core);
-    std::printf("  core_%s(%u) = %d: state %d %s   kernel: %s\n", up ? "up" : "down", core, ret,
-                rt.state(core), state_name(rt, rt.state(core)).c_str(),
-                hotcore::tools::kernel_state_text(core).c_str());
-    if (ret != 0) return exit_failed;
-  }
-  std::printf("\n");
   return exit_ok;
 }
 
-int cmd_demo(const args_t& args) {
-  const bool physical = args.size() == 1 && args[0] == "--physical";
-  if (!physical && !no_args("demo", args)) return exit_usage;
+int cmd_demo(const cli::command& self, int argc, char** argv) {
+  bool physical = false;
+  const cli::option opts[] = {
+      cli::flag("physical", physical, "as root: also one physical down/up of the last core,\n"
+                                      "the runtime's state beside the kernel's"),
+  };
+  if (const int done = cli::parse(self, argc, argv, opts); done >= 0) return done;
   hotcore::runtime_options ropts;
   ropts.physical = physical;
-  auto rt = make_runtime("demo", ropts);
+  auto rt = make_runtime(self.name, ropts);
   if (!rt) return exit_failed;
-  for (const auto section : demo_sections) {
-    if (const int ret = section(*rt); ret != exit_ok) return ret;
-    if (physical && section == print_core_states) {
-      if (const int ret = demo_physical(*rt); ret != exit_ok) return ret;
-      // One physical down/up, as the help says: the rest of the demo moves cores logically.
-      rt.reset();
-      if (!(rt = make_runtime("demo"))) return exit_failed;
-    }
-  }
-  return exit_ok;
+  // One physical down/up, as the help says: the rest of the demo moves cores logically.
+  return hotcore::tools::run_demo(rt, physical, [&] { return make_runtime(self.name); });
 }
 
-int cmd_topology(const args_t& args) { return hotcore::tools::topology_main(args); }
-
-int cmd_restore(const args_t& args) {
-  if (!no_args("restore", args)) return exit_usage;
+int cmd_restore(const cli::command& self, int argc, char** argv) {
+  if (const int done = cli::parse(self, argc, argv, {}); done >= 0) return done;
   return hotcore::tools::restore_main(hotcore::tools::restore_options{});
 }
 
-struct command {
-  std::string_view name;
-  int (*run)(const args_t& args);
+int cmd_soak(const cli::command& self, int argc, char** argv) {
+  soak_options opts;
+  const cli::option table[] = {
+      cli::number("seconds", "S", opts.seconds, 1, limits::seconds_max, "how long to soak (default 10)"),
+      cli::number("churn-ms", "M", opts.churn_ms, 0, limits::period_ms_max,
+                  "a random core goes down or up every M ms (default 5; 0: never)"),
+      cli::number("threads", "T", opts.threads, 1, limits::threads_max, "submitting threads (default 3)"),
+      cli::flag("follow", opts.follow,
+                "the runtime follows the kernel's CPU hotplug (a CPU that\n"
+                "someone else offlines)"),
+  };
+  if (const int done = cli::parse(self, argc, argv, table); done >= 0) return done;
+  return run_soak(opts);
+}
+
+int cmd_follow_quota(const cli::command& self, int argc, char** argv) {
+  follow_options opts;
+  bool no_inotify = false;
+  int rounding = 0;  // index into the words below, in quota_rounding's order
+  const cli::option table[] = {
+      cli::number("seconds", "S", opts.seconds, 1, limits::seconds_max, "how long to run (default 10)"),
+      cli::flag("drive", opts.drive,
+                "as root, cgroup v1: write quotas into a group of its own and\n"
+                "time each write to the runtime at the new core count"),
+      cli::number("poll-ms", "M", opts.poll_ms, 0, limits::period_ms_max,
+                  "read the quota every M ms (default 40; 0: never poll)"),
+      cli::flag("no-inotify", no_inotify, "do not watch the cgroup files with inotify"),
+      cli::choice("rounding", "HOW", {"ceil", "floor", "headroom"}, rounding,
+                  "cores for a fractional quota: ceil (default), floor, headroom"),
+  };
+  if (const int done = cli::parse(self, argc, argv, table); done >= 0) return done;
+  opts.inotify = !no_inotify;
+  constexpr hotcore::quota_rounding roundings[] = {hotcore::quota_rounding::ceil,
+                                                   hotcore::quota_rounding::floor,
+                                                   hotcore::quota_rounding::headroom};
+  opts.rounding = roundings[rounding];
+  if (opts.poll_ms == 0 && !opts.inotify)
+    return cli::usage_error(self, "--poll-ms 0 with --no-inotify would never look");
+  return run_follow_quota(opts);
+}
+
+// The command table: `hotcore --help` lists it, main() dispatches through it, and each
+// row's description heads its `--help`.
+constexpr cli::command commands[] = {
+    {"states", "list every named hotplug state (\"%3d: name\")",
+     "List every named hotplug state of a new runtime as the kernel's\n"
+     "/sys/devices/system/cpu/hotplug/states does, one \"%3d: name\" line each.\n"
+     "No core is brought up to print it.",
+     cmd_states},
+    {"topology", "the machine as hwloc sees it, and the worker cores",
+     "Print the machine as hwloc sees it: packages, NUMA nodes, cores, PUs with\n"
+     "their SMT siblings, caches, and which PUs become worker cores.",
+     cmd_topology},
+    {"cycle", "time core_down/core_up cycles and print the per-state cost",
+     "Time K core_down/core_up cycles of each given core with S empty ONLINE states\n"
+     "registered; print the median and p99 of down, up and down+up, then the\n"
+     "per-state callback cost from a second, traced run.",
+     cmd_cycle},
+    {"demo", "topology, states, per-core state, cycles and subsystems",
+     "The topology, the state table, each core's state beside the kernel's\n"
+     "cpuN/hotplug/state, 100 cycles of the last core with 8 empty states and their\n"
+     "cost table, then the per-core subsystems at work.",
+     cmd_demo},
+    {"soak", "submit tasks while cores churn; every task must run exactly once",
+     "Submit tasks from T threads every way the API allows while cores go down and\n"
+     "up every M ms; print \"submitted N ran N lost 0 duplicated 0\". Exit 1 if a\n"
+     "task was lost or ran twice.",
+     cmd_soak},
+    {"follow-quota", "follow the cgroup CPU quota under load; time each reaction",
+     "Run a busy workload for S seconds while the runtime follows the process's\n"
+     "cgroup CPU quota; print one line per change (quota, cores, reaction time),\n"
+     "then the reaction median and p99 and the follower's CPU use.",
+     cmd_follow_quota},
+    {"restore", "as root: repair what a killed physical-mode process left",
+     "Bring back online each CPU that a dead physical-mode process recorded under\n"
+     "/run/hotcore/ as taken offline, and remove its tracefs instance. A CPU offline\n"
+     "without a record (an operator's), or recorded by a live process, stays as it is.",
+     cmd_restore},
 };
 
-constexpr command commands[] = {
-    {"states", cmd_states},
-    {"topology", cmd_topology},
-    {"cycle", cmd_cycle},
-    {"demo", cmd_demo},
-    {"restore", cmd_restore},
-};
+void print_usage(std::FILE* out) {
+  std::fprintf(out, "usage: hotcore COMMAND [options]\n       hotcore COMMAND --help\n\ncommands:\n");
+  for (const cli::command& c : commands) std::fprintf(out, "  %-14s  %s\n", c.name, c.summary);
+  std::fprintf(out,
+               "\n  -h, --help     print this help and exit\n"
+               "  --version      print the version and exit\n"
+               "\nexit status: 0 success, 1 an operation failed, 2 usage error\n"
+               "See hotcore(1) for more.\n");
+}
 
-}  // namespace
-
-int main(int argc, char** argv) {
+// program_main() is main() before the output check.
+int program_main(int argc, char** argv) {
   if (argc < 2) {
-    std::fputs(usage_text, stderr);
+    print_usage(stderr);
     return exit_usage;
   }
   const std::string_view name = argv[1];
-  if (name == "--help" || name == "-h" || name == "help") {
-    std::fputs(usage_text, stdout);
+  if (name == "--help" || name == "-h" || name == "--version") {
+    if (argc > 2) {
+      std::fprintf(stderr, "hotcore: unexpected argument '%s' after %s\n",
+                   cli::printable(argv[2]).c_str(), argv[1]);
+      return exit_usage;
+    }
+    if (name == "--version") std::printf("hotcore %s\n", hotcore::version());
+    else print_usage(stdout);
     return exit_ok;
   }
-  if (name == "soak") return soak_main(argc - 1, argv + 1);  // tools/soak.cpp
-  if (name == "follow-quota") return follow_quota_main(argc - 1, argv + 1);  // tools/follow_quota.cpp
-  const args_t args(argv + 2, argv + argc);
-  for (const command& c : commands)
-    if (c.name == name) return c.run(args);
-  std::fprintf(stderr, "hotcore: unknown command '%s' (see hotcore --help)\n", argv[1]);
+  for (const cli::command& c : commands)
+    if (c.name == name) return c.main(c, argc - 1, argv + 1);
+  std::fprintf(stderr, "hotcore: unknown command '%s' (see 'hotcore --help')\n",
+               cli::printable(name).c_str());
   return exit_usage;
 }
+
+}  // namespace
+
+int main(int argc, char** argv) { return cli::finish_output(program_main(argc, argv)); }

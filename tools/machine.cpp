@@ -8,17 +8,8 @@
 
 namespace hotcore::tools {
 
-int topology_main(const std::vector<std::string_view>& args) {
-  worker_policy policy = worker_policy::per_pu;
-  for (const std::string_view arg : args) {
-    if (arg == "--per-core") {
-      policy = worker_policy::per_core;
-      continue;
-    }
-    std::fprintf(stderr, "hotcore topology: unexpected argument '%.*s' (want --per-core)\n",
-                 static_cast<int>(arg.size()), arg.data());
-    return 2;
-  }
+int run_topology(bool per_core) {
+  const worker_policy policy = per_core ? worker_policy::per_core : worker_policy::per_pu;
   std::error_code ec;
   const topology topo = load_topology(ec, policy);
   if (ec) {

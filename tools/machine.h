@@ -9,10 +9,10 @@
 
 namespace hotcore::tools {
 
-// topology_main() runs `hotcore topology [--per-core]`: prints the hwloc snapshot (the
-// counts line, one line per PU, one per cache) and returns an exit status (0, 1 if hwloc
-// failed, 2 on a usage error).
-int topology_main(const std::vector<std::string_view>& args);
+// run_topology() runs `hotcore topology [--per-core]`: prints the hwloc snapshot (the
+// counts line, one line per PU, one per cache) and returns an exit status (0, or 1 if
+// hwloc failed).
+int run_topology(bool per_core);
 
 // kernel_state_text() is "cpuN/hotplug/state 236" for the kernel's state of cpuN, or
 // "cpuN/hotplug/state ?" when it cannot be read.

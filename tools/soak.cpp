@@ -6,7 +6,6 @@
 
 #include <atomic>
 #include <cerrno>
-#include <charconv>
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
@@ -32,14 +31,6 @@ using clock_type = std::chrono::steady_clock;
 
 constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
-constexpr int exit_usage = 2;
-
-struct soak_options {
-  long seconds = 10;
-  long churn_ms = 5;  // 0: no churn
-  long threads = 3;   // submitting threads
-  bool follow = false;  // the runtime follows the kernel's CPU hotplug
-};
 
 // id_table holds one byte per task id: bit 7 = accepted (the API took it), bits 0..6 = how
 // many times it ran (saturating is not needed: 2 already fails the run). Storage grows in
@@ -333,67 +324,9 @@ class soak {
   std::atomic<bool> _failed{false};
 };
 
-// parse_long() reads a whole decimal argument within [lo, hi].
-bool parse_long(std::string_view flag, std::string_view text, long lo, long hi, long& out) {
-  long v = 0;
-  const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
-  if (ec != std::errc{} || end != text.data() + text.size() || v < lo || v > hi) {
-    std::fprintf(stderr, "hotcore soak: %.*s wants a number in [%ld, %ld], not '%.*s'\n",
-                 static_cast<int>(flag.size()), flag.data(), lo, hi,
-                 static_cast<int>(text.size()), text.data());
-    return false;
-  }
-  out = v;
-  return true;
-}
-
-bool parse_args(int argc, char** argv, soak_options& opts) {
-  for (int i = 1; i < argc; ++i) {
-    std::string_view arg = argv[i];
-    std::string_view value;
-    bool has_value = false;
-    if (const auto eq = arg.find('='); eq != std::string_view::npos) {
-      value = arg.substr(eq + 1);
-      arg = arg.substr(0, eq);
-      has_value = true;
-    }
-    long* target = nullptr;
-    long lo = 0, hi = 0;
-    if (arg == "--follow" && !has_value) {
-      opts.follow = true;
-      continue;
-    }
-    if (arg == "--seconds") {
-      target = &opts.seconds, lo = 1, hi = hotcore::tools::limits::seconds_max;
-    } else if (arg == "--churn-ms") {
-      target = &opts.churn_ms, lo = 0, hi = hotcore::tools::limits::period_ms_max;
-    } else if (arg == "--threads") {
-      target = &opts.threads, lo = 1, hi = hotcore::tools::limits::threads_max;
-    } else {
-      std::fprintf(stderr,
-                   "hotcore soak: unknown argument '%.*s'\n"
-                   "usage: hotcore soak --seconds S [--churn-ms M] [--threads T] [--follow]\n",
-                   static_cast<int>(arg.size()), arg.data());
-      return false;
-    }
-    if (!has_value) {
-      if (i + 1 >= argc) {
-        std::fprintf(stderr, "hotcore soak: %.*s needs a value\n", static_cast<int>(arg.size()),
-                     arg.data());
-        return false;
-      }
-      value = argv[++i];
-    }
-    if (!parse_long(arg, value, lo, hi, *target)) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
-int soak_main(int argc, char** argv) {
-  soak_options opts;
-  if (!parse_args(argc, argv, opts)) return exit_usage;
+int run_soak(const soak_options& opts) {
   std::error_code ec;
   hotcore::runtime_options ropts;
   ropts.follow_cpu_hotplug = opts.follow;

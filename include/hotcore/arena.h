@@ -3,6 +3,8 @@
 // with their cores: each arena is an instance of two multi-instance hotplug states.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>

@@ -13,6 +13,8 @@
 //   if (!err && !lim.unlimited()) std::printf("%.2f CPUs\n", lim.cpus());
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <cstdint>
 #include <string>
 #include <string_view>

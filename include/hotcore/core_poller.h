@@ -2,6 +2,8 @@
 // that the core's worker thread runs between tasks and sleeps on when idle.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <cstdint>
 
 namespace hotcore {

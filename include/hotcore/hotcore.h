@@ -1,6 +1,8 @@
 // hotcore/hotcore.h — everything public in one include.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include "hotcore/arena.h"
 #include "hotcore/cgroup.h"
 #include "hotcore/core_poller.h"

@@ -2,6 +2,8 @@
 // state (the kernel's hlist_node handed to cpuhp_state_add_instance()).
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 namespace hotcore {
 
 // instance_node is embedded in (or a base of) a subsystem's per-instance object. The

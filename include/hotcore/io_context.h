@@ -4,6 +4,8 @@
 // core's worker, its single issuer.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <cstdint>
 #include <functional>
 #include <memory>

@@ -2,6 +2,8 @@
 // halves down to a grain size and run as tasks of a task_group on the active cores.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <concepts>
 #include <cstddef>
 #include <functional>

@@ -14,6 +14,8 @@
 //   follower->disable();   // no thread, nothing polls; the core limit stays as it is
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <chrono>
 #include <cstdint>
 #include <functional>

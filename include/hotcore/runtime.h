@@ -2,6 +2,8 @@
 // hotplug state machine, and the API to register states, add instances and move cores.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <functional>
 #include <memory>
 #include <string>

@@ -2,6 +2,8 @@
 // kernel's three sections (PREPARE, STARTING, ONLINE), with the two dynamic ranges.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 namespace hotcore {
 
 // hp_state numbers every step of a core's walk from OFFLINE to ONLINE. Startup callbacks

@@ -3,6 +3,8 @@
 // Also this_core(), the core the calling worker runs on.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <cstddef>
 #include <cstdint>
 #include <memory>

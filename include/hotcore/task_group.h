@@ -3,6 +3,8 @@
 // wait(), as with oneTBB's task_group.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <atomic>
 #include <cstdint>
 #include <exception>

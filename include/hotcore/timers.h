@@ -4,6 +4,8 @@
 // before their deadline. Each service is an instance of two multi-instance hotplug states.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <chrono>
 #include <cstdint>
 #include <functional>

@@ -2,6 +2,8 @@
 // their SMT siblings, caches), and which PUs become worker cores under a policy.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <cstdint>
 #include <string>
 #include <system_error>

@@ -2,6 +2,8 @@
 // cost tables of `hotcore cycle` and the event logs of the tests are made from these.
 #pragma once
 
+#include "hotcore/version.h"  // first: the C++20 gate
+
 #include <cstdint>
 #include <string>
 

@@ -59,7 +59,10 @@ void quiet_hwloc() {
 std::string list_text(const std::vector<unsigned>& v) {
   if (v.empty()) return "-";
   std::string out;
-  for (unsigned x : v) out += (out.empty() ? "" : ",") + std::to_string(x);
+  for (unsigned x : v) {
+    if (!out.empty()) out += ',';
+    out += std::to_string(x);
+  }
   return out;
 }
 
