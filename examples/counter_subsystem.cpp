@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/counter_subsystem.cpp — a subsystem of your own as a pair of multi-instance
 // states: per-core counters whose slot is built on the control thread (PREPARE), goes
 // live on the core (ONLINE), and hands its count on when the core leaves. Any number of

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # examples/fd_limit_test.sh — Description: the HTTP server at its fd limit (`ulimit -n 64`)
 # with 100 idle connections open: it pauses accepting instead of spinning in accept (its
 # CPU time stays small while the connections sit there), a good client is still served

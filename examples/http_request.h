@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/http_request.h — the HTTP/1.1 request parsing and the fixed responses of
 // examples/http_server.cpp: one request at a time off the front of a connection's buffer
 // (pipelined requests follow), keep-alive per HTTP/1.0 and 1.1 rules.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/http_server.cpp — an HTTP/1.1 keep-alive server on hotcore's io_uring rings: each
 // connection is a chain of recv -> parse -> send -> recv operations, each issued by a task
 // to the ring of the core running it; with --churn-ms M a core goes down and comes back

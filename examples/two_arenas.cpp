@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/two_arenas.cpp — two allocators on one runtime: each arena is an instance of the
 // multi-instance states "mm/arena:prepare" and "mm/arena:online", with its own per-core
 // caches and its own accounting; a core going down and up serves both.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/two_timer_services.cpp — two timer services on one runtime: each is an
 // instance of the multi-instance states "timers:prepare" and "timers:online". A core
 // that goes down hands the pending timers of both to a core that stays; each fires once.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/chaos.h — reproducible chaos for the concurrent parts, for tests only: with
 // `meson -Dchaos=true`, HOTCORE_CHAOS_POINT("name") at a synchronisation point makes the
 // thread yield, spin or sleep a few µs there, chosen by a per-thread PRNG from one seed;

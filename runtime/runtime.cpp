@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/runtime.cpp — the public runtime: creation and destruction, and the thin API
 // that forwards to the one hotplug path and the state table.
 #include "hotcore/runtime.h"

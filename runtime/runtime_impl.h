@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/runtime_impl.h — the runtime's private state: cores, the state table, the
 // hotplug lock, and the one hotplug path every trigger goes through.
 #pragma once

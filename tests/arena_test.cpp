@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/arena_test.cpp — the per-core allocator (hotcore/arena.h): size classes, memory
 // bound to the core's NUMA node (read back with hwloc_get_area_membind), the core's cache
 // versus the shared arena, caches returned when a core goes down, accounting that

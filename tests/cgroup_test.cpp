@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/cgroup_test.cpp — Description: cgroup discovery and contents for the quota
 // follower: /proc/self/cgroup and mountinfo (v1 and v2, mounted anywhere, nested, a
 // namespaced mount root), cpu.max / cfs_quota_us / cpu lists with every bad input, the

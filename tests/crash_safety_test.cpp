@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/crash_safety_test.cpp — Description: a physical-mode process never leaves the
 // machine worse: killed while cpu1 is offline, its guardian brings cpu1 back and removes
 // its tracefs instance and mount; `hotcore restore` (restore_machine()) repairs what a

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/http_request_test.cpp — the request parsing of examples/http_server.cpp: complete,
 // incomplete and bad requests, pipelining, keep-alive rules and the fixed responses.
 #include <string>

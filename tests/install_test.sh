@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/install_test.sh — Description: hotcore installs to a temporary prefix, and against
 # that install three projects outside the tree build and run tests/install/consumer.cpp:
 # one through pkg-config, one through CMake's find_package(hotcore) (hotcore::hotcore),

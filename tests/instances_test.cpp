@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/instances_test.cpp — arenas and timer services as instances of multi-instance
 // states ("mm/arena:prepare"/"mm/arena:online", "timers:prepare"/"timers:online"): several
 // live side by side through core churn with exact accounting and exact event logs, an

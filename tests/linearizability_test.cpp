@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/linearizability_test.cpp — the task contract checked from a history: threads
 // submit tasks (submit and submit_on) while cores go down and up; every submit's call and
 // return, every task's start, end and core, and each core's window of taking tasks are

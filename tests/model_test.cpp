@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/model_test.cpp — the real runtime against the spec's model (model/spec_model.h):
 // RapidCheck generates random command sequences, runs each on both, and after every
 // command compares return codes, every core's state/target/fail, the exact callback log,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/offline_start_test.cpp — Description: "CPUs that are offline at start exist, and
 // come back later" (DESIGN.md): a runtime created while cpu1 is offline has core 1 as a
 // worker core that is down, narrows no thread's mask, and brings core 1 up when the

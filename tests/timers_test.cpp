@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/timers_test.cpp — per-core timers (hotcore/timers.h): a timer fires on the worker
 // of its core, exactly once, never before its deadline (CLOCK_MONOTONIC); a leaving
 // core's timers move to another core and still fire once; cancel() across migrations;

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/cli_test.sh — Description: runs the built `hotcore` binary and checks each
 # subcommand's output and exit status. Usage: cli_test.sh path/to/hotcore
 set -u

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/cycle.cpp — `hotcore cycle`: the timed down/up loop, the traced
 // run and the two tables it prints.
 #include "cycle.h"

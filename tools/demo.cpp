@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/demo.cpp — `hotcore demo`: one section after another over one runtime, each
 // printing one part; the demo stops at the first that fails.
 #include "demo.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/demo.h — `hotcore demo`: the topology, the state table, each core's state beside
 // the kernel's, 100 timed down/up cycles and the per-core subsystems, in that order.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/flag_limits.h — the documented upper (and lower) bounds of the `hotcore` commands'
 // count and time flags, in one place for every parser. Each bound fits memory: `cycle`
 // keeps its statistics in fixed-size histograms, so its count bounds only the run time.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/follow_quota.cpp — `hotcore follow-quota`: a busy workload on the runtime while the
 // quota follower moves its cores with the container's CPU quota. One line per change
 // (old and new quota, old and new core count, reaction time); at the end the reaction

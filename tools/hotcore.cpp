@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/hotcore.cpp — the `hotcore` command-line program: the command table, and for each
 // command its options (read by the one parser, tools/cli.h) and the call that runs it.
 // Exit status 0 success, 1 an operation failed, 2 usage error (cli::exit_*).

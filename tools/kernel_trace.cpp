@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/kernel_trace.cpp — recording the kernel's cpuhp tracepoints in a private tracefs
 // instance and pairing their enter and exit lines into timed callbacks.
 #include "kernel_trace.h"

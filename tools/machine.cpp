@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/machine.cpp — `hotcore topology` and the kernel-state column of `hotcore demo`.
 #include "machine.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/machine.h — the parts of the `hotcore` program about the machine under the
 // runtime: `hotcore topology` and the kernel's hotplug state of a core's CPU. (A CPU taken
 // offline in physical mode comes back when the program dies: the runtime's guardian.)

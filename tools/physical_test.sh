@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/physical_test.sh — Description: the hotcore program while cpu1 is offlined and
 # onlined by someone else: `hotcore soak --follow` keeps "lost 0 duplicated 0" while this
 # script echoes 0 and 1 into cpu1/online; `hotcore cycle --physical` and `hotcore demo

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/restore.cpp — `hotcore restore`: hotcore::restore_machine() and its report.
 #include "restore.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/restore.h — `hotcore restore`: repair what a killed physical-mode process left
 // (CPUs it took offline, its tracefs instance), from the records under /run/hotcore/.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/soak.cpp — `hotcore soak`: several threads submit tasks every way the API allows
 // (submit, submit_on, nested task groups, parallel_for, and the same from inside tasks)
 // while a churn thread takes random cores down and up every M ms. Each task has an id and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/stats.h — percentiles of nanosecond samples and the per-state cost table made from
 // a hotplug trace; shared by `hotcore cycle`, `hotcore demo` and bench/hotplug_bench.
 #pragma once

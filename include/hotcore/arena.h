@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/arena.h — a memory allocator with one cache per worker core over a shared arena
 // per NUMA node, whose memory is bound to the node through hwloc. The caches come and go
 // with their cores: each arena is an instance of two multi-instance hotplug states.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/recovery.h — what a physical-mode process leaves on the machine if it dies, and
 // its repair: the records under /run/hotcore/ that the guardian of a physical-mode runtime
 // (and `hotcore restore`) act on.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/runtime.h — the runtime: worker cores that come and go through the kernel's CPU
 // hotplug state machine, and the API to register states, add instances and move cores.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/states.h — the static hotplug states: one enum in walk order, split into the
 // kernel's three sections (PREPARE, STARTING, ONLINE), with the two dynamic ranges.
 #pragma once

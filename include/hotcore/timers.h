@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/timers.h — one-shot timers on a per-core timer wheel: a timer fires on the
 // worker of the core it was armed on; when that core goes down its pending timers move to
 // another core (as the kernel's "timers:dead" does) and still fire exactly once, never

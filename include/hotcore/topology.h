@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/topology.h — the machine as hwloc sees it (packages, NUMA nodes, cores, PUs and
 // their SMT siblings, caches), and which PUs become worker cores under a policy.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/arena/arena.cpp — the per-core allocator: each arena an instance of the two
 // multi-instance states "mm/arena:prepare" and "mm/arena:online", the lock-free fast path
 // on a core's cache, the shared arena of each NUMA node behind it, large blocks, and the

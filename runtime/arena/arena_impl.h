@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/arena/arena_impl.h — the arena's insides: the header at the start of every
 // span, the shared arena of one NUMA node, a core's cache, and the per-core counters.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/govern/governor.cpp — moving cores for triggers other than the user (the
 // kernel's own hotplug, the affinity mask, the container's quota): from what is
 // available and the core limit it decides which cores should be up, and moves them

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/hotplug_lock.cpp — the reader/writer lock behind cpus_read_lock().
 #include "hotplug/hotplug_lock.h"
 #include "chaos.h"

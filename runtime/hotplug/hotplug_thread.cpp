@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/hotplug_thread.cpp — the per-core hotplug thread's request loop.
 #include "hotplug/hotplug_thread.h"
 #include "chaos.h"

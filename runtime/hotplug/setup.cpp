@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/setup.cpp — installing and removing states and instances, with the
 // spec's rollback when a callback fails on core N; set_fail() and set_target().
 #include <algorithm>

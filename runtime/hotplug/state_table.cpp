@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/state_table.cpp — the static rows of the state table, in enum order, with
 // the runtime's own callbacks; static_asserts keep the rows and hp_state in step.
 #include "hotplug/state_table.h"

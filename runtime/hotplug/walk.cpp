@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/walk.cpp — the one hotplug path: take the hotplug lock, walk a core's
 // state to its target through the state table, and on failure walk the same way back.
 #include <sched.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/io/core_slot.cpp — a core's ring: made on the hotplug thread; enabled, fed,
 // reaped, cancelled, drained and closed on the core's worker (its single issuer).
 #include "io/core_slot.h"

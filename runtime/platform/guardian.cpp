@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/guardian.cpp — forking the guardian and its loop: poll the runtime's
 // pidfd and a quit pipe; on the process's death, repair its records and exit. The child
 // of a threaded process may only make async-signal-safe calls: plain syscalls here.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/guardian.h — the guardian of a physical-mode runtime: a small process
 // forked at create() that watches the runtime's process through a pidfd and, if the
 // process dies by any signal (SIGKILL and the OOM killer included), undoes what it left:

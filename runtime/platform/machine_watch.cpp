@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/machine_watch.cpp — the machine watch's thread: poll the uevent socket
 // and a stop eventfd, with the affinity poll period as timeout; turn what it sees into
 // availability for the governor.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/physical.cpp — the "cpu:physical" state: the kernel's own CPU hotplug
 // through /sys/devices/system/cpu/cpuN/online, below core:bringup in the PREPARE section.
 #include <unistd.h>

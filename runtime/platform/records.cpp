@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/records.cpp — the records under /run/hotcore/ and the per-CPU locks,
 // with plain syscalls only (the guardian calls them after fork()).
 #include "platform/records.h"

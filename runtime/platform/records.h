@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/records.h — what a physical-mode process changed on the machine, kept
 // under /run/hotcore/ so that it can be undone after the process died: one record per
 // CPU it took offline ("cpuN"), one per tracefs instance it made ("tracefs-PID"), and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/recovery.cpp — the public side of the records under /run/hotcore/:
 // a tool's tracefs instance, and restore_machine(), the repair after a dead process.
 #include "hotcore/recovery.h"

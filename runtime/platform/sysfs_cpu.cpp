@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/sysfs_cpu.cpp — reading and writing the kernel's CPU files under
 // /sys/devices/system/cpu, and the process's affinity mask.
 #include "platform/sysfs_cpu.h"

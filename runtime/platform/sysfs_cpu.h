@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/sysfs_cpu.h — the kernel's CPU files under /sys/devices/system/cpu:
 // which CPUs are online, cpuN/online (read and write), cpuN/hotplug/state, and the
 // process's affinity mask as `taskset -p` sees it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/topology.cpp — an hwloc snapshot of the machine: packages, NUMA nodes,
 // cores, PUs with their SMT siblings, caches, and which PUs become worker cores.
 #include "hotcore/topology.h"

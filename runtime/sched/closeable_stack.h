@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/closeable_stack.h — a lock-free multi-producer stack of nodes (anything
 // with a `Node* next`) that is taken whole, and can be closed (pushes then fail) while its
 // core does not drain it, so nothing lands where nobody looks. A core's task inboxes, its

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/scheduler.cpp — where tasks go and where workers find them: submit and
 // spawn, the injection and orphan queues, stealing between active cores, waking sleepers,
 // running a task, and shutdown's wait for every accepted task.

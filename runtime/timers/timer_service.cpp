@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/timers/timer_service.cpp — per-core timers: each service an instance of the
 // multi-instance states "timers:prepare" and "timers:online", arming locally or through
 // another core's inbox, cancel, and moving a leaving core's timers to a core that stays.

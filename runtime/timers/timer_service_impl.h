@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/timers/timer_service_impl.h — the timer service's insides: per-core slots (the
 // inbox other threads push to, the wheel, the counts), the parked list for timers with
 // no core online, and the callbacks of the two multi-instance states for one service.

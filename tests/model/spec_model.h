@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/model/spec_model.h — an executable model of the spec's hotplug state machine
 // (seeds/000: the kernel's cpu_hotplug.rst), single-threaded and written rule by rule, to
 // run side by side with the real runtime in model_test.cpp.

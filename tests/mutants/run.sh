@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/mutants/run.sh — the mutation check: each NAME.patch here is a one-line bug in the
 # runtime. The script copies the committed tree (git archive) to a scratch folder, builds
 # the test that must catch each bug, checks that test passes on the clean copy, then
