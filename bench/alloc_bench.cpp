@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/alloc_bench.cpp — the per-core allocator (hotcore::arena) against glibc malloc and
 // oneTBB's scalable_malloc in one binary, so one run gives the ratios. Every workload runs
 // inside tasks on the pool's worker cores (all cores online), the same for each

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/hotplug_bench.cpp — what hotplug costs: a down+up cycle of the last core per number
 // of empty ONLINE states, add/remove of one instance across the online cores, and
 // cpus_read_lock() with one reader and with two readers pinned to two cores.

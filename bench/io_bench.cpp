@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/io_bench.cpp — what io_uring rings cost on hot-pluggable cores: a bare ring's
 // bring-up and teardown, an io_context's add/remove (a ring on every online core), a core
 // down+up with and without one io_context, and the per-state cost of "io/uring:online".

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/sched_bench.cpp — the task scheduler against oneTBB in one binary, so one run
 // gives the ratio: fib with a cutoff, fine-grained fib, parallel_for over 16M doubles,
 // spawning from a worker, submitting from outside, wake-up latency of an idle pool, and

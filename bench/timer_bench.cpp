@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // bench/timer_bench.cpp — the per-core timers (hotcore::timer_service): what arming and
 // firing a timer cost, and how late timers fire (fire time - deadline, CLOCK_MONOTONIC).
 //   arm_fire/local      a task arms 1000 timers on its core, all due at once, and the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/core_timers.cpp — per-core timers: a task arms a timeout on its own core's
 // wheel; the core goes down before it is due, and the timeout still fires once, on a core
 // that stays. Memory for the request comes from the per-core allocator.

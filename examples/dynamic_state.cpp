@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/dynamic_state.cpp — a subsystem keeps a per-core cache alive exactly while its
 // core is online, with one dynamically allocated ONLINE state.
 #include <hotcore/hotcore.h>

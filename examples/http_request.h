@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/http_request.h — the HTTP/1.1 request parsing and the fixed responses of
 // examples/http_server.cpp: one request at a time off the front of a connection's buffer
 // (pipelined requests follow), keep-alive per HTTP/1.0 and 1.1 rules.
@@ -13,7 +14,9 @@ namespace http {
 
 inline constexpr std::size_t max_request = 8192;  // request line + headers
 
-enum class parse_result { complete, incomplete, bad };
+// too_large: a request whose head and body do not fit the connection's buffer
+// (max_request bytes): answer 413 and close.
+enum class parse_result { complete, incomplete, bad, too_large };
 
 struct request {
   std::string_view method;
@@ -39,7 +42,8 @@ inline std::string_view trim(std::string_view s) {
 }  // namespace detail
 
 // parse() reads the request at the front of buf: complete (out filled), incomplete (wait
-// for more bytes), or bad (answer 400 and close).
+// for more bytes), bad (answer 400 and close), or too_large (the announced body does not
+// fit the buffer with its head: answer 413 and close).
 inline parse_result parse(std::string_view buf, request& out) {
   const std::size_t end = buf.find("\r\n\r\n");
   if (end == std::string_view::npos)
@@ -72,14 +76,19 @@ inline parse_result parse(std::string_view buf, request& out) {
       else if (detail::iequals(value, "keep-alive")) out.keep_alive = true;
     } else if (detail::iequals(name, "content-length")) {
       const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), body);
-      if (ec != std::errc() || p != value.data() + value.size() || body > max_request)
-        return parse_result::bad;
+      if (ec != std::errc() || p != value.data() + value.size()) return parse_result::bad;
     } else if (detail::iequals(name, "transfer-encoding")) {
       return parse_result::bad;  // no chunked bodies here
     }
   }
+  if (body > max_request || end + 4 + body > max_request) return parse_result::too_large;
   out.size = end + 4 + body;
   return out.size <= buf.size() ? parse_result::complete : parse_result::incomplete;
+}
+
+// respond_too_large() appends the answer to a request that does not fit the buffer.
+inline void respond_too_large(std::string& out) {
+  out += "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
 }
 
 // respond() appends the answer to a request (or to a bad one, req == nullptr).

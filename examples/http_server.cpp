@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/http_server.cpp — an HTTP/1.1 keep-alive server on hotcore's io_uring rings: each
 // connection is a chain of recv -> parse -> send -> recv operations, each issued by a task
 // to the ring of the core running it; with --churn-ms M a core goes down and comes back
@@ -18,8 +19,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <list>
+#include <mutex>
 #include <string>
 #include <thread>
+#include <utility>
 
 #include "http_request.h"
 #include "metrics_route.h"
@@ -39,13 +43,53 @@ struct connection {
   std::string out;
   std::size_t sent = 0;
   bool close_after = false;
+  bool idle = false;                     // in `idle_list` (guarded by fd_mutex)
+  std::list<connection*>::iterator at;  // its place there
 };
 
+// At the fd limit (accept fails with EMFILE) the server stops accepting instead of
+// spinning, and makes room: it closes the connection that has waited longest for a
+// request (an idle keep-alive client), and accepts again once a connection has closed.
+std::mutex fd_mutex;
+std::list<connection*> idle_list;  // waiting for a request, oldest first
+bool accept_paused = false;
+std::atomic<long> shed{0};  // idle connections closed to make room
+
+void do_accept();
 void do_recv(connection* c);
 
+// set_idle() puts c in (or takes it out of) the idle list.
+void set_idle(connection* c, bool idle) {
+  std::lock_guard lk(fd_mutex);
+  if (c->idle == idle) return;
+  c->idle = idle;
+  if (idle) c->at = idle_list.insert(idle_list.end(), c);
+  else idle_list.erase(c->at);
+}
+
 void finish(connection* c) {
+  set_idle(c, false);
   ::close(c->fd);
   delete c;
+  bool resume;
+  {
+    std::lock_guard lk(fd_mutex);
+    resume = std::exchange(accept_paused, false);
+  }
+  if (resume) do_accept();  // an fd is free again
+}
+
+// make_room() runs when accept found no free fd: pause accepting and shut the oldest
+// idle connection down (its recv completes, finish() closes it and resumes accepting).
+void make_room() {
+  std::lock_guard lk(fd_mutex);
+  accept_paused = true;
+  if (idle_list.empty()) return;  // every connection is busy: the next to close resumes
+  connection* victim = idle_list.front();
+  idle_list.pop_front();
+  victim->idle = false;
+  ::shutdown(victim->fd, SHUT_RDWR);  // still open: finish() takes it out of the list first
+  shed.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
 }
 
 // failed() counts a recv/send that failed: mostly resets by a client closing with a
@@ -77,6 +121,7 @@ void on_sent(connection* c, int n) {
 }
 
 void on_recv(connection* c, int n) {
+  set_idle(c, false);
   if (n < 0) failed(n);
   if (n <= 0) return finish(c);  // closed by the peer, an error, or -ECANCELED at exit
   c->used += static_cast<std::size_t>(n);
@@ -85,6 +130,12 @@ void on_recv(connection* c, int n) {
     http::request req;
     const auto r = http::parse({c->in + at, c->used - at}, req);
     if (r == http::parse_result::incomplete) break;
+    if (r == http::parse_result::too_large) {  // 413: it cannot fit the buffer
+      http::respond_too_large(c->out);
+      requests.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+      c->close_after = true;
+      break;
+    }
     if (!http::respond_metrics(r == http::parse_result::bad ? nullptr : &req, c->out))
       http::respond(r == http::parse_result::bad ? nullptr : &req, c->out);
     requests.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
@@ -103,6 +154,7 @@ void on_recv(connection* c, int n) {
 }
 
 void do_recv(connection* c) {
+  if (c->used == 0) set_idle(c, true);  // between requests: may be closed to make room
   if (io->recv(c->fd, c->in + c->used, static_cast<unsigned>(sizeof c->in - c->used), 0,
                [c](int n) { on_recv(c, n); }) != 0)
     finish(c);
@@ -111,6 +163,7 @@ void do_recv(connection* c) {
 void do_accept() {
   (void)io->accept(listener, [](int fd) {
     if (fd == -ECANCELED) return;  // the server is stopping
+    if (fd == -EMFILE || fd == -ENFILE) return make_room();  // no spinning: see make_room()
     if (fd >= 0) {
       connections.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
       const int one = 1;
@@ -195,7 +248,9 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_for(half);
       int r;
       while ((r = rt->core_up(core)) != 0 && !stop) {
-        std::fprintf(stderr, "http_server: core_up(%u): %s\n", core, std::strerror(-r));
+        // -EHOSTDOWN: the kernel has the CPU offline (the machine's state): wait for it.
+        if (r != -EHOSTDOWN)
+          std::fprintf(stderr, "http_server: core_up(%u): %s\n", core, std::strerror(-r));
         std::this_thread::sleep_for(std::chrono::milliseconds(10));
       }
       if (r == 0) churns++;
@@ -217,9 +272,10 @@ int main(int argc, char** argv) {
   ctx.reset();  // cancels the pending accepts and recvs; their continuations close up
   ::close(listener);
   std::printf("http_server: %ld requests, %ld connections, %ld core down+up cycles, "
-              "%llu operations re-issued on another core, %ld recv/send failed%s%s\n",
+              "%llu operations re-issued on another core, %ld recv/send failed, %ld idle "
+              "connections closed at the fd limit%s%s\n",
               requests.load(), connections.load(), churns.load(),
-              static_cast<unsigned long long>(st.reissued), errors.load(),
+              static_cast<unsigned long long>(st.reissued), errors.load(), shed.load(),
               first_error.load() != 0 ? ", first: " : "",
               first_error.load() != 0 ? std::strerror(first_error.load()) : "");
   return 0;

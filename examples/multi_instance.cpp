@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/multi_instance.cpp — one multi-instance state serves many objects: each
 // connection pool gets a per-core slot on every online core, added and removed on its own.
 #include <hotcore/hotcore.h>

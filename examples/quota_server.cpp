@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // examples/quota_server.cpp — a server turns on the quota follower: its worker cores follow
 // the container's CPU quota (`docker update --cpus`, Kubernetes in-place resize) live,
 // and it can switch the follower off and on while it runs.

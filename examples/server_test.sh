@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # examples/server_test.sh — the io_uring HTTP server under wrk while a core leaves and comes
 # back every second: wrk must report no socket error and no non-2xx response, and the
 # server must have served them all and churned its cores. Skips (77) without wrk or with

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/core_states.cpp — the runtime's own rows of the state table: create the hotplug
 // thread, pin it to its core, start/park the core's worker, and open/close it to work.
 #include <sched.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/runtime.cpp — the public runtime: creation and destruction, and the thin API
 // that forwards to the one hotplug path and the state table.
 #include "hotcore/runtime.h"
@@ -36,6 +37,7 @@ runtime_impl::~runtime_impl() {
   // Run every task already accepted while the cores are still up; submit() is refused
   // from here on (task groups of running tasks still work).
   (void)sched.shutdown();
+  leaving = true;  // cpu:physical: the CPUs stay as they are
   // Take every core down, highest first, running every installed teardown. A teardown that
   // fails rolls its core back up; try again (an armed fail fires only once).
   for (int attempt = 0; attempt < 3; ++attempt)
@@ -51,7 +53,7 @@ runtime_impl::~runtime_impl() {
   for (unsigned id : core_ids) by_id[id]->thread.stop();
   // Every CPU that cpu:physical took offline comes back online: the machine is left as
   // the runtime found it.
-  restore_physical();
+  release_physical();
 }
 
 core_ctx* runtime_impl::find(unsigned core) const noexcept {
@@ -84,9 +86,11 @@ int check_physical(const std::vector<unsigned>& ids) {
 
 std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::error_code& ec) {
   ec.clear();
+  // The calling thread's mask with the CPUs that are offline now: a CPU the kernel
+  // offlined is still the process's, a worker core that is down until it returns.
   cpu_set_t home;
   CPU_ZERO(&home);
-  if (sched_getaffinity(0, sizeof home, &home) != 0) {
+  if (detail::read_thread_allowed(home) < 0 && sched_getaffinity(0, sizeof home, &home) != 0) {
     ec = std::error_code(errno, std::generic_category());
     return nullptr;
   }
@@ -114,6 +118,11 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
   for (unsigned id : impl.core_ids)
     impl.by_id[id]->physical = options.physical && detail::has_online_file(id);
   impl.topo = std::move(topo);
+  if (options.physical)
+    if (const int ret = impl.claim_physical(); ret < 0) {
+      ec = std::error_code(-ret, std::generic_category());
+      return nullptr;
+    }
   // The watch opens its socket before the cores come up, so that creation fails cleanly
   // (nothing moved yet) when it cannot; its thread starts once they are up.
   if (options.follow_cpu_hotplug || options.follow_affinity) {
@@ -123,8 +132,28 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
       return nullptr;
     }
   }
+  // A core whose CPU the kernel has offline now stays down: with follow_cpu_hotplug the
+  // governor brings it up when the kernel onlines the CPU (it counts as taken down by the
+  // governor); without, core_up() does once the CPU is back (as if the user took it down).
+  std::vector<unsigned> up_now;
+  for (unsigned id : rt->cores()) {
+    if (detail::read_cpu_online(id) != 0) {
+      up_now.push_back(id);
+      continue;
+    }
+    if (options.follow_cpu_hotplug) {
+      impl.gov.available[id] = 0;
+      impl.gov.governor_down[id] = options.online_at_start ? 1 : 0;
+    } else {
+      impl.gov.user_down[id] = 1;
+    }
+  }
+  if (up_now.empty()) {  // every CPU of the runtime is offline: nothing can run
+    ec = std::error_code(EHOSTDOWN, std::generic_category());
+    return nullptr;
+  }
   if (options.online_at_start)
-    for (unsigned id : rt->cores())
+    for (unsigned id : up_now)
       if (const int ret = rt->core_up(id); ret != 0) {
         ec = std::error_code(-ret, std::generic_category());
         return nullptr;
@@ -324,8 +353,11 @@ std::vector<state_row> runtime::states() const {
   std::unique_lock lk(_impl->state_mutex, std::defer_lock);
   if (!_impl->in_callback()) lk.lock();
   std::vector<state_row> rows;
-  for (int s = 0; s < NR_STATES; ++s)
-    if (_impl->steps[s].installed()) rows.push_back({s, _impl->steps[s].name});
+  for (int s = 0; s < NR_STATES; ++s) {
+    const detail::step& sp = _impl->steps[s];
+    if (sp.installed())
+      rows.push_back({s, sp.name, sp.multi ? static_cast<int>(sp.instances.size()) : -1});
+  }
   return rows;
 }
 
@@ -336,6 +368,8 @@ std::string runtime::states_text() const {
     std::snprintf(num, sizeof num, "%3d: ", row.state);
     out += num;
     out += row.name;
+    if (row.instances >= 0)
+      out += " (" + std::to_string(row.instances) + (row.instances == 1 ? " instance)" : " instances)");
     out += '\n';
   }
   return out;
@@ -396,6 +430,11 @@ std::vector<trace_event> runtime::take_trace() {
 bool runtime::core_physical(unsigned core) const {
   const detail::core_ctx* c = _impl->find(core);
   return c != nullptr && c->physical;
+}
+unsigned long runtime::kernel_offlines(unsigned core) const {
+  const detail::core_ctx* c = _impl->find(core);
+  // relaxed: a statistic.
+  return c != nullptr ? c->kernel_offlines.load(std::memory_order_relaxed) : 0;
 }
 int runtime::kernel_state(unsigned core) const {
   if (_impl->find(core) == nullptr) return -EINVAL;

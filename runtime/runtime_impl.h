@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/runtime_impl.h — the runtime's private state: cores, the state table, the
 // hotplug lock, and the one hotplug path every trigger goes through.
 #pragma once
@@ -12,6 +13,7 @@
 #include <vector>
 
 #include "govern/governor.h"
+#include "platform/guardian.h"
 #include "hotcore/runtime.h"
 #include "hotcore/stats.h"
 #include "hotcore/topology.h"
@@ -40,6 +42,7 @@ struct core_ctx {
   std::atomic<int> target{OFFLINE};
   std::atomic<int> fail{INVALID};
   bool rollback = false;  // only touched by the walk
+  int failed_state = INVALID;  // the state whose callback failed last (walk only)
   // online/active are read by the scheduler's hot path; release/acquire so a task that
   // sees a core active also sees everything its states set up.
   std::atomic<bool> online{false};
@@ -59,6 +62,9 @@ struct core_ctx {
   // stats(); relaxed: statistics, nothing is published through them.
   std::atomic<std::int64_t> parked_since_ns{steady_ns()};  // 0 while active
   std::atomic<std::int64_t> parked_total_ns{0};
+  // kernel_offlines: offline uevents of this CPU the runtime did not cause (counted by the
+  // watch thread, read by anyone for reporting). relaxed: a statistic.
+  std::atomic<unsigned long> kernel_offlines{0};
 };
 
 class machine_watch;
@@ -83,6 +89,12 @@ struct runtime_impl {
   // ---- setup and instances (setup.cpp)
   int setup(int state, std::string_view name, callback su, callback td, multi_callback msu,
             multi_callback mtd, bool multi, bool calls, bool cpuslocked);
+  int setup_locked(int state, std::string_view name, callback su, callback td,
+                   multi_callback msu, multi_callback mtd, bool multi, bool calls);
+  // setup_multi_once() is setup_state_multi() for a subsystem whose instances share one
+  // state per runtime: the first call installs it, later ones return the same number.
+  int setup_multi_once(int state, std::string_view name, multi_callback startup,
+                       multi_callback teardown);
   int remove(int state, bool calls, bool cpuslocked, bool multi_api);
   int add_instance(int state, instance_node* node, bool calls);
   int remove_instance(int state, instance_node* node, bool calls);
@@ -104,7 +116,12 @@ struct runtime_impl {
   // platform/machine_follow.cpp)
   int physical_online(unsigned core);
   int physical_offline(unsigned core);
-  void restore_physical();
+  // claim_physical() takes the per-CPU lock of every physical core (-EBUSY: another
+  // physical-mode runtime holds one) and starts the guardian. release_physical() brings
+  // back online every CPU the runtime took offline, then stops the guardian and drops
+  // the locks (at destruction).
+  int claim_physical();
+  void release_physical();
   cpu_set_t spare_mask(unsigned changing, bool going_up) const;
   void vacate(unsigned changing, bool going_up);
   // adopt_helper() puts a thread of the runtime that belongs to no core (the machine
@@ -150,6 +167,13 @@ struct runtime_impl {
   struct {
     std::atomic<std::uint64_t> uevents{0}, mask_changes{0}, availability_changes{0};
   } machine_count;
+  // Physical mode: the per-CPU lock fds, the guardian, and `leaving` (set by the
+  // destructor before the last walks: cores go down without taking their CPU offline,
+  // so destruction leaves each CPU as it was found). Touched by create() and the
+  // destructor, and read by the walks they run.
+  std::vector<int> cpu_locks;
+  guardian guard;
+  bool leaving = false;
   // The machine: the last hwloc snapshot (guarded by topo_mutex) and the thread that
   // follows the kernel's CPU uevents and the process mask (null unless asked for). The
   // destructor stops it first.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/version.cpp — hotcore::version(): the version this library was built as.
 #include "hotcore/version.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/arena_test.cpp — the per-core allocator (hotcore/arena.h): size classes, memory
 // bound to the core's NUMA node (read back with hwloc_get_area_membind), the core's cache
 // versus the shared arena, caches returned when a core goes down, accounting that
@@ -69,20 +70,29 @@ TEST_CASE("size classes: every size up to max_small_size maps to the smallest cl
   CHECK(arena::class_size(arena::size_classes - 1) == arena::max_small_size);
 }
 
-TEST_CASE("the arena registers \"mm/arena:prepare\" and \"mm/arena:online\" through the "
-          "public API; destroying it removes them; a second arena gets -EBUSY") {
+TEST_CASE("an arena is an instance of the multi-instance states \"mm/arena:prepare\" and "
+          "\"mm/arena:online\", set up on the runtime's first arena; a second arena is a "
+          "second instance; destroying them removes the instances, the states stay") {
   auto rt = make_runtime();
+  CHECK_FALSE(has_state(*rt, "mm/arena:prepare"));
   {
     auto a = make_arena(*rt);
     CHECK(state_named(*rt, "mm/arena:prepare") == ARENA_PREPARE);
     CHECK(state_named(*rt, "mm/arena:online") == AP_ARENA_ONLINE);
     caches_match_cores(*rt, *a, "after create");
-    std::error_code ec;
-    CHECK(arena::create(*rt, ec) == nullptr);
-    CHECK(ec == std::errc::device_or_resource_busy);
+    auto b = make_arena(*rt);
+    caches_match_cores(*rt, *b, "second arena");
+    for (const state_row& r : rt->states())
+      if (r.name.rfind("mm/arena:", 0) == 0) CHECK(r.instances == 2);
   }
-  CHECK_FALSE(has_state(*rt, "mm/arena:prepare"));
-  CHECK_FALSE(has_state(*rt, "mm/arena:online"));
+  for (const state_row& r : rt->states())
+    if (r.name.rfind("mm/arena:", 0) == 0) CHECK(r.instances == 0);
+  // A static slot that holds something else is reported, not shared.
+  auto other = make_runtime();
+  REQUIRE(other->setup_state_nocalls(ARENA_PREPARE, "else:prepare", nullptr, nullptr) == 0);
+  std::error_code ec;
+  CHECK(arena::create(*other, ec) == nullptr);
+  CHECK(ec == std::errc::device_or_resource_busy);
 }
 
 TEST_CASE("memory is bound to the NUMA node of the core's PU (hwloc_get_area_membind), for "
@@ -267,9 +277,8 @@ TEST_CASE("fault injection at mm/arena:prepare and mm/arena:online on each core 
   a.reset();
   CHECK(::mincore(span, static_cast<std::size_t>(::sysconf(_SC_PAGESIZE)), &resident) == -1);
   CHECK(errno == ENOMEM);  // not mapped any more
-  // Failing while the arena is created: nothing of it stays installed.
+  // A prepare failure of a core coming up, with an arena created while it was down.
   REQUIRE(rt->set_fail(rt->cores().back(), ARENA_PREPARE) == -EINVAL);  // PREPARE, core up
-  REQUIRE(rt->set_fail(rt->cores().back(), AP_ARENA_ONLINE) == -EINVAL);  // no callback yet
   REQUIRE(rt->core_down(rt->cores().back()) == 0);
   a = make_arena(*rt);  // core 1 is down: only core 0 has a cache
   caches_match_cores(*rt, *a, "created with core 1 down");

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/cgroup_test.cpp — Description: cgroup discovery and contents for the quota
 // follower: /proc/self/cgroup and mountinfo (v1 and v2, mounted anywhere, nested, a
 // namespaced mount root), cpu.max / cfs_quota_us / cpu lists with every bad input, the
@@ -7,6 +8,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 #include <string>
@@ -280,6 +282,41 @@ TEST_CASE("Target: ceil by default, floor or headroom selectable, never below 1,
   CHECK(core_target(3, 2) == 2);
   CHECK(core_target(1, 2) == 1);
   CHECK(core_target(5, 0) == 1);
+}
+
+TEST_CASE("Target in 64 bits: a quota of 2^32 CPUs or more is every allowed core, never a "
+          "wrapped small count") {
+  const quota_policy ceil_p{};
+  quota_policy floor_p;
+  floor_p.rounding = quota_rounding::floor;
+  const std::int64_t period = 100000;
+  for (const std::int64_t cpus : {std::int64_t{1} << 32, (std::int64_t{1} << 32) + 1,
+                                  std::int64_t{1} << 40, std::int64_t{1} << 52}) {
+    CAPTURE(cpus);
+    const cpu_limit huge{cpus * period, period};
+    CHECK(quota_cores(huge, ceil_p, 0) == std::numeric_limits<unsigned>::max());
+    CHECK(quota_cores(huge, floor_p, 2) == std::numeric_limits<unsigned>::max());
+    CHECK(core_target(quota_cores(huge, ceil_p, 0), 2) == 2);  // all cores
+  }
+  const cpu_limit just_below{(std::int64_t{1} << 32) / 2 * period, period};
+  CHECK(quota_cores(just_below, ceil_p, 0) == 1u << 31);
+}
+
+TEST_CASE("An unreadable quota file is an error naming the file, never \"no limit\" (fail "
+          "closed)") {
+  hotcore_test::cgroup_tree tree("/a");
+  cgroup_error err;
+  const cgroup_location loc =
+      find_cgroup("cpu", slurp(tree.proc + "/cgroup"), slurp(tree.proc + "/mountinfo"), err);
+  REQUIRE_MESSAGE(!err, err.message);
+  // cpu.max that cannot be read (a directory in its place: read() fails with EISDIR, as
+  // root too).
+  std::filesystem::remove(tree.dir("/a") + "/cpu.max");
+  std::filesystem::create_directory(tree.dir("/a") + "/cpu.max");
+  const cpu_limit l = read_cpu_limit(loc, err);
+  CHECK(err.code == std::errc::is_a_directory);
+  CHECK(err.message.find(tree.dir("/a") + "/cpu.max") != std::string::npos);
+  (void)l;
 }
 
 TEST_CASE("Hysteresis: a quota hovering at a boundary does not flap the core count, and an "

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/cgroup_tree.h — a cgroup v2 hierarchy made of plain files for the quota tests:
 // a directory with its own `cgroup` and `mountinfo` (the follower's proc_self) whose
 // mountinfo mounts a tree of group directories holding cpu.max, cgroup.controllers and

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/concurrency_test.cpp — cpus_read_lock() against hotplug operations, and a bounded
 // stress of everything at once: core up/down, instances, read-locked sections, state
 // setup/removal and hotplug disable, checking the return codes, that states do not move

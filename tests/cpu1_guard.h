@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/cpu1_guard.h — the rules for a test that takes cpu1 offline: hold
 // /tmp/hotcore-cpu1.lock for the whole program, always write 1 back to cpu1/online (at the
 // end of each test case, at exit, and on a fatal signal), and skip (77) when not root or

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/fault_injection_test.cpp — exhaustive failure tables: every state that accepts
 // cpuN/hotplug/fail, in both directions, on each core; every user callback failing, each
 // instance; recursive failures for every pair of states. A ledger of what startups

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/governor_test.cpp — the governor: cores leave for an availability change or a core
 // limit through the one hotplug path (their teardowns run), come back only if the
 // governor took them down, in the leave order given, never below one core.

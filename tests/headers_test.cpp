@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/headers_test.cpp — the public headers: each compiles alone (the generated
 // header_alone_*.cpp sources built with this program), and the state enum keeps the
 // spec's layout: three sections, 20 dynamic PREPARE and 40 dynamic ONLINE states.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/http_request_test.cpp — the request parsing of examples/http_server.cpp: complete,
 // incomplete and bad requests, pipelining, keep-alive rules and the fixed responses.
 #include <string>
@@ -65,6 +66,20 @@ TEST_CASE("bad requests are refused: no version, unknown version, header without
   CHECK(parse("GET / HTTP/1.1\r\nContent-Length: 5x\r\n\r\n", req) == parse_result::bad);
   CHECK(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", req) == parse_result::bad);
   CHECK(parse(std::string(http::max_request, 'a'), req) == parse_result::bad);
+}
+
+TEST_CASE("a body that does not fit the buffer with its head is too large (413), also when "
+          "it alone is under the buffer's size") {
+  http::request req;
+  const std::string head = "POST / HTTP/1.1\r\nContent-Length: ";
+  CHECK(parse(head + "8192\r\n\r\n", req) == parse_result::too_large);
+  CHECK(parse(head + "100000\r\n\r\n", req) == parse_result::too_large);
+  CHECK(parse(head + "8170\r\n\r\n", req) == parse_result::too_large);  // head + body > 8 KiB
+  CHECK(parse(head + "100\r\n\r\n", req) == parse_result::incomplete);
+  std::string out;
+  http::respond_too_large(out);
+  CHECK(out.rfind("HTTP/1.1 413 ", 0) == 0);
+  CHECK(out.find("Connection: close") != std::string::npos);
 }
 
 TEST_CASE("responses: 200 with the fixed body for GET, 405 for other methods, 400 and close "

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tests/install_test.sh — Description: hotcore installs to a temporary prefix, and against
 # that install three projects outside the tree build and run tests/install/consumer.cpp:
 # one through pkg-config, one through CMake's find_package(hotcore) (hotcore::hotcore),
@@ -16,6 +17,7 @@ prefix=$tmp/prefix
 # check_lib.sh: check() reports a failed condition with the last command's $out and $err.
 . "$src/tools/check_lib.sh"
 trap 'rm -rf "$tmp"; remove_outputs' EXIT
+trap 'exit 1' INT TERM
 
 # quietly CMD...: runs CMD with its output in $out and $err, its status in $rc.
 quietly() {

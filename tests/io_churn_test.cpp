@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/io_churn_test.cpp — io_uring operations complete exactly once across core down/up:
 // reads on pipes, recvs on socket pairs and reads on eventfds stay in flight while cores
 // leave and come back; every operation's completions are counted, and every stream's

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/io_test_support.h — helpers for the io_uring tests: counting this process's fds,
 // waiting for a condition with a bound, an io_uring state plus context on a runtime, and a
 // read submitted from a task on a given core.

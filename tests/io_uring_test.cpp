@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/io_uring_test.cpp — the io_uring subsystem's state "io/uring:online": one ring per
 // online core made and closed on the core's hotplug thread, operations completing once as
 // tasks, and fault injection at the state (on each core, and in add_instance on core N)

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/kernel_trace_test.cpp — `hotcore cycle --physical`'s reading of the kernel's cpuhp
 // tracepoints: enter and exit lines paired per thread and state, the kernel's state names.
 #include <doctest/doctest.h>

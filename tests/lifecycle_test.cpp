@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/lifecycle_test.cpp — creating and destroying a runtime: which cores it takes, that
 // online_at_start=false leaves them OFFLINE, that bad options fail cleanly, and that the
 // destructor runs every teardown and leaves no thread behind.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/machine_support.h — helpers for the tests of the machine under the runtime: the
 // affinity of every thread of this process (/proc/self/task/*/status), waiting for a
 // condition with a bound, and a ledger that counts how often each task ran.

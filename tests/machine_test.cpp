@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/machine_test.cpp — the machine under the runtime, without root: the hwloc topology
 // and the worker policy, the kernel's CPU uevents as parsed, vacating a core that is down
 // (no runtime thread keeps it in its affinity), following the process's affinity mask

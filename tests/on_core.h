@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/on_core.h — run a function as a task on one core's worker and wait for it; shared
 // by the arena and timer suites.
 #pragma once

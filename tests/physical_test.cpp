@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/physical_test.cpp — Description: the kernel's own CPU hotplug under the runtime, as
 // root, on cpu1: physical mode (cpu:physical writes cpu1/online) keeps /sys and the runtime
 // consistent and rolls back under fault injection; an external `echo 0 > cpu1/online` while

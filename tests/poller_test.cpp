@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/poller_test.cpp — core pollers (hotcore/core_poller.h): polled by the core's own
 // worker while the core is active and only then, woken by their fd and their deadline,
 // detach waits for a running poll(), and the errors attach/detach return.

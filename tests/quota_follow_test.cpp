@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/quota_follow_test.cpp — Description: the quota follower on a cgroup v2 tree of
 // files made by the test (its root is the follower's proc_self): it follows cpu.max
 // writes by inotify and by polling, takes the tightest of nested limits, does not flap at

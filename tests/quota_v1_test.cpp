@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/quota_v1_test.cpp — Description: the quota follower on the kernel's real cgroup v1
 // cpu controller, as root (exit 77, skipped, otherwise): makes hotcore-test-<pid> in the
 // cpu hierarchy, moves a child process running the runtime and the follower into it,

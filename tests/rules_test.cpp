@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/rules_test.cpp — one test per rule of the spec's API sections: ordering, NULL
 // callbacks, return values, dynamic ranges, setup/removal with and without calls,
 // multi-instance states, -EDEADLK, set_target, set_fail, hotplug disable, the listing.

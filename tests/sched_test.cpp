@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/sched_test.cpp — the task scheduler: every task runs exactly once (counted per
 // task id) through submit, submit_on, task groups and parallel_for, also while cores go
 // down and up; errors; shutdown; exceptions; worker threads pinned and gone at the end.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/sequences_test.cpp — the spec's four operation sequences (successful online and
 // offline, failed online and offline) and the recursive failure, as exact event logs.
 #include <cerrno>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/test_support.h — helpers shared by the hotcore test suites: creating a runtime,
 // counting the process's threads, an event log of callbacks and a ledger of resources.
 #pragma once

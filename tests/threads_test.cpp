@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/threads_test.cpp — where callbacks run: PREPARE on the control thread (the caller),
 // STARTING and ONLINE on the core's hotplug thread, pinned to that core; the trace's
 // ran_on_cpu and on_hotplug_thread fields say the same.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/timers_test.cpp — per-core timers (hotcore/timers.h): a timer fires on the worker
 // of its core, exactly once, never before its deadline (CLOCK_MONOTONIC); a leaving
 // core's timers move to another core and still fire once; cancel() across migrations;
@@ -98,8 +99,9 @@ bool settled(const timer_service& ts, std::chrono::milliseconds limit = 10s) {
 
 }  // namespace
 
-TEST_CASE("the service registers \"timers:prepare\" and \"timers:online\" through the "
-          "public API; destroying it removes them") {
+TEST_CASE("a service is an instance of the multi-instance states \"timers:prepare\" and "
+          "\"timers:online\", set up on the runtime's first service; destroying it removes "
+          "the instance, the states stay") {
   auto rt = make_runtime();
   {
     auto ts = make_timers(*rt);
@@ -110,9 +112,21 @@ TEST_CASE("the service registers \"timers:prepare\" and \"timers:online\" throug
     const timer_stats s = ts->stats();
     CHECK(s.wheels == rt->cores().size());
     CHECK(s.attached == rt->cores().size());
+    auto second = make_timers(*rt);
+    CHECK(second->online_state() == ts->online_state());
+    CHECK(second->stats().wheels == rt->cores().size());
   }
-  CHECK_FALSE(has_state(*rt, "timers:prepare"));
-  CHECK_FALSE(has_state(*rt, "timers:online"));
+  for (const state_row& r : rt->states())
+    if (r.name.rfind("timers:", 0) == 0) CHECK(r.instances == 0);
+  // A program's own state of the same name is not taken for the service's: the service
+  // sets up its own.
+  auto other = make_runtime();
+  const int mine = other->setup_state_multi(ONLINE_DYN, "timers:online", nullptr, nullptr);
+  REQUIRE(mine == ONLINE_DYN);
+  auto ts = make_timers(*other);
+  CHECK(ts->online_state() == ONLINE_DYN + 1);
+  ts.reset();
+  CHECK(other->remove_multi_state(mine) == 0);
 }
 
 TEST_CASE("a timer armed from a task fires on the worker of that core, exactly once, never "

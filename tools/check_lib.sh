@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: MIT
 # tools/check_lib.sh — what the shell tests of the hotcore program share, sourced once
 # $hotcore is set: the files $out and $err, run(), check() and finish(). The sourcing
 # script sets its own EXIT trap, calling remove_outputs.

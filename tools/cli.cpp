@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/cli.cpp — the `hotcore` program's argument parser (getopt_long over a command's
 // option table), its --help text, CPU lists, safe echoes and the output check.
 #include "cli.h"

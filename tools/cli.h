@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/cli.h — the one argument parser of the `hotcore` program. Each command declares
 // its options as a table of rows (name, value name, help, where the value goes); parse()
 // reads them with getopt_long, prints `--help` from the same table, and reports a bad

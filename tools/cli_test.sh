@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/cli_test.sh — Description: runs the built `hotcore` binary and checks each
 # subcommand's output and exit status. Usage: cli_test.sh path/to/hotcore
 set -u
@@ -27,6 +28,25 @@ check "cycle --core 99 prints one line" test "$(lines)" -eq 1
 run cycle --count 0
 check "cycle --count 0 exits 2" test "$rc" -eq 2
 check "cycle --count 0 prints one line" test "$(lines)" -eq 1
+
+run cycle --count 10000001
+check "cycle --count above its bound (10^7) exits 2" test "$rc" -eq 2
+check "cycle --count above its bound names the range" grep -q '1\.\.10000000 cycles' "$err"
+
+run cycle --physical --count 100001
+check "cycle --physical --count above its bound (10^5) exits 2" test "$rc" -eq 2
+
+# cycle keeps its statistics in fixed memory: ten times the cycles, the same peak RSS
+# (within 1 MiB; the peak of a child, in KiB, from getrusage).
+max_rss_kib() {
+  python3 -c 'import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
+print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$hotcore" "$@"
+}
+small=$(max_rss_kib cycle --count 2000 --states 2)
+large=$(max_rss_kib cycle --count 20000 --states 2)
+echo "cycle peak RSS: $small KiB at --count 2000, $large KiB at --count 20000"
+check "cycle's peak RSS does not grow with --count" test "$large" -le "$((small + 1024))"
 
 run cycle --states 41
 check "cycle --states 41 exits 2" test "$rc" -eq 2
@@ -122,6 +142,16 @@ if [ "$(id -u)" -eq 0 ] && [ -w /sys/devices/system/cpu/cpu1/online ] && [ ! -e 
   check "cycle --physical --core 0 (no cpu0/online) exits 2 with one line" test "$rc" -eq 2 -a "$(lines)" -eq 1
 fi
 
+# Bash completion offers the commands of --help, and each command's options.
+completion=$(dirname "$0")/hotcore.bash-completion
+complete_words() {
+  bash -c 'source "$1"; shift; COMP_WORDS=("$@"); COMP_CWORD=$(($# - 1)); _hotcore; echo "${COMPREPLY[*]}"' \
+    _ "$completion" "$hotcore" "$@"
+}
+check "bash completion: 'hotcore cy' completes to cycle" test "$(complete_words cy)" = cycle
+check "bash completion: 'hotcore cycle --co' offers --core and --count" \
+  test "$(complete_words cycle --co)" = "--core --count"
+
 run bogus
 check "unknown command exits 2" test "$rc" -eq 2
 check "unknown command prints one line" test "$(lines)" -eq 1
@@ -150,6 +180,27 @@ run follow-quota --seconds 1
 check "follow-quota --seconds 1 exits 0" test "$rc" -eq 0
 check "follow-quota names the cgroup it follows" grep -q '^following ' "$out"
 check "follow-quota reports the follower's CPU use" grep -Eq '^follower: [0-9]+ checks .* CPU [0-9.]+ ms' "$out"
+
+check "follow-quota prints no reaction time for its initial reading" \
+  sh -c "! grep -q 'initial reading.*reaction' '$out' && ! grep -Eq '^quota max -> max' '$out'"
+
+# --drive (root, cgroup v1 cpu): a group left by a follower that died (SIGKILL) is removed.
+cpu_v1=$(awk -F: '$2 ~ /(^|,)cpu(,|$)/ {print $3; exit}' /proc/self/cgroup)
+if [ "$(id -u)" -eq 0 ] && [ -n "$cpu_v1" ] && [ -d "/sys/fs/cgroup/cpu$cpu_v1" ]; then
+  sleep 0 & dead=$!
+  wait "$dead"
+  stale="/sys/fs/cgroup/cpu${cpu_v1%/}/hotcore-follow-$dead"
+  mkdir "$stale"
+  run follow-quota --drive --seconds 1
+  check "follow-quota --drive exits 0" test "$rc" -eq 0
+  check "follow-quota --drive removes the group of a dead follower" test ! -d "$stale"
+  check "follow-quota --drive says which group it removed" grep -q "removed $stale" "$err"
+  check "follow-quota --drive leaves no group of its own" \
+    sh -c "! ls -d /sys/fs/cgroup/cpu${cpu_v1%/}/hotcore-follow-* 2>/dev/null"
+  rmdir "$stale" 2>/dev/null
+else
+  echo "skip follow-quota --drive checks (not root or no cgroup v1 cpu controller)"
+fi
 
 run follow-quota --seconds 0
 check "follow-quota --seconds 0 exits 2" test "$rc" -eq 2

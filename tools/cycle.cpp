@@ -1,9 +1,10 @@
+// SPDX-License-Identifier: MIT
 // tools/cycle.cpp — `hotcore cycle`: the timed down/up loop, the traced
 // run and the two tables it prints.
 #include "cycle.h"
 
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <climits>
 #include <cstdint>
 #include <cstring>
@@ -13,6 +14,7 @@
 
 #include "chrome_trace.h"
 #include "empty_states.h"
+#include "flag_limits.h"
 #include "json_writer.h"
 #include "kernel_trace.h"
 #include "stats.h"
@@ -22,13 +24,16 @@ namespace {
 
 // fail_op() reports a failed runtime operation on stderr and hands its error back.
 int fail_op(const char* op, unsigned core, int ret) {
-  std::fprintf(stderr, "hotcore cycle: %s(%u): %s\n", op, core, std::strerror(-ret));
+  std::fprintf(stderr, "hotcore cycle: %s(%u): %s%s\n", op, core, std::strerror(-ret),
+               ret == -EHOSTDOWN ? " (the kernel has the CPU offline: someone wrote 0 to its "
+                                   "online file; pick another core with --core)"
+                                 : "");
   return ret;
 }
 
-// samples holds one duration per measured cycle, in nanoseconds.
+// samples counts the durations of the measured cycles, in nanoseconds, in fixed memory.
 struct samples {
-  std::vector<std::int64_t> down, up, total;
+  log_histogram down, up, total;
 };
 
 // one_cycle() takes the core down and up again, adding the two durations to out if given.
@@ -43,23 +48,26 @@ int one_cycle(runtime& rt, unsigned core, samples* out) {
     const auto ns = [](clock::duration d) {
       return std::chrono::duration_cast<std::chrono::nanoseconds>(d).count();
     };
-    out->down.push_back(ns(t1 - t0));
-    out->up.push_back(ns(t2 - t1));
-    out->total.push_back(ns(t2 - t0));
+    out->down.add(ns(t1 - t0));
+    out->up.add(ns(t2 - t1));
+    out->total.add(ns(t2 - t0));
   }
   return 0;
 }
 
-// cycles() runs `count` cycles, recording them into out if given.
-int cycles(runtime& rt, unsigned core, long count, samples* out) {
-  for (long i = 0; i < count; ++i)
+// cycles() runs `count` cycles, recording them into out if given, and with `costs`, each
+// cycle's trace (taken after every cycle, so the trace never grows).
+int cycles(runtime& rt, unsigned core, long count, samples* out, cost_accumulator* costs = nullptr) {
+  for (long i = 0; i < count; ++i) {
     if (const int ret = one_cycle(rt, core, out); ret < 0) return ret;
+    if (costs) costs->add(rt.take_trace());
+  }
   return 0;
 }
 
 void print_latency(std::FILE* out, const samples& s) {
-  const auto row = [out](const char* what, const std::vector<std::int64_t>& ns) {
-    const summary sm = summarize(ns);
+  const auto row = [out](const char* what, const log_histogram& ns) {
+    const summary sm = ns.summarize();
     std::fprintf(out, "  %-8s %10.2f %10.2f\n", what, static_cast<double>(sm.median) / 1e3,
                  static_cast<double>(sm.p99) / 1e3);
   };
@@ -164,9 +172,8 @@ void print_kernel_states(std::FILE* out, const std::vector<half_window>& halves,
 
 // physical_parts() runs `count` traced cycles and splits each half into the kernel's part
 // and the runtime's (the half's wall time minus the kernel's part), then prints their
-// medians. The trace is returned for the per-state table.
-int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out,
-                   std::vector<trace_event>& trace) {
+// medians. The runtime's trace goes into costs for the per-state table.
+int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out, cost_accumulator& costs) {
   using clock = std::chrono::steady_clock;
   samples kernel, runtime_part;
   const auto ns = [](clock::duration d) {
@@ -189,17 +196,15 @@ int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out,
       }
       std::vector<trace_event> half = rt.take_trace();
       const std::int64_t k = kernel_ns(half);
-      (up ? kernel.up : kernel.down).push_back(k);
-      (up ? runtime_part.up : runtime_part.down).push_back(ns(t1 - t0) - k);
+      (up ? kernel.up : kernel.down).add(k);
+      (up ? runtime_part.up : runtime_part.down).add(ns(t1 - t0) - k);
       halves.push_back({ns(t0.time_since_epoch()), ns(t1.time_since_epoch()), k, up});
-      trace.insert(trace.end(), half.begin(), half.end());
+      costs.add(half);
     }
   }
   rt.set_trace(false);
   if (ret < 0) return ret;
-  const auto us = [](const std::vector<std::int64_t>& v) {
-    return static_cast<double>(summarize(v).median) / 1e3;
-  };
+  const auto us = [](const log_histogram& h) { return static_cast<double>(h.summarize().median) / 1e3; };
   std::fprintf(out, "\nkernel's part (cpu:physical, the write to cpu%u/online) and the runtime's\n"
                "part (every other state and the hand-overs), medians over %ld traced cycles:\n",
                core, count);
@@ -225,7 +230,7 @@ void print_json(std::FILE* out, unsigned core, const cycle_options& opts, const 
   j.begin_object();
   for (const auto& [what, ns] : {std::pair{"down", &timed.down}, std::pair{"up", &timed.up},
                                  std::pair{"down+up", &timed.total}}) {
-    const summary sm = summarize(*ns);
+    const summary sm = ns->summarize();
     j.key(what);
     j.begin_object();
     j.field("median", sm.median);
@@ -260,9 +265,6 @@ int run_cycle_to(runtime& rt, unsigned core, const cycle_options& opts, std::FIL
   }
   if (const int ret = cycles(rt, core, opts.warmup, nullptr); ret < 0) return ret;
 
-  timed.down.reserve(static_cast<std::size_t>(opts.count));
-  timed.up.reserve(static_cast<std::size_t>(opts.count));
-  timed.total.reserve(static_cast<std::size_t>(opts.count));
   if (const int ret = cycles(rt, core, opts.count, &timed); ret < 0) return ret;
 
   std::fprintf(out, "core %u: %ld down+up cycles with %d empty ONLINE states (%ld warm-up)%s\n",
@@ -272,15 +274,19 @@ int run_cycle_to(runtime& rt, unsigned core, const cycle_options& opts, std::FIL
 
   // The cost table comes from a second, traced run so that recording does not inflate the
   // timed one.
-  std::vector<trace_event> trace;
+  // The trace is taken after every cycle into fixed-size histograms: memory does not
+  // grow with the count.
+  cost_accumulator costs;
+  // --trace-out keeps the first events of the traced run, at most limits::trace_out_events_max.
+  if (!opts.trace_out.empty()) costs.keep(limits::trace_out_events_max);
   if (opts.physical) {
-    if (const int ret = physical_parts(rt, core, opts.count, out, trace); ret < 0) return ret;
+    if (const int ret = physical_parts(rt, core, opts.count, out, costs); ret < 0) return ret;
   } else {
     (void)rt.take_trace();
     rt.set_trace(true);
-    const int traced = cycles(rt, core, opts.count, nullptr);
+    const int traced = cycles(rt, core, opts.count, nullptr, &costs);
     rt.set_trace(false);
-    trace = rt.take_trace();
+    costs.add(rt.take_trace());
     if (traced < 0) return traced;
   }
   std::fprintf(out, "\nper-state callback cost over a traced run of %ld cycles (ns):\n",
@@ -293,14 +299,14 @@ int run_cycle_to(runtime& rt, unsigned core, const cycle_options& opts, std::FIL
       std::fprintf(stderr, "hotcore cycle: %s: %s\n", opts.trace_out.c_str(), std::strerror(err));
       return -err;
     }
-    write_chrome_trace(f.get(), trace);
+    write_chrome_trace(f.get(), costs.kept());
     if (std::fflush(f.get()) != 0 || std::ferror(f.get())) {
       const int err = errno != 0 ? errno : EIO;
       std::fprintf(stderr, "hotcore cycle: %s: %s\n", opts.trace_out.c_str(), std::strerror(err));
       return -err;
     }
   }
-  rows = cost_table(trace);
+  rows = costs.rows();
   print_costs(out, rows, opts.physical);
   return 0;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/cycle.h — `hotcore cycle`: time core_down/core_up of one core with empty ONLINE
 // states registered, then print the latency summary and the per-state cost table.
 #pragma once

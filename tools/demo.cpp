@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: MIT
 // tools/demo.cpp — `hotcore demo`: one section after another over one runtime, each
 // printing one part; the demo stops at the first that fails.
 #include "demo.h"
 
 #include <cstdio>
 #include <string>
+#include <vector>
 #include <system_error>
 
 #include "cycle.h"
@@ -62,7 +64,8 @@ int demo_cycles(runtime& rt) {
   cycle_options opts;
   opts.count = 100;
   opts.warmup = 10;
-  const unsigned core = rt.cores().back();
+  const std::vector<unsigned> up = rt.online_cores();  // not one whose CPU is offline
+  const unsigned core = up.empty() ? rt.cores().back() : up.back();
   return run_cycle(rt, core, opts, stdout) < 0 ? exit_failed : exit_ok;
 }
 
@@ -83,7 +86,6 @@ int demo_physical(runtime& rt) {
     std::fprintf(stderr, "hotcore demo: cpu%u has no online file: the kernel cannot take it offline\n", core);
     return exit_failed;
   }
-  restore_online_on_signal({core});
   std::printf("== physical down/up of core %u\n", core);
   for (const bool up : {false, true}) {
     const int ret = up ? rt.core_up(core) : rt.core_down(core);
@@ -98,11 +100,15 @@ int demo_physical(runtime& rt) {
 
 }  // namespace
 
-int run_demo(runtime& rt, bool physical) {
+int run_demo(std::unique_ptr<runtime>& rt, bool physical,
+             const std::function<std::unique_ptr<runtime>()>& make_logical) {
   for (const auto section : demo_sections) {
-    if (const int ret = section(rt); ret != exit_ok) return ret;
-    if (physical && section == print_core_states)
-      if (const int ret = demo_physical(rt); ret != exit_ok) return ret;
+    if (const int ret = section(*rt); ret != exit_ok) return ret;
+    if (physical && section == print_core_states) {
+      if (const int ret = demo_physical(*rt); ret != exit_ok) return ret;
+      rt.reset();  // gives the CPU back as it was found
+      if (!(rt = make_logical())) return exit_failed;
+    }
   }
   return exit_ok;
 }

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/demo_mt.cpp — `hotcore demo` for the per-core allocator and the timers (see
 // demo_mt.h): each subsystem is used only through its public header.
 #include "demo_mt.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/demo_subsystems.cpp — `hotcore demo`'s subsystem section: each per-core subsystem
 // is started through its public API from the table below, then a core goes down and up
 // with all of them registered and the trace gives each state's cost.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/demo_subsystems.h — the `hotcore demo` section for the per-core subsystems: starts
 // each (io_uring now; the allocator and the timers join in demo_subsystems.cpp's table),
 // shows them working, cycles a core with them up and prints their per-state cost.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/empty_states.h — registers N ONLINE states whose callbacks do nothing, for
 // measuring what the state machine itself costs; shared by `hotcore cycle` and the bench.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/follow_quota.cpp — `hotcore follow-quota`: a busy workload on the runtime while the
 // quota follower moves its cores with the container's CPU quota. One line per change
 // (old and new quota, old and new core count, reaction time); at the end the reaction
@@ -11,11 +12,13 @@
 
 #include <atomic>
 #include <cerrno>
+#include <charconv>
 #include <chrono>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <filesystem>
 #include <fstream>
 #include <memory>
 #include <mutex>
@@ -26,6 +29,7 @@
 #include <thread>
 #include <vector>
 
+#include "flag_limits.h"
 #include "hotcore/parallel.h"
 #include "hotcore/quota.h"
 #include "hotcore/runtime.h"
@@ -78,6 +82,7 @@ class own_group {
       return fail("--drive needs the cgroup v1 cpu controller (this machine's cpu controller is v2: "
                   "write cpu.max from outside instead)");
     _parent = loc.dir();
+    remove_dead_groups();
     _dir = _parent + "/hotcore-follow-" + std::to_string(getpid());
     if (::mkdir(_dir.c_str(), 0755) != 0) return fail(_dir + ": " + std::strerror(errno));
     _made = true;
@@ -106,6 +111,24 @@ class own_group {
   ~own_group() { leave(); }
 
  private:
+  // remove_dead_groups() removes the hotcore-follow-<pid> groups of followers that died
+  // without leaving theirs (SIGKILL): the pid is gone, so the group has no process left.
+  void remove_dead_groups() {
+    std::error_code ec;
+    for (const auto& entry : std::filesystem::directory_iterator(_parent, ec)) {
+      const std::string name = entry.path().filename().string();
+      constexpr std::string_view prefix = "hotcore-follow-";
+      if (!name.starts_with(prefix)) continue;
+      pid_t pid = 0;
+      const char* digits = name.c_str() + prefix.size();
+      const auto [end, perr] = std::from_chars(digits, name.c_str() + name.size(), pid);
+      if (perr != std::errc{} || *end != '\0' || pid <= 0) continue;
+      if (::kill(pid, 0) == 0 || errno != ESRCH) continue;  // its follower still runs
+      if (::rmdir(entry.path().c_str()) == 0)
+        std::fprintf(stderr, "hotcore follow-quota --drive: removed %s (its follower, pid %d, died)\n",
+                     entry.path().c_str(), static_cast<int>(pid));
+    }
+  }
   bool fail(const std::string& why) {
     std::fprintf(stderr, "hotcore follow-quota --drive: %s\n", why.c_str());
     return false;
@@ -146,7 +169,16 @@ struct recorder {
       how = "at most: since the check before, by polling";
     }
     if (c.old_cores != c.new_cores) ++moves;
-    if (c.previous_check_ns != 0) samples.push_back(reaction);
+    if (c.previous_check_ns == 0) {
+      // The first reading (at enable()): nothing changed under it, so no reaction time.
+      rows.push_back({c, -1, "initial reading"});
+      std::fprintf(text, "quota %s  cores %u -> %u  (initial reading)%s\n",
+                   hotcore::limit_text(c.new_limit).c_str(), c.old_cores, c.new_cores,
+                   c.result < 0 ? "  [set_core_limit failed]" : "");
+      std::fflush(text);
+      return;
+    }
+    samples.push_back(reaction);
     rows.push_back({c, reaction, how});
     std::fprintf(text, "quota %s -> %s  cores %u -> %u  reaction %.2f ms (%s)%s\n",
                 hotcore::limit_text(c.old_limit).c_str(), hotcore::limit_text(c.new_limit).c_str(),
@@ -270,6 +302,11 @@ int run_follow_quota(const follow_options& o) {
     return exit_failed;
   }
   const hotcore::quota_status start = follower->status();
+  if (start.last_error) {  // fail closed: an unknown quota is not "max"
+    std::fprintf(stderr, "hotcore follow-quota: cannot read the quota: %s\n",
+                 start.last_error.message.c_str());
+    return exit_failed;
+  }
   std::fprintf(text, "following %s (%s), %zu worker cores, %u up; quota %s\n",
               start.cpu_group.dir().empty() ? "no cgroup" : start.cpu_group.dir().c_str(),
               start.cpu_group.version == hotcore::cgroup_version::v1 ? "cgroup v1" : "cgroup v2",

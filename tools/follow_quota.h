@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/follow_quota.h — `hotcore follow-quota`: run a workload on the runtime while the
 // quota follower keeps the core count at the container's CPU quota; one line per change.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/hotcore.cpp — the `hotcore` command-line program: the command table, and for each
 // command its options (read by the one parser, tools/cli.h) and the call that runs it.
 // Exit status 0 success, 1 an operation failed, 2 usage error (cli::exit_*).
@@ -17,8 +18,10 @@
 #include "cycle.h"
 #include "demo.h"
 #include "follow_quota.h"
+#include "flag_limits.h"
 #include "json_writer.h"
 #include "machine.h"
+#include "restore.h"
 #include "soak.h"
 #include "hotcore/runtime.h"
 #include "hotcore/version.h"
@@ -26,6 +29,7 @@
 namespace {
 
 namespace cli = hotcore::tools::cli;
+namespace limits = hotcore::tools::limits;
 using hotcore::runtime;
 using cli::exit_failed;
 using cli::exit_ok;
@@ -43,6 +47,9 @@ std::unique_ptr<runtime> make_runtime(const char* command,
                  !options.physical                      ? ""
                  : ec == std::errc::no_such_device      ? " (physical mode: no worker core's CPU "
                                                           "has /sys/devices/system/cpu/cpuN/online)"
+                 : ec == std::errc::device_or_resource_busy
+                     ? " (physical mode: another physical-mode runtime holds a worker core's CPU; "
+                       "its pid is in /run/hotcore/cpuN.lock)"
                                                         : " (physical mode needs write access to "
                                                           "/sys/devices/system/cpu/cpuN/online: root)");
   } else if (rt->cores().empty()) {
@@ -99,7 +106,7 @@ int cmd_cycle(const cli::command& self, int argc, char** argv) {
   long count = 0;  // 0: not given, the default of the mode
   const cli::option table[] = {
       cli::cpus("core", cores, "the cores to cycle, one after another (default: the last)"),
-      cli::number("count", "K", count, 1, 100'000'000,
+      cli::number("count", "K", count, 1, limits::cycle_count_max,
                   "measured down+up cycles per core (default 1000, physical 20)"),
       cli::number("states", "S", opts.states, 0, hotcore::tools::max_empty_states,
                   "empty ONLINE states registered for the run (default 8)"),
@@ -124,6 +131,9 @@ int cmd_cycle(const cli::command& self, int argc, char** argv) {
     opts.warmup = 2;
   }
   if (count != 0) opts.count = count;
+  if (opts.physical && opts.count > limits::physical_cycle_count_max)
+    return cli::usage_error(self, "--physical takes at most --count " +
+                                      std::to_string(limits::physical_cycle_count_max));
 
   hotcore::runtime_options ropts;
   ropts.physical = opts.physical;
@@ -140,7 +150,6 @@ int cmd_cycle(const cli::command& self, int argc, char** argv) {
       return cli::usage_error(self, "--physical: cpu" + std::to_string(core) +
                                         " has no online file, the kernel cannot take it offline");
   }
-  if (opts.physical) hotcore::tools::restore_online_on_signal(cores);
   if (opts.json) std::printf("[");
   for (std::size_t i = 0; i < cores.size(); ++i) {
     if (i > 0) std::printf(opts.json ? "," : "\n");
@@ -160,18 +169,24 @@ int cmd_demo(const cli::command& self, int argc, char** argv) {
   if (const int done = cli::parse(self, argc, argv, opts); done >= 0) return done;
   hotcore::runtime_options ropts;
   ropts.physical = physical;
-  const auto rt = make_runtime(self.name, ropts);
+  auto rt = make_runtime(self.name, ropts);
   if (!rt) return exit_failed;
-  return hotcore::tools::run_demo(*rt, physical);
+  // One physical down/up, as the help says: the rest of the demo moves cores logically.
+  return hotcore::tools::run_demo(rt, physical, [&] { return make_runtime(self.name); });
+}
+
+int cmd_restore(const cli::command& self, int argc, char** argv) {
+  if (const int done = cli::parse(self, argc, argv, {}); done >= 0) return done;
+  return hotcore::tools::restore_main(hotcore::tools::restore_options{});
 }
 
 int cmd_soak(const cli::command& self, int argc, char** argv) {
   soak_options opts;
   const cli::option table[] = {
-      cli::number("seconds", "S", opts.seconds, 1, 24 * 3600, "how long to soak (default 10)"),
-      cli::number("churn-ms", "M", opts.churn_ms, 0, 60'000,
+      cli::number("seconds", "S", opts.seconds, 1, limits::seconds_max, "how long to soak (default 10)"),
+      cli::number("churn-ms", "M", opts.churn_ms, 0, limits::period_ms_max,
                   "a random core goes down or up every M ms (default 5; 0: never)"),
-      cli::number("threads", "T", opts.threads, 1, 64, "submitting threads (default 3)"),
+      cli::number("threads", "T", opts.threads, 1, limits::threads_max, "submitting threads (default 3)"),
       cli::flag("follow", opts.follow,
                 "the runtime follows the kernel's CPU hotplug (a CPU that\n"
                 "someone else offlines)"),
@@ -186,11 +201,11 @@ int cmd_follow_quota(const cli::command& self, int argc, char** argv) {
   bool no_inotify = false;
   int rounding = 0;  // index into the words below, in quota_rounding's order
   const cli::option table[] = {
-      cli::number("seconds", "S", opts.seconds, 1, 86'400, "how long to run (default 10)"),
+      cli::number("seconds", "S", opts.seconds, 1, limits::seconds_max, "how long to run (default 10)"),
       cli::flag("drive", opts.drive,
                 "as root, cgroup v1: write quotas into a group of its own and\n"
                 "time each write to the runtime at the new core count"),
-      cli::number("poll-ms", "M", opts.poll_ms, 0, 60'000,
+      cli::number("poll-ms", "M", opts.poll_ms, 0, limits::period_ms_max,
                   "read the quota every M ms (default 40; 0: never poll)"),
       cli::flag("no-inotify", no_inotify, "do not watch the cgroup files with inotify"),
       cli::choice("rounding", "HOW", {"ceil", "floor", "headroom"}, rounding,
@@ -243,11 +258,16 @@ constexpr cli::command commands[] = {
      "cgroup CPU quota; print one line per change (quota, cores, reaction time),\n"
      "then the reaction median and p99 and the follower's CPU use.",
      cmd_follow_quota},
+    {"restore", "as root: repair what a killed physical-mode process left",
+     "Bring back online each CPU that a dead physical-mode process recorded under\n"
+     "/run/hotcore/ as taken offline, and remove its tracefs instance. A CPU offline\n"
+     "without a record (an operator's), or recorded by a live process, stays as it is.",
+     cmd_restore},
 };
 
 void print_usage(std::FILE* out) {
   std::fprintf(out, "usage: hotcore COMMAND [options]\n       hotcore COMMAND --help\n\ncommands:\n");
-  for (const cli::command& c : commands) std::fprintf(out, "  %-14s %s\n", c.name, c.summary);
+  for (const cli::command& c : commands) std::fprintf(out, "  %-14s  %s\n", c.name, c.summary);
   std::fprintf(out,
                "\n  -h, --help     print this help and exit\n"
                "  --version      print the version and exit\n"

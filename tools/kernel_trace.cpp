@@ -1,6 +1,9 @@
+// SPDX-License-Identifier: MIT
 // tools/kernel_trace.cpp — recording the kernel's cpuhp tracepoints in a private tracefs
 // instance and pairing their enter and exit lines into timed callbacks.
 #include "kernel_trace.h"
+
+#include "hotcore/recovery.h"
 
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -123,21 +126,27 @@ std::map<int, std::string> kernel_state_names() {
 
 std::unique_ptr<kernel_hotplug_trace> kernel_hotplug_trace::open(std::string& why) {
   std::string root = tracefs_mount();
-  bool mounted = false;
-  if (root.empty()) {
-    root = "/sys/kernel/tracing";
-    if (::mount("nodev", root.c_str(), "tracefs", 0, nullptr) != 0) {
-      why = "tracefs is not mounted and mounting it on " + root + " failed: " + std::strerror(errno);
-      return nullptr;
-    }
-    mounted = true;
-  }
+  const bool mount_it = root.empty();
+  if (mount_it) root = "/sys/kernel/tracing";
   const std::string instance = root + "/instances/hotcore-" + std::to_string(::getpid());
+  // The record first: if the process dies from here on, the guardian of its physical-mode
+  // runtime (or `hotcore restore`) removes the instance and the mount.
+  if (const int ret = record_tracefs_instance(instance, mount_it ? root : ""); ret < 0) {
+    why = std::string("cannot record the tracefs instance under /run/hotcore: ") + std::strerror(-ret);
+    return nullptr;
+  }
+  if (mount_it && ::mount("nodev", root.c_str(), "tracefs", 0, nullptr) != 0) {
+    why = "tracefs is not mounted and mounting it on " + root + " failed: " + std::strerror(errno);
+    forget_tracefs_instance();
+    return nullptr;
+  }
+  const bool mounted = mount_it;
   // A pid is unique while the process lives: an instance of that name is a dead process's.
   (void)::rmdir(instance.c_str());
   if (::mkdir(instance.c_str(), 0700) != 0) {
     why = "cannot make the tracefs instance " + instance + ": " + std::strerror(errno);
     if (mounted) (void)::umount(root.c_str());
+    forget_tracefs_instance();
     return nullptr;
   }
   std::unique_ptr<kernel_hotplug_trace> t(new kernel_hotplug_trace(root, instance, mounted));
@@ -158,7 +167,9 @@ std::unique_ptr<kernel_hotplug_trace> kernel_hotplug_trace::open(std::string& wh
 kernel_hotplug_trace::~kernel_hotplug_trace() {
   (void)write_file(_instance + "/events/cpuhp/enable", "0");
   (void)::rmdir(_instance.c_str());
-  if (_mounted) (void)::umount(_root.c_str());
+  // Lazily (MNT_DETACH): right after the rmdir the instance's files may still be busy.
+  if (_mounted) (void)::umount2(_root.c_str(), MNT_DETACH);
+  forget_tracefs_instance();
 }
 
 std::vector<kernel_step> kernel_hotplug_trace::read() const {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/kernel_trace.h — the kernel's own CPU-hotplug state machine, timed: its cpuhp
 // tracepoints recorded in a private tracefs instance while `hotcore cycle --physical`
 // writes cpuN/online, so the kernel's part of a cycle splits into the kernel's states.

@@ -1,10 +1,6 @@
-// tools/machine.cpp — `hotcore topology`, the kernel-state column of `hotcore demo`, and
-// the signal guard of the physical commands.
+// SPDX-License-Identifier: MIT
+// tools/machine.cpp — `hotcore topology` and the kernel-state column of `hotcore demo`.
 #include "machine.h"
-
-#include <fcntl.h>
-#include <signal.h>
-#include <unistd.h>
 
 #include <cstdint>
 #include <cstdio>
@@ -14,27 +10,6 @@
 #include "json_writer.h"
 
 namespace hotcore::tools {
-namespace {
-
-// The paths the signal handler writes to: built before any signal can come, so the handler
-// only calls open/write/close (async-signal-safe).
-constexpr int max_guarded = 64;
-char guarded_paths[max_guarded][64];
-int guarded_count = 0;
-
-extern "C" void restore_and_die(int sig) {
-  for (int i = 0; i < guarded_count; ++i) {
-    const int fd = ::open(guarded_paths[i], O_WRONLY | O_CLOEXEC);
-    if (fd >= 0) {
-      (void)!::write(fd, "1", 1);
-      ::close(fd);
-    }
-  }
-  ::signal(sig, SIG_DFL);
-  ::raise(sig);
-}
-
-}  // namespace
 
 // topology_json() writes the topology as one JSON object.
 void topology_json(std::FILE* out, const topology& topo) {
@@ -103,16 +78,6 @@ std::string kernel_state_text(unsigned cpu) {
     if (ok) return out + std::to_string(state);
   }
   return out + "?";
-}
-
-void restore_online_on_signal(const std::vector<unsigned>& cpus) {
-  for (unsigned cpu : cpus) {
-    if (guarded_count == max_guarded) break;
-    std::snprintf(guarded_paths[guarded_count], sizeof guarded_paths[0],
-                  "/sys/devices/system/cpu/cpu%u/online", cpu);
-    ++guarded_count;
-  }
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, restore_and_die);
 }
 
 }  // namespace hotcore::tools

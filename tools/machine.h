@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: MIT
 // tools/machine.h — the parts of the `hotcore` program about the machine under the
-// runtime: `hotcore topology`, the kernel's hotplug state of a core's CPU, and a guard
-// that brings a CPU back online if the program is interrupted in physical mode.
+// runtime: `hotcore topology` and the kernel's hotplug state of a core's CPU. (A CPU taken
+// offline in physical mode comes back when the program dies: the runtime's guardian.)
 #pragma once
 
 #include <string>
@@ -17,10 +18,5 @@ int run_topology(bool per_core, bool json);
 // kernel_state_text() is "cpuN/hotplug/state 236" for the kernel's state of cpuN, or
 // "cpuN/hotplug/state ?" when it cannot be read.
 std::string kernel_state_text(unsigned cpu);
-
-// restore_online_on_signal() makes SIGINT, SIGTERM and SIGHUP write 1 to the online file
-// of each of these CPUs before the program dies, so that an interrupted physical run does
-// not leave a CPU offline. Call it once, before the first CPU goes offline.
-void restore_online_on_signal(const std::vector<unsigned>& cpus);
 
 }  // namespace hotcore::tools

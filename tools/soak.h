@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tools/soak.h — `hotcore soak`: tasks from several threads (submit, submit_on, nested
 // task groups, parallel_for) while worker cores go down and up at random; every task is
 // counted by id, and any task lost or run twice fails the run.

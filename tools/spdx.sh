@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # tools/spdx.sh — puts "SPDX-License-Identifier: MIT" on the first line (after a shebang)
 # of every tracked source file that lacks it: `//` for C++, `#` for shell, meson, python
-# and cmake. Usage: tools/spdx.sh [--check] [DIR]; --check changes nothing, lists the
+# and cmake, `;` for scdoc (after its title line, which scdoc wants first). Usage: tools/spdx.sh [--check] [DIR]; --check changes nothing, lists the
 # files without the line and exits 1 if there is one. DIR defaults to the repository root.
 set -euo pipefail
 
@@ -18,7 +18,8 @@ comment_for() {
   case "$1" in
     *.cpp | *.h | *.cpp.in | *.h.in) echo '//' ;;
     *.sh | *.py | *.cmake | *.cmake.in | */meson.build | meson.build | meson_options.txt \
-      | *.bash-completion | Makefile* | */Makefile*) echo '#' ;;
+      | *.bash-completion | Makefile* | */Makefile* | CMakeLists.txt | */CMakeLists.txt) echo '#' ;;
+    *.scd) echo ';' ;;
     *)
       # Extensionless scripts (./run, .ci/run) carry a shebang.
       [ -f "$1" ] && head -c 2 "$1" | grep -q '^#!' && echo '#'
@@ -40,7 +41,7 @@ while IFS= read -r f; do
     continue
   fi
   tmp=$(mktemp)
-  if head -c 2 "$f" | grep -q '^#!'; then
+  if head -c 2 "$f" | grep -q '^#!' || [[ $f == *.scd ]]; then
     { head -n 1 "$f"; echo "$leader $spdx"; tail -n +2 "$f"; } >"$tmp"
   else
     { echo "$leader $spdx"; cat "$f"; } >"$tmp"

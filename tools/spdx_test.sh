@@ -31,6 +31,7 @@ printf '#!/usr/bin/env bash\necho run\n' >"$tmp/run"
 chmod +x "$tmp/script.sh" "$tmp/run"
 printf "project('x', 'cpp')\n" >"$tmp/meson.build"
 printf '# docs\n' >"$tmp/docs/a.md"
+printf 'a(1)\n\n# NAME\n' >"$tmp/docs/a.1.scd"
 git -C "$tmp" add -A
 
 check "--check finds the files without the line" bash -c "! '$spdx' --check '$tmp' >/dev/null"
@@ -43,6 +44,7 @@ check "shell script: shebang stays first" test "$(head -n 1 "$tmp/script.sh")" =
 check "extensionless script: after the shebang" test "$(sed -n 2p "$tmp/run")" = '# SPDX-License-Identifier: MIT'
 check "scripts stay executable" test -x "$tmp/run"
 check "meson.build: # comment" test "$(head -n 1 "$tmp/meson.build")" = '# SPDX-License-Identifier: MIT'
+check "scdoc page: after its title line, as a ; comment" test "$(sed -n 2p "$tmp/docs/a.1.scd")" = '; SPDX-License-Identifier: MIT'
 check "markdown is not touched" test "$(cat "$tmp/docs/a.md")" = '# docs'
 before=$(cat "$tmp"/src/a.cpp "$tmp"/script.sh | md5sum)
 "$spdx" "$tmp" >/dev/null

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
 # tools/topology_test.sh — Description: `hotcore topology` agrees with hwloc's own tools on
 # this machine: its PU, core, package and NUMA node counts equal `hwloc-calc --number-of
 # <type> all`, it prints one line per PU, the per-core policy gives one worker core per

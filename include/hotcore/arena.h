@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: MIT
 // hotcore/arena.h — a memory allocator with one cache per worker core over a shared arena
 // per NUMA node, whose memory is bound to the node through hwloc. The caches come and go
-// with their cores through two hotplug states, registered with the public API.
+// with their cores: each arena is an instance of two multi-instance hotplug states.
 #pragma once
 
 #include "hotcore/version.h"  // first: the C++20 gate
@@ -54,16 +55,23 @@ struct arena_stats {
 //   core's PU, in chunks of chunk_size, cut into spans of span_size for one size class.
 //   It goes back to the OS when the arena is destroyed.
 //
-// States (each an example of the API; fault injection with set_fail() works on both):
-//   "mm/arena:prepare" (PREPARE, slot ARENA_PREPARE): on the control thread, allocate the
-//       core's cache structures in memory of its node; teardown frees them.
-//   "mm/arena:online" (ONLINE, slot AP_ARENA_ONLINE): on the core's hotplug thread, the
-//       cache comes alive; teardown (after sched:active went down, so the worker runs no
-//       task) gives every cached block back to the shared arena.
+// States: every arena of a runtime is an instance of the same two multi-instance states,
+// set up with setup_state_multi() when the runtime's first arena is created and left
+// installed for the runtime's life (with 0 instances once no arena is left). The listing
+// shows each once, with its number of arenas. Fault injection with set_fail() works on
+// both; it fails the state for every arena on that core.
+//   "mm/arena:prepare" (PREPARE, slot ARENA_PREPARE): on the control thread, allocate
+//       this arena's cache structures for the core in memory of its node; teardown frees
+//       them.
+//   "mm/arena:online" (ONLINE, slot AP_ARENA_ONLINE): on the core's hotplug thread, this
+//       arena's cache comes alive; teardown (after sched:active went down, so the worker
+//       runs no task) gives every cached block back to this arena's shared arena.
+// Each arena has its own caches, shared arenas, chunks and accounting: one never sees
+// another's blocks. Only the states (their slots and their place in the walk) are shared.
 //
 // Rules: destroy the arena before its runtime, and only once every thread stopped using
-// it (the destructor removes both states and unmaps every chunk, blocks still handed out
-// included). Blocks are aligned to 16 bytes (large blocks to 64).
+// it (the destructor removes its instances and unmaps every chunk, blocks still handed
+// out included). Blocks are aligned to 16 bytes (large blocks to 64).
 //
 // Example:
 //   std::error_code ec;
@@ -76,9 +84,12 @@ class arena {
   static constexpr std::size_t chunk_size = 2 * 1024 * 1024;
   static constexpr unsigned size_classes = 36;
 
-  // create() loads the hwloc topology, makes one shared arena per NUMA node and sets up
-  // both states (their startups run on every core already online). On error it returns
-  // nullptr and sets ec (the states' error, e.g. EBUSY if the slots are taken).
+  // create() loads the hwloc topology, makes one shared arena per NUMA node and adds the
+  // arena as an instance of both states (setting them up on the runtime's first arena):
+  // its startups run on every core already online. If one fails on core N, the arena's
+  // instance is torn down on cores 0..N-1, nothing of it stays, and create() returns
+  // nullptr with ec set (the callback's error, EAGAIN from set_fail(); EBUSY if a slot
+  // holds another state).
   [[nodiscard]] static std::unique_ptr<arena> create(runtime& rt, std::error_code& ec);
   ~arena();
   arena(const arena&) = delete;
@@ -101,7 +112,8 @@ class arena {
   [[nodiscard]] arena_stats stats() const;
   // numa_node_of() is the OS index of the NUMA node whose memory holds the block.
   [[nodiscard]] static int numa_node_of(const void* block) noexcept;
-  // prepare_state() and online_state() are the state numbers the arena set up.
+  // prepare_state() and online_state() are the numbers of the two states (the same for
+  // every arena: ARENA_PREPARE and AP_ARENA_ONLINE).
   [[nodiscard]] int prepare_state() const noexcept;
   [[nodiscard]] int online_state() const noexcept;
   // bound_to_node() asks hwloc (hwloc_get_area_membind) whether the span holding `block`

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/cgroup.h — where the process's cgroups are (from /proc/self/cgroup and
 // /proc/self/mountinfo; cgroup v1 and v2, mounted anywhere, nested) and what CPU limit they
 // set: the quota of the group and of every ancestor up to the mount root (the tightest

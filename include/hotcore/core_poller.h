@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/core_poller.h — a per-core event source (io_uring completions, a timer wheel)
 // that the core's worker thread runs between tasks and sleeps on when idle.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/hotcore.h — everything public in one include.
 #pragma once
 

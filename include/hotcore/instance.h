@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/instance.h — the hook a subsystem embeds in each instance of a multi-instance
 // state (the kernel's hlist_node handed to cpuhp_state_add_instance()).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/io_context.h — io_uring on hot-pluggable cores: the multi-instance state
 // "io/uring:online" (io_uring_state) and its instances (io_context), one ring per online
 // core, made by the core's hotplug thread and owned (enabled, used, torn down) by the

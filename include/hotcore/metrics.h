@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/metrics.h — render runtime::stats() as OpenMetrics / Prometheus text exposition
 // (what a /metrics endpoint serves), with no dependency.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/parallel.h — parallel_for and parallel_reduce over an index range, split in
 // halves down to a grain size and run as tasks of a task_group on the active cores.
 #pragma once

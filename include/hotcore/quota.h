@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/quota.h — following the container's CPU quota live: how many worker cores a
 // quota is worth (rounding policy, hysteresis), which cores leave first, and the follower
 // that watches the process's cgroups (v1 and v2) and moves the runtime to the target

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/runtime.h — the runtime: worker cores that come and go through the kernel's CPU
 // hotplug state machine, and the API to register states, add instances and move cores.
 #pragma once
@@ -52,11 +53,22 @@ struct runtime_options {
   // core_physical(). create() fails with EACCES/EPERM/EROFS when the process may not write
   // the online file of a core that has one, and with ENODEV when no core has one; nothing
   // is started then.
+  // A physical-mode runtime holds a lock per CPU (/run/hotcore/cpuN.lock): create() fails
+  // with EBUSY while another physical-mode runtime (of any process) holds one of its
+  // CPUs. It forks a small guardian process that, if this process dies by any signal,
+  // brings back online exactly the CPUs the runtime took offline (records under
+  // /run/hotcore/; `hotcore restore` repairs them if the guardian died too). Destruction
+  // leaves each CPU as it was found: online CPUs are not taken offline on the way out,
+  // and CPUs the runtime took offline come back.
   bool physical = false;
   // follow_cpu_hotplug listens to the kernel's CPU uevents (NETLINK_KOBJECT_UEVENT): a
   // worker core whose CPU the kernel offlines (an operator, another tool) is taken down
   // through the one hotplug path, via set_core_available(core, false). create() fails with
   // the socket's error if the listener cannot be opened.
+  // Whatever this option, a core whose CPU the kernel has offline at create() is created
+  // down (its threads' masks keep the CPU); with this option it comes up when the kernel
+  // onlines the CPU, without it core_up() brings it up then. create() fails with
+  // EHOSTDOWN if every core's CPU is offline.
   bool follow_cpu_hotplug = false;
   // follow_affinity polls the process's affinity mask every affinity_poll_ms: a core that
   // leaves it is taken down, one that comes back is brought back up (set_core_available).
@@ -70,10 +82,14 @@ struct runtime_options {
   bool come_back = true;
 };
 
-// state_row is one line of the state listing: a state number and its name.
+// state_row is one line of the state listing: a state number, its name and, for a
+// multi-instance state, how many instances it has now (-1 for a single-instance state).
+// A multi-instance state is one row however many instances (arenas, timer services,
+// io_contexts) it has.
 struct state_row {
   int state;
   std::string name;
+  int instances = -1;
 };
 
 // runtime owns the worker cores, their pinned hotplug threads and the state table.
@@ -88,6 +104,9 @@ struct state_row {
 //   -ENOLCK   a _cpuslocked variant called without cpus_read_lock held
 //   -ENOTEMPTY multi state has instances             -ENODEV  submit_on(): core not active
 //   -ESHUTDOWN submit*() after shutdown()
+//   -EHOSTDOWN core_up() of a core whose CPU the kernel has offline (someone wrote 0 to
+//              cpuN/online): the machine's state, not a failure; the core stays down
+//              and, with follow_cpu_hotplug, comes up when the kernel onlines the CPU
 //
 // Example:
 //   std::error_code ec;
@@ -115,6 +134,7 @@ class runtime {
   // cores() lists the worker cores (OS CPU numbers), ascending.
   [[nodiscard]] const std::vector<unsigned>& cores() const noexcept;
   // core_up() walks a core up to ONLINE; on failure it rolls back to where it was.
+  // -EHOSTDOWN (logical mode) when the kernel has the core's CPU offline.
   [[nodiscard]] int core_up(unsigned core);
   // core_down() walks a core down to OFFLINE; on failure it rolls back up. -EBUSY for the
   // last core taking tasks.
@@ -252,7 +272,8 @@ class runtime {
   // ---- introspection
   // states() lists every named state as the kernel's /sys/.../hotplug/states does.
   [[nodiscard]] std::vector<state_row> states() const;
-  // states_text() is that listing formatted "%3d: name\n" per line.
+  // states_text() is that listing formatted "%3d: name\n" per line, a multi-instance
+  // state's line ending in its instance count: " 33: io/uring:online (2 instances)".
   [[nodiscard]] std::string states_text() const;
   // set_trace() switches the per-callback trace on or off; take_trace() returns and
   // clears what was recorded.
@@ -268,6 +289,9 @@ class runtime {
   // core_physical() is true when the core's CPU is taken offline/online in the kernel by
   // "cpu:physical" (runtime_options::physical, and the CPU has an online file).
   [[nodiscard]] bool core_physical(unsigned core) const;
+  // kernel_offlines() counts the times the kernel took the core's CPU away while the
+  // runtime followed it (follow_cpu_hotplug): offline uevents it did not cause itself.
+  [[nodiscard]] unsigned long kernel_offlines(unsigned core) const;
   // kernel_state() is the kernel's own /sys/devices/system/cpu/cpuN/hotplug/state of the
   // core's CPU (the kernel's CPUHP_ONLINE is 236 on Linux 6.18, CPUHP_OFFLINE 0), or a
   // negative errno.

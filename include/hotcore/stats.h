@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/stats.h — runtime::stats(): a snapshot of what each core did (walks, tasks,
 // parked time) and of the runtime's watchers (quota follower, machine watch), for
 // dashboards; hotcore/metrics.h renders it as OpenMetrics text.

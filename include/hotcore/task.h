@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/task.h — a task: a callable moved once into a fixed-size node, run by a worker
 // core; small callables live inside the node (no separate heap block), large ones get one.
 // Also this_core(), the core the calling worker runs on.

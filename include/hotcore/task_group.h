@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/task_group.h — fork-join: run() tasks on a runtime's worker cores, wait() for
 // all of them while helping to run tasks; an exception thrown by a task comes back out of
 // wait(), as with oneTBB's task_group.

@@ -1,7 +1,8 @@
+// SPDX-License-Identifier: MIT
 // hotcore/timers.h — one-shot timers on a per-core timer wheel: a timer fires on the
 // worker of the core it was armed on; when that core goes down its pending timers move to
 // another core (as the kernel's "timers:dead" does) and still fire exactly once, never
-// before their deadline. Registered as hotplug states through the public API.
+// before their deadline. Each service is an instance of two multi-instance hotplug states.
 #pragma once
 
 #include "hotcore/version.h"  // first: the C++20 gate
@@ -79,12 +80,19 @@ struct timer_stats {
 //   overflow list that is moved into the wheel as its time comes. The worker sleeps until
 //   the exact earliest deadline (not a tick), so a timer is late only by the wake-up.
 //
-// States (each an example of the API; fault injection with set_fail() works on both):
-//   "timers:prepare" (PREPARE, slot TIMERS_PREPARE): the core's wheel is allocated on the
-//       control thread; teardown frees it (empty by then).
-//   "timers:online" (ONLINE_DYN): on the core's hotplug thread, the wheel opens its inbox
-//       and is attached to the worker with attach_poller() (last). Teardown detaches it
-//       (first) and moves every pending timer to another online core ("timers:dead").
+// States: every timer service of a runtime is an instance of the same two multi-instance
+// states, set up with setup_state_multi() when the runtime's first service is created
+// and left installed for the runtime's life (with 0 instances once no service is left).
+// The listing shows each once, with its number of services. Fault injection with
+// set_fail() works on both; it fails the state for every service on that core.
+//   "timers:prepare" (PREPARE, slot TIMERS_PREPARE): this service's wheel for the core is
+//       allocated on the control thread; teardown frees it (empty by then).
+//   "timers:online" (ONLINE_DYN, allocated once): on the core's hotplug thread, the wheel
+//       opens its inbox and is attached to the worker with attach_poller() (last).
+//       Teardown detaches it (first) and moves every pending timer of this service to
+//       another online core ("timers:dead"), where it fires once.
+// Each service has its own wheels, inboxes, parked list and counts; only the states are
+// shared.
 //
 // Rules: destroy the service before its runtime, once no thread arms timers any more.
 // Timers still pending then are dropped without running (their handles stay valid and
@@ -102,8 +110,11 @@ class timer_service {
   static constexpr unsigned wheel_slots = 512;
   static constexpr unsigned tick_shift = 20;  // a slot covers 2^20 ns
 
-  // create() sets up both states (their startups run on every core already online).
-  // nullptr and ec on error (EBUSY: TIMERS_PREPARE is taken; ENOSPC: ONLINE_DYN full).
+  // create() adds the service as an instance of both states (setting them up on the
+  // runtime's first service): its startups run on every core already online. If one
+  // fails on core N, the instance is torn down on cores 0..N-1 and nullptr is returned
+  // with ec set (the callback's error; EBUSY: TIMERS_PREPARE holds another state; ENOSPC:
+  // ONLINE_DYN full when the first service sets up "timers:online").
   [[nodiscard]] static std::unique_ptr<timer_service> create(runtime& rt, std::error_code& ec);
   ~timer_service();
   timer_service(const timer_service&) = delete;
@@ -122,6 +133,8 @@ class timer_service {
   // now_ns() is CLOCK_MONOTONIC in nanoseconds, the clock deadlines are read on.
   [[nodiscard]] static std::int64_t now_ns() noexcept;
   [[nodiscard]] timer_stats stats() const;
+  // prepare_state() and online_state() are the numbers of the two states (the same for
+  // every service of a runtime).
   [[nodiscard]] int prepare_state() const noexcept;
   [[nodiscard]] int online_state() const noexcept;
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/topology.h — the machine as hwloc sees it (packages, NUMA nodes, cores, PUs and
 // their SMT siblings, caches), and which PUs become worker cores under a policy.
 #pragma once
@@ -17,14 +18,17 @@ enum class worker_policy {
   per_core,  // one worker core per physical core: its first usable PU
 };
 
-// pu_info is one processing unit (hardware thread) that hwloc reports.
+// pu_info is one processing unit (hardware thread) of the machine: every PU hwloc reports
+// (those outside the cgroup's cpuset included, allowed false), and every CPU the kernel
+// has present but offline (hwloc does not report those: core and package -1). An allowed
+// offline PU is a worker core that is down until the kernel onlines its CPU.
 struct pu_info {
   unsigned os_index = 0;          // the OS CPU number (cpuN)
   int core = -1;                  // hwloc logical index of its core
   int package = -1;               // hwloc logical index of its package
   int numa_node = -1;             // OS index of its NUMA node, or -1
   bool online = false;            // online in the kernel (/sys/devices/system/cpu/online)
-  bool allowed = false;           // in the process's affinity mask
+  bool allowed = false;           // in the process's affinity mask (offline CPUs included)
   bool worker = false;            // becomes a worker core under the policy
   std::vector<unsigned> siblings; // the other PUs of its core (SMT siblings), by OS index
 };

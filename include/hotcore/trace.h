@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/trace.h — one record per hotplug callback invocation, when tracing is on; the
 // cost tables of `hotcore cycle` and the event logs of the tests are made from these.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // hotcore/version.h — which hotcore this is: the version of these headers as macros, the
 // version of the library linked in as hotcore::version(), and the C++20 gate every public
 // header passes through first.

@@ -1,6 +1,8 @@
-// runtime/arena/arena.cpp — the per-core allocator: its two hotplug states (registered
-// with the public API), the lock-free fast path on a core's cache, the shared arena of
-// each NUMA node behind it, large blocks, and the accounting.
+// SPDX-License-Identifier: MIT
+// runtime/arena/arena.cpp — the per-core allocator: each arena an instance of the two
+// multi-instance states "mm/arena:prepare" and "mm/arena:online", the lock-free fast path
+// on a core's cache, the shared arena of each NUMA node behind it, large blocks, and the
+// accounting.
 #include "hotcore/arena.h"
 
 #include <sched.h>
@@ -14,10 +16,13 @@
 #include "arena/arena_impl.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
+#include "runtime_impl.h"
 
 namespace hotcore {
 
 using detail::arena_impl;
+using detail::runtime_access;
+using detail::runtime_impl;
 using detail::block_list;
 using detail::core_cache;
 using detail::free_block;
@@ -108,31 +113,46 @@ std::unique_ptr<arena> arena::create(runtime& rt, std::error_code& ec) {
   impl->live = std::make_unique<std::atomic<core_cache*>[]>(impl->ncores);
   impl->counters = std::make_unique<detail::core_counters[]>(impl->ncores);
 
-  arena_impl* a = impl.get();
-  int ret = rt.setup_state(ARENA_PREPARE, "mm/arena:prepare",
-                           [a](unsigned core) { return a->prepare_up(core); },
-                           [a](unsigned core) { return a->prepare_down(core); });
-  if (ret < 0) {
+  if (const int ret = arena_impl::install_states(rt); ret < 0) {
     ec = std::error_code(-ret, std::generic_category());
     return nullptr;
   }
-  impl->prepare_state = ARENA_PREPARE;
-  ret = rt.setup_state(AP_ARENA_ONLINE, "mm/arena:online",
-                       [a](unsigned core) { return a->online_up(core); },
-                       [a](unsigned core) { return a->online_down(core); });
-  if (ret < 0) {
-    (void)rt.remove_state(ARENA_PREPARE);
+  // This arena becomes an instance of both states: its cache structures on every core at
+  // or past "mm/arena:prepare", then its caches alive on every core at or past
+  // "mm/arena:online". If core N fails, the runtime tears the instance down on cores
+  // 0..N-1 of that state; the prepare instance is then removed here.
+  if (const int ret = rt.add_instance(ARENA_PREPARE, &impl->prepare_node); ret < 0) {
     ec = std::error_code(-ret, std::generic_category());
     return nullptr;
   }
-  impl->online_state = AP_ARENA_ONLINE;
+  if (const int ret = rt.add_instance(AP_ARENA_ONLINE, &impl->online_node); ret < 0) {
+    (void)rt.remove_instance(ARENA_PREPARE, &impl->prepare_node);
+    ec = std::error_code(-ret, std::generic_category());
+    return nullptr;
+  }
   return std::unique_ptr<arena>(new arena(std::move(impl)));
 }
 
 arena::~arena() {
-  // Teardowns on every core: caches back to the arenas, then their structures freed.
-  (void)_impl->rt.remove_state(_impl->online_state);
-  (void)_impl->rt.remove_state(_impl->prepare_state);
+  // This arena's teardowns on every core: caches back to its arenas, then their
+  // structures freed. The states stay installed for the runtime's other arenas.
+  (void)_impl->rt.remove_instance(AP_ARENA_ONLINE, &_impl->online_node);
+  (void)_impl->rt.remove_instance(ARENA_PREPARE, &_impl->prepare_node);
+}
+
+int arena_impl::install_states(runtime& rt) {
+  runtime_impl& r = runtime_access::impl(rt);
+  auto owner = [](instance_node* n) { return static_cast<arena_node*>(n)->owner; };
+  int ret = r.setup_multi_once(
+      ARENA_PREPARE, "mm/arena:prepare",
+      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_up(core); },
+      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_down(core); });
+  if (ret < 0) return ret;
+  ret = r.setup_multi_once(
+      AP_ARENA_ONLINE, "mm/arena:online",
+      [owner](unsigned core, instance_node* n) { return owner(n)->online_up(core); },
+      [owner](unsigned core, instance_node* n) { return owner(n)->online_down(core); });
+  return ret < 0 ? ret : 0;
 }
 
 arena_impl::~arena_impl() {
@@ -146,8 +166,8 @@ arena_impl::~arena_impl() {
   }
 }
 
-int arena::prepare_state() const noexcept { return _impl->prepare_state; }
-int arena::online_state() const noexcept { return _impl->online_state; }
+int arena::prepare_state() const noexcept { return ARENA_PREPARE; }
+int arena::online_state() const noexcept { return AP_ARENA_ONLINE; }
 
 // ---- the states
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/arena/arena_impl.h — the arena's insides: the header at the start of every
 // span, the shared arena of one NUMA node, a core's cache, and the per-core counters.
 #pragma once
@@ -11,6 +12,7 @@
 
 #include "arena/numa_memory.h"
 #include "hotcore/arena.h"
+#include "hotcore/instance.h"
 #include "hotcore/runtime.h"
 
 namespace hotcore::detail {
@@ -86,11 +88,24 @@ struct alignas(64) core_counters {
   std::atomic<std::uint64_t> cached{0};
 };
 
+struct arena_impl;
+
+// arena_node is one arena's membership in one of the two multi-instance states: the
+// states' callbacks get it and recover the arena from it.
+struct arena_node : instance_node {
+  explicit arena_node(arena_impl& a) : owner(&a) {}
+  arena_impl* owner;
+};
+
 struct arena_impl {
   explicit arena_impl(runtime& rt_) : rt(rt_) {}
   ~arena_impl();
 
-  // the states' callbacks
+  // install_states() sets up "mm/arena:prepare" and "mm/arena:online" as multi-instance
+  // states on the runtime's first arena (later arenas find them): 0 or a negative errno.
+  static int install_states(runtime& rt);
+
+  // the states' callbacks, for this arena
   int prepare_up(unsigned core);
   int prepare_down(unsigned core);
   int online_up(unsigned core);
@@ -134,8 +149,9 @@ struct arena_impl {
   std::atomic<std::uint64_t> reserved{0};
   std::atomic<unsigned> prepared_count{0};
   std::atomic<unsigned> live_count{0};
-  int prepare_state = -1;
-  int online_state = -1;
+  // This arena as an instance of each state (added by create(), removed by ~arena()).
+  arena_node prepare_node{*this};
+  arena_node online_node{*this};
 };
 
 }  // namespace hotcore::detail

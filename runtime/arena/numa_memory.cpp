@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/arena/numa_memory.cpp — hwloc memory binding for the arena: which node each PU
 // belongs to, and memory allocated or mapped on one node.
 #include "arena/numa_memory.h"

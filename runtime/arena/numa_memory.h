@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/arena/numa_memory.h — memory bound to one NUMA node through hwloc: one topology
 // snapshot, the node of each PU, chunks from hwloc_alloc_membind, single blocks mapped
 // and bound with hwloc_set_area_membind, and the binding read back for the tests.

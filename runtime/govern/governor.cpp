@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/govern/governor.cpp — moving cores for triggers other than the user (the
 // kernel's own hotplug, the affinity mask, the container's quota): from what is
 // available and the core limit it decides which cores should be up, and moves them
@@ -46,7 +47,10 @@ int runtime_impl::govern() {
     if (wanted_up(id) && gov.governor_down[id]) {
       const int ret = hotplug_op(id, ONLINE, false);
       if (ret == 0) gov.governor_down[id] = 0;
-      if (ret != 0 && first_error == 0) first_error = ret;
+      // -EHOSTDOWN: the kernel took the CPU away again meanwhile; that is the machine's
+      // state, not a failure: the core stays the governor's, and its offline uevent
+      // (already queued) and the next online bring it back.
+      if (ret != 0 && ret != -EHOSTDOWN && first_error == 0) first_error = ret;
     }
   for (auto it = core_ids.rbegin(); it != core_ids.rend(); ++it)
     // relaxed: walks are serialized by gov.mutex here; a core not OFFLINE is (partly) up.

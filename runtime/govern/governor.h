@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/govern/governor.h — the governor's state: which cores may run (the kernel's
 // online CPUs, the affinity mask), how many may be up (the container's quota), and which
 // cores it took down itself, so that it brings back only those.

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/hotplug_lock.cpp — the reader/writer lock behind cpus_read_lock().
 #include "hotplug/hotplug_lock.h"
+#include "chaos.h"
 
 #include <chrono>
 #include <thread>
@@ -47,6 +49,7 @@ bool hotplug_lock::try_enter(std::size_t s) noexcept {
   // seq_cst on both sides makes this a Dekker handshake with write_lock(): either the
   // writer sees our count, or we see its flag (never neither).
   _slots[s].readers.fetch_add(1, std::memory_order_seq_cst);
+  HOTCORE_CHAOS_POINT("read_lock:enter");
   if (!_writer.load(std::memory_order_seq_cst)) return true;
   // seq_cst: withdraw the count in the same total order the writer scans in.
   _slots[s].readers.fetch_sub(1, std::memory_order_seq_cst);
@@ -83,6 +86,7 @@ void hotplug_lock::read_unlock() noexcept {
     if (--e->depth > 0) return;
     e->lock = nullptr;
   }
+  HOTCORE_CHAOS_POINT("read_lock:exit");
   // release: everything the reader did happens before the writer that sees the count drop.
   _slots[my_slot(slot_count)].readers.fetch_sub(1, std::memory_order_release);
 }
@@ -96,6 +100,7 @@ void hotplug_lock::write_lock() {
   _writer_mutex.lock();
   // seq_cst: the other half of the Dekker handshake in try_enter().
   _writer.store(true, std::memory_order_seq_cst);
+  HOTCORE_CHAOS_POINT("write_lock:wait");
   auto readers_in = [&] {
     for (auto& s : _slots)
       // seq_cst: must not be satisfied by a count from before our flag was visible.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/hotplug_lock.h — cpus_read_lock(): a reader/writer lock whose readers
 // are cheap and never share a written cache line; hotplug operations are the writers.
 #pragma once

@@ -1,5 +1,7 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/hotplug_thread.cpp — the per-core hotplug thread's request loop.
 #include "hotplug/hotplug_thread.h"
+#include "chaos.h"
 
 #include <linux/futex.h>
 #include <pthread.h>
@@ -49,12 +51,14 @@ int hotplug_thread::start(const char* name) {
 }
 
 int hotplug_thread::run(function_ref fn) {
+  HOTCORE_CHAOS_POINT("handover:request");
   _fn = &fn;
   // relaxed load: only the control thread writes _request.
   const std::uint32_t n = _request.load(std::memory_order_relaxed) + 1;
   // release: publishes _fn to the thread's acquire load of _request.
   _request.store(n, std::memory_order_release);
   futex_wake(_request);
+  HOTCORE_CHAOS_POINT("handover:wait");
   // The hand-over is short (a walk of callbacks): look for the answer a while before
   // sleeping, so it does not cost a second wake-up. First with pauses, briefly, then
   // yielding the CPU between looks: going down, the hotplug thread leaves its core at the
@@ -97,7 +101,9 @@ void hotplug_thread::loop() {
     while ((r = _request.load(std::memory_order_acquire)) == seen) futex_wait(_request, seen);
     seen = r;
     if (_stopping) return;
+    HOTCORE_CHAOS_POINT("handover:run");
     _result = (*_fn)();
+    HOTCORE_CHAOS_POINT("handover:done");
     // release: publishes _result and fn's effects to run().
     _done.store(seen, std::memory_order_release);
     _done.notify_one();

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/hotplug_thread.h — a core's hotplug thread (the kernel's cpuhp/N): it
 // sleeps until the control thread hands it work, runs it, and hands back the result.
 #pragma once

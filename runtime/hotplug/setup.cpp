@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/setup.cpp — installing and removing states and instances, with the
 // spec's rollback when a callback fails on core N; set_fail() and set_target().
 #include <algorithm>
@@ -37,7 +38,13 @@ int runtime_impl::setup(int state, std::string_view name, callback su, callback 
   if (!settable(state) || name.empty()) return -EINVAL;
   read_section rs(lock, cpuslocked);
   std::lock_guard sm(state_mutex);
+  return setup_locked(state, name, std::move(su), std::move(td), std::move(msu), std::move(mtd),
+                      multi, calls);
+}
 
+// setup_locked() is setup() once the hotplug read lock and state_mutex are held.
+int runtime_impl::setup_locked(int state, std::string_view name, callback su, callback td,
+                               multi_callback msu, multi_callback mtd, bool multi, bool calls) {
   // Reserve the slot: the first free one of a dynamic range, or the static slot asked for.
   const bool dynamic = state == PREPARE_DYN || state == ONLINE_DYN;
   int slot = state;
@@ -76,6 +83,26 @@ int runtime_impl::setup(int state, std::string_view name, callback su, callback 
     }
   }
   return dynamic ? slot : 0;
+}
+
+int runtime_impl::setup_multi_once(int state, std::string_view name, multi_callback startup,
+                                   multi_callback teardown) {
+  if (in_callback()) return -EDEADLK;
+  if (!settable(state) || name.empty()) return -EINVAL;
+  read_section rs(lock, false);
+  std::lock_guard sm(state_mutex);
+  // Already set up by an earlier call: the multi-instance state of that name whose startup
+  // is the same callable (the same lambda of the same subsystem, so a program's own state
+  // of that name is never taken for it), at the static slot or in the dynamic range.
+  const bool dynamic = state == PREPARE_DYN || state == ONLINE_DYN;
+  const int end = !dynamic ? state + 1 : state == PREPARE_DYN ? PREPARE_DYN_END : ONLINE_DYN_END;
+  for (int s = state; s < end; ++s)
+    if (steps[s].multi && steps[s].name == name &&
+        steps[s].startup_multi.target_type() == startup.target_type())
+      return s;
+  const int ret = setup_locked(state, name, callback{}, callback{}, std::move(startup),
+                               std::move(teardown), true, false);
+  return ret == 0 ? state : ret;
 }
 
 int runtime_impl::remove(int state, bool calls, bool cpuslocked, bool multi_api) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/state_table.cpp — the static rows of the state table, in enum order, with
 // the runtime's own callbacks; static_asserts keep the rows and hp_state in step.
 #include "hotplug/state_table.h"
@@ -11,7 +12,8 @@ using member_cb = int (runtime_impl::*)(unsigned);
 
 // static_row is one static state. Rows with a name are the runtime's own states and are
 // installed (the physical_only one only in physical mode); rows without one are slots
-// that subsystems fill with setup_state().
+// that subsystems (hotcore's arena and timers: setup_state_multi() on first use) and
+// programs fill.
 struct static_row {
   hp_state state;
   const char* name;
@@ -36,14 +38,14 @@ constexpr static_row static_rows[] = {
     // STARTING
     {AP_SCHED_STARTING, "sched:starting", false, &runtime_impl::sched_starting,
      &runtime_impl::sched_dying},
-    {AP_TIMERS_STARTING, nullptr, false, nullptr, nullptr},
-    {AP_ARENA_STARTING, nullptr, false, nullptr, nullptr},
+    {AP_USER_STARTING_1, nullptr, false, nullptr, nullptr},
+    {AP_USER_STARTING_2, nullptr, false, nullptr, nullptr},
     {AP_ONLINE, "ap:online", true, nullptr, nullptr},
     // ONLINE
     {AP_WORKERS_ONLINE, "workers:online", false, &runtime_impl::workers_online,
      &runtime_impl::workers_offline},
     {AP_ARENA_ONLINE, nullptr, false, nullptr, nullptr},
-    {AP_IO_URING_ONLINE, nullptr, false, nullptr, nullptr},
+    {AP_USER_ONLINE, nullptr, false, nullptr, nullptr},
     // ONLINE_DYN .. ONLINE_DYN_END - 1: dynamic
     {AP_SCHED_ACTIVE, "sched:active", false, &runtime_impl::sched_activate,
      &runtime_impl::sched_deactivate},
@@ -70,7 +72,7 @@ static_assert(section_of(BRINGUP_CORE) == section::prepare &&
                   section_of(AP_ONLINE) == section::starting &&
                   section_of(AP_WORKERS_ONLINE) == section::online,
               "section boundaries");
-static_assert(!is_dynamic(AP_TIMERS_STARTING) && !is_dynamic(AP_ONLINE),
+static_assert(!is_dynamic(AP_USER_STARTING_1) && !is_dynamic(AP_ONLINE),
               "no dynamic range in the STARTING section");
 
 }  // namespace

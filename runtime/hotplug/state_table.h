@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/state_table.h — the one state table: a step per hp_state, holding its
 // name, callbacks, and instances; built from the static rows in state_table.cpp.
 #pragma once

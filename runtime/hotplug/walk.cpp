@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/hotplug/walk.cpp — the one hotplug path: take the hotplug lock, walk a core's
 // state to its target through the state table, and on failure walk the same way back.
 #include <sched.h>
@@ -26,13 +27,22 @@ int runtime_impl::hotplug_op(unsigned core, int target, bool force) {
   std::lock_guard serialize(add_remove_mutex);
   if (disable_count > 0 && !force) return -EBUSY;
   lock.write_lock();
-  const int from = c->state.load(std::memory_order_relaxed);
+  const int prev = c->state.load(std::memory_order_relaxed);
+  c->failed_state = INVALID;
   const std::int64_t t0 = steady_ns();
-  const int ret = walk_to(*c, target, force);
+  int ret = walk_to(*c, target, force);
   const std::int64_t ns = steady_ns() - t0;
   // relaxed: the walk is over and serialized by the locks held here.
-  if (c->state.load(std::memory_order_relaxed) != from || ret != 0) note_walk(*c, target > from, ns);
+  if (c->state.load(std::memory_order_relaxed) != prev || ret != 0) note_walk(*c, target > prev, ns);
   lock.write_unlock();
+  // The steps that pin a thread to the core's CPU (core:bringup, workers:online) fail with
+  // EINVAL only when the kernel has that CPU offline (or the cpuset took it away): say so
+  // with -EHOSTDOWN (runtime.h), the machine's state rather than a bad argument. The CPU
+  // may be back by now (stress-ng toggles it in microseconds), so the step tells, not a
+  // second look at the CPU.
+  if (ret == -EINVAL && target > prev &&
+      (c->failed_state == BRINGUP_CORE || c->failed_state == AP_WORKERS_ONLINE))
+    ret = -EHOSTDOWN;
   return ret;
 }
 
@@ -96,7 +106,10 @@ int runtime_impl::walk(core_ctx& c, int target) {
     const int s = up ? state + 1 : state;
     if (steps[s].has_callback(up)) {
       const int ret = invoke(c, s, up, nullptr, c.rollback);
-      if (ret != 0) return ret;
+      if (ret != 0) {
+        if (!c.rollback) c.failed_state = s;
+        return ret;
+      }
     }
     state = up ? s : s - 1;
     c.state.store(state, std::memory_order_relaxed);

@@ -1,6 +1,8 @@
+// SPDX-License-Identifier: MIT
 // runtime/io/core_slot.cpp — a core's ring: made on the hotplug thread; enabled, fed,
 // reaped, cancelled, drained and closed on the core's worker (its single issuer).
 #include "io/core_slot.h"
+#include "chaos.h"
 
 #include <sys/eventfd.h>
 #include <sys/syscall.h>
@@ -175,6 +177,7 @@ void core_slot::cancel_all() noexcept {
 }
 
 io_op* core_slot::take_down() noexcept {
+  HOTCORE_CHAOS_POINT("ring:migrate");
   // release: pairs with live(); a task on this thread will not issue here any more.
   _live.store(false, std::memory_order_release);
   io_op* out = reverse_list(queue.close_and_take());  // never issued: they go on as they are

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/io/core_slot.h — one core's share of an io_context: its io_uring ring (created
 // on the core's hotplug thread, enabled, drained and closed on the core's worker), the
 // eventfd that wakes the worker, and the queue other threads hand operations through. The

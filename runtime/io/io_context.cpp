@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/io/io_context.cpp — io_uring_state (the multi-instance state "io/uring:online")
 // and io_context (its instances): ring startup/teardown per core, where a new operation
 // goes, how completions become tasks, and where a leaving core's operations go on.

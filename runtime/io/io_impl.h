@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/io/io_impl.h — the insides of io_uring_state and io_context: the probed
 // features, the per-core slots, and where operations go (routing, delivery, hand-on).
 #pragma once

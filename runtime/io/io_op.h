@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/io/io_op.h — one io_uring operation of an io_context (what to issue, kept so it
 // can be issued again on another core's ring, and its continuation), and op_queue, through
 // which operations reach a core's ring from other threads.

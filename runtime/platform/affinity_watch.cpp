@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/affinity_watch.cpp — reading the process's affinity mask and telling
 // whether it changed.
 #include "platform/affinity_watch.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/affinity_watch.h — noticing that the process's affinity mask changed
 // (`taskset -p MASK PID`): the mask of the main thread, read on each poll.
 #pragma once

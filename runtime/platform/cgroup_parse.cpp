@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/cgroup_parse.cpp — the contents of cgroup files: cpu.max (v2),
 // cpu.cfs_quota_us/cpu.cfs_period_us (v1), cpu lists, with the kernel's own bounds, and
 // the error category that names what was wrong with them.

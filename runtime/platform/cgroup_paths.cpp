@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/cgroup_paths.cpp — cgroup discovery: parse /proc/self/cgroup and
 // /proc/self/mountinfo, and find the directory of the process's group for a controller
 // (v1 or v2, mounted anywhere, possibly only a subtree of the hierarchy mounted).

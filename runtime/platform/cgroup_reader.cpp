@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/cgroup_reader.cpp — reading the process's cgroup files through fds
 // kept open (pread at offset 0 makes cgroupfs regenerate the contents), the tightest quota
 // over the ancestors, and the public one-shot read_cpu_limit()/read_cpuset().

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/cgroup_reader.h — the process's cgroup files kept open: the quota files
 // of the group and every ancestor, and the cpuset file, read with one pread each per check,
 // with inotify watches on them (writes through write(2) wake the follower at once).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/machine_follow.cpp — what the machine watch asks of the runtime: tell
 // the governor a core's availability, re-pin a core whose CPU came back, and take a new
 // hwloc snapshot.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/machine_watch.cpp — the machine watch's thread: poll the uevent socket
 // and a stop eventfd, with the affinity poll period as timeout; turn what it sees into
 // availability for the governor.
@@ -142,6 +143,9 @@ void machine_watch::on_uevent(const cpu_uevent& ev) {
     case cpu_uevent::action::offline:
     case cpu_uevent::action::remove:
       if (take_one(c->own_offlines)) return;  // cpu:physical's own offline
+      // relaxed: a statistic.
+      if (ev.act == cpu_uevent::action::offline)
+        c->kernel_offlines.fetch_add(1, std::memory_order_relaxed);
       _retry[ev.cpu] = _rt.follow_availability(ev.cpu, false) < 0;
       _told[ev.cpu] = 0;
       return;

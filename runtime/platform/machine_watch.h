@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/machine_watch.h — the thread that follows the machine under the
 // runtime: the kernel's CPU uevents and the process's affinity mask. It only tells the
 // governor which cores are available (the one hotplug path moves them) and re-pins the

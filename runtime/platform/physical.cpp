@@ -1,8 +1,13 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/physical.cpp — the "cpu:physical" state: the kernel's own CPU hotplug
 // through /sys/devices/system/cpu/cpuN/online, below core:bringup in the PREPARE section.
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 
+#include "platform/records.h"
 #include "platform/sysfs_cpu.h"
 #include "runtime_impl.h"
 
@@ -16,7 +21,12 @@ int runtime_impl::physical_online(unsigned core) {
   if (!c.physical) return 0;  // no online file (cpu0): this core stays logical
   const int ret = write_cpu_online(core, true);
   // relaxed: see core_ctx.
-  if (ret == 0) c.offlined_by_us.store(false, std::memory_order_relaxed);
+  if (ret == 0) {
+    c.offlined_by_us.store(false, std::memory_order_relaxed);
+    char name[16];
+    cpu_record_name(core, name);
+    remove_record(name);
+  }
   return ret;
 }
 
@@ -26,15 +36,29 @@ int runtime_impl::physical_online(unsigned core) {
 // stays online; that is said on stderr.
 int runtime_impl::physical_offline(unsigned core) {
   core_ctx& c = *by_id[core];
-  if (!c.physical) return 0;
+  // Destruction leaves the CPU as it was found: the core goes down, the CPU stays.
+  if (!c.physical || leaving) return 0;
   // The watch must not take our own offline for the kernel's: count the uevent it causes
   // (only a CPU that is online now will send one).
   const bool was_online = read_cpu_online(core) == 1;
+  // The record goes first: whatever kills the process from here on, the guardian (or
+  // `hotcore restore`) finds which CPU to bring back.
+  char name[16];
+  cpu_record_name(core, name);
+  if (was_online)
+    if (const int ret = write_record(name, ::getpid(), nullptr, nullptr); ret < 0) {
+      std::fprintf(stderr, "hotcore: cpu:physical: cpu%u stays online: cannot record it in %s: %s\n",
+                   core, record_dir, std::strerror(-ret));
+      return 0;
+    }
   // relaxed: see core_ctx.
   if (was_online) c.own_offlines.fetch_add(1, std::memory_order_relaxed);
   const int ret = write_cpu_online(core, false);
   if (ret < 0) {
-    if (was_online) c.own_offlines.fetch_sub(1, std::memory_order_relaxed);
+    if (was_online) {
+      c.own_offlines.fetch_sub(1, std::memory_order_relaxed);
+      remove_record(name);
+    }
     std::fprintf(stderr, "hotcore: cpu:physical: cpu%u stays online: %s\n", core, std::strerror(-ret));
     return 0;
   }
@@ -44,18 +68,39 @@ int runtime_impl::physical_offline(unsigned core) {
   return 0;
 }
 
-// restore_physical() brings back online every CPU the runtime took offline (at
-// destruction: the machine is left as the runtime found it).
-void runtime_impl::restore_physical() {
+int runtime_impl::claim_physical() {
+  std::vector<unsigned> cpus;
+  for (unsigned id : core_ids) {
+    if (!by_id[id]->physical) continue;
+    const int fd = lock_cpu(id);
+    if (fd < 0) return fd;  // the destructor closes the locks taken so far
+    cpu_locks.push_back(fd);
+    cpus.push_back(id);
+  }
+  return cpus.empty() ? 0 : guard.start(cpus, cpu_locks);
+}
+
+// release_physical() brings back online every CPU the runtime took offline (at
+// destruction: the machine is left as the runtime found it), then ends the guardian.
+void runtime_impl::release_physical() {
   for (unsigned id : core_ids) {
     core_ctx& c = *by_id[id];
     // relaxed: every hotplug operation and the watch have finished.
     if (!c.physical || !c.offlined_by_us.load(std::memory_order_relaxed)) continue;
-    if (const int ret = write_cpu_online(id, true); ret < 0)
-      std::fprintf(stderr, "hotcore: cannot bring cpu%u back online: %s\n", id, std::strerror(-ret));
-    else
-      c.offlined_by_us.store(false, std::memory_order_relaxed);
+    if (const int ret = write_cpu_online(id, true); ret < 0) {
+      // The record stays: the guardian does not act on a clean exit, `hotcore restore` does.
+      std::fprintf(stderr, "hotcore: cannot bring cpu%u back online: %s (hotcore restore retries)\n",
+                   id, std::strerror(-ret));
+      continue;
+    }
+    c.offlined_by_us.store(false, std::memory_order_relaxed);
+    char name[16];
+    cpu_record_name(id, name);
+    remove_record(name);
   }
+  guard.stop();
+  for (const int fd : cpu_locks) ::close(fd);
+  cpu_locks.clear();
 }
 
 }  // namespace hotcore::detail

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/quota_follower.cpp — the quota follower: one thread that sleeps in
 // poll() on inotify (writes to the quota files) and a timer, re-reads the process's
 // cgroup files through open fds, and moves the runtime to the target core count through

@@ -1,7 +1,9 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/quota_target.cpp — what a CPU quota is worth in worker cores (ceil,
 // floor or headroom rounding, with hysteresis at the boundaries) and the leave orders the
 // quota follower gives the governor.
 #include <algorithm>
+#include <limits>
 #include <map>
 #include <tuple>
 #include <utility>
@@ -17,13 +19,24 @@ std::int64_t floor_div(std::int64_t a, std::int64_t b) {
 }
 std::int64_t ceil_div(std::int64_t a, std::int64_t b) { return -floor_div(-a, b); }
 
-unsigned at_least_one(std::int64_t n) { return n < 1 ? 1u : static_cast<unsigned>(n); }
+// at_least_one() is n as a core count: at least 1, and a count past what unsigned holds
+// (a quota of 2^32 CPUs or more) is every core, never a wrapped small number.
+unsigned at_least_one(std::int64_t n) {
+  constexpr std::int64_t most = std::numeric_limits<unsigned>::max();
+  return n < 1 ? 1u : n >= most ? std::numeric_limits<unsigned>::max() : static_cast<unsigned>(n);
+}
 
 }  // namespace
 
 unsigned quota_cores(const cpu_limit& limit, const quota_policy& policy,
                      unsigned current) noexcept {
   if (limit.unlimited() || limit.period_us <= 0) return 0;
+  // Past what the arithmetic below holds in 64 bits (thousandths of a CPU times the
+  // period): more CPUs than any machine has, every core.
+  constexpr std::int64_t big = std::numeric_limits<std::int64_t>::max() / 1000 / 4;
+  if (limit.quota_us > big || limit.period_us > big ||
+      limit.quota_us / limit.period_us >= std::numeric_limits<unsigned>::max())
+    return std::numeric_limits<unsigned>::max();
   // Exact arithmetic in thousandths of a CPU: x CPUs = num / (period * 1000).
   const std::int64_t den = limit.period_us * 1000;
   const std::int64_t num = limit.quota_us * 1000;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/sysfs_cpu.cpp — reading and writing the kernel's CPU files under
 // /sys/devices/system/cpu, and the process's affinity mask.
 #include "platform/sysfs_cpu.h"
@@ -91,6 +92,29 @@ int read_online_cpus(cpu_set_t& mask) {
   return parse_cpu_list(std::string_view(buf, static_cast<std::size_t>(n)), mask);
 }
 
+int read_present_cpus(cpu_set_t& mask) {
+  char buf[4096];
+  const int n = read_small(std::string(cpu_dir) + "/present", buf, sizeof buf);
+  if (n < 0) return n;
+  return parse_cpu_list(std::string_view(buf, static_cast<std::size_t>(n)), mask);
+}
+
+int read_thread_allowed(cpu_set_t& mask, pid_t tid) {
+  char buf[8192];
+  const std::string path =
+      tid == 0 ? std::string("/proc/thread-self/status") : "/proc/self/task/" + std::to_string(tid) + "/status";
+  const int n = read_small(path, buf, sizeof buf);
+  if (n < 0) return n;
+  const std::string_view text(buf, static_cast<std::size_t>(n));
+  constexpr std::string_view key = "\nCpus_allowed_list:";
+  const auto at = text.find(key);
+  if (at == text.npos) return -ENOENT;
+  std::string_view list = text.substr(at + key.size());
+  list = list.substr(0, list.find('\n'));
+  while (!list.empty() && (list.front() == '\t' || list.front() == ' ')) list.remove_prefix(1);
+  return parse_cpu_list(list, mask);
+}
+
 bool has_online_file(unsigned cpu) { return ::access(cpu_file(cpu, "online").c_str(), F_OK) == 0; }
 
 int check_online_writable(unsigned cpu) {
@@ -125,6 +149,7 @@ int read_kernel_hotplug_state(unsigned cpu) { return read_int(cpu_file(cpu, "hot
 
 int read_process_mask(cpu_set_t& mask) {
   CPU_ZERO(&mask);
+  if (read_thread_allowed(mask, ::getpid()) == 0) return 0;
   if (sched_getaffinity(::getpid(), sizeof mask, &mask) != 0) return -errno;
   return 0;
 }

@@ -1,9 +1,11 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/sysfs_cpu.h — the kernel's CPU files under /sys/devices/system/cpu:
 // which CPUs are online, cpuN/online (read and write), cpuN/hotplug/state, and the
 // process's affinity mask as `taskset -p` sees it.
 #pragma once
 
 #include <sched.h>
+#include <sys/types.h>
 
 #include <string>
 #include <string_view>
@@ -38,12 +40,23 @@ int write_cpu_online(unsigned cpu, bool online);
 // file is online (1) if it is in /sys/devices/system/cpu/online.
 int read_cpu_online(unsigned cpu);
 
+// read_present_cpus() reads /sys/devices/system/cpu/present: every CPU the machine has
+// now, online or not. Returns 0 or a negative errno.
+int read_present_cpus(cpu_set_t& mask);
+
+// read_thread_allowed() is a thread's affinity as the kernel keeps it (Cpus_allowed_list
+// in /proc/self/task/TID/status; tid 0: the calling thread): unlike sched_getaffinity(),
+// which leaves out the CPUs that are offline now, it includes them. Returns 0 or a
+// negative errno.
+int read_thread_allowed(cpu_set_t& mask, pid_t tid = 0);
+
 // read_kernel_hotplug_state() is the kernel's cpuN/hotplug/state (e.g. 236 for CPUHP_ONLINE
 // on 6.18), or a negative errno.
 int read_kernel_hotplug_state(unsigned cpu);
 
 // read_process_mask() is the affinity mask of the process's main thread (tid == pid), the
-// one `taskset -p MASK PID` changes. Returns 0 or a negative errno.
+// one `taskset -p MASK PID` changes, offline CPUs included (read_thread_allowed()).
+// Returns 0 or a negative errno.
 int read_process_mask(cpu_set_t& mask);
 
 }  // namespace hotcore::detail

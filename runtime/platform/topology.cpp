@@ -1,14 +1,20 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/topology.cpp — an hwloc snapshot of the machine: packages, NUMA nodes,
 // cores, PUs with their SMT siblings, caches, and which PUs become worker cores.
 #include "hotcore/topology.h"
 
 #include <hwloc.h>
+extern "C" {  // hwloc/plugins.h declares hwloc_hide_errors() without C linkage
+#include <hwloc/plugins.h>
+}
 #include <sched.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdio>
+#include <cstdlib>
 #include <memory>
+#include <mutex>
 
 #include "platform/sysfs_cpu.h"
 #include "platform/topology_load.h"
@@ -37,6 +43,20 @@ char cache_type(hwloc_obj_t obj) {
   }
 }
 
+// quiet_hwloc() keeps hwloc's own warnings (the multi-line "operating system" banner it
+// prints when the machine changes under a load) off the user's stderr: hwloc reads
+// HWLOC_HIDE_ERRORS once, at its first report; set it (unless the user did) and latch it
+// before the first load, then leave the environment as it was.
+void quiet_hwloc() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    if (std::getenv("HWLOC_HIDE_ERRORS") != nullptr) return;
+    (void)::setenv("HWLOC_HIDE_ERRORS", "2", 0);
+    (void)hwloc_hide_errors();
+    (void)::unsetenv("HWLOC_HIDE_ERRORS");
+  });
+}
+
 std::string list_text(const std::vector<unsigned>& v) {
   if (v.empty()) return "-";
   std::string out;
@@ -61,6 +81,12 @@ topology load_topology_for(const cpu_set_t& mask, worker_policy policy, std::err
     return topo;
   }
   topology_ptr t(raw);
+  quiet_hwloc();
+  // DONT_CHANGE_BINDING: hwloc must not bind the calling thread to each PU in turn to
+  // learn about it; that restores the mask it read, narrowed to the CPUs online then.
+  // INCLUDE_DISALLOWED: PUs outside the cgroup's cpuset are reported too (allowed false).
+  (void)hwloc_topology_set_flags(raw, HWLOC_TOPOLOGY_FLAG_DONT_CHANGE_BINDING |
+                                          HWLOC_TOPOLOGY_FLAG_INCLUDE_DISALLOWED);
   if (hwloc_topology_load(raw) < 0) {
     ec = std::error_code(errno ? errno : EIO, std::generic_category());
     return topo;
@@ -115,6 +141,23 @@ topology load_topology_for(const cpu_set_t& mask, worker_policy policy, std::err
       topo.caches.push_back(std::move(c));
     }
   }
+  // The CPUs the kernel has offline now: hwloc does not report them, but they are part of
+  // the machine and come back. Allowed ones are worker cores that are down until then.
+  cpu_set_t present;
+  if (detail::read_present_cpus(present) == 0)
+    for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &present) || CPU_ISSET(cpu, &online)) continue;
+      if (std::any_of(topo.pus.begin(), topo.pus.end(),
+                      [cpu](const pu_info& p) { return p.os_index == cpu; }))
+        continue;
+      pu_info info;
+      info.os_index = cpu;
+      info.allowed = CPU_ISSET(cpu, &mask);
+      info.online = false;
+      info.worker = info.allowed;
+      topo.pus.push_back(info);
+      if (info.worker) topo.worker_cores.push_back(cpu);
+    }
   std::sort(topo.pus.begin(), topo.pus.end(),
             [](const pu_info& a, const pu_info& b) { return a.os_index < b.os_index; });
   std::sort(topo.caches.begin(), topo.caches.end(), [](const cache_info& a, const cache_info& b) {
@@ -131,7 +174,8 @@ topology load_topology_for(const cpu_set_t& mask, worker_policy policy, std::err
 topology load_topology(std::error_code& ec, worker_policy policy) {
   cpu_set_t mask;
   CPU_ZERO(&mask);
-  if (sched_getaffinity(0, sizeof mask, &mask) != 0) {
+  // The thread's mask with the CPUs that are offline now (sched_getaffinity leaves them out).
+  if (detail::read_thread_allowed(mask) < 0 && sched_getaffinity(0, sizeof mask, &mask) != 0) {
     ec = std::error_code(errno, std::generic_category());
     return topology{};
   }
@@ -149,8 +193,9 @@ std::string topology_text(const topology& topo) {
                 topo.policy == worker_policy::per_core ? "physical core" : "PU");
   out += line;
   for (const pu_info& pu : topo.pus) {
-    const char* role = pu.worker    ? "worker"
-                       : !pu.online  ? "offline"
+    const char* role = pu.worker && !pu.online ? "worker (offline: down until it returns)"
+                       : pu.worker                ? "worker"
+                       : !pu.online               ? "offline"
                        : !pu.allowed ? "not allowed"
                                      : "SMT sibling of a worker";
     std::snprintf(line, sizeof line, "  PU %-3u core %-3d package %-2d numa %-2d siblings %-8s %s\n",

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/topology_load.h — load_topology() for a given affinity mask: the
 // runtime asks with the process's mask, not with that of the thread that happens to ask.
 #pragma once

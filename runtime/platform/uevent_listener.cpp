@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/uevent_listener.cpp — a NETLINK_KOBJECT_UEVENT socket and the parser
 // for the kernel's CPU uevents.
 #include "platform/uevent_listener.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/uevent_listener.h — the kernel's CPU uevents (NETLINK_KOBJECT_UEVENT):
 // "offline@/devices/system/cpu/cpu1" and its kin, parsed into (action, cpu).
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/platform/vacate.cpp — keeping the runtime's threads off the cores that are
 // down: every thread of a down core, and every helper thread (the machine watch, a quota
 // follower), runs on the process's mask minus the cores that are down, so a core that is

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/closeable_stack.h — a lock-free multi-producer stack of nodes (anything
 // with a `Node* next`) that is taken whole, and can be closed (pushes then fail) while its
 // core does not drain it, so nothing lands where nobody looks. A core's task inboxes, its
@@ -6,6 +7,7 @@
 
 #include <atomic>
 #include <cstdint>
+#include "chaos.h"
 
 namespace hotcore::detail {
 
@@ -14,6 +16,7 @@ class closeable_stack {
  public:
   // push() adds a node; false (node not taken) when the stack is closed.
   [[nodiscard]] bool push(Node* node) noexcept {
+    HOTCORE_CHAOS_POINT("queue:push");
     // relaxed: only a starting guess for the CAS.
     Node* h = _head.load(std::memory_order_relaxed);
     do {
@@ -41,6 +44,7 @@ class closeable_stack {
 
   // close_and_take() closes the stack and returns what was in it (newest first).
   [[nodiscard]] Node* close_and_take() noexcept {
+    HOTCORE_CHAOS_POINT("queue:close");
     // acq_rel: acquire the pushed nodes; release orders the close before a later open().
     Node* h = _head.exchange(closed(), std::memory_order_acq_rel);
     return h == closed() ? nullptr : h;

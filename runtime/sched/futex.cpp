@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/futex.cpp — futex wait/wake and the membarrier()-based asymmetric fence.
 #include "sched/futex.h"
 

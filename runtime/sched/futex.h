@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/futex.h — the scheduler's sleep and wake primitives: futex wait/wake on a
 // 32-bit atomic, a pause for spin loops, and the asymmetric fence pair that lets task
 // pushes skip a full fence (the rare sleeper pays with membarrier() instead).

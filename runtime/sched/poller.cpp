@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/poller.cpp — core pollers (hotcore/core_poller.h) on a core's worker:
 // attaching and detaching them, the polling pass between tasks, and the idle sleep in
 // ppoll() on their fds and deadlines instead of the futex.

@@ -1,7 +1,9 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/scheduler.cpp — where tasks go and where workers find them: submit and
 // spawn, the injection and orphan queues, stealing between active cores, waking sleepers,
 // running a task, and shutdown's wait for every accepted task.
 #include "sched/scheduler.h"
+#include "chaos.h"
 
 #include <sched.h>
 
@@ -97,6 +99,7 @@ int scheduler::submit(task_node* node, bool pinned, unsigned core) noexcept {
   // seq_cst: a Dekker pair with shutdown(), which stores _closing and then scans the
   // counters (all seq_cst): either its scan counts this submission, or we see _closing.
   counters.submitted.fetch_add(1, std::memory_order_seq_cst);
+  HOTCORE_CHAOS_POINT("submit");
   int err = 0;
   if (_closing.load(std::memory_order_seq_cst)) {
     err = -ESHUTDOWN;
@@ -325,6 +328,7 @@ task_node* scheduler::steal_from_others(thread_ctx& c) {
     if (v == c.w) continue;
     // acquire: pairs with activate(); steal only from cores that take tasks.
     if (!v->active.load(std::memory_order_acquire)) continue;
+    HOTCORE_CHAOS_POINT("steal");
     if (task_node* t = v->deque.steal()) return t;
   }
   if (c.deque == nullptr) return nullptr;

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/scheduler.h — the task scheduler: one pinned worker per core with a
 // Chase–Lev deque and two injection queues, stealing between active cores, futex sleep,
 // the hotplug hooks ("workers:online" and "sched:active" up and down) and shutdown.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/task_pool.cpp — task node memory: a per-thread free list, and a shared
 // depot of whole batches between threads, so a thread that spawns and runs tasks recycles
 // the same nodes, and nodes freed by workers flow back to the threads that submit. No

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/wait.cpp — task_group's side of the scheduler: spawn() and wait_group(),
 // the waiting thread that helps (a worker, or an outside thread lent a helper deque), and
 // this_core().

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/worker.cpp — a core's worker thread and its life under hotplug: the loop
 // that runs tasks and sleeps when there are none, the commands the hotplug thread sends
 // (unpark, activate, deactivate, park, exit) and the drain that moves a leaving core's
@@ -17,6 +18,7 @@
 
 #include "sched/futex.h"
 #include "sched/scheduler.h"
+#include "chaos.h"
 #include "trace/probes.h"
 
 namespace hotcore::detail {
@@ -38,6 +40,7 @@ constexpr unsigned poll_period = 64;
 // ---- commands from the hotplug thread
 
 std::uint32_t scheduler::command(worker& w, mode m) noexcept {
+  HOTCORE_CHAOS_POINT("worker:command");
   // relaxed load: commands to one worker are serialized by the hotplug lock (or come from
   // the destructor after every hotplug operation).
   const std::uint32_t cmd = (((w.command.load(std::memory_order_relaxed) >> 2) + 1) << 2) | m;
@@ -51,6 +54,7 @@ std::uint32_t scheduler::command(worker& w, mode m) noexcept {
 }
 
 void scheduler::ack(worker& w, std::uint32_t cmd) noexcept {
+  HOTCORE_CHAOS_POINT("worker:ack");
   // release: the hotplug thread that sees the ack sees everything the worker did for it
   // (the drained queues, the finished task).
   w.acked.store(cmd, std::memory_order_release);
@@ -68,6 +72,7 @@ void scheduler::await_ack(worker& w, std::uint32_t cmd) noexcept {
 // command, no wake-up, no context switch on the core's CPU. The affinity of a sleeping
 // thread changes without migrating anything.
 int scheduler::unpark(unsigned core) {
+  HOTCORE_CHAOS_POINT("unpark");
   worker* w = find(core);
   if (w == nullptr) return -EINVAL;
   if (!w->thread.joinable()) {
@@ -80,6 +85,9 @@ int scheduler::unpark(unsigned core) {
     while (w->tid.load(std::memory_order_acquire) == 0) w->tid.wait(0, std::memory_order_acquire);
     const std::string name = "hc-worker/" + std::to_string(core);  // shown by top -H
     (void)pthread_setname_np(w->thread.native_handle(), name.substr(0, 15).c_str());
+    // The new worker closes its inboxes once, parked: wait for that before activate() can
+    // open them (found by the chaos build: a late first close left an active core closed).
+    await_ack(*w, command(*w, mode_parked));
   }
   // relaxed (the tid loads below): published to this thread by the acquire load above,
   // or by an earlier unpark() that the hotplug lock orders before this one.
@@ -92,6 +100,7 @@ int scheduler::unpark(unsigned core) {
 }
 
 void scheduler::park(unsigned core) {
+  HOTCORE_CHAOS_POINT("park");
   worker* w = find(core);
   if (w == nullptr || !w->thread.joinable()) return;
   // The worker is not active here: sched:active went down first (or never came up, on a
@@ -158,6 +167,7 @@ void scheduler::deactivate(unsigned core) {
   if (w == nullptr || !w->thread.joinable()) return;
   // seq_cst: as in activate(); stealers and submitters stop choosing this core.
   w->active.store(false, std::memory_order_seq_cst);
+  HOTCORE_CHAOS_POINT("queue:close");
   // Close the inboxes and move what waits there right away: none of it has to wait for
   // the running task (which may itself be waiting for one of them). A push that loses to
   // the close fails and goes to another core. With no other core active (the last core,
@@ -294,6 +304,7 @@ bool scheduler::move_off(task_node* node, worker& from) {
 // none left (the last core at shutdown) it runs them itself, with the orphans and
 // whatever they spawn, until nothing is left.
 void scheduler::close_and_drain(worker& w) {
+  HOTCORE_CHAOS_POINT("queue:drain");
   task_node* list = nullptr;
   auto append = [&list](task_node* more) {
     while (more != nullptr) {

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/sched/ws_deque.h — the Chase–Lev work-stealing deque (Lê, Pop, Cohen, Zappa
 // Nardelli, PPoPP 2013): its owner pushes and pops at the bottom, any thread steals at
 // the top. Lock-free; grows by doubling; old rings are kept until the deque dies.

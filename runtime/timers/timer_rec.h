@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/timers/timer_rec.h — one armed timer (its deadline, function, reference count
 // and the one atomic state that decides between firing and cancelling), and the
 // lock-free inbox through which timers reach a core's wheel from other threads.

@@ -1,6 +1,7 @@
-// runtime/timers/timer_service.cpp — per-core timers: the states "timers:prepare" and
-// "timers:online" (registered with the public API), arming locally or through another
-// core's inbox, cancel, and moving a leaving core's timers to a core that stays.
+// SPDX-License-Identifier: MIT
+// runtime/timers/timer_service.cpp — per-core timers: each service an instance of the
+// multi-instance states "timers:prepare" and "timers:online", arming locally or through
+// another core's inbox, cancel, and moving a leaving core's timers to a core that stays.
 #include "hotcore/timers.h"
 
 #include <time.h>
@@ -11,7 +12,9 @@
 #include <new>
 
 #include "hotcore/states.h"
+#include "runtime_impl.h"
 #include "timers/timer_service_impl.h"
+#include "chaos.h"
 
 namespace hotcore {
 
@@ -58,31 +61,47 @@ std::unique_ptr<timer_service> timer_service::create(runtime& rt, std::error_cod
   impl->cores = rt.cores();
   for (unsigned core : impl->cores) impl->ncores = std::max<std::size_t>(impl->ncores, core + 1);
   impl->per_core = std::make_unique<core_timers[]>(impl->ncores);
-  timer_service_impl* s = impl.get();
-  int ret = rt.setup_state(TIMERS_PREPARE, "timers:prepare",
-                           [s](unsigned core) { return s->prepare_up(core); },
-                           [s](unsigned core) { return s->prepare_down(core); });
-  if (ret < 0) {
+  const int online = timer_service_impl::install_states(rt);
+  if (online < 0) {
+    ec = std::error_code(-online, std::generic_category());
+    return nullptr;
+  }
+  impl->online_state = online;
+  // The service becomes an instance of both states: a wheel on every core at or past
+  // "timers:prepare", attached on every core at or past "timers:online". If core N fails,
+  // the runtime tears the instance down on cores 0..N-1; the prepare instance is then
+  // removed here.
+  if (const int ret = rt.add_instance(TIMERS_PREPARE, &impl->prepare_node); ret < 0) {
     ec = std::error_code(-ret, std::generic_category());
     return nullptr;
   }
-  impl->prepare_state = TIMERS_PREPARE;
-  ret = rt.setup_state(ONLINE_DYN, "timers:online",
-                       [s](unsigned core) { return s->online_up(core); },
-                       [s](unsigned core) { return s->online_down(core); });
-  if (ret < 0) {
-    (void)rt.remove_state(TIMERS_PREPARE);
+  if (const int ret = rt.add_instance(online, &impl->online_node); ret < 0) {
+    (void)rt.remove_instance(TIMERS_PREPARE, &impl->prepare_node);
     ec = std::error_code(-ret, std::generic_category());
     return nullptr;
   }
-  impl->online_state = ret;
   return std::unique_ptr<timer_service>(new timer_service(std::move(impl)));
 }
 
 timer_service::~timer_service() {
   _impl->closing = true;
-  (void)_impl->rt.remove_state(_impl->online_state);   // every wheel's timers to `parked`
-  (void)_impl->rt.remove_state(_impl->prepare_state);  // the wheels freed
+  // This service's teardowns on every core; the states stay for the runtime's others.
+  (void)_impl->rt.remove_instance(_impl->online_state, &_impl->online_node);  // to `parked`
+  (void)_impl->rt.remove_instance(TIMERS_PREPARE, &_impl->prepare_node);     // wheels freed
+}
+
+int timer_service_impl::install_states(runtime& rt) {
+  detail::runtime_impl& r = detail::runtime_access::impl(rt);
+  auto owner = [](instance_node* n) { return static_cast<detail::service_node*>(n)->owner; };
+  const int ret = r.setup_multi_once(
+      TIMERS_PREPARE, "timers:prepare",
+      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_up(core); },
+      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_down(core); });
+  if (ret < 0) return ret;
+  return r.setup_multi_once(
+      ONLINE_DYN, "timers:online",
+      [owner](unsigned core, instance_node* n) { return owner(n)->online_up(core); },
+      [owner](unsigned core, instance_node* n) { return owner(n)->online_down(core); });
 }
 
 timer_service_impl::~timer_service_impl() {
@@ -97,7 +116,7 @@ timer_service_impl::~timer_service_impl() {
   }
 }
 
-int timer_service::prepare_state() const noexcept { return _impl->prepare_state; }
+int timer_service::prepare_state() const noexcept { return TIMERS_PREPARE; }
 int timer_service::online_state() const noexcept { return _impl->online_state; }
 
 // ---- the states
@@ -210,6 +229,7 @@ bool timer_service_impl::try_send(timer_rec* t, int exclude) noexcept {
 }
 
 void timer_service_impl::send(timer_rec* t, int exclude) noexcept {
+  HOTCORE_CHAOS_POINT("timer:migrate");
   if (try_send(t, exclude)) return;
   park(t);
   // A core may have come up between our look at its inbox and the park: its startup

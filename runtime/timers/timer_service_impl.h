@@ -1,6 +1,7 @@
+// SPDX-License-Identifier: MIT
 // runtime/timers/timer_service_impl.h — the timer service's insides: per-core slots (the
 // inbox other threads push to, the wheel, the counts), the parked list for timers with
-// no core online, and the two states' callbacks.
+// no core online, and the callbacks of the two multi-instance states for one service.
 #pragma once
 
 #include <atomic>
@@ -8,6 +9,7 @@
 #include <mutex>
 #include <vector>
 
+#include "hotcore/instance.h"
 #include "hotcore/runtime.h"
 #include "hotcore/timers.h"
 #include "timers/timer_rec.h"
@@ -26,9 +28,23 @@ struct core_timers {
   wheel_counters counters;
 };
 
+struct timer_service_impl;
+
+// service_node is one timer service's membership in one of the two multi-instance states:
+// the states' callbacks get it and recover the service from it.
+struct service_node : instance_node {
+  explicit service_node(timer_service_impl& s) : owner(&s) {}
+  timer_service_impl* owner;
+};
+
 struct timer_service_impl {
   explicit timer_service_impl(runtime& rt_) : rt(rt_) {}
   ~timer_service_impl();
+
+  // install_states() sets up "timers:prepare" (TIMERS_PREPARE) and "timers:online"
+  // (ONLINE_DYN) as multi-instance states on the runtime's first timer service (later
+  // services find them). The online state's number, or a negative errno.
+  static int install_states(runtime& rt);
 
   int prepare_up(unsigned core);
   int prepare_down(unsigned core);
@@ -60,8 +76,11 @@ struct timer_service_impl {
   // Written before remove_state(), read by the teardowns it runs (ordered by the hand-over
   // to the hotplug thread).
   bool closing = false;
-  int prepare_state = -1;
   int online_state = -1;
+  // This service as an instance of each state (added by create(), removed by the
+  // destructor).
+  service_node prepare_node{*this};
+  service_node online_node{*this};
 };
 
 }  // namespace hotcore::detail

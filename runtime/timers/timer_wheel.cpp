@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/timers/timer_wheel.cpp — the per-core timer wheel: placing timers in slots or
 // the overflow list, the poll pass that fires what is due, and the earliest deadline the
 // worker sleeps until.

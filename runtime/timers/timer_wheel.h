@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/timers/timer_wheel.h — one core's timer wheel: 512 slots of 2^20 ns plus an
 // overflow list, run as a core_poller by the core's worker (poll() fires what is due,
 // next_deadline_ns() is the exact earliest deadline).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // runtime/trace/probes.h — hotcore's USDT probes (provider "hotcore") for bpftrace, perf
 // and SystemTap. Each probe has a semaphore: the kernel raises it while a tracer is
 // attached, and HOTCORE_PROBE() computes its arguments only then. Without <sys/sdt.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: MIT
 // tests/install/consumer.cpp — a program outside the hotcore tree, built by
 // tests/install_test.sh against an installed hotcore (pkg-config, CMake, meson subproject):
 // it runs one task on the runtime and prints the versions of headers and library.
