@@ -135,29 +135,42 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
   // A core whose CPU the kernel has offline now stays down: with follow_cpu_hotplug the
   // governor brings it up when the kernel onlines the CPU (it counts as taken down by the
   // governor); without, core_up() does once the CPU is back (as if the user took it down).
-  std::vector<unsigned> up_now;
-  for (unsigned id : rt->cores()) {
-    if (detail::read_cpu_online(id) != 0) {
-      up_now.push_back(id);
-      continue;
-    }
+  const auto leave_down = [&impl, &options](unsigned id) {
     if (options.follow_cpu_hotplug) {
       impl.gov.available[id] = 0;
       impl.gov.governor_down[id] = options.online_at_start ? 1 : 0;
     } else {
       impl.gov.user_down[id] = 1;
     }
+  };
+  std::vector<unsigned> up_now;
+  for (unsigned id : rt->cores()) {
+    if (detail::read_cpu_online(id) != 0) up_now.push_back(id);
+    else leave_down(id);
+  }
+  if (options.online_at_start) {
+    // The kernel may take a CPU away between the look above and its walk (stress-ng
+    // --cpu-online does, in microseconds): core_up() says so with -EHOSTDOWN, and that
+    // core stays down like the ones found offline.
+    std::vector<unsigned> came_up;
+    for (unsigned id : up_now) {
+      const int ret = rt->core_up(id);
+      if (ret == -EHOSTDOWN) {
+        leave_down(id);
+        continue;
+      }
+      if (ret != 0) {
+        ec = std::error_code(-ret, std::generic_category());
+        return nullptr;
+      }
+      came_up.push_back(id);
+    }
+    up_now = std::move(came_up);
   }
   if (up_now.empty()) {  // every CPU of the runtime is offline: nothing can run
     ec = std::error_code(EHOSTDOWN, std::generic_category());
     return nullptr;
   }
-  if (options.online_at_start)
-    for (unsigned id : up_now)
-      if (const int ret = rt->core_up(id); ret != 0) {
-        ec = std::error_code(-ret, std::generic_category());
-        return nullptr;
-      }
   if (impl.watch)
     if (const int ret = impl.watch->start(); ret < 0) {
       ec = std::error_code(-ret, std::generic_category());

@@ -291,7 +291,7 @@ TEST_CASE("Target in 64 bits: a quota of 2^32 CPUs or more is every allowed core
   floor_p.rounding = quota_rounding::floor;
   const std::int64_t period = 100000;
   for (const std::int64_t cpus : {std::int64_t{1} << 32, (std::int64_t{1} << 32) + 1,
-                                  std::int64_t{1} << 40, std::int64_t{1} << 52}) {
+                                  std::int64_t{1} << 40, std::int64_t{1} << 46}) {  // 2^46 * 10^5 < 2^63
     CAPTURE(cpus);
     const cpu_limit huge{cpus * period, period};
     CHECK(quota_cores(huge, ceil_p, 0) == std::numeric_limits<unsigned>::max());

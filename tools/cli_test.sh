@@ -43,10 +43,16 @@ max_rss_kib() {
 subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, check=True)
 print(resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss)' "$hotcore" "$@"
 }
-small=$(max_rss_kib cycle --count 2000 --states 2)
-large=$(max_rss_kib cycle --count 20000 --states 2)
-echo "cycle peak RSS: $small KiB at --count 2000, $large KiB at --count 20000"
-check "cycle's peak RSS does not grow with --count" test "$large" -le "$((small + 1024))"
+# Under ASan the peak is ASan's: its quarantine holds freed memory back (up to 256 MiB),
+# so the check runs on builds without it and says so when it does not.
+if ldd "$hotcore" | grep -q 'libasan'; then
+  echo "skip cycle's peak RSS check: an ASan build (its quarantine keeps freed memory)"
+else
+  small=$(max_rss_kib cycle --count 2000 --states 2)
+  large=$(max_rss_kib cycle --count 20000 --states 2)
+  echo "cycle peak RSS: $small KiB at --count 2000, $large KiB at --count 20000"
+  check "cycle's peak RSS does not grow with --count" test "$large" -le "$((small + 1024))"
+fi
 
 run cycle --states 41
 check "cycle --states 41 exits 2" test "$rc" -eq 2
