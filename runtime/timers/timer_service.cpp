@@ -84,7 +84,7 @@ std::unique_ptr<timer_service> timer_service::create(runtime& rt, std::error_cod
 }
 
 timer_service::~timer_service() {
-  _impl->closing = true;
+  _impl->closing.store(true, std::memory_order_release);
   // This service's teardowns on every core; the states stay for the runtime's others.
   (void)_impl->rt.remove_instance(_impl->online_state, &_impl->online_node);  // to `parked`
   (void)_impl->rt.remove_instance(TIMERS_PREPARE, &_impl->prepare_node);     // wheels freed
@@ -193,7 +193,7 @@ int timer_service_impl::online_down(unsigned core) {
     if (t->is_cancelled()) {
       t->fn = nullptr;
       t->release();
-    } else if (closing) {
+    } else if (closing.load(std::memory_order_acquire)) {
       park(t);
     } else {
       send(t, static_cast<int>(core));

@@ -75,7 +75,9 @@ struct timer_service_impl {
   // closing: the destructor is removing the states; teardowns park instead of migrating.
   // Written before remove_state(), read by the teardowns it runs (ordered by the hand-over
   // to the hotplug thread).
-  bool closing = false;
+  // Atomic: a churning core's teardown reads it on its hotplug thread while the destructor
+  // sets it; release/acquire so a teardown that sees true also sees what came before.
+  std::atomic<bool> closing{false};
   int online_state = -1;
   // This service as an instance of each state (added by create(), removed by the
   // destructor).
