@@ -73,6 +73,9 @@ def sched_ratio(run, out_dir, command):
     ax.set_xscale("log", base=2)
     ax.set_xticks(sorted(all_cores), [str(c) for c in sorted(all_cores)])
     ax.set_yscale("log", base=2)
+    ax.yaxis.set_major_locator(matplotlib.ticker.FixedLocator(
+        [0.125, 0.25, 0.33, 0.5, 0.67, 0.8, 1, 1.25, 1.5, 2, 3, 4, 8]))
+    ax.yaxis.set_minor_locator(matplotlib.ticker.NullLocator())
     ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
     ax.set_xlabel("worker cores (hotcore runtime / oneTBB arena of that many threads)")
     ax.set_ylabel("hotcore time / oneTBB time (log scale)")
@@ -89,15 +92,13 @@ def sched_ratio(run, out_dir, command):
 
 
 def core_cost(run, out_dir, command):
-    bench = [b for b in run["benchmarks"] if not b.get("error_occurred") and
-             b.get("run_type", "iteration") == "iteration"]
+    r = rows(run)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
     labels = {"hotcore_logical": "hotcore logical down+up (8 empty states)",
               "tbb_arena_reinit": "oneTBB arena re-initialised at N-1 and N\n"
                                   "(no pinning, no vacating, no callbacks)"}
     for key, label in labels.items():
-        pts = sorted((int(re.search(r"cores:(\d+)", b["name"])[1]), b) for b in bench
-                     if f"/{key}/" in b["name"])
+        pts = sorted((c, b) for (_, pool, c), b in r.items() if pool == key)
         if not pts:
             continue
         xs = [c for c, _ in pts]
@@ -109,27 +110,37 @@ def core_cost(run, out_dir, command):
     left.set_xlabel("worker cores")
     left.set_ylabel("one core away and back (µs, log scale)")
     left.set_title("cost of one core against the core count")
-    left.legend(fontsize=7)
+    left.legend(fontsize=7, loc="best")
     left.grid(True, which="both", alpha=0.3)
-    phys = [b for b in bench if "/hotcore_physical_cpu1/" in b["name"]]
+    # Right: every layer at the largest core count, p50 and p99 bars on one log axis; the
+    # physical run (no core count) as its kernel part and hotcore's part.
+    bars = []
+    for key, label in (("tbb_arena_reinit", "oneTBB arena\nre-initialised"),
+                       ("hotcore_logical", "hotcore\nlogical")):
+        pts = sorted((c, b) for (_, pool, c), b in r.items() if pool == key)
+        if pts:
+            c, b = pts[-1]
+            bars.append((f"{label}\n({c} cores)", b["p50_us"], b["p99_us"]))
+    phys = sorted((b.get("aggregate_name") != "median", i, b) for i, b in
+                  enumerate(run["benchmarks"]) if "/hotcore_physical_cpu1/" in b["name"] and
+                  not b.get("error_occurred") and b.get("aggregate_name", "median") == "median")
     if phys:
-        b = phys[0]
-        for i, q in enumerate(["p50", "p99"]):
-            k, o = b[f"kernel_{q}_us"] / 1e3, b[f"runtime_{q}_us"] / 1e3
-            right.bar(i, k, color="tab:red", width=0.6, label="kernel (write to cpu1/online)" if i == 0 else None)
-            right.bar(i, o, bottom=k, color="tab:blue", width=0.6, label="hotcore (everything else)" if i == 0 else None)
-            right.text(i, k + o, f"kernel {k:.1f} ms\nhotcore {o * 1e3:.0f} µs", ha="center",
-                       va="bottom", fontsize=8)
-        right.set_xticks(range(2), ["p50", "p99"])
-        right.set_ylabel("cpu1 down+up (ms)")
-        right.set_title(f"physical down+up of cpu1 (root), {b['iterations']} cycles\n"
-                        "kernel and hotcore parts are the percentiles of each part")
-        right.legend(fontsize=8)
-        right.margins(y=0.2)
-    else:
-        right.text(0.5, 0.5, "no physical run in this JSON\n(needs root and cpu1/online)",
-                   ha="center", va="center")
-        right.set_axis_off()
+        b = phys[0][2]
+        bars.append(("physical cpu1:\nhotcore's part", b["runtime_p50_us"], b["runtime_p99_us"]))
+        bars.append(("physical cpu1:\nkernel's part", b["kernel_p50_us"], b["kernel_p99_us"]))
+    for i, (label, p50, p99) in enumerate(bars):
+        for j, (q, v) in enumerate((("p50", p50), ("p99", p99))):
+            right.bar(i + (j - 0.5) * 0.38, v, width=0.36, color=("tab:blue", "tab:orange")[j],
+                      label=q if i == 0 else None)
+            right.text(i + (j - 0.5) * 0.38, v, f"{v:,.0f}" if v >= 100 else f"{v:.3g}", ha="center",
+                       va="bottom", fontsize=7)
+    right.set_xticks(range(len(bars)), [x[0] for x in bars], fontsize=8)
+    right.set_yscale("log")
+    right.set_ylabel("one core away and back (µs, log scale)")
+    right.set_title("every layer" + ("" if phys else " (no physical run: needs root)") +
+                    "\noneTBB's arena does not pin, vacate a CPU or run callbacks")
+    right.legend(fontsize=8, loc="upper left")
+    right.margins(y=0.15)
     fig.text(0.01, 0.005, stamp(run, command), fontsize=7, color="gray")
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     path = os.path.join(out_dir, "core_cost.png")
