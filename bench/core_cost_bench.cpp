@@ -3,7 +3,8 @@
 // layer, in one table: hotcore's logical down+up (8 empty ONLINE states) at each core
 // count, the physical down+up of cpu1 split into the kernel's part (the write to
 // cpu1/online) and hotcore's, and a oneTBB arena re-initialised at one thread fewer and
-// back. Counters are in microseconds: p50_us and p99_us per down+up; kernel_p50_us and
+// back; and add_instance + remove_instance across 1, 2, 4, ... cores, which grows with the
+// core count while the callbacks run one core after another. Counters are in microseconds: p50_us and p99_us per down+up; kernel_p50_us and
 // runtime_p50_us for the physical split.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
@@ -69,6 +70,32 @@ void logical(benchmark::State& state) {
     if (t < 0) return;
     ns.push_back(t);
   }
+  set_us(state, "", std::move(ns));
+}
+
+// add_remove_instance: add_instance + remove_instance of one node of a multi-instance
+// ONLINE state with empty callbacks, which runs them on each of the `cores` online cores.
+void add_remove_instance(benchmark::State& state) {
+  hotcore::runtime* rt = hotcore_rt(state);
+  if (!rt) return;
+  const auto nothing = [](unsigned, hotcore::instance_node*) { return 0; };
+  const int st = rt->setup_state_multi(hotcore::ONLINE_DYN, "cost:multi", nothing, nothing);
+  if (st < 0) return fail(state, "setup_state_multi", st);
+  hotcore::instance_node node;
+  std::vector<std::int64_t> ns;
+  for (auto _ : state) {
+    const auto t0 = clock_type::now();
+    if (const int ret = rt->add_instance(st, &node); ret < 0) {
+      fail(state, "add_instance", ret);
+      break;
+    }
+    if (const int ret = rt->remove_instance(st, &node); ret < 0) {
+      fail(state, "remove_instance", ret);
+      break;
+    }
+    ns.push_back(ns_between(t0, clock_type::now()));
+  }
+  (void)rt->remove_state(st);
   set_us(state, "", std::move(ns));
 }
 
@@ -175,6 +202,7 @@ void from_two(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(logical)->Name("core_cost/hotcore_logical")->Apply(from_two);
 BENCHMARK(physical)->Name("core_cost/hotcore_physical_cpu1")->Iterations(20)->UseRealTime()->Unit(benchmark::kMicrosecond);
+BENCHMARK(add_remove_instance)->Name("core_cost/hotcore_add_remove_instance")->Apply(core_sweep);
 BENCHMARK(tbb_arena_cycle)->Name("core_cost/tbb_arena_reinit")->Apply(from_two);
 
 }  // namespace

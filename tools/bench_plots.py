@@ -5,8 +5,9 @@
 #   sched_ratio.png  hotcore's time / oneTBB's per sched_bench workload against the core
 #                    count (medians when the run had repetitions)
 #   core_cost.png    what a core costs to take away and give back (core_cost_bench): p50
-#                    and p99 per layer against the core count, and the physical cycle split
-#                    into the kernel's part and hotcore's
+#                    and p99 per layer against the core count (and add+remove_instance),
+#                    and every layer side by side, the physical cycle split into the
+#                    kernel's part and hotcore's
 # Usage: python3 tools/plots.py bench SCHED_JSON CORE_COST_JSON [OUT_DIR]
 #        (OUT_DIR defaults to docs/; either JSON may be "-" to leave its picture out)
 import json
@@ -95,6 +96,7 @@ def core_cost(run, out_dir, command):
     r = rows(run)
     fig, (left, right) = plt.subplots(1, 2, figsize=(12, 5))
     labels = {"hotcore_logical": "hotcore logical down+up (8 empty states)",
+              "hotcore_add_remove_instance": "hotcore add+remove_instance on every core",
               "tbb_arena_reinit": "oneTBB arena re-initialised at N-1 and N\n"
                                   "(no pinning, no vacating, no callbacks)"}
     for key, label in labels.items():
