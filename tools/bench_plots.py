@@ -99,6 +99,7 @@ def core_cost(run, out_dir, command):
               "hotcore_add_remove_instance": "hotcore add+remove_instance on every core",
               "tbb_arena_reinit": "oneTBB arena re-initialised at N-1 and N\n"
                                   "(no pinning, no vacating, no callbacks)"}
+    ticks = set()
     for key, label in labels.items():
         pts = sorted((c, b) for (_, pool, c), b in r.items() if pool == key)
         if not pts:
@@ -107,11 +108,12 @@ def core_cost(run, out_dir, command):
         line, = left.plot(xs, [b["p50_us"] for _, b in pts], "o-", label=label + ", p50")
         left.plot(xs, [b["p99_us"] for _, b in pts], "s:", color=line.get_color(),
                   label=label.split("\n")[0] + ", p99")
-        left.set_xticks(xs, [str(x) for x in xs])
+        ticks.update(xs)
+    left.set_xticks(sorted(ticks), [str(x) for x in sorted(ticks)])
     left.set_yscale("log")
     left.set_xlabel("worker cores")
-    left.set_ylabel("one core away and back (µs, log scale)")
-    left.set_title("cost of one core against the core count")
+    left.set_ylabel("time per operation (µs, log scale)")
+    left.set_title("against the core count: one core away and back,\nand an instance added and removed on every core")
     left.legend(fontsize=7, loc="best")
     left.grid(True, which="both", alpha=0.3)
     # Right: every layer at the largest core count, p50 and p99 bars on one log axis; the
