@@ -2,92 +2,40 @@
 // bench/sched_bench.cpp — the task scheduler against oneTBB in one binary, so one run
 // gives the ratio: fib with a cutoff, fine-grained fib, parallel_for over 16M doubles,
 // spawning from a worker, submitting from outside, wake-up latency of an idle pool, and
-// parallel_for while a core goes down and up. Each runs on 1 and 2 worker cores (the
-// argument); names are <workload>/hotcore/<cores> and <workload>/tbb/<cores>.
+// parallel_for while a core goes down and up; sched_trees.cpp adds fork-join round trips,
+// nqueens and skynet. Each runs at 1, 2, 4, ... worker cores up to the CPU count (the
+// argument, sched_pools.h); names are <workload>/hotcore/cores:N and <workload>/tbb/cores:N.
 //
 // The fork-join bodies run inside the pool on both sides (hotcore: as a task on a worker,
 // see in_pool(); TBB: task_arena::execute), so both compute on exactly `cores` threads.
 // fib_external shows the other way, called from the benchmark thread itself.
 #include <benchmark/benchmark.h>
+#include <oneapi/tbb/global_control.h>
 #include <oneapi/tbb/parallel_for.h>
 #include <oneapi/tbb/task_arena.h>
 #include <oneapi/tbb/task_group.h>
-#include <sched.h>
 
 #include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
-#include <map>
-#include <memory>
-#include <system_error>
 #include <thread>
 #include <vector>
 
 #include "hotcore/parallel.h"
 #include "hotcore/runtime.h"
 #include "hotcore/task_group.h"
+#include "sched_pools.h"
 
 namespace {
 
 using hotcore::runtime;
+using sched_bench::core_sweep;
+using sched_bench::hotcore_rt;
+using sched_bench::in_pool;
+using sched_bench::tbb_arena;
 using clock_type = std::chrono::steady_clock;
-
-// ---- the pools, made once per worker count
-
-// hotcore_rt() is a runtime on the first `cores` worker cores, every core online.
-runtime* hotcore_rt(benchmark::State& state) {
-  static std::map<int, std::unique_ptr<runtime>> runtimes;
-  const int cores = static_cast<int>(state.range(0));
-  auto& slot = runtimes[cores];
-  if (!slot) {
-    std::error_code ec;
-    auto probe = runtime::create({.cores = {}, .online_at_start = false}, ec);
-    if (!probe || static_cast<int>(probe->cores().size()) < cores) {
-      state.SkipWithError("not enough worker cores");
-      return nullptr;
-    }
-    std::vector<unsigned> ids(probe->cores().begin(), probe->cores().begin() + cores);
-    probe.reset();
-    slot = runtime::create({.cores = ids, .online_at_start = true}, ec);
-    if (!slot) {
-      state.SkipWithError(("runtime::create: " + ec.message()).c_str());
-      return nullptr;
-    }
-  }
-  return slot.get();
-}
-
-// tbb_arena() is an arena of `cores` threads (the calling thread plus cores - 1 workers).
-tbb::task_arena& tbb_arena(benchmark::State& state) {
-  static std::map<int, std::unique_ptr<tbb::task_arena>> arenas;
-  const int cores = static_cast<int>(state.range(0));
-  auto& slot = arenas[cores];
-  if (!slot) {
-    slot = std::make_unique<tbb::task_arena>(cores);
-    slot->initialize();
-  }
-  return *slot;
-}
-
-// in_pool() runs fn as a task on a worker and waits for it, as tbb::task_arena::execute
-// runs its body inside the arena: both pools then compute on exactly `cores` threads
-// (an outside thread waiting in task_group::wait() would help, and be one thread more).
-template <class F>
-void in_pool(benchmark::State& state, runtime& rt, F fn) {
-  std::atomic<std::uint32_t> done{0};
-  if (rt.submit([&] {
-        fn();
-        done.store(1);
-      }) != 0) {
-    state.SkipWithError("submit failed");
-    return;
-  }
-  // Poll, yielding: a futex sleep would add a wake-up (tens of us on a VM) to every
-  // iteration, which TBB's execute() does not pay.
-  while (done.load() == 0) std::this_thread::yield();
-}
 
 // ---- workloads
 
@@ -125,14 +73,17 @@ void fib_tb(benchmark::State& state) {
 }
 
 // fib_external: fib(30) called straight from the benchmark thread, as a program would:
-// it helps in wait(), so hotcore computes on its two pinned workers plus this thread;
-// TBB attaches the thread to its default arena (this thread plus one worker).
+// it helps in wait(), so hotcore computes on its `cores` pinned workers plus this thread;
+// TBB attaches the thread to its default arena, held to `cores` threads (this thread plus
+// cores - 1 workers) by tbb::global_control.
 void fib_external_hc(benchmark::State& state) {
   runtime* rt = hotcore_rt(state);
   if (!rt) return;
   for (auto _ : state) benchmark::DoNotOptimize(fib_hotcore(*rt, 30, 20));
 }
 void fib_external_tb(benchmark::State& state) {
+  const tbb::global_control limit(tbb::global_control::max_allowed_parallelism,
+                                  static_cast<std::size_t>(state.range(0)));
   for (auto _ : state) benchmark::DoNotOptimize(fib_tbb(30, 20));
 }
 
@@ -274,7 +225,7 @@ void churn_common(benchmark::State& state, bool churn) {
   runtime* rt = hotcore_rt(state);
   if (!rt) return;
   if (rt->cores().size() < 2) {
-    state.SkipWithError("needs two cores");
+    state.SkipWithError("skipped: needs two cores");
     return;
   }
   std::vector<double> v(churn_size, 1.0);
@@ -306,28 +257,20 @@ void churn_common(benchmark::State& state, bool churn) {
 void churn_hc(benchmark::State& state) { churn_common(state, true); }
 void churn_off_hc(benchmark::State& state) { churn_common(state, false); }
 
-void worker_counts(benchmark::internal::Benchmark* b) {
-  b->ArgName("cores");
-  b->Arg(1);
-  if (std::thread::hardware_concurrency() >= 2) b->Arg(2);
-  b->UseRealTime();
-  b->Unit(benchmark::kMicrosecond);
-}
-
-BENCHMARK(fib_hc)->Name("fib/hotcore")->Apply(worker_counts);
-BENCHMARK(fib_tb)->Name("fib/tbb")->Apply(worker_counts);
-BENCHMARK(fib_external_hc)->Name("fib_external/hotcore")->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(fib_external_tb)->Name("fib_external/tbb")->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
-BENCHMARK(fib_fine_hc)->Name("fib_fine/hotcore")->Apply(worker_counts);
-BENCHMARK(fib_fine_tb)->Name("fib_fine/tbb")->Apply(worker_counts);
-BENCHMARK(parallel_for_hc)->Name("parallel_for/hotcore")->Apply(worker_counts);
-BENCHMARK(parallel_for_tb)->Name("parallel_for/tbb")->Apply(worker_counts);
-BENCHMARK(spawn_hc)->Name("spawn/hotcore")->Apply(worker_counts);
-BENCHMARK(spawn_tb)->Name("spawn/tbb")->Apply(worker_counts);
-BENCHMARK(submit_external_hc)->Name("submit_external/hotcore")->Apply(worker_counts);
-BENCHMARK(submit_external_tb)->Name("submit_external/tbb")->Apply(worker_counts);
-BENCHMARK(wake_latency_hc)->Name("wake_latency/hotcore")->Apply(worker_counts)->Iterations(300);
-BENCHMARK(wake_latency_tb)->Name("wake_latency/tbb")->Apply(worker_counts)->Iterations(300);
+BENCHMARK(fib_hc)->Name("fib/hotcore")->Apply(core_sweep);
+BENCHMARK(fib_tb)->Name("fib/tbb")->Apply(core_sweep);
+BENCHMARK(fib_external_hc)->Name("fib_external/hotcore")->Apply(core_sweep);
+BENCHMARK(fib_external_tb)->Name("fib_external/tbb")->Apply(core_sweep);
+BENCHMARK(fib_fine_hc)->Name("fib_fine/hotcore")->Apply(core_sweep);
+BENCHMARK(fib_fine_tb)->Name("fib_fine/tbb")->Apply(core_sweep);
+BENCHMARK(parallel_for_hc)->Name("parallel_for/hotcore")->Apply(core_sweep);
+BENCHMARK(parallel_for_tb)->Name("parallel_for/tbb")->Apply(core_sweep);
+BENCHMARK(spawn_hc)->Name("spawn/hotcore")->Apply(core_sweep);
+BENCHMARK(spawn_tb)->Name("spawn/tbb")->Apply(core_sweep);
+BENCHMARK(submit_external_hc)->Name("submit_external/hotcore")->Apply(core_sweep);
+BENCHMARK(submit_external_tb)->Name("submit_external/tbb")->Apply(core_sweep);
+BENCHMARK(wake_latency_hc)->Name("wake_latency/hotcore")->Apply(core_sweep)->Iterations(300);
+BENCHMARK(wake_latency_tb)->Name("wake_latency/tbb")->Apply(core_sweep)->Iterations(300);
 BENCHMARK(churn_hc)->Name("churn/hotcore")->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(churn_off_hc)->Name("churn_off/hotcore")->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
 

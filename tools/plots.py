@@ -9,6 +9,8 @@
 #                            a core went down and came back
 #   docs/quota_reaction.png  CDF of quota-follow reaction times
 # Usage: python3 tools/plots.py BUILD_DIR [OUT_DIR]   (OUT_DIR defaults to docs/)
+#        python3 tools/plots.py bench SCHED_JSON CORE_COST_JSON [OUT_DIR]: the benchmark
+#        pictures from saved Google Benchmark JSON (tools/bench_plots.py)
 import fcntl
 import json
 import os
@@ -239,4 +241,9 @@ def main():
                              ("cycle_cost.png", "server_latency.png", "quota_reaction.png")))
 
 
+if len(sys.argv) > 1 and sys.argv[1] == "bench":
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import bench_plots  # noqa: E402
+
+    sys.exit(bench_plots.main(sys.argv[2:]))
 main()
