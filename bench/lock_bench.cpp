@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // bench/lock_bench.cpp — what the read side of the hotplug lock costs with 1, 2, ... N
 // reader threads, each pinned to its own CPU: cpus_read_lock()+cpus_read_unlock() through
-// the public API, and read_lock()+read_unlock() of the lock itself.
+// the public API, read_lock()+read_unlock() of the lock itself, and two empty function
+// calls as the floor to compare them with.
 #include <benchmark/benchmark.h>
 #include <sched.h>
 #include <time.h>
@@ -121,6 +122,21 @@ void BM_read_lock(benchmark::State& state) {
   measure(state, [] { lock.read_lock(); }, [] { lock.read_unlock(); });
 }
 BENCHMARK(BM_read_lock)->DenseThreadRange(1, max_threads())->UseRealTime();
+
+// store_one() is the least a lock or unlock can be: an out-of-line call that stores to the
+// caller's own memory.
+[[gnu::noinline]] void store_one(long* slot) {
+  *slot = 1;
+  benchmark::ClobberMemory();
+}
+
+// BM_call_floor: one inner step is two store_one() calls, the yardstick for a read
+// lock+unlock that are function calls: what this machine takes for the calls alone.
+void BM_call_floor(benchmark::State& state) {
+  long slot = 0;
+  measure(state, [&slot] { store_one(&slot); }, [&slot] { store_one(&slot); });
+}
+BENCHMARK(BM_call_floor)->DenseThreadRange(1, max_threads())->UseRealTime();
 
 }  // namespace
 
