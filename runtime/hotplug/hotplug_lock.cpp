@@ -4,6 +4,7 @@
 #include "chaos.h"
 
 #include <linux/membarrier.h>
+#include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -82,7 +83,14 @@ struct registry {
   std::vector<reader_record*> records;
 };
 registry& readers() noexcept {
-  static registry* const r = new registry;
+  static registry* const r = [] {
+    auto* reg = new registry;
+    // A fork() while another thread holds the mutex would leave it locked for good in the
+    // child: fork holds it across the copy.
+    (void)pthread_atfork([] { readers().mutex.lock(); }, [] { readers().mutex.unlock(); },
+                         [] { readers().mutex.unlock(); });
+    return reg;
+  }();
   return *r;
 }
 
