@@ -88,8 +88,8 @@ TEST_CASE("cpus_read_lock() inhibits CPU hotplug operations: readers never see a
   std::atomic<long> torn{0};
   std::atomic<long> writer_saw_reader{0};
   std::atomic<bool> stop{false};
-  constexpr int reader_count = 6;
-  constexpr int writes = 300;
+  constexpr int reader_count = 4;
+  constexpr int writes = 100;
 
   std::vector<std::thread> readers;
   std::atomic<long> reads{0};
