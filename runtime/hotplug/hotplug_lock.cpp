@@ -3,110 +3,257 @@
 #include "hotplug/hotplug_lock.h"
 #include "chaos.h"
 
+#include <linux/membarrier.h>
+#include <pthread.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <thread>
+#include <vector>
+
+#if defined(__SANITIZE_THREAD__)
+#define HOTCORE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HOTCORE_TSAN 1
+#endif
+#endif
 
 namespace hotcore::detail {
 namespace {
 
-// Each thread uses one slot for every hotplug_lock; threads are spread round-robin.
-std::atomic<unsigned> next_slot{0};
+int membarrier(int cmd) noexcept { return static_cast<int>(::syscall(SYS_membarrier, cmd, 0U, 0)); }
 
-std::size_t my_slot(std::size_t count) noexcept {
-  // relaxed: the counter only hands out distinct-ish numbers, it orders nothing.
-  thread_local const unsigned slot = next_slot.fetch_add(1, std::memory_order_relaxed);
-  return slot % count;
+// membarrier_ready() registers the process for private expedited membarriers once and says
+// whether that worked. TSan does not model membarrier (it would not see the happens-before
+// the barrier gives), so a TSan build never uses it and its readers use seq_cst.
+bool membarrier_ready() noexcept {
+#ifdef HOTCORE_TSAN
+  return false;
+#else
+  static const bool ready = [] {
+    const int cmds = membarrier(MEMBARRIER_CMD_QUERY);
+    return cmds >= 0 && (cmds & MEMBARRIER_CMD_PRIVATE_EXPEDITED) != 0 &&
+           membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0;
+  }();
+  return ready;
+#endif
 }
 
-// held_entry remembers, per thread, how deep it holds which lock (reads nest), so a nested
-// read never waits behind a writer that waits for the outer read.
-struct held_entry {
-  const hotplug_lock* lock = nullptr;
-  int depth = 0;
-};
+// force_barrier() makes every running thread of the process execute a full memory barrier
+// before it returns. Registration is per address space: a forked child registers again.
+void force_barrier() noexcept {
+  if (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0) return;
+  if (errno == EPERM && membarrier(MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED) == 0 &&
+      membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) == 0)
+    return;
+  // Registration worked once, so the command exists; readers rely on it and there is no
+  // correct way on without it.
+  std::perror("hotcore: membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)");
+  std::abort();
+}
+
+// reader_record is one thread's view of the hotplug locks it reads: entry i names a lock
+// (held[i]) and how deep the thread holds it (depth[i]). Only its own thread writes it;
+// writers read held[] of every registered record.
 constexpr int held_max = 8;
-thread_local held_entry held[held_max];
+struct reader_record {
+  std::atomic<const hotplug_lock*> held[held_max]{};
+  int depth[held_max]{};
+  int used = 0;  // entries [used, held_max) are all empty
+  bool registered = false;
+  bool exited = false;  // the thread is exiting and its record is no longer registered
+};
 
-held_entry* find_held(const hotplug_lock* lock) noexcept {
-  for (auto& e : held)
-    if (e.lock == lock) return &e;
-  return nullptr;
+// constinit: no lazy initialisation check on the read side. initial-exec: the record sits
+// at a fixed offset from the thread pointer instead of behind a __tls_get_addr() call on
+// every access; the cost is about 100 bytes of the static TLS block, which a library loaded
+// with dlopen() takes from glibc's reserve for that.
+[[gnu::tls_model("initial-exec")]] constinit thread_local reader_record me{};
+
+// The registry of every thread's record. Never destroyed: threads may exit (and
+// unregister) after static destructors have run.
+struct registry {
+  std::mutex mutex;
+  std::vector<reader_record*> records;
+};
+registry& readers() noexcept {
+  static registry* const r = [] {
+    auto* reg = new registry;
+    // A fork() while another thread holds the mutex would leave it locked for good in the
+    // child: fork holds it across the copy.
+    (void)pthread_atfork([] { readers().mutex.lock(); }, [] { readers().mutex.unlock(); },
+                         [] { readers().mutex.unlock(); });
+    return reg;
+  }();
+  return *r;
 }
 
-held_entry* claim_held(const hotplug_lock* lock) noexcept {
-  for (auto& e : held)
-    if (e.lock == nullptr) {
-      e.lock = lock;
-      e.depth = 0;
-      return &e;
-    }
-  return nullptr;  // more than held_max locks held at once: nesting is not tracked
+// registration adds this thread's record to the registry on the thread's first read_lock()
+// and removes it when the thread exits.
+struct registration {
+  registration() {
+    std::lock_guard lk(readers().mutex);
+    readers().records.push_back(&me);
+    me.registered = true;
+  }
+  ~registration() {
+    std::lock_guard lk(readers().mutex);
+    auto& v = readers().records;
+    v.erase(std::find(v.begin(), v.end(), &me));
+    me.registered = false;
+    me.exited = true;
+  }
+  registration(const registration&) = delete;
+  registration& operator=(const registration&) = delete;
+};
+
+// register_thread() registers the calling thread (once); false once it is exiting.
+[[gnu::noinline, gnu::cold]] bool register_thread() noexcept {
+  if (me.exited) return false;
+  try {
+    thread_local const registration r;
+  } catch (...) {  // out of memory for the registry: the shared counter still works
+    return false;
+  }
+  return me.registered;
+}
+
+// registered() is true when the calling thread's record is in the registry.
+inline bool registered() noexcept { return me.registered || register_thread(); }
+
+// find_entry() is the entry of this thread's record that names lock, or -1.
+int find_entry(const hotplug_lock* lock) noexcept {
+  for (int i = 0; i < me.used; ++i)
+    // relaxed: only this thread writes its own entries.
+    if (me.held[i].load(std::memory_order_relaxed) == lock) return i;
+  return -1;
+}
+
+// free_entry() is an empty entry of this thread's record, or -1 when all are in use.
+int free_entry() noexcept {
+  for (int i = 0; i < held_max; ++i)
+    // relaxed: only this thread writes its own entries.
+    if (i >= me.used || me.held[i].load(std::memory_order_relaxed) == nullptr) return i;
+  return -1;
 }
 
 }  // namespace
 
-bool hotplug_lock::try_enter(std::size_t s) noexcept {
-  // seq_cst on both sides makes this a Dekker handshake with write_lock(): either the
-  // writer sees our count, or we see its flag (never neither).
-  _slots[s].readers.fetch_add(1, std::memory_order_seq_cst);
+hotplug_lock::hotplug_lock(read_side side) noexcept
+    : _asymmetric(side == read_side::asymmetric && membarrier_ready()) {}
+
+// try_enter() is inlined into read_lock() and read_trylock(): it is the read side's fast path.
+[[gnu::always_inline]] inline bool hotplug_lock::try_enter() noexcept {
+  if (!registered()) return try_enter_shared();
+  const int i = free_entry();
+  if (i < 0) return try_enter_shared();
+  me.depth[i] = 1;
+  me.used = std::max(me.used, i + 1);
+  bool writer_in;
+#ifndef HOTCORE_TSAN
+  if (_asymmetric) {
+    // relaxed, and only a compiler barrier before the flag's load: this is one half of a
+    // Dekker handshake with write_lock(), whose membarrier() runs a full barrier on this
+    // thread, so either the writer sees our entry or we see its flag (never neither).
+    me.held[i].store(this, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    HOTCORE_CHAOS_POINT("read_lock:enter");
+    // acquire: what the last writer did before write_unlock() happens before our reads.
+    writer_in = _writer.load(std::memory_order_acquire);
+  } else
+#endif
+  {
+    // seq_cst on both: the same handshake with the fence in the accesses themselves
+    // (membarrier unavailable, or TSan, which sees this happens-before and not membarrier's).
+    me.held[i].store(this, std::memory_order_seq_cst);
+    HOTCORE_CHAOS_POINT("read_lock:enter");
+    writer_in = _writer.load(std::memory_order_seq_cst);
+  }
+  if (!writer_in) return true;
+  // release: pairs with the writer's scan, like read_unlock().
+  me.held[i].store(nullptr, std::memory_order_release);
+  me.depth[i] = 0;
+  return false;
+}
+
+[[gnu::noinline, gnu::cold]] bool hotplug_lock::try_enter_shared() noexcept {
+  // seq_cst on both sides: the Dekker handshake with write_lock()'s seq_cst flag store and
+  // scan, in the language's own terms (the writer's membarrier is not needed here).
+  _shared_readers.fetch_add(1, std::memory_order_seq_cst);
   HOTCORE_CHAOS_POINT("read_lock:enter");
   if (!_writer.load(std::memory_order_seq_cst)) return true;
   // seq_cst: withdraw the count in the same total order the writer scans in.
-  _slots[s].readers.fetch_sub(1, std::memory_order_seq_cst);
+  _shared_readers.fetch_sub(1, std::memory_order_seq_cst);
   return false;
 }
 
 void hotplug_lock::read_lock() noexcept {
-  if (held_entry* e = find_held(this); e && e->depth > 0) {
-    ++e->depth;  // nested: the outer hold keeps writers out
+  if (const int i = find_entry(this); i >= 0) {
+    ++me.depth[i];  // nested: the outer hold keeps writers out
     return;
   }
-  const std::size_t s = my_slot(slot_count);
-  while (!try_enter(s)) {
+  if (!try_enter()) wait_and_enter();
+}
+
+void hotplug_lock::wait_and_enter() noexcept {
+  do {
     std::unique_lock lk(_wait_mutex);
     // seq_cst pairs with write_unlock()'s store, made under the same mutex.
     _writer_done.wait(lk, [&] { return !_writer.load(std::memory_order_seq_cst); });
-  }
-  if (held_entry* e = find_held(this) ? find_held(this) : claim_held(this)) e->depth = 1;
+  } while (!try_enter());
 }
 
 bool hotplug_lock::read_trylock() noexcept {
-  if (held_entry* e = find_held(this); e && e->depth > 0) {
-    ++e->depth;
+  if (const int i = find_entry(this); i >= 0) {
+    ++me.depth[i];
     return true;
   }
-  if (!try_enter(my_slot(slot_count))) return false;
-  if (held_entry* e = find_held(this) ? find_held(this) : claim_held(this)) e->depth = 1;
-  return true;
+  return try_enter();
 }
 
 void hotplug_lock::read_unlock() noexcept {
-  held_entry* e = find_held(this);
-  if (e != nullptr) {
-    if (--e->depth > 0) return;
-    e->lock = nullptr;
-  }
   HOTCORE_CHAOS_POINT("read_lock:exit");
-  // release: everything the reader did happens before the writer that sees the count drop.
-  _slots[my_slot(slot_count)].readers.fetch_sub(1, std::memory_order_release);
+  const int i = find_entry(this);
+  if (i < 0) {
+    // release: everything the reader did happens before the writer that sees the count drop.
+    _shared_readers.fetch_sub(1, std::memory_order_release);
+    return;
+  }
+  if (--me.depth[i] > 0) return;
+  // release: everything the reader did happens before the writer that sees the entry empty.
+  me.held[i].store(nullptr, std::memory_order_release);
+  if (i + 1 == me.used) --me.used;
 }
 
-bool hotplug_lock::read_held() const noexcept {
-  const held_entry* e = find_held(this);
-  return e != nullptr && e->depth > 0;
+bool hotplug_lock::read_held() const noexcept { return find_entry(this) >= 0; }
+
+bool hotplug_lock::readers_in() const {
+  // seq_cst: must not be satisfied by a count from before our flag was visible.
+  if (_shared_readers.load(std::memory_order_seq_cst) != 0) return true;
+  std::lock_guard lk(readers().mutex);
+  for (const reader_record* r : readers().records)
+    for (const auto& e : r->held)
+      // seq_cst: the other half of the handshake in try_enter() (the membarrier before the
+      // scan orders the asymmetric readers; seq_cst orders the symmetric ones); it also
+      // acquires, pairing with read_unlock()'s release.
+      if (e.load(std::memory_order_seq_cst) == this) return true;
+  return false;
 }
 
 void hotplug_lock::write_lock() {
   _writer_mutex.lock();
-  // seq_cst: the other half of the Dekker handshake in try_enter().
+  // seq_cst: the flag half of the handshake with try_enter() and try_enter_shared().
   _writer.store(true, std::memory_order_seq_cst);
+  // Every reader now runs a full barrier: one that published its entry before this point
+  // has it visible to our scan, one that publishes later sees the flag.
+  if (_asymmetric) force_barrier();
   HOTCORE_CHAOS_POINT("write_lock:wait");
-  auto readers_in = [&] {
-    for (auto& s : _slots)
-      // seq_cst: must not be satisfied by a count from before our flag was visible.
-      if (s.readers.load(std::memory_order_seq_cst) != 0) return true;
-    return false;
-  };
   // Readers hold the lock briefly as a rule: spin a little, then back off with sleeps so a
   // long reader costs the waiting writer next to nothing.
   for (int spin = 0; spin < 200 && readers_in(); ++spin) std::this_thread::yield();
@@ -120,7 +267,7 @@ void hotplug_lock::write_lock() {
 void hotplug_lock::write_unlock() {
   {
     std::lock_guard lk(_wait_mutex);
-    // seq_cst: readers re-check the flag in try_enter() with seq_cst.
+    // seq_cst: readers re-check the flag in try_enter() with acquire or seq_cst.
     _writer.store(false, std::memory_order_seq_cst);
   }
   _writer_done.notify_all();

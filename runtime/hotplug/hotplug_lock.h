@@ -1,22 +1,33 @@
 // SPDX-License-Identifier: MIT
-// runtime/hotplug/hotplug_lock.h — cpus_read_lock(): a reader/writer lock whose readers
-// are cheap and never share a written cache line; hotplug operations are the writers.
+// runtime/hotplug/hotplug_lock.h — cpus_read_lock(): a reader/writer lock whose read side
+// is two plain stores to the reader's own cache line; hotplug operations are the writers.
 #pragma once
 
 #include <atomic>
 #include <condition_variable>
-#include <cstddef>
 #include <mutex>
 
 namespace hotcore::detail {
 
-// hotplug_lock is a per-CPU-counter rwsem (the kernel's percpu_rw_semaphore, in spirit).
-// Readers bump a counter in a slot of their own (one cache line per slot, a slot per
-// thread chosen round-robin) and check the writer flag; a writer raises the flag and
-// waits until every slot counts zero. Reads nest within one thread.
+// hotplug_lock is the kernel's percpu_rw_semaphore with rcu_sync, in userspace: each thread
+// publishes the locks it reads in a record of its own, registered once per thread, and then
+// checks the writer flag; a writer raises the flag, makes every running thread of the
+// process execute a full memory barrier (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)),
+// and waits until no record names the lock. The barrier the writer forces on the readers
+// replaces the one each reader would otherwise execute, so the read side has no locked
+// instruction and writes no shared cache line. Readers that find a writer in park on a
+// condition variable until it leaves. Reads nest within one thread.
+//
+// Where membarrier is unavailable (ENOSYS, EPERM), and in TSan builds (TSan does not know
+// membarrier), the read side uses seq_cst accesses instead: correct, but each read_lock()
+// then costs a locked instruction (xchg on x86).
 class hotplug_lock {
  public:
-  hotplug_lock() = default;
+  // read_side::asymmetric asks for the membarrier read side (granted only where membarrier
+  // works: asymmetric() says what the lock got); read_side::symmetric always uses seq_cst.
+  enum class read_side { asymmetric, symmetric };
+
+  explicit hotplug_lock(read_side side = read_side::asymmetric) noexcept;
   hotplug_lock(const hotplug_lock&) = delete;
   hotplug_lock& operator=(const hotplug_lock&) = delete;
 
@@ -29,18 +40,26 @@ class hotplug_lock {
   void write_lock();
   void write_unlock();
 
+  // asymmetric() is true when readers rely on the writer's membarrier (no fence of their
+  // own), false when they use seq_cst accesses.
+  [[nodiscard]] bool asymmetric() const noexcept { return _asymmetric; }
+
  private:
-  static constexpr std::size_t slot_count = 64;
-  struct alignas(64) slot {
-    std::atomic<long> readers{0};
-  };
+  // Hidden: called directly (not through the PLT) and inlined into the read side.
+  [[gnu::visibility("hidden")]] bool try_enter() noexcept;
+  [[gnu::visibility("hidden")]] bool try_enter_shared() noexcept;
+  // wait_and_enter() parks until the writer leaves, then enters (read_lock()'s slow path).
+  [[gnu::visibility("hidden"), gnu::noinline, gnu::cold]] void wait_and_enter() noexcept;
+  [[gnu::visibility("hidden")]] [[nodiscard]] bool readers_in() const;
 
-  bool try_enter(std::size_t s) noexcept;
-
-  slot _slots[slot_count];
+  const bool _asymmetric;
   std::atomic<bool> _writer{false};
-  std::mutex _writer_mutex;     // one writer at a time
-  std::mutex _wait_mutex;       // readers park here while a writer is in
+  // Readers that have no record entry (a thread holding more locks at once than its record
+  // has entries, or one whose record is already gone because it is exiting) count here,
+  // with seq_cst read-modify-writes: the slow but always correct way in.
+  std::atomic<long> _shared_readers{0};
+  std::mutex _writer_mutex;  // one writer at a time
+  std::mutex _wait_mutex;    // readers park here while a writer is in
   std::condition_variable _writer_done;
 };
 
