@@ -17,9 +17,10 @@ import tempfile
 
 WORKLOADS = ["spawn", "fib_fine", "submit_external"]  # the ones that count their tasks
 CORES = [1, 2]
-TASK_PATH = re.compile(r"hotcore::detail::(task_alloc|task_free|spawn|scheduler::(submit|spawn|"
-                       r"push_external|push_to_active|run_task|take_pinned|notify|steal|"
-                       r"steal_from_others))\(")
+TASK_PATH = re.compile(r"hotcore::detail::(\(anonymous namespace\)::)?"
+                       r"(task_alloc|task_free|refill|register_release|depot_take|depot_put|"
+                       r"spawn|scheduler::(submit|spawn|push_external|push_to_active|"
+                       r"run_task|take_pinned|notify|steal|steal_from_others))\(")
 UNIT = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}
 
 
@@ -38,7 +39,7 @@ def measure(build, workload, cores, scratch):
                           capture_output=True, text=True, check=True).stdout
     inside = 0
     for line in text.splitlines():
-        m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?\?\?\?:(.*)\[(.*)\]\s*$", line)
+        m = re.match(r"\s*([\d,]+)\s+(?:\([^)]*\)\s+)?(?:\?\?\?|[^\s:]+):(.*)\[(.*)\]\s*$", line)
         if m and "libhotcore.so" in m.group(3) and TASK_PATH.search(m.group(2)):
             inside += int(m.group(1).replace(",", ""))
     return inside, round(tasks)

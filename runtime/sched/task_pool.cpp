@@ -55,57 +55,89 @@ void free_list(task_node* n) noexcept {
   }
 }
 
-// node_cache is a thread's free list.
+// refill_size: nodes taken from the heap at once when the depot has no batch, so the
+// depot's slots are scanned once per refill_size allocations, not once per allocation.
+constexpr unsigned refill_size = 32;
+
+// node_cache is a thread's free list. It is trivially destructible and constant-
+// initialised, so reaching it is one %fs-relative access (initial-exec, no guard, no
+// __tls_get_addr); the cleanup at thread exit is a second thread_local, cache_release,
+// touched once per thread on the slow path.
 struct node_cache {
-  task_node* head = nullptr;
-  unsigned count = 0;
-  bool alive = true;  // false once the thread's cache was destroyed (thread exit)
-  ~node_cache() {
-    alive = false;
-    // Hand full batches to the depot for other threads; free the rest.
-    while (count >= batch_size) {
-      task_node* batch = head;
-      task_node* last = head;
-      for (unsigned i = 1; i < batch_size; ++i) last = last->next;
-      head = last->next;
-      last->next = nullptr;
-      count -= batch_size;
-      if (!depot_put(batch)) free_list(batch);
-    }
-    free_list(head);
-    head = nullptr;
-    count = 0;
-  }
+  task_node* head;
+  unsigned count;
+  bool registered;  // cache_release is constructed for this thread
+  bool gone;        // the thread is exiting: cache_release has handed the nodes back
 };
 
-// initial-exec: no __tls_get_addr call on every task.
-__attribute__((tls_model("initial-exec"))) thread_local node_cache cache;
+__attribute__((tls_model("initial-exec"))) constinit thread_local node_cache cache{};
+
+// cache_release hands a thread's nodes back at its exit: full batches to the depot for
+// other threads, the rest to the heap.
+struct cache_release {
+  ~cache_release() {
+    node_cache& c = cache;
+    c.gone = true;
+    while (c.count >= batch_size) {
+      task_node* batch = c.head;
+      task_node* last = c.head;
+      for (unsigned i = 1; i < batch_size; ++i) last = last->next;
+      c.head = last->next;
+      last->next = nullptr;
+      c.count -= batch_size;
+      if (!depot_put(batch)) free_list(batch);
+    }
+    free_list(c.head);
+    c.head = nullptr;
+    c.count = 0;
+  }
+};
+thread_local cache_release release_at_exit;
+
+// register_release() makes sure this thread's cache is handed back when it exits.
+void register_release(node_cache& c) noexcept {
+  if (c.registered) return;
+  c.registered = true;
+  [[maybe_unused]] cache_release* const constructed = &release_at_exit;  // odr-use: constructs it
+}
+
+// refill() fills an empty cache: a batch from the depot, or refill_size nodes from the heap.
+void refill(node_cache& c) {
+  register_release(c);
+  if (task_node* batch = depot_take()) {
+    c.head = batch;
+    c.count = batch_size;
+    return;
+  }
+  for (unsigned i = 0; i < refill_size; ++i) {
+    auto* n = static_cast<task_node*>(::operator new(sizeof(task_node), node_align));
+    n->next = c.head;
+    c.head = n;
+    ++c.count;
+  }
+}
 
 }  // namespace
 
 void* task_alloc() {
   node_cache& c = cache;
-  if (c.head == nullptr && c.alive) {
-    if (task_node* batch = depot_take()) {
-      c.head = batch;
-      c.count = batch_size;
-    }
+  if (c.head == nullptr) {
+    if (c.gone) return ::operator new(sizeof(task_node), node_align);
+    refill(c);
   }
-  if (c.head != nullptr) {
-    task_node* n = c.head;
-    c.head = n->next;
-    --c.count;
-    return n;
-  }
-  return ::operator new(sizeof(task_node), node_align);
+  task_node* n = c.head;
+  c.head = n->next;
+  --c.count;
+  return n;
 }
 
 void task_free(task_node* node) noexcept {
   node_cache& c = cache;
-  if (!c.alive) {
+  if (c.gone) {
     ::operator delete(node, node_align);
     return;
   }
+  register_release(c);
   node->next = c.head;
   c.head = node;
   if (++c.count < local_max) return;
