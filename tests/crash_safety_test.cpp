@@ -5,7 +5,6 @@
 // dead process recorded and leaves an operator's offline CPU alone; two physical-mode
 // runtimes on one CPU: the second fails with EBUSY; destruction causes no offline. As root
 // only (skips with 77); holds /tmp/hotcore-cpu1.lock throughout, always leaves cpu1 online.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -19,6 +18,7 @@
 #include "hotcore/recovery.h"
 #include "machine_support.h"
 #include "platform/uevent_listener.h"
+#include "runner.h"
 
 using namespace hotcore_test;
 using namespace std::chrono_literals;
@@ -228,6 +228,5 @@ TEST_CASE("destroying a physical runtime leaves each CPU as it found it: no offl
 int main(int argc, char** argv) {
   cpu1_session session;
   if (const int ret = session.start(); ret != 0) return ret;
-  doctest::Context context(argc, argv);
-  return context.run();
+  return hotcore_test::run_suite(argc, argv);
 }

@@ -5,7 +5,6 @@
 // recorded, then a checker verifies the history against runtime.h's guarantees.
 // HOTCORE_LIN_TASKS (tasks per submitter) and HOTCORE_LIN_CYCLES (core down/up cycles
 // they spread over) make a longer run.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "test_support.h"
+#include "runner.h"
 
 using namespace hotcore_test;
 
@@ -283,6 +283,5 @@ int main(int argc, char** argv) {
     std::puts("skipped: needs two worker cores (one goes down while the other stays)");
     return 77;
   }
-  doctest::Context ctx(argc, argv);
-  return ctx.run();
+  return hotcore_test::run_suite(argc, argv);
 }

@@ -5,12 +5,12 @@
 // kernel onlines cpu1; core_up() of a core whose CPU the kernel holds offline returns
 // -EHOSTDOWN in logical mode. As root only (skips with 77); holds /tmp/hotcore-cpu1.lock
 // throughout and always leaves cpu1 online.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <fstream>
 #include <thread>
 
 #include "cpu1_guard.h"
 #include "machine_support.h"
+#include "runner.h"
 
 using namespace hotcore_test;
 using namespace std::chrono_literals;
@@ -115,6 +115,5 @@ TEST_CASE("kernel_offlines() counts the times the kernel took the core's CPU awa
 int main(int argc, char** argv) {
   cpu1_session session;
   if (const int ret = session.start(); ret != 0) return ret;
-  doctest::Context context(argc, argv);
-  return context.run();
+  return hotcore_test::run_suite(argc, argv);
 }

@@ -5,13 +5,13 @@
 // tasks run takes core 1 down through the hotplug path (every task runs once) and `echo 1`
 // brings it back. Skips (77) when not root or without cpu1/online; holds
 // /tmp/hotcore-cpu1.lock throughout and always leaves cpu1 online.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
 
 #include "cpu1_guard.h"
 #include "machine_support.h"
+#include "runner.h"
 
 using namespace hotcore_test;
 using namespace std::chrono_literals;
@@ -249,6 +249,5 @@ TEST_CASE("destroying a physical runtime brings back online every CPU it took of
 int main(int argc, char** argv) {
   cpu1_session session;
   if (const int ret = session.start(); ret != 0) return ret;
-  doctest::Context context(argc, argv);
-  return context.run();
+  return hotcore_test::run_suite(argc, argv);
 }

@@ -25,7 +25,9 @@
 #include <utility>
 #include <vector>
 
+#include "allowed_cpus.h"
 #include "hotcore/hotcore.h"
+#include "runner.h"
 
 // Event logs print as their lines when a comparison fails.
 namespace doctest {
@@ -53,9 +55,10 @@ inline std::unique_ptr<runtime> make_runtime(const runtime_options& options = {}
   return rt;
 }
 
-// offline_runtime() creates a runtime on cores {0, 1} with both cores OFFLINE.
-inline std::unique_ptr<runtime> offline_runtime() {
-  return make_runtime(runtime_options{.cores = {0, 1}, .online_at_start = false});
+// offline_runtime() creates a runtime on the two CPUs given (TWO_CPUS) with both cores
+// OFFLINE.
+inline std::unique_ptr<runtime> offline_runtime(const cpu_pair& cpus) {
+  return make_runtime(runtime_options{.cores = {cpus.a, cpus.b}, .online_at_start = false});
 }
 
 // thread_count() is the number of threads of this process (/proc/self/task).
