@@ -46,10 +46,18 @@ inline std::optional<cpu_pair> first_two_cpus() {
   const ::hotcore_test::cpu_pair name = *name##_or
 
 // CPUS_0_AND_1() skips the test case unless cpu0 and cpu1 are the first two allowed CPUs:
-// for a case whose expected event logs name "core0" and "core1".
+// for a case that still names them (core numbers, "core1" in its expected logs).
 #define CPUS_0_AND_1()                                                                 \
   do {                                                                                 \
     const auto pair_ = ::hotcore_test::first_two_cpus();                               \
     if (!pair_ || pair_->a != 0 || pair_->b != 1)                                      \
-      SKIP_CASE("its expected logs name core0 and core1; this process may not use both"); \
+      SKIP_CASE("it names cpu0 and cpu1; this process may not use both"); \
+  } while (0)
+
+// NEEDS_TWO_CPUS() skips the test case when this process may run on fewer than two CPUs
+// (a runtime created with the default cores then has one worker core).
+#define NEEDS_TWO_CPUS()                                                   \
+  do {                                                                     \
+    if (!::hotcore_test::first_two_cpus())                                 \
+      SKIP_CASE("needs two allowed CPUs; this process may use only one");  \
   } while (0)

@@ -26,9 +26,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// two_cores() is true when cores 0 and 1 are both worker cores here (the tests that move
+// cpus_0_and_1_are_workers() is true when cores 0 and 1 are both worker cores here (the tests that move
 // core 1 need them).
-bool two_cores() {
+bool cpus_0_and_1_are_workers() {
   std::error_code ec;
   const topology t = load_topology(ec);
   return !ec && t.worker_cores.size() >= 2 && t.worker_cores[0] == 0 && t.worker_cores[1] == 1;
@@ -134,7 +134,7 @@ TEST_CASE("topology: SMT siblings share a core, caches name their PUs, and the p
 
 TEST_CASE("vacating a core: after core_down no runtime thread keeps the core in its affinity; "
           "after core_up its hotplug thread and worker are pinned to it exactly again") {
-  if (!two_cores()) return;
+  if (!cpus_0_and_1_are_workers()) SKIP_CASE("needs cpu0 and cpu1 as worker cores here");
   auto rt = make_runtime({.cores = {0, 1}});
   CHECK(core_pinned(1));  // core 1's hotplug thread and worker
   REQUIRE(rt->core_down(1) == 0);
@@ -150,7 +150,7 @@ TEST_CASE("vacating a core: after core_down no runtime thread keeps the core in 
 
 TEST_CASE("affinity changes: when the process mask shrinks (taskset -p) the core leaves through "
           "the hotplug path and its tasks run exactly once; when it grows the core comes back") {
-  if (!two_cores()) return;
+  if (!cpus_0_and_1_are_workers()) SKIP_CASE("needs cpu0 and cpu1 as worker cores here");
   cpu_set_t saved;
   REQUIRE(sched_getaffinity(::getpid(), sizeof saved, &saved) == 0);
   {
@@ -172,7 +172,7 @@ TEST_CASE("affinity changes: when the process mask shrinks (taskset -p) the core
 
 TEST_CASE("affinity changes with come_back = false: the core that left stays down until "
           "core_up()") {
-  if (!two_cores()) return;
+  if (!cpus_0_and_1_are_workers()) SKIP_CASE("needs cpu0 and cpu1 as worker cores here");
   cpu_set_t saved;
   REQUIRE(sched_getaffinity(::getpid(), sizeof saved, &saved) == 0);
   {

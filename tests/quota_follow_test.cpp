@@ -78,9 +78,7 @@ struct fixture {
     return eventually([&] { return f.status().limit == limit; });
   }
   bool two_cores() const {
-    if (rt->cores().size() >= 2 && cores_up(*rt) == 2) return true;
-    MESSAGE("needs two worker cores up; this machine has " << rt->cores().size());
-    return false;
+    return rt->cores().size() >= 2 && cores_up(*rt) == 2;
   }
 };
 
@@ -91,7 +89,7 @@ cpu_limit lim(std::int64_t q, std::int64_t p = 100000) { return cpu_limit{q, p};
 TEST_CASE("The follower follows cpu.max writes by inotify: 2 CPUs -> 0.5 -> max moves the "
           "runtime 2 -> 1 -> 2 cores, one change each, with timings") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto o = fx.options();
   o.poll_interval = 0ms;  // events only: the writes must be seen through inotify
   auto f = fx.follower(o);
@@ -133,7 +131,7 @@ TEST_CASE("The follower follows cpu.max writes by inotify: 2 CPUs -> 0.5 -> max 
 
 TEST_CASE("The follower follows by polling where there are no events") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto o = fx.options();
   o.use_inotify = false;
   o.poll_interval = 10ms;
@@ -147,7 +145,7 @@ TEST_CASE("The follower follows by polling where there are no events") {
 
 TEST_CASE("Nested limits: the quota of every ancestor counts and the tightest wins") {
   fixture fx("/kubepods/burstable/pod1");
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto f = fx.follower(fx.options());
   REQUIRE(f->enable() == 0);
   CHECK(fx.follows("/kubepods", "100000 100000\n", 1));  // the grandparent: 1 CPU
@@ -163,7 +161,7 @@ TEST_CASE("Nested limits: the quota of every ancestor counts and the tightest wi
 
 TEST_CASE("Hysteresis: a quota hovering just above one CPU does not flap the cores") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto f = fx.follower(fx.options());
   REQUIRE(f->enable() == 0);
   CHECK(fx.follows("/kubepods/pod1", "100000 100000\n", 1));
@@ -180,7 +178,7 @@ TEST_CASE("Bad input keeps the last good target and names the file: `max` alone,
           "contents, a third field, a quota below the kernel's 1 ms, a missing file, the "
           "group removed; then a good value is followed again") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto f = fx.follower(fx.options());
   REQUIRE(f->enable() == 0);
   CHECK(fx.follows("/kubepods/pod1", "50000 100000\n", 1));  // last good: 1 core
@@ -248,7 +246,7 @@ TEST_CASE("Bad input keeps the last good target and names the file: `max` alone,
 
 TEST_CASE("Missing files at the start: no target is set and the error names the file") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   std::filesystem::remove(fx.tree.dir("/kubepods/pod1") + "/cpu.max");
   auto f = fx.follower(fx.options());
   REQUIRE(f->enable() == 0);
@@ -268,11 +266,10 @@ TEST_CASE("Missing files at the start: no target is set and the error names the 
 TEST_CASE("No permission: a group the process may not read keeps the last good target, "
           "with EACCES naming the file") {
   if (geteuid() != 0) {
-    MESSAGE("needs root to make a file another user cannot read");
-    return;
+    SKIP_CASE("needs root to make a file another user cannot read");
   }
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   fx.tree.set("/kubepods/pod1", "cpu.max", "50000 100000\n");
   fx.tree.make_group("/locked");
   fx.tree.set("/locked", "cpu.max", "200000 100000\n");
@@ -323,7 +320,7 @@ TEST_CASE("No permission: a group the process may not read keeps the last good t
 TEST_CASE("Switchable at run time: disabled, the follower has no thread and reads nothing; "
           "enabled again, it applies the current quota at once") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto o = fx.options();
   o.poll_interval = 5ms;
   auto f = fx.follower(o);

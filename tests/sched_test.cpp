@@ -141,12 +141,6 @@ class churn {
   std::thread _thread;
 };
 
-bool two_cores(const runtime& rt) {
-  if (rt.cores().size() >= 2) return true;
-  MESSAGE("needs two worker cores; skipped");
-  return false;
-}
-
 }  // namespace
 
 TEST_CASE("the built-in row \"workers:online\" is listed among the states") {
@@ -188,6 +182,7 @@ TEST_CASE("submit() from several threads: every task runs exactly once, on a wor
 
 TEST_CASE("submit_on() runs the task on that core's pinned worker, on every core; -EINVAL "
           "for a core that is not a worker core, -ENODEV for one that is not online") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
   for (unsigned core : rt->cores()) {
     std::atomic<int> seen_core{-2}, cpu{-2};
@@ -203,7 +198,7 @@ TEST_CASE("submit_on() runs the task on that core's pinned worker, on every core
   }
   bool ran = false;
   CHECK(rt->submit_on(100000, [&] { ran = true; }) == -EINVAL);
-  if (!two_cores(*rt)) return;
+  REQUIRE(rt->cores().size() >= 2);
   const unsigned last = rt->cores().back();
   REQUIRE(rt->core_down(last) == 0);
   CHECK(rt->submit_on(last, [&] { ran = true; }) == -ENODEV);
@@ -352,8 +347,9 @@ TEST_CASE("parallel_for visits every index exactly once (per index and per chunk
 
 TEST_CASE("core_down() lets the running task finish, moves the core's queued tasks (also "
           "submit_on ones) to another active core, and none is lost or run twice") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
-  if (!two_cores(*rt)) return;
+  REQUIRE(rt->cores().size() >= 2);
   const unsigned first = rt->cores().front(), last = rt->cores().back();
   std::atomic<bool> release{false}, blocker_started{false}, blocker_done{false};
   REQUIRE(rt->submit_on(last, [&] {
@@ -387,8 +383,9 @@ TEST_CASE("core_down() lets the running task finish, moves the core's queued tas
 
 TEST_CASE("a task on a core going down that waits for a group whose tasks sit in that "
           "core's injection queue finishes: core_down() moves them first, without deadlock") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
-  if (!two_cores(*rt)) return;
+  REQUIRE(rt->cores().size() >= 2);
   const unsigned first = rt->cores().front(), last = rt->cores().back();
   std::atomic<bool> release_first{false}, release_last{false}, last_started{false},
       first_started{false};
@@ -432,8 +429,9 @@ TEST_CASE("a task on a core going down that waits for a group whose tasks sit in
 
 TEST_CASE("while a core goes down and up every few ms: parallel_for, nested groups, "
           "submit and submit_on still run every task exactly once") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
-  if (!two_cores(*rt)) return;
+  REQUIRE(rt->cores().size() >= 2);
   const unsigned last = rt->cores().back();
   churn c(*rt, last, 2ms);
   const auto end = std::chrono::steady_clock::now() + 1500ms;
