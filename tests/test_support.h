@@ -307,6 +307,13 @@ inline int state_named(const runtime& rt, const std::string& name) {
   return -1;
 }
 
+// env_number() is the environment variable `name` as a number, or `fallback` when unset
+// (HOTCORE_SEED and the counts of the model and linearizability machines).
+inline long env_number(const char* name, long fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtol(v, nullptr, 10) : fallback;
+}
+
 // bounded() runs fn on another thread and aborts the whole test program if it does not
 // return within `limit` (a deadlock must fail the test, not hang it).
 template <class F>
