@@ -163,7 +163,7 @@ TEST_CASE("io_uring operations complete exactly once across core down/up: reads 
     }
   });
   const int total = static_cast<int>(t.streams.size());
-  const bool finished = wait_for([&] {
+  const bool finished = wait_until([&] {
     (void)t.write_step();
     std::this_thread::sleep_for(std::chrono::microseconds(200));
     return t.done_streams.load() == total;
@@ -210,7 +210,7 @@ TEST_CASE("a read whose data arrives while its core's cancel runs completes exac
     std::thread writer([&] { REQUIRE(::write(p[1], &want, 1) == 1); });
     REQUIRE(s.rt->core_down(core) == 0);
     writer.join();
-    REQUIRE(wait_for([&] { return rec.calls.load() >= 1; }));
+    REQUIRE(wait_until([&] { return rec.calls.load() >= 1; }));
     REQUIRE(s.rt->core_up(core) == 0);
     CHECK(rec.calls.load() == 1);
     CHECK(rec.result.load() == 1);

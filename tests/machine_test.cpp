@@ -162,7 +162,7 @@ TEST_CASE("affinity changes: when the process mask shrinks (taskset -p) the core
     run_ledger ledger(2'000'000);
     const std::size_t accepted = cpu1_leaves_and_returns(
         *rt, ledger, [] { set_main_mask({0}); }, [] { set_main_mask({0, 1}); },
-        [&] { CHECK(wait_for([&] { return !rt->topology_snapshot().pus.at(1).allowed; })); });
+        [&] { CHECK(wait_until([&] { return !rt->topology_snapshot().pus.at(1).allowed; })); });
     CHECK(log.take() == std::vector<std::string>{"down st core1", "up st core1"});
     shut_down_and_check_each_ran_once(*rt, ledger, accepted);
     CHECK(rt->remove_state(st) == 0);
@@ -179,9 +179,9 @@ TEST_CASE("affinity changes with come_back = false: the core that left stays dow
     auto rt = make_runtime({.cores = {0, 1}, .follow_affinity = true, .affinity_poll_ms = 10,
                             .come_back = false});
     set_main_mask({0});
-    CHECK(wait_for([&] { return rt->state(1) == OFFLINE; }));
+    CHECK(wait_until([&] { return rt->state(1) == OFFLINE; }));
     set_main_mask({0, 1});
-    CHECK(wait_for([&] { return rt->core_available(1); }));
+    CHECK(wait_until([&] { return rt->core_available(1); }));
     std::this_thread::sleep_for(50ms);  // five poll periods: it would have come back by now
     CHECK(rt->state(1) == OFFLINE);
     CHECK(rt->core_up(1) == 0);
@@ -204,7 +204,7 @@ TEST_CASE("the machine watch is one thread and two fds more while the runtime li
     CHECK(thread_count() == before + 2 * static_cast<int>(rt->cores().size()) + 1);
     // The uevent socket and the stop eventfd (the watch's first topology snapshot opens
     // /sys files for a moment: wait for it).
-    CHECK(wait_for([&] { return fds() == fds_before + 2; }));
+    CHECK(wait_until([&] { return fds() == fds_before + 2; }));
     CHECK(allowed_of("hc-watch") != "");
   }
   CHECK(settle_thread_count(before) == before);

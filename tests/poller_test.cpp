@@ -28,16 +28,6 @@ std::int64_t now_ns() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// wait_until() polls cond for up to 5 s; a bound for a hung test, not a speed assertion.
-template <class F>
-bool wait_until(F cond) {
-  for (int i = 0; i < 5000; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return cond();
-}
-
 // counting_poller counts its polls and where they ran.
 struct counting_poller : hotcore::core_poller {
   hotcore::runtime* rt = nullptr;

@@ -87,17 +87,6 @@ class run_counts {
   std::vector<std::atomic<int>> _runs;
 };
 
-// wait_until() polls pred for up to `limit`.
-template <class P>
-bool wait_until(P pred, std::chrono::milliseconds limit = 10s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!pred()) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(100us);
-  }
-  return true;
-}
-
 long serial_fib(int n) { return n < 2 ? n : serial_fib(n - 1) + serial_fib(n - 2); }
 
 long fib(runtime& rt, int n, std::atomic<long>& tasks) {

@@ -314,6 +314,21 @@ inline long env_number(const char* name, long fallback) {
   return v && *v ? std::strtol(v, nullptr, 10) : fallback;
 }
 
+// wait_until() polls cond, with a short backoff, until it holds or `limit` passes, and
+// says whether it held: a bound for a hung test, never a speed assertion. Callers CHECK or
+// REQUIRE the result, so a timeout fails with the condition's line.
+template <class F>
+bool wait_until(F cond, std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  auto pause = std::chrono::microseconds(50);
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > end) return cond();
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(2));
+  }
+  return true;
+}
+
 // bounded() runs fn on another thread and aborts the whole test program if it does not
 // return within `limit` (a deadlock must fail the test, not hang it).
 template <class F>
