@@ -158,6 +158,7 @@ TEST_CASE("a task allocates from its core's cache; a thread outside the pool (th
 
 TEST_CASE("memory freed on another core than the one it came from is taken back; "
           "accounting: bytes handed out == bytes returned after everything is freed") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
   REQUIRE(rt->cores().size() >= 2);
   auto a = make_arena(*rt);
@@ -207,6 +208,7 @@ TEST_CASE("memory freed on another core than the one it came from is taken back;
 
 TEST_CASE("when a core goes down its cache goes back to the shared arena; up again, the "
           "cache comes back empty and works") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
   REQUIRE(rt->cores().size() >= 2);
   auto a = make_arena(*rt);
@@ -232,6 +234,7 @@ TEST_CASE("when a core goes down its cache goes back to the shared arena; up aga
 
 TEST_CASE("fault injection at mm/arena:prepare and mm/arena:online on each core leaves "
           "nothing behind: no cache structure, no byte, accounting balanced") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
   REQUIRE(rt->cores().size() >= 2);
   auto a = make_arena(*rt);
@@ -302,6 +305,7 @@ TEST_CASE("bad input: a huge request returns nullptr and loses nothing; dealloca
 
 TEST_CASE("the allocator stays consistent under cross-core frees with cores churning: no "
           "block handed out twice, contents intact, accounting balanced") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
   REQUIRE(rt->cores().size() >= 2);
   auto a = make_arena(*rt);

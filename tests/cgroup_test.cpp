@@ -16,6 +16,7 @@
 #include "cgroup_tree.h"
 #include "hotcore/cgroup.h"
 #include "hotcore/quota.h"
+#include "runner.h"
 
 using namespace hotcore;
 
@@ -251,8 +252,7 @@ TEST_CASE("The real cgroups of this process are found and read (v1 here; v2 else
   const std::string cg = slurp("/proc/self/cgroup");
   const cgroup_location loc = find_cgroup("cpu", cg, slurp("/proc/self/mountinfo"), err);
   if (err) {
-    MESSAGE("no cpu cgroup on this machine: " << err.message);
-    return;
+    SKIP_CASE("no cpu cgroup on this machine: " + err.message);
   }
   CHECK(std::filesystem::is_directory(loc.dir()));
   CHECK(loc.levels().back() == loc.mount_point);

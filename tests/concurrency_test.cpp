@@ -93,6 +93,7 @@ class gate {
 
 TEST_CASE("cpus_read_lock(): while any thread holds it, core_down() and core_up() on other "
           "threads do not complete; they do once it is released") {
+  CPUS_0_AND_1();
   watchdog dog(30s, "read lock blocking test");
   auto rt = make_runtime();
   for (bool down : {true, false}) {
@@ -144,6 +145,7 @@ TEST_CASE("cpus_read_lock(): readers do not exclude each other") {
 
 TEST_CASE("cpus_read_trylock() fails while a hotplug operation is in progress, and succeeds "
           "again after it") {
+  CPUS_0_AND_1();
   watchdog dog(30s, "trylock test");
   gate entered, leave;  // before the runtime: its destructor runs the teardown below
   std::atomic<bool> block{false};
@@ -170,6 +172,7 @@ TEST_CASE("cpus_read_trylock() fails while a hotplug operation is in progress, a
 TEST_CASE("hotplug operations from several threads are serialized: racing core_up/core_down "
           "of both cores never loses a callback, never runs one twice, and never takes the "
           "last active core down") {
+  CPUS_0_AND_1();
   watchdog dog(60s, "racing hotplug operations");
   ledger led;
   errors errs;
@@ -227,6 +230,7 @@ TEST_CASE("everything at once, bounded: core up/down, add/remove instance, read-
           "sections, dynamic state setup/removal and hotplug disable; every operation returns "
           "0 or an expected errno, no state moves under the read lock, startups and teardowns "
           "balance per (core, state, instance), nothing deadlocks") {
+  CPUS_0_AND_1();
   watchdog dog(90s, "concurrent stress");
   ledger led;
   errors errs;

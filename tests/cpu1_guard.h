@@ -14,6 +14,8 @@
 #include <fstream>
 #include <string>
 
+#include "allowed_cpus.h"
+
 namespace hotcore_test {
 
 inline constexpr const char* cpu1_online = "/sys/devices/system/cpu/cpu1/online";
@@ -62,6 +64,9 @@ class cpu1_session {
   int start() {
     if (::geteuid() != 0) return say_skip("not root");
     if (::access(cpu1_online, W_OK) != 0) return say_skip("no writable cpu1/online");
+    const auto cpus = first_two_cpus();
+    if (!cpus || cpus->a != 0 || cpus->b != 1)
+      return say_skip("this process may not run on both cpu0 and cpu1 (taskset)");
     _lock = ::open(cpu1_lock_path, O_RDWR | O_CREAT | O_CLOEXEC, 0666);
     if (_lock < 0 || ::flock(_lock, LOCK_EX) != 0) return say_skip("cannot take the cpu1 lock");
     for (int sig : {SIGTERM, SIGINT, SIGABRT, SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGHUP})

@@ -5,7 +5,6 @@
 // dead process recorded and leaves an operator's offline CPU alone; two physical-mode
 // runtimes on one CPU: the second fails with EBUSY; destruction causes no offline. As root
 // only (skips with 77); holds /tmp/hotcore-cpu1.lock throughout, always leaves cpu1 online.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -19,6 +18,7 @@
 #include "hotcore/recovery.h"
 #include "machine_support.h"
 #include "platform/uevent_listener.h"
+#include "runner.h"
 
 using namespace hotcore_test;
 using namespace std::chrono_literals;
@@ -117,11 +117,11 @@ TEST_CASE("a physical-mode process killed by any signal while cpu1 is offline: i
     int status = 0;
     REQUIRE(::waitpid(child, &status, 0) == child);
     CHECK(WIFSIGNALED(status));
-    CHECK(wait_for([] { return read_cpu1_online() == 1; }, 1000ms));
+    CHECK(wait_until([] { return read_cpu1_online() == 1; }, 1000ms));
     // The guardian onlines the CPU first, then removes the instance and the mount.
-    CHECK(wait_for([&] { return !fs::exists(instance_of(child)); }, 1000ms));
-    CHECK(wait_for([&] { return tracefs_mounts() == mounts_before; }, 1000ms));
-    CHECK(wait_for([] { return !fs::exists(cpu1_record); }, 1000ms));
+    CHECK(wait_until([&] { return !fs::exists(instance_of(child)); }, 1000ms));
+    CHECK(wait_until([&] { return tracefs_mounts() == mounts_before; }, 1000ms));
+    CHECK(wait_until([] { return !fs::exists(cpu1_record); }, 1000ms));
   }
 }
 
@@ -201,7 +201,7 @@ TEST_CASE("destroying a physical runtime leaves each CPU as it found it: no offl
   auto drain_until_marker = [&] {
     const int before = offline;
     REQUIRE(write_cpu1_online(false));
-    CHECK(wait_for([&] {
+    CHECK(wait_until([&] {
       (void)events.receive(count);
       return offline > before;
     }));
@@ -228,6 +228,5 @@ TEST_CASE("destroying a physical runtime leaves each CPU as it found it: no offl
 int main(int argc, char** argv) {
   cpu1_session session;
   if (const int ret = session.start(); ret != 0) return ret;
-  doctest::Context context(argc, argv);
-  return context.run();
+  return hotcore_test::run_suite(argc, argv);
 }

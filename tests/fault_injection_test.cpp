@@ -111,6 +111,7 @@ TEST_CASE("cpuN/hotplug/fail, exhaustively: for every state that accepts it, in 
           "directions, on each core, the operation fails with -EAGAIN, a failed online goes "
           "back to the previous state, a failed offline back to ONLINE, the fail is cleared "
           "and nothing leaks") {
+  CPUS_0_AND_1();
   fi_fixture f;
   REQUIRE(f.rt->cores() == std::vector<unsigned>{0, 1});
   std::set<std::pair<int, bool>> user_cases;  // (state, up) injected for a user state
@@ -187,6 +188,7 @@ TEST_CASE("cpuN/hotplug/fail, exhaustively: for every state that accepts it, in 
 TEST_CASE("callbacks that fail by themselves, exhaustively: every PREPARE startup, every "
           "ONLINE startup and teardown, each instance of a multi-instance state, on each core: "
           "the operation returns the callback's error and rolls back without leaking") {
+  CPUS_0_AND_1();
   fi_fixture f;
   int cases = 0;
   for (const auto& t : f.states) {
@@ -220,6 +222,7 @@ TEST_CASE("callbacks that fail by themselves, exhaustively: every PREPARE startu
 TEST_CASE("Recursive failures, for every pair of ONLINE states: a failure while rolling back "
           "stops the state machine right there (the CPU is left at the last state whose "
           "startup succeeded), the original error is returned, nothing leaks") {
+  CPUS_0_AND_1();
   fi_fixture f;
   std::vector<const tracked*> online;
   for (const auto& t : f.states)

@@ -16,6 +16,7 @@ using cores = std::vector<unsigned>;
 }  // namespace
 
 TEST_CASE("a core limit takes the highest cores down first and brings them back when it rises") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   std::atomic<int> teardowns{0}, startups{0};
   const int st = rt->setup_state(hotcore::ONLINE_DYN, "test:gov",
@@ -33,6 +34,7 @@ TEST_CASE("a core limit takes the highest cores down first and brings them back 
 }
 
 TEST_CASE("an unavailable core goes down and comes back when available again") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   CHECK(rt->set_core_available(1, false) == 0);
   CHECK_FALSE(rt->core_available(1));
@@ -43,6 +45,7 @@ TEST_CASE("an unavailable core goes down and comes back when available again") {
 }
 
 TEST_CASE("a core the user took down stays down whatever the governor's triggers say") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   REQUIRE(rt->core_down(1) == 0);
   CHECK(rt->set_core_available(1, false) == 0);
@@ -55,6 +58,7 @@ TEST_CASE("a core the user took down stays down whatever the governor's triggers
 }
 
 TEST_CASE("the leave order decides which core goes first") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   std::vector<cores> asked;
   CHECK(rt->set_leave_order([&](const cores& c) {
@@ -76,6 +80,7 @@ TEST_CASE("the leave order decides which core goes first") {
 }
 
 TEST_CASE("the governor never takes the last active core down") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   CHECK(rt->set_core_available(0, false) == 0);
   CHECK(rt->set_core_available(1, false) == -EBUSY);
@@ -88,6 +93,7 @@ TEST_CASE("the governor never takes the last active core down") {
 }
 
 TEST_CASE("governor calls name what was wrong: a bad core, or a call from a callback or a task") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   CHECK(rt->set_core_available(5, false) == -EINVAL);
   CHECK_FALSE(rt->core_available(5));

@@ -141,6 +141,7 @@ std::string row_text(int state, const char* name, int instances) {
 TEST_CASE("two arenas and two timer services are instances of the same states: they survive "
           "1000 core down/up cycles with exact accounting, an exact event log, and every "
           "timer fires once") {
+  CPUS_0_AND_1();
   traced_runtime tr;
   auto& rt = tr.rt;
   auto& log = tr.log;
@@ -240,6 +241,7 @@ TEST_CASE("two arenas and two timer services are instances of the same states: t
 TEST_CASE("an arena whose \"mm/arena:online\" startup fails on core N is torn down on exactly "
           "cores 0..N-1 (\"If a callback fails for CPU N then the teardown callback for CPU "
           "0 .. N-1 is invoked\"); the other two arenas are untouched") {
+  CPUS_0_AND_1();
   traced_runtime tr;
   auto& rt = tr.rt;
   auto& log = tr.log;
@@ -312,6 +314,7 @@ TEST_CASE("an arena whose \"mm/arena:online\" startup fails on core N is torn do
 
 TEST_CASE("removing one timer service while a core churns leaves the other's timers firing "
           "exactly once; the removed one's callbacks stop and balance") {
+  CPUS_0_AND_1();
   traced_runtime tr;
   auto& rt = tr.rt;
   auto& log = tr.log;
@@ -385,6 +388,7 @@ TEST_CASE("removing one timer service while a core churns leaves the other's tim
 
 TEST_CASE("the listing shows one mm/arena pair, one timers pair and one io/uring state, each "
           "with its instance count, whatever the number of arenas, services and contexts") {
+  CPUS_0_AND_1();
   auto rt = make_runtime(runtime_options{.cores = {0, 1}});
   std::error_code ec;
   auto io = io_uring_state::install(*rt, ec);

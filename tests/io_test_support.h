@@ -27,16 +27,6 @@ inline int fd_count() {
   return n - 1;
 }
 
-// wait_for() polls cond for up to 10 s; a bound for a hung test, not a speed assertion.
-template <class F>
-bool wait_for(F cond) {
-  for (int i = 0; i < 10000; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return cond();
-}
-
 // io_setup is a runtime with the io_uring state installed.
 struct io_setup {
   std::unique_ptr<runtime> rt = make_runtime();
@@ -78,7 +68,7 @@ inline void read_from_task_on(runtime& rt, io_context& ctx, unsigned core, int f
       rec.calls++;
     });
   }) == 0);
-  REQUIRE(wait_for([&] { return submit_ret.load() != 1; }));
+  REQUIRE(wait_until([&] { return submit_ret.load() != 1; }));
   REQUIRE(submit_ret.load() == 0);
 }
 

@@ -15,20 +15,6 @@
 
 using namespace hotcore_test;
 
-namespace {
-
-std::vector<unsigned> allowed_cpus() {
-  cpu_set_t mask;
-  CPU_ZERO(&mask);
-  REQUIRE(sched_getaffinity(0, sizeof mask, &mask) == 0);
-  std::vector<unsigned> out;
-  for (unsigned i = 0; i < CPU_SETSIZE; ++i)
-    if (CPU_ISSET(i, &mask)) out.push_back(i);
-  return out;
-}
-
-}  // namespace
-
 TEST_CASE("create({}) takes every PU that hwloc reports and the affinity mask allows, and "
           "brings every core ONLINE") {
   std::error_code ec;
@@ -59,9 +45,12 @@ TEST_CASE("load_topology() describes the machine: every PU by OS index, the allo
   REQUIRE_FALSE(topo.pus.empty());
   std::vector<unsigned> allowed;
   for (const auto& pu : topo.pus) {
+    CAPTURE(pu.os_index);
+    if (!pu.allowed || !pu.online) continue;
+    // A PU outside the affinity mask (taskset) has no core or package from hwloc here.
     CHECK(pu.core >= 0);
     CHECK(pu.package >= 0);
-    if (pu.allowed && pu.online) allowed.push_back(pu.os_index);
+    allowed.push_back(pu.os_index);
   }
   std::sort(allowed.begin(), allowed.end());
   CHECK(topo.worker_cores == allowed);
@@ -73,32 +62,33 @@ TEST_CASE("load_topology() describes the machine: every PU by OS index, the allo
 
 TEST_CASE("runtime_options{.online_at_start = false} leaves every core OFFLINE; .cores picks "
           "the worker cores") {
+  TWO_CPUS(c);
   SUBCASE("both cores") {
-    auto rt = offline_runtime();
-    CHECK(rt->cores() == std::vector<unsigned>{0, 1});
+    auto rt = offline_runtime(c);
+    CHECK(rt->cores() == std::vector<unsigned>{c.a, c.b});
     CHECK(rt->online_cores().empty());
     for (unsigned c : rt->cores()) {
       CHECK(rt->state(c) == OFFLINE);
       CHECK_FALSE(rt->core_online(c));
       CHECK_FALSE(rt->core_active(c));
     }
-    CHECK(rt->core_up(1) == 0);
-    CHECK(rt->online_cores() == std::vector<unsigned>{1});
-    CHECK(rt->core_down(1) == -EBUSY);  // the only active core
+    CHECK(rt->core_up(c.b) == 0);
+    CHECK(rt->online_cores() == std::vector<unsigned>{c.b});
+    CHECK(rt->core_down(c.b) == -EBUSY);  // the only active core
   }
   SUBCASE("one core") {
-    auto rt = make_runtime(runtime_options{.cores = {1}, .online_at_start = false});
-    CHECK(rt->cores() == std::vector<unsigned>{1});
-    CHECK(rt->state(1) == OFFLINE);
-    CHECK(rt->state(0) == -EINVAL);
-    CHECK(rt->core_up(0) == -EINVAL);
-    CHECK(rt->core_up(1) == 0);
-    CHECK(rt->state(1) == ONLINE);
+    auto rt = make_runtime(runtime_options{.cores = {c.b}, .online_at_start = false});
+    CHECK(rt->cores() == std::vector<unsigned>{c.b});
+    CHECK(rt->state(c.b) == OFFLINE);
+    CHECK(rt->state(c.a) == -EINVAL);
+    CHECK(rt->core_up(c.a) == -EINVAL);
+    CHECK(rt->core_up(c.b) == 0);
+    CHECK(rt->state(c.b) == ONLINE);
   }
   SUBCASE("cores listed out of order are reported ascending, and brought ONLINE") {
-    auto rt = make_runtime(runtime_options{.cores = {1, 0}});
-    CHECK(rt->cores() == std::vector<unsigned>{0, 1});
-    CHECK(rt->online_cores() == std::vector<unsigned>{0, 1});
+    auto rt = make_runtime(runtime_options{.cores = {c.b, c.a}});
+    CHECK(rt->cores() == std::vector<unsigned>{c.a, c.b});
+    CHECK(rt->online_cores() == std::vector<unsigned>{c.a, c.b});
   }
 }
 
@@ -119,6 +109,7 @@ TEST_CASE("create() with a core the process may not run on returns nullptr and s
 
 TEST_CASE("~runtime() takes every core to OFFLINE, running the teardowns of every installed "
           "state in reverse order, and joins every thread it started") {
+  CPUS_0_AND_1();
   const int before = thread_count();
   event_log log;
   ledger led;
@@ -165,6 +156,7 @@ TEST_CASE("~runtime() takes every core to OFFLINE, running the teardowns of ever
 
 TEST_CASE("~runtime() tears down only what is up: a core already OFFLINE runs no teardown, "
           "one halfway runs the teardowns below its state") {
+  CPUS_0_AND_1();
   event_log log;
   {
     auto rt = make_runtime();
@@ -192,6 +184,7 @@ TEST_CASE("~runtime() tears down only what is up: a core already OFFLINE runs no
 
 TEST_CASE("~runtime() takes the cores down even while hotplug is disabled, with a failure "
           "armed, or with every core OFFLINE already") {
+  TWO_CPUS(c);
   const int before = thread_count();
   ledger led;
   SUBCASE("hotplug disabled") {
@@ -204,16 +197,16 @@ TEST_CASE("~runtime() takes the cores down even while hotplug is disabled, with 
     auto rt = make_runtime();
     REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "armed/w:online", led.startup("w"),
                             led.teardown("w")) == 0);
-    REQUIRE(rt->set_fail(1, AP_IO_URING_ONLINE) == 0);
+    REQUIRE(rt->set_fail(c.b, AP_IO_URING_ONLINE) == 0);
   }
   SUBCASE("every core OFFLINE") {
     auto rt = make_runtime();
     REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "off/w:online", led.startup("w"),
                             led.teardown("w")) == 0);
-    REQUIRE(rt->core_down(1) == 0);
+    REQUIRE(rt->core_down(c.b) == 0);
   }
   SUBCASE("never brought up") {
-    auto rt = offline_runtime();
+    auto rt = offline_runtime(c);
     REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "never/w:online", led.startup("w"),
                             led.teardown("w")) == 0);
   }
@@ -223,12 +216,13 @@ TEST_CASE("~runtime() takes the cores down even while hotplug is disabled, with 
 }
 
 TEST_CASE("creating and destroying runtimes repeatedly leaves no thread behind") {
+  TWO_CPUS(c);
   const int before = thread_count();
   for (int i = 0; i < 20; ++i) {
     CAPTURE(i);
-    auto rt = i % 2 == 0 ? make_runtime() : offline_runtime();
-    if (i % 4 == 1) REQUIRE(rt->core_up(0) == 0);
-    if (i % 4 == 2) REQUIRE(rt->core_down(1) == 0);
+    auto rt = i % 2 == 0 ? make_runtime() : offline_runtime(c);
+    if (i % 4 == 1) REQUIRE(rt->core_up(c.a) == 0);
+    if (i % 4 == 2) REQUIRE(rt->core_down(c.b) == 0);
   }
   CHECK(settle_thread_count(before) == before);
 }

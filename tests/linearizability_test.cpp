@@ -5,7 +5,6 @@
 // recorded, then a checker verifies the history against runtime.h's guarantees.
 // HOTCORE_LIN_TASKS (tasks per submitter) and HOTCORE_LIN_CYCLES (core down/up cycles
 // they spread over) make a longer run.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -19,6 +18,7 @@
 #include <vector>
 
 #include "test_support.h"
+#include "runner.h"
 
 using namespace hotcore_test;
 
@@ -128,17 +128,6 @@ std::vector<std::string> check(const std::vector<task_record>& tasks, history& h
   return bad;
 }
 
-// worker_cores() lists the cores a runtime would use here (main() skips with fewer than 2).
-std::vector<unsigned> worker_cores() {
-  std::error_code ec;
-  auto probe = runtime::create(runtime_options{.cores = {}, .online_at_start = false}, ec);
-  return probe ? probe->cores() : std::vector<unsigned>{};
-}
-
-long env_number(const char* name, long fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtol(v, nullptr, 10) : fallback;
-}
 
 }  // namespace
 
@@ -146,8 +135,8 @@ TEST_CASE("the task contract holds on a recorded history: no task runs on a core
           "not taking tasks, every accepted task runs exactly once, submit_on() to a core "
           "that is down is refused (-ENODEV) and a task queued on a core that goes down "
           "runs on another one") {
-  const std::vector<unsigned> all = worker_cores();
-  const std::vector<unsigned> cores{all[0], all[1]};
+  TWO_CPUS(c);
+  const std::vector<unsigned> cores{c.a, c.b};
   history h;  // outlives the runtime, whose teardowns write to it
   auto rt = make_runtime(runtime_options{.cores = cores});
   const int st = rt->setup_state(
@@ -241,9 +230,9 @@ TEST_CASE("the task contract holds on a recorded history: no task runs on a core
 
 TEST_CASE("a task that submit_on() accepted for a core that then goes down runs while that "
           "core stays down: nothing is left behind in the closed core's queue") {
-  const std::vector<unsigned> all = worker_cores();
-  auto rt = make_runtime(runtime_options{.cores = {all[0], all[1]}});
-  const unsigned leaving = all[1];
+  TWO_CPUS(c);
+  auto rt = make_runtime(runtime_options{.cores = {c.a, c.b}});
+  const unsigned leaving = c.b;
   const long rounds = env_number("HOTCORE_LIN_ROUNDS", 100);
   std::atomic<long> accepted{0}, ran{0};
   long stuck_rounds = 0, done_rounds = 0;
@@ -279,10 +268,9 @@ TEST_CASE("a task that submit_on() accepted for a core that then goes down runs 
 }
 
 int main(int argc, char** argv) {
-  if (worker_cores().size() < 2) {
+  if (!first_two_cpus()) {
     std::puts("skipped: needs two worker cores (one goes down while the other stays)");
     return 77;
   }
-  doctest::Context ctx(argc, argv);
-  return ctx.run();
+  return hotcore_test::run_suite(argc, argv);
 }

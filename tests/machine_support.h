@@ -104,18 +104,6 @@ inline int threads_pinned_to(unsigned cpu) {
   return n;
 }
 
-// wait_for() polls cond every millisecond for up to `limit`; a bound for a hung test, not a
-// speed assertion.
-template <class F>
-bool wait_for(F cond, std::chrono::milliseconds limit = std::chrono::milliseconds(5000)) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > end) return cond();
-    std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  }
-  return true;
-}
-
 // run_ledger counts the runs of each task id; every accepted id must run exactly once.
 class run_ledger {
  public:
@@ -185,13 +173,13 @@ std::size_t cpu1_leaves_and_returns(runtime& rt, run_ledger& ledger, TakeAway ta
   std::this_thread::sleep_for(20ms);
   take_away();
   // Bound: the reaction plus a walk; 5 s only so that a hang fails.
-  CHECK(wait_for([&] { return rt.state(1) == OFFLINE; }));
+  CHECK(wait_until([&] { return rt.state(1) == OFFLINE; }));
   CHECK_FALSE(rt.core_available(1));
   CHECK(threads_allowed_on(1) == std::vector<std::string>{});
   while_away();
   std::this_thread::sleep_for(20ms);
   give_back();
-  CHECK(wait_for([&] { return rt.state(1) == ONLINE; }));
+  CHECK(wait_until([&] { return rt.state(1) == ONLINE; }));
   CHECK(rt.core_available(1));
   CHECK(core_pinned(1));
   std::this_thread::sleep_for(20ms);

@@ -26,9 +26,9 @@ using namespace std::chrono_literals;
 
 namespace {
 
-// two_cores() is true when cores 0 and 1 are both worker cores here (the tests that move
+// cpus_0_and_1_are_workers() is true when cores 0 and 1 are both worker cores here (the tests that move
 // core 1 need them).
-bool two_cores() {
+bool cpus_0_and_1_are_workers() {
   std::error_code ec;
   const topology t = load_topology(ec);
   return !ec && t.worker_cores.size() >= 2 && t.worker_cores[0] == 0 && t.worker_cores[1] == 1;
@@ -134,7 +134,7 @@ TEST_CASE("topology: SMT siblings share a core, caches name their PUs, and the p
 
 TEST_CASE("vacating a core: after core_down no runtime thread keeps the core in its affinity; "
           "after core_up its hotplug thread and worker are pinned to it exactly again") {
-  if (!two_cores()) return;
+  if (!cpus_0_and_1_are_workers()) SKIP_CASE("needs cpu0 and cpu1 as worker cores here");
   auto rt = make_runtime({.cores = {0, 1}});
   CHECK(core_pinned(1));  // core 1's hotplug thread and worker
   REQUIRE(rt->core_down(1) == 0);
@@ -150,7 +150,7 @@ TEST_CASE("vacating a core: after core_down no runtime thread keeps the core in 
 
 TEST_CASE("affinity changes: when the process mask shrinks (taskset -p) the core leaves through "
           "the hotplug path and its tasks run exactly once; when it grows the core comes back") {
-  if (!two_cores()) return;
+  if (!cpus_0_and_1_are_workers()) SKIP_CASE("needs cpu0 and cpu1 as worker cores here");
   cpu_set_t saved;
   REQUIRE(sched_getaffinity(::getpid(), sizeof saved, &saved) == 0);
   {
@@ -162,7 +162,7 @@ TEST_CASE("affinity changes: when the process mask shrinks (taskset -p) the core
     run_ledger ledger(2'000'000);
     const std::size_t accepted = cpu1_leaves_and_returns(
         *rt, ledger, [] { set_main_mask({0}); }, [] { set_main_mask({0, 1}); },
-        [&] { CHECK(wait_for([&] { return !rt->topology_snapshot().pus.at(1).allowed; })); });
+        [&] { CHECK(wait_until([&] { return !rt->topology_snapshot().pus.at(1).allowed; })); });
     CHECK(log.take() == std::vector<std::string>{"down st core1", "up st core1"});
     shut_down_and_check_each_ran_once(*rt, ledger, accepted);
     CHECK(rt->remove_state(st) == 0);
@@ -172,16 +172,16 @@ TEST_CASE("affinity changes: when the process mask shrinks (taskset -p) the core
 
 TEST_CASE("affinity changes with come_back = false: the core that left stays down until "
           "core_up()") {
-  if (!two_cores()) return;
+  if (!cpus_0_and_1_are_workers()) SKIP_CASE("needs cpu0 and cpu1 as worker cores here");
   cpu_set_t saved;
   REQUIRE(sched_getaffinity(::getpid(), sizeof saved, &saved) == 0);
   {
     auto rt = make_runtime({.cores = {0, 1}, .follow_affinity = true, .affinity_poll_ms = 10,
                             .come_back = false});
     set_main_mask({0});
-    CHECK(wait_for([&] { return rt->state(1) == OFFLINE; }));
+    CHECK(wait_until([&] { return rt->state(1) == OFFLINE; }));
     set_main_mask({0, 1});
-    CHECK(wait_for([&] { return rt->core_available(1); }));
+    CHECK(wait_until([&] { return rt->core_available(1); }));
     std::this_thread::sleep_for(50ms);  // five poll periods: it would have come back by now
     CHECK(rt->state(1) == OFFLINE);
     CHECK(rt->core_up(1) == 0);
@@ -204,7 +204,7 @@ TEST_CASE("the machine watch is one thread and two fds more while the runtime li
     CHECK(thread_count() == before + 2 * static_cast<int>(rt->cores().size()) + 1);
     // The uevent socket and the stop eventfd (the watch's first topology snapshot opens
     // /sys files for a moment: wait for it).
-    CHECK(wait_for([&] { return fds() == fds_before + 2; }));
+    CHECK(wait_until([&] { return fds() == fds_before + 2; }));
     CHECK(allowed_of("hc-watch") != "");
   }
   CHECK(settle_thread_count(before) == before);

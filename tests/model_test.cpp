@@ -369,19 +369,14 @@ std::shared_ptr<const rc::state::Command<model, sut>> make_op(const model& m) {
   return std::make_shared<const op>(a);
 }
 
-long env_number(const char* name, long fallback) {
-  const char* v = std::getenv(name);
-  return v && *v ? std::strtol(v, nullptr, 10) : fallback;
-}
-
 }  // namespace
 
 TEST_CASE("the runtime does what the spec's model does, command by command, for random "
           "sequences of setup/remove, instances, core up/down/target, fail injection, "
           "failing callbacks and disable/enable") {
   const unsigned long long seed = static_cast<unsigned long long>(
-      env_number("HOTCORE_SEED", static_cast<long>(std::random_device{}() & 0x7fffffff)));
-  const long count = env_number("HOTCORE_MODEL_SEQUENCES", 1000);
+      hotcore_test::env_number("HOTCORE_SEED", static_cast<long>(std::random_device{}() & 0x7fffffff)));
+  const long count = hotcore_test::env_number("HOTCORE_MODEL_SEQUENCES", 1000);
   const std::string params = "seed=" + std::to_string(seed) + " max_success=" + std::to_string(count) +
                              " max_size=100 verbose_progress=0 noshrink=0";
   // RapidCheck reads RC_PARAMS once, at its first use: this is it.

@@ -5,12 +5,12 @@
 // kernel onlines cpu1; core_up() of a core whose CPU the kernel holds offline returns
 // -EHOSTDOWN in logical mode. As root only (skips with 77); holds /tmp/hotcore-cpu1.lock
 // throughout and always leaves cpu1 online.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <fstream>
 #include <thread>
 
 #include "cpu1_guard.h"
 #include "machine_support.h"
+#include "runner.h"
 
 using namespace hotcore_test;
 using namespace std::chrono_literals;
@@ -52,12 +52,12 @@ TEST_CASE("a runtime created while cpu1 is offline has core 1 as a down worker c
     user_tid = ::gettid();
     while (!release) std::this_thread::sleep_for(1ms);
   });
-  REQUIRE(wait_for([&] { return user_tid.load() != 0; }));
+  REQUIRE(wait_until([&] { return user_tid.load() != 0; }));
   CHECK(list_has_cpu(allowed_list_of(user_tid), 1));
 
   REQUIRE(write_cpu1_online(true));
   const auto t0 = std::chrono::steady_clock::now();
-  const bool up = wait_for([&] { return rt->state(1) == ONLINE; }, 5000ms);
+  const bool up = wait_until([&] { return rt->state(1) == ONLINE; }, 5000ms);
   const auto took = std::chrono::steady_clock::now() - t0;
   REQUIRE(up);
   INFO("core 1 came up " << std::chrono::duration_cast<std::chrono::microseconds>(took).count()
@@ -69,7 +69,7 @@ TEST_CASE("a runtime created while cpu1 is offline has core 1 as a down worker c
   CHECK(allowed_list_of(::getpid()) == main_before);
   std::atomic<int> cpu{-1};
   REQUIRE(rt->submit_on(1, [&] { cpu = sched_getcpu(); }) == 0);
-  CHECK(wait_for([&] { return cpu.load() != -1; }));
+  CHECK(wait_until([&] { return cpu.load() != -1; }));
   CHECK(cpu.load() == 1);
   release = true;
   user.join();
@@ -105,9 +105,9 @@ TEST_CASE("kernel_offlines() counts the times the kernel took the core's CPU awa
   CHECK(rt->kernel_offlines(1) == 0);
   for (unsigned long n = 1; n <= 2; ++n) {
     REQUIRE(write_cpu1_online(false));
-    CHECK(wait_for([&] { return rt->kernel_offlines(1) == n && rt->state(1) == OFFLINE; }));
+    CHECK(wait_until([&] { return rt->kernel_offlines(1) == n && rt->state(1) == OFFLINE; }));
     REQUIRE(write_cpu1_online(true));
-    CHECK(wait_for([&] { return rt->state(1) == ONLINE; }));
+    CHECK(wait_until([&] { return rt->state(1) == ONLINE; }));
   }
   CHECK(rt->kernel_offlines(0) == 0);
 }
@@ -115,6 +115,5 @@ TEST_CASE("kernel_offlines() counts the times the kernel took the core's CPU awa
 int main(int argc, char** argv) {
   cpu1_session session;
   if (const int ret = session.start(); ret != 0) return ret;
-  doctest::Context context(argc, argv);
-  return context.run();
+  return hotcore_test::run_suite(argc, argv);
 }

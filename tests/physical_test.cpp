@@ -5,13 +5,13 @@
 // tasks run takes core 1 down through the hotplug path (every task runs once) and `echo 1`
 // brings it back. Skips (77) when not root or without cpu1/online; holds
 // /tmp/hotcore-cpu1.lock throughout and always leaves cpu1 online.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <sys/wait.h>
 #include <unistd.h>
 #include <grp.h>
 
 #include "cpu1_guard.h"
 #include "machine_support.h"
+#include "runner.h"
 
 using namespace hotcore_test;
 using namespace std::chrono_literals;
@@ -27,7 +27,7 @@ std::vector<std::string> lines_of(const std::vector<trace_event>& trace, std::se
 int ran_on(runtime& rt, unsigned core) {
   std::atomic<int> cpu{-2};
   if (rt.submit_on(core, [&] { cpu = sched_getcpu(); }) != 0) return -1;
-  if (!wait_for([&] { return cpu.load() != -2; })) return -1;
+  if (!wait_until([&] { return cpu.load() != -2; })) return -1;
   return cpu.load();
 }
 
@@ -172,7 +172,7 @@ TEST_CASE("a CPU offlined and onlined again before the runtime looked still take
   log.clear();
   REQUIRE(write_cpu1_online(false));
   REQUIRE(write_cpu1_online(true));
-  CHECK(wait_for([&] { return log.snapshot().size() == 2 && rt->state(1) == ONLINE; }));
+  CHECK(wait_until([&] { return log.snapshot().size() == 2 && rt->state(1) == ONLINE; }));
   CHECK(log.take() == std::vector<std::string>{"down st core1", "up st core1"});
   CHECK(core_pinned(1));
   CHECK(rt->remove_state(st) == 0);
@@ -182,9 +182,9 @@ TEST_CASE("come_back = false: after echo 1 the core stays down until core_up()")
   cpu1_online_guard guard;
   auto rt = make_runtime({.cores = {0, 1}, .follow_cpu_hotplug = true, .come_back = false});
   REQUIRE(write_cpu1_online(false));
-  CHECK(wait_for([&] { return rt->state(1) == OFFLINE; }));
+  CHECK(wait_until([&] { return rt->state(1) == OFFLINE; }));
   REQUIRE(write_cpu1_online(true));
-  CHECK(wait_for([&] { return rt->core_available(1); }));
+  CHECK(wait_until([&] { return rt->core_available(1); }));
   std::this_thread::sleep_for(50ms);
   CHECK(rt->state(1) == OFFLINE);
   CHECK(rt->core_up(1) == 0);
@@ -197,14 +197,14 @@ TEST_CASE("the last active core stays up when the kernel takes its CPU (-EBUSY),
   auto rt = make_runtime({.cores = {0, 1}, .follow_cpu_hotplug = true});
   REQUIRE(rt->core_down(0) == 0);
   REQUIRE(write_cpu1_online(false));
-  CHECK(wait_for([&] { return !rt->core_available(1); }));
+  CHECK(wait_until([&] { return !rt->core_available(1); }));
   CHECK(rt->state(1) == ONLINE);
   CHECK(ran_on(*rt, 1) == 0);  // core 1's worker, moved to cpu0 by the kernel
   REQUIRE(write_cpu1_online(true));
   // Re-pinned: core 1's threads on cpu1 alone again; core 0's parked threads and the watch
   // on the spare mask (the process's minus core 0, which is down), whatever the kernel did.
-  CHECK(wait_for([&] { return core_pinned(1); }));
-  CHECK(wait_for([&] { return allowed_of("hc-watch") == "1"; }));
+  CHECK(wait_until([&] { return core_pinned(1); }));
+  CHECK(wait_until([&] { return allowed_of("hc-watch") == "1"; }));
   CHECK(allowed_of("hc-hotplug/0") == "1");
   CHECK(allowed_of("hc-worker/0") == "1");
   CHECK(ran_on(*rt, 1) == 1);
@@ -223,7 +223,7 @@ TEST_CASE("physical mode under the kernel's own hotplug: the runtime's own offli
   CHECK(rt->state(1) == ONLINE);
 
   REQUIRE(write_cpu1_online(false));
-  CHECK(wait_for([&] { return rt->state(1) == OFFLINE; }));
+  CHECK(wait_until([&] { return rt->state(1) == OFFLINE; }));
   // The operator's offline is not undone: the runtime did not take cpu1 offline, so it is
   // not the runtime's to bring back.
   std::this_thread::sleep_for(50ms);
@@ -231,7 +231,7 @@ TEST_CASE("physical mode under the kernel's own hotplug: the runtime's own offli
   CHECK(read_cpu1_online() == 0);
   CHECK_FALSE(rt->core_available(1));
   REQUIRE(write_cpu1_online(true));
-  CHECK(wait_for([&] { return rt->state(1) == ONLINE; }));
+  CHECK(wait_until([&] { return rt->state(1) == ONLINE; }));
   CHECK(read_cpu1_online() == 1);
   CHECK(core_pinned(1));
 }
@@ -249,6 +249,5 @@ TEST_CASE("destroying a physical runtime brings back online every CPU it took of
 int main(int argc, char** argv) {
   cpu1_session session;
   if (const int ret = session.start(); ret != 0) return ret;
-  doctest::Context context(argc, argv);
-  return context.run();
+  return hotcore_test::run_suite(argc, argv);
 }

@@ -28,16 +28,6 @@ std::int64_t now_ns() {
   return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
-// wait_until() polls cond for up to 5 s; a bound for a hung test, not a speed assertion.
-template <class F>
-bool wait_until(F cond) {
-  for (int i = 0; i < 5000; ++i) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(1ms);
-  }
-  return cond();
-}
-
 // counting_poller counts its polls and where they ran.
 struct counting_poller : hotcore::core_poller {
   hotcore::runtime* rt = nullptr;
@@ -83,6 +73,7 @@ struct deadline_poller : hotcore::core_poller {
 }  // namespace
 
 TEST_CASE("a poller runs on the worker of the core it is attached to, only while the core is active") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   counting_poller p[2];
   for (int c = 0; c < 2; ++c) {
@@ -112,6 +103,7 @@ TEST_CASE("a poller runs on the worker of the core it is attached to, only while
 }
 
 TEST_CASE("an idle worker wakes up when its poller's fd becomes readable") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   event_poller p;
   REQUIRE(p.fd >= 0);
@@ -129,6 +121,7 @@ TEST_CASE("an idle worker wakes up when its poller's fd becomes readable") {
 }
 
 TEST_CASE("an idle worker polls again at its poller's deadline, never before it") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   deadline_poller p;
   REQUIRE(rt->attach_poller(0, &p) == 0);
@@ -144,6 +137,7 @@ TEST_CASE("an idle worker polls again at its poller's deadline, never before it"
 }
 
 TEST_CASE("detach_poller returns only once the worker has left the poller's poll()") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   struct slow_poller : hotcore::core_poller {
     std::atomic<bool> inside{false};
@@ -171,6 +165,7 @@ TEST_CASE("detach_poller returns only once the worker has left the poller's poll
 }
 
 TEST_CASE("a poller can feed tasks, and every task still runs exactly once") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   struct feeding_poller : hotcore::core_poller {
     hotcore::runtime* rt = nullptr;
@@ -199,6 +194,7 @@ TEST_CASE("a poller can feed tasks, and every task still runs exactly once") {
 }
 
 TEST_CASE("attach_poller and detach_poller name what was wrong") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   counting_poller p;
   p.rt = rt.get();
@@ -226,6 +222,7 @@ TEST_CASE("attach_poller and detach_poller name what was wrong") {
 }
 
 TEST_CASE("run_on_worker runs a function on the core's own worker, from an ONLINE callback and from outside") {
+  CPUS_0_AND_1();
   auto rt = make_runtime({.cores = {0, 1}});
   // From outside a callback, on an active core: it runs between tasks, on the worker.
   for (unsigned core : {0u, 1u}) {

@@ -24,19 +24,10 @@
 
 using namespace hotcore;
 using hotcore_test::cgroup_tree;
+using hotcore_test::wait_until;
 using namespace std::chrono_literals;
 
 namespace {
-
-// eventually() waits up to 5 s for pred.
-bool eventually(const std::function<bool()>& pred) {
-  const auto deadline = std::chrono::steady_clock::now() + 5s;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(2ms);
-  }
-  return pred();
-}
 
 unsigned cores_up(const runtime& rt) { return static_cast<unsigned>(rt.online_cores().size()); }
 
@@ -71,16 +62,14 @@ struct fixture {
   // follows() writes cpu.max of the group and waits until the runtime has `cores` up.
   bool follows(const std::string& group, const std::string& text, unsigned cores) {
     tree.set(group, "cpu.max", text);
-    return eventually([&] { return cores_up(*rt) == cores; });
+    return wait_until([&] { return cores_up(*rt) == cores; });
   }
   // seen() waits until the follower has read `limit` as its last good limit.
   bool seen(quota_follower& f, const cpu_limit& limit) {
-    return eventually([&] { return f.status().limit == limit; });
+    return wait_until([&] { return f.status().limit == limit; });
   }
   bool two_cores() const {
-    if (rt->cores().size() >= 2 && cores_up(*rt) == 2) return true;
-    MESSAGE("needs two worker cores up; this machine has " << rt->cores().size());
-    return false;
+    return rt->cores().size() >= 2 && cores_up(*rt) == 2;
   }
 };
 
@@ -91,7 +80,7 @@ cpu_limit lim(std::int64_t q, std::int64_t p = 100000) { return cpu_limit{q, p};
 TEST_CASE("The follower follows cpu.max writes by inotify: 2 CPUs -> 0.5 -> max moves the "
           "runtime 2 -> 1 -> 2 cores, one change each, with timings") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto o = fx.options();
   o.poll_interval = 0ms;  // events only: the writes must be seen through inotify
   auto f = fx.follower(o);
@@ -104,12 +93,12 @@ TEST_CASE("The follower follows cpu.max writes by inotify: 2 CPUs -> 0.5 -> max 
   CHECK(fx.rt->core_limit() == 1);
   CHECK(f->status().note.find("below one period") != std::string::npos);
   // The follower's own thread leaves the core it took down, like the runtime's threads.
-  CHECK(eventually([] {
+  CHECK(wait_until([] {
     const std::string allowed = hotcore_test::allowed_of("hc-quota");
     return !allowed.empty() && !hotcore_test::list_has_cpu(allowed, 1);
   }));
   CHECK(fx.follows("/kubepods/pod1", "max 100000\n", 2));
-  CHECK(eventually([&] { return fx.rt->core_limit() == 0; }));
+  CHECK(wait_until([&] { return fx.rt->core_limit() == 0; }));
   CHECK(f->status().events >= 3);
   // The runtime is at 2 cores while set_core_limit() is still returning; on_change runs
   // after it. So wait for the second move's record, not for the cores.
@@ -121,7 +110,7 @@ TEST_CASE("The follower follows cpu.max writes by inotify: 2 CPUs -> 0.5 -> max 
     return m;
   };
   const std::vector<std::pair<unsigned, unsigned>> expected{{2, 1}, {1, 2}};
-  CHECK(eventually([&] { return moves().size() >= expected.size(); }));
+  CHECK(wait_until([&] { return moves().size() >= expected.size(); }));
   CHECK(moves() == expected);
   std::lock_guard lk(fx.mu);
   for (const quota_change& c : fx.changes) {
@@ -133,7 +122,7 @@ TEST_CASE("The follower follows cpu.max writes by inotify: 2 CPUs -> 0.5 -> max 
 
 TEST_CASE("The follower follows by polling where there are no events") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto o = fx.options();
   o.use_inotify = false;
   o.poll_interval = 10ms;
@@ -147,7 +136,7 @@ TEST_CASE("The follower follows by polling where there are no events") {
 
 TEST_CASE("Nested limits: the quota of every ancestor counts and the tightest wins") {
   fixture fx("/kubepods/burstable/pod1");
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto f = fx.follower(fx.options());
   REQUIRE(f->enable() == 0);
   CHECK(fx.follows("/kubepods", "100000 100000\n", 1));  // the grandparent: 1 CPU
@@ -163,7 +152,7 @@ TEST_CASE("Nested limits: the quota of every ancestor counts and the tightest wi
 
 TEST_CASE("Hysteresis: a quota hovering just above one CPU does not flap the cores") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto f = fx.follower(fx.options());
   REQUIRE(f->enable() == 0);
   CHECK(fx.follows("/kubepods/pod1", "100000 100000\n", 1));
@@ -180,7 +169,7 @@ TEST_CASE("Bad input keeps the last good target and names the file: `max` alone,
           "contents, a third field, a quota below the kernel's 1 ms, a missing file, the "
           "group removed; then a good value is followed again") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto f = fx.follower(fx.options());
   REQUIRE(f->enable() == 0);
   CHECK(fx.follows("/kubepods/pod1", "50000 100000\n", 1));  // last good: 1 core
@@ -203,7 +192,7 @@ TEST_CASE("Bad input keeps the last good target and names the file: `max` alone,
     fx.tree.set("/kubepods/pod1", "cpu.max", r.text);
     // The test's writer truncates, then writes: a read in between sees an empty file (an
     // error too). Wait for the error of the whole contents.
-    CHECK(eventually([&] {
+    CHECK(wait_until([&] {
       const cgroup_error e = f->status().last_error;
       return e.code == r.code && e.message.find(r.says) != std::string::npos;
     }));
@@ -222,7 +211,7 @@ TEST_CASE("Bad input keeps the last good target and names the file: `max` alone,
   }
   // Back to a good value: followed, error cleared.
   CHECK(fx.follows("/kubepods/pod1", "200000 100000\n", 2));
-  CHECK(eventually([&] { return !f->status().last_error; }));
+  CHECK(wait_until([&] { return !f->status().last_error; }));
 
   CHECK(fx.follows("/kubepods/pod1", "50000 100000\n", 1));
   // A missing file (the controller says cpu is enabled, cpu.max is gone).
@@ -231,24 +220,24 @@ TEST_CASE("Bad input keeps the last good target and names the file: `max` alone,
   CHECK(f->status().last_error.message.find(file) == 0);
   CHECK(cores_up(*fx.rt) == 1);
   fx.tree.set("/kubepods/pod1", "cpu.max", "50000 100000\n");
-  CHECK(eventually([&] { return !f->status().last_error; }));
+  CHECK(wait_until([&] { return !f->status().last_error; }));
 
   // The group removed under us: ENOENT naming it, last target kept.
   std::filesystem::remove_all(fx.tree.dir("/kubepods/pod1"));
-  CHECK(eventually([&] { return f->status().last_error.code == std::errc::no_such_file_or_directory; }));
+  CHECK(wait_until([&] { return f->status().last_error.code == std::errc::no_such_file_or_directory; }));
   CHECK(f->status().last_error.message.find(fx.tree.dir("/kubepods/pod1")) == 0);
   CHECK(cores_up(*fx.rt) == 1);
   // The process was moved to another group (that is how a group can go away): followed.
   fx.tree.make_group("/kubepods/pod2");
   fx.tree.set("/kubepods/pod2", "cpu.max", "300000 100000\n");
   fx.tree.move_to("/kubepods/pod2");
-  CHECK(eventually([&] { return cores_up(*fx.rt) == 2 && !f->status().last_error; }));
+  CHECK(wait_until([&] { return cores_up(*fx.rt) == 2 && !f->status().last_error; }));
   CHECK(f->status().cpu_group.dir() == fx.tree.dir("/kubepods/pod2"));
 }
 
 TEST_CASE("Missing files at the start: no target is set and the error names the file") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   std::filesystem::remove(fx.tree.dir("/kubepods/pod1") + "/cpu.max");
   auto f = fx.follower(fx.options());
   REQUIRE(f->enable() == 0);
@@ -268,11 +257,10 @@ TEST_CASE("Missing files at the start: no target is set and the error names the 
 TEST_CASE("No permission: a group the process may not read keeps the last good target, "
           "with EACCES naming the file") {
   if (geteuid() != 0) {
-    MESSAGE("needs root to make a file another user cannot read");
-    return;
+    SKIP_CASE("needs root to make a file another user cannot read");
   }
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   fx.tree.set("/kubepods/pod1", "cpu.max", "50000 100000\n");
   fx.tree.make_group("/locked");
   fx.tree.set("/locked", "cpu.max", "200000 100000\n");
@@ -298,7 +286,7 @@ TEST_CASE("No permission: a group the process may not read keeps the last good t
     if (rt->online_cores().size() != 1 || f->status().last_error) _exit(13);
     char byte = 1;
     if (write(ready[1], &byte, 1) != 1 || read(moved[0], &byte, 1) != 1) _exit(14);
-    if (!eventually([&] { return f->status().last_error.code == std::errc::permission_denied; }))
+    if (!wait_until([&] { return f->status().last_error.code == std::errc::permission_denied; }))
       _exit(15);
     const quota_status st = f->status();
     if (st.last_error.message.find("/locked/cpu.max") == std::string::npos) _exit(16);
@@ -323,7 +311,7 @@ TEST_CASE("No permission: a group the process may not read keeps the last good t
 TEST_CASE("Switchable at run time: disabled, the follower has no thread and reads nothing; "
           "enabled again, it applies the current quota at once") {
   fixture fx;
-  if (!fx.two_cores()) return;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
   auto o = fx.options();
   o.poll_interval = 5ms;
   auto f = fx.follower(o);
@@ -353,7 +341,7 @@ TEST_CASE("The follower reports its own CPU use, and enable() from inside a task
   o.poll_interval = 1ms;
   auto f = fx.follower(o);
   REQUIRE(f->enable() == 0);
-  CHECK(eventually([&] { return f->status().checks > 50 && f->status().cpu_ns > 0; }));
+  CHECK(wait_until([&] { return f->status().checks > 50 && f->status().cpu_ns > 0; }));
   f->disable();
   const quota_status st = f->status();
   CHECK(st.cpu_ns > 0);
@@ -363,7 +351,7 @@ TEST_CASE("The follower reports its own CPU use, and enable() from inside a task
 
   std::atomic<int> from_task{1};
   REQUIRE(fx.rt->submit([&] { from_task = f->enable(); }) == 0);
-  CHECK(eventually([&] { return from_task.load() != 1; }));
+  CHECK(wait_until([&] { return from_task.load() != 1; }));
   CHECK(from_task.load() == -EDEADLK);
   CHECK_FALSE(f->enabled());
 }

@@ -5,7 +5,6 @@
 // writes cpu.cfs_quota_us 200000 -> 50000 -> -1 (period 100000) and sees the child's core
 // count follow 2 -> 1 -> 2. The group is always removed: the child is killed and reaped
 // first when anything failed, and groups left by a test that crashed are removed too.
-#define DOCTEST_CONFIG_IMPLEMENT
 #include <doctest/doctest.h>
 #include <poll.h>
 #include <signal.h>
@@ -23,6 +22,7 @@
 #include <string>
 
 #include "hotcore/hotcore.h"
+#include "runner.h"
 
 using namespace hotcore;
 using clock_type = std::chrono::steady_clock;
@@ -209,6 +209,5 @@ int main(int argc, char** argv) {
     std::puts("skipped: no cgroup v1 cpu controller with CFS bandwidth here");
     return 77;
   }
-  doctest::Context ctx(argc, argv);
-  return ctx.run();
+  return hotcore_test::run_suite(argc, argv);
 }

@@ -42,8 +42,9 @@ std::vector<int> states_of(const std::vector<trace_event>& events) {
 TEST_CASE("linear state space: when a CPU is onlined the startup callbacks are invoked "
           "sequentially, and when it is offlined the teardown callbacks are invoked in the "
           "reverse order, whatever order the states were set up in") {
+  CPUS_0_AND_1();
   event_log log;
-  auto rt = offline_runtime();
+  auto rt = offline_runtime({0, 1});
   // Set up in a scrambled order, without calls (every core is OFFLINE anyway).
   const std::vector<int> order = {AP_IO_URING_ONLINE, ARENA_PREPARE,      AP_ARENA_STARTING,
                                   CPU_PHYSICAL,       TIMERS_PREPARE,     AP_TIMERS_STARTING,
@@ -93,6 +94,7 @@ TEST_CASE("linear state space: when a CPU is onlined the startup callbacks are i
 
 TEST_CASE("If a usage site requires only a callback in one direction then the other "
           "not-required callback can be set to NULL: it is skipped and leaves no trace event") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   REQUIRE(rt->core_down(1) == 0);
@@ -274,6 +276,7 @@ TEST_CASE("Only the PREPARE and ONLINE sections provide a dynamic allocation ran
 TEST_CASE("setup_state() installs the callbacks and invokes the startup callback for all "
           "CPUs which have currently a state at or past the newly installed state, in "
           "ascending CPU order") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   const int mid = TIMERS_PREPARE;
@@ -313,6 +316,7 @@ TEST_CASE("setup_state(): If a callback fails for CPU N then the teardown callba
           "0 .. N-1 is invoked to rollback the operation. The state setup fails, the callbacks "
           "for the state are not installed and in case of dynamic allocation the allocated "
           "state is freed") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   rt->set_trace(true);
@@ -370,6 +374,7 @@ TEST_CASE("setup_state(): If a callback fails for CPU N then the teardown callba
 
 TEST_CASE("cpuhp_setup_state_nocalls(), cpuhp_setup_state_nocalls_cpuslocked() and "
           "cpuhp_setup_state_multi() only install the callbacks") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   CHECK(rt->setup_state_nocalls(AP_IO_URING_ONLINE, "nocalls/a:online", log.startup("a"),
@@ -397,6 +402,7 @@ TEST_CASE("cpuhp_setup_state_nocalls(), cpuhp_setup_state_nocalls_cpuslocked() a
 
 TEST_CASE("cpuhp_remove_state() removes the callbacks and invokes the teardown callback for "
           "all CPUs which have currently a state at or past the removed state") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   const int dyn = rt->setup_state(ONLINE_DYN, "rm/dyn:online", log.startup("dyn"),
@@ -433,6 +439,7 @@ TEST_CASE("cpuhp_remove_state() removes the callbacks and invokes the teardown c
 
 TEST_CASE("cpuhp_remove_state_nocalls() and cpuhp_remove_state_nocalls_cpuslocked() only "
           "remove the callbacks") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "rmn/a:online", log.startup("a"),
@@ -456,6 +463,7 @@ TEST_CASE("cpuhp_remove_state_nocalls() and cpuhp_remove_state_nocalls_cpuslocke
 
 TEST_CASE("remove_state(): In order to complete the removal, the teardown callback should not "
           "fail; a failing teardown is reported but the state is removed anyway") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "rmf/a:online", log.startup("a"),
@@ -472,6 +480,7 @@ TEST_CASE("remove_state(): In order to complete the removal, the teardown callba
 
 TEST_CASE("remove_state*(): -ENOENT when nothing is installed at the state, -EPERM for the "
           "runtime's own states") {
+  CPUS_0_AND_1();
   auto rt = make_runtime();
   CHECK(rt->remove_state(AP_IO_URING_ONLINE) == -ENOENT);
   CHECK(rt->remove_state_nocalls(ARENA_PREPARE) == -ENOENT);
@@ -499,6 +508,7 @@ TEST_CASE("remove_state*(): -ENOENT when nothing is installed at the state, -EPE
 TEST_CASE("cpuhp_state_add_instance() adds the instance and invokes the startup callback for "
           "all CPUs at or past @state; the callback is only invoked for the to be added "
           "instance. cpuhp_state_remove_instance() invokes teardown only for the removed one") {
+  CPUS_0_AND_1();
   event_log log;
   named_node a("a"), b("b");  // nodes outlive the runtime, which holds them
   auto rt = make_runtime();
@@ -536,6 +546,7 @@ TEST_CASE("cpuhp_state_add_instance() adds the instance and invokes the startup 
 
 TEST_CASE("multi-instance state: during a CPU online or offline operation the callbacks are "
           "invoked once per instance, in the order the instances were added") {
+  CPUS_0_AND_1();
   event_log log;
   named_node n1("n1"), n2("n2"), n3("n3");
   auto rt = make_runtime();
@@ -563,6 +574,7 @@ TEST_CASE("multi-instance state: during a CPU online or offline operation the ca
 TEST_CASE("multi-instance state: if the callback fails for instance k on the way up, "
           "instances 0..k-1 are torn down for that state on that CPU, then the operation "
           "rolls back as usual") {
+  CPUS_0_AND_1();
   event_log log;
   named_node a("a"), b("b"), c("c");
   auto rt = make_runtime();
@@ -600,6 +612,7 @@ TEST_CASE("multi-instance state: if the callback fails for instance k on the way
 TEST_CASE("cpuhp_state_add_instance(): If a callback fails for CPU N then the teardown "
           "callback for CPU 0 .. N-1 is invoked to rollback the operation, the function fails "
           "and the instance is not added to the node list") {
+  CPUS_0_AND_1();
   event_log log;
   named_node a("a"), b("b");
   auto rt = make_runtime();
@@ -662,6 +675,7 @@ TEST_CASE("instances: add_instance() needs a multi-instance state (-EINVAL), a n
 
 TEST_CASE("cpuhp_state_add_instance_nocalls() only adds the instance to the node list; "
           "cpuhp_state_remove_instance_nocalls() only removes it") {
+  CPUS_0_AND_1();
   event_log log;
   named_node a("a");
   auto rt = make_runtime();
@@ -685,6 +699,7 @@ TEST_CASE("cpuhp_state_add_instance_nocalls() only adds the instance to the node
 TEST_CASE("If a multi-instance state is removed then the caller has to remove all instances "
           "first: remove_multi_state() is -ENOTEMPTY while it has instances; remove_state() on "
           "a multi-instance state is -EINVAL") {
+  CPUS_0_AND_1();
   event_log log;
   named_node a("a");
   auto rt = make_runtime();
@@ -785,6 +800,7 @@ struct reentry_probe {
 
 TEST_CASE("setup and removal functions cannot be used from within CPU hotplug callbacks: "
           "called from a callback they return -EDEADLK and never deadlock") {
+  CPUS_0_AND_1();
   named_node inst("inst"), other("other");
   auto rt = make_runtime();
   auto probe = std::make_shared<reentry_probe>();
@@ -884,6 +900,7 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
 
 TEST_CASE("The node list add/remove operations cannot be used from CPU hotplug read locked "
           "regions, nor can hotplug operations: under cpus_read_lock() they return -EDEADLK") {
+  CPUS_0_AND_1();
   event_log log;
   named_node a("a"), b("b");
   auto rt = make_runtime();
@@ -921,6 +938,7 @@ TEST_CASE("The node list add/remove operations cannot be used from CPU hotplug r
 
 TEST_CASE("setup_state() and remove_state() take cpus_read_lock themselves, which nests: "
           "called while the caller holds it they work and invoke the callbacks") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   int dyn = -1;
@@ -940,6 +958,7 @@ TEST_CASE("setup_state() and remove_state() take cpus_read_lock themselves, whic
 TEST_CASE("If the setup function has to be called from a CPU hotplug read locked region, "
           "then the _cpuslocked() variants have to be used: without the lock held they are "
           "-ENOLCK; with it they work, and setup_state_cpuslocked() invokes the startups") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   CHECK(rt->setup_state_cpuslocked(ONLINE_DYN, "cl/x:online", log.startup("x"),
@@ -972,6 +991,7 @@ TEST_CASE("If the setup function has to be called from a CPU hotplug read locked
 
 TEST_CASE("cpuN/hotplug/target: writing a state number moves the CPU to that state, up or "
           "down, through the same walk") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(ARENA_PREPARE, "tgt/arena:prepare", log.startup("arena"),
@@ -1025,6 +1045,7 @@ TEST_CASE("cpuN/hotplug/target: writing a state number moves the CPU to that sta
 
 TEST_CASE("set_target(): -EINVAL for a state with no name and for the states that cannot be "
           "stopped at (core:bringup, ap:online)") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   rt->set_trace(true);
@@ -1051,6 +1072,7 @@ TEST_CASE("set_target(): -EINVAL for a state with no name and for the states tha
 TEST_CASE("cpuN/hotplug/fail: set_fail() is rejected for STARTING states (they are not "
           "allowed to fail), for states without callbacks, for out-of-range states and for "
           "PREPARE states once the core is past core:bringup") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(ARENA_PREPARE, "fail/arena:prepare", log.startup("a"),
@@ -1104,6 +1126,7 @@ TEST_CASE("cpuN/hotplug/fail: set_fail() is rejected for STARTING states (they a
 
 TEST_CASE("cpuN/hotplug/fail makes the callback of the given state fail once with -EAGAIN the "
           "next time it would run, in either direction, on that core only") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "inj/w:online", log.startup("w"),
@@ -1199,6 +1222,7 @@ TEST_CASE("cpuN/hotplug/fail makes the callback of the given state fail once wit
 TEST_CASE("cpu_hotplug_disable() makes core_up, core_down and set_target return -EBUSY until "
           "the matching cpu_hotplug_enable(); it counts, and enable without disable is "
           "-EINVAL") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "dis/w:online", log.startup("w"),
@@ -1225,6 +1249,7 @@ TEST_CASE("cpu_hotplug_disable() makes core_up, core_down and set_target return 
 }
 
 TEST_CASE("core_down() of the last core that takes tasks (sched:active) is -EBUSY") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "last/w:online", log.startup("w"),
@@ -1254,6 +1279,7 @@ TEST_CASE("core_down() of the last core that takes tasks (sched:active) is -EBUS
 
 TEST_CASE("core_up() of an ONLINE core and core_down() of an OFFLINE core are no-ops that "
           "return 0; an unknown core is -EINVAL") {
+  CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "noop/w:online", log.startup("w"),
@@ -1279,7 +1305,8 @@ TEST_CASE("core_up() of an ONLINE core and core_down() of an OFFLINE core are no
 
 TEST_CASE("core_online() is true between sched:starting up and down, core_active() between "
           "sched:active up and down; online_cores() lists the cores at ONLINE") {
-  auto rt = offline_runtime();
+  CPUS_0_AND_1();
+  auto rt = offline_runtime({0, 1});
   CHECK(rt->online_cores().empty());
   REQUIRE(rt->setup_state(AP_TIMERS_STARTING, "flags/t:starting", nullptr, nullptr) == 0);
   REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "flags/w:online", nullptr, nullptr) == 0);

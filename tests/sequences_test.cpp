@@ -90,6 +90,7 @@ bool is_strictly_monotonic(const std::vector<trace_event>& events, bool up) {
 TEST_CASE("A successful online operation: the startup callbacks are invoked sequentially "
           "until the state CPUHP_ONLINE is reached; [CPUHP_OFFLINE + 3] -> skipped because "
           "startup == NULL") {
+  CPUS_0_AND_1();
   seq_states f;
   REQUIRE(f.rt->core_up(1) == 0);
   CHECK(f.rt->state(1) == ONLINE);
@@ -122,6 +123,7 @@ TEST_CASE("A successful online operation: the startup callbacks are invoked sequ
 TEST_CASE("A successful offline operation: the teardown callbacks are invoked in the "
           "reverse order until CPUHP_OFFLINE; [CPUHP_OFFLINE + 2] -> skipped because "
           "teardown == NULL") {
+  CPUS_0_AND_1();
   seq_states f;
   f.bring_up_core1();
   REQUIRE(f.rt->core_down(1) == 0);
@@ -148,6 +150,7 @@ TEST_CASE("A successful offline operation: the teardown callbacks are invoked in
 TEST_CASE("A failed online operation: [CPUHP_AP_ONLINE + N]->startup() -> fail, then "
           "[CPUHP_AP_ONLINE + (N - 1)]->teardown() ... down to [CPUHP_OFFLINE]: the CPU is "
           "brought back to the previous state") {
+  CPUS_0_AND_1();
   seq_states f;
   f.log.fail_on("up seq/c:online core1", -EIO);
   CHECK(f.rt->core_up(1) == -EIO);
@@ -189,6 +192,7 @@ TEST_CASE("A failed online operation: [CPUHP_AP_ONLINE + N]->startup() -> fail, 
 TEST_CASE("PREPARE section: the startup callbacks are allowed to fail; if a callback fails, "
           "the CPU online operation is aborted and the CPU is brought down to the previous "
           "state (usually CPUHP_OFFLINE) again") {
+  CPUS_0_AND_1();
   seq_states f;
   f.log.fail_on("up seq/dyn:prepare core1", -ENOMEM);
   CHECK(f.rt->core_up(1) == -ENOMEM);
@@ -209,6 +213,7 @@ TEST_CASE("PREPARE section: the startup callbacks are allowed to fail; if a call
 
 TEST_CASE("ONLINE section: when a callback fails the hotplug operation is aborted and the "
           "CPU is brought back to the previous state, which need not be CPUHP_OFFLINE") {
+  CPUS_0_AND_1();
   seq_states f;
   REQUIRE(f.rt->set_target(1, AP_ARENA_STARTING) == 0);
   REQUIRE(f.rt->state(1) == AP_ARENA_STARTING);
@@ -227,6 +232,7 @@ TEST_CASE("ONLINE section: when a callback fails the hotplug operation is aborte
 TEST_CASE("A failed offline operation: [CPUHP_ONLINE - N]->teardown() -> fail, then "
           "[CPUHP_ONLINE - (N - 1)]->startup() ... [CPUHP_ONLINE - 1]->startup(), back at "
           "[CPUHP_ONLINE]") {
+  CPUS_0_AND_1();
   seq_states f;
   f.bring_up_core1();
   f.log.fail_on("down arena:online core1", -EBUSY);
@@ -284,6 +290,7 @@ TEST_CASE("Recursive failures: [CPUHP_ONLINE - N]->teardown() -> fail, "
           "[CPUHP_ONLINE - (N - 1)]->startup() -> success, [CPUHP_ONLINE - (N - 2)]->startup() "
           "-> fail: the state machine stops right here and the CPU is left in state "
           "[CPUHP_ONLINE - (N - 1)]") {
+  CPUS_0_AND_1();
   chain_states f;
   f.log.fail_on("down r/1 core1", -EIO);    // [ONLINE - N]
   f.log.fail_on("up r/3 core1", -ENOMEM);   // [ONLINE - (N - 2)], while rolling back
@@ -309,6 +316,7 @@ TEST_CASE("Recursive failures: [CPUHP_ONLINE - N]->teardown() -> fail, "
 
 TEST_CASE("Recursive failures on the way up: a teardown that fails while a failed online "
           "operation rolls back stops the state machine right there, with the original error") {
+  CPUS_0_AND_1();
   chain_states f;
   REQUIRE(f.rt->core_down(1) == 0);
   f.log.clear();

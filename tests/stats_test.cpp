@@ -10,6 +10,7 @@
 #include <string>
 #include <thread>
 
+#include "allowed_cpus.h"
 #include "hotcore/metrics.h"
 #include "hotcore/runtime.h"
 
@@ -20,7 +21,6 @@ using hotcore::runtime;
 using hotcore::runtime_stats;
 
 // One core is not enough: the last active core cannot go down.
-const bool one_cpu = std::thread::hardware_concurrency() < 2;
 
 std::unique_ptr<runtime> make() {
   std::error_code ec;
@@ -56,8 +56,8 @@ TEST_CASE("stats() lists every worker core, ONLINE and active after create()") {
   CHECK_FALSE(s.machine.running);
 }
 
-TEST_CASE("stats() counts each walk once in its direction; last <= max, buckets add up" *
-          doctest::skip(one_cpu)) {
+TEST_CASE("stats() counts each walk once in its direction; last <= max, buckets add up") {
+  NEEDS_TWO_CPUS();
   const auto rt = make();
   const unsigned core = rt->cores().back();
   const runtime_stats before = rt->stats();
@@ -84,8 +84,8 @@ TEST_CASE("stats() counts each walk once in its direction; last <= max, buckets 
   CHECK(of(rt->stats(), core).down.count == a.down.count);
 }
 
-TEST_CASE("stats(): parked time grows while a core takes no tasks, not while it does" *
-          doctest::skip(one_cpu)) {
+TEST_CASE("stats(): parked time grows while a core takes no tasks, not while it does") {
+  NEEDS_TWO_CPUS();
   const auto rt = make();
   const unsigned core = rt->cores().back();
   const std::int64_t active_parked = of(rt->stats(), core).parked_ns;
@@ -103,8 +103,8 @@ TEST_CASE("stats(): parked time grows while a core takes no tasks, not while it 
   CHECK(active_parked <= p1);
 }
 
-TEST_CASE("\"its queued tasks move to other online cores\": stats() counts them as moved" *
-          doctest::skip(one_cpu)) {
+TEST_CASE("\"its queued tasks move to other online cores\": stats() counts them as moved") {
+  NEEDS_TWO_CPUS();
   const auto rt = make();
   const unsigned core = rt->cores().back();
   std::atomic<bool> started{false}, release{false};

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// tests/test_main.cpp — the doctest main, built once as a static library that every test
-// executable links.
-#define DOCTEST_CONFIG_IMPLEMENT_WITH_MAIN
-#include <doctest/doctest.h>
+// tests/test_main.cpp — main() for the doctest suites without their own: the shared
+// runner (skips counted, leaks failed).
+#include "runner.h"
+
+int main(int argc, char** argv) { return hotcore_test::run_suite(argc, argv); }

@@ -25,7 +25,9 @@
 #include <utility>
 #include <vector>
 
+#include "allowed_cpus.h"
 #include "hotcore/hotcore.h"
+#include "runner.h"
 
 // Event logs print as their lines when a comparison fails.
 namespace doctest {
@@ -53,9 +55,10 @@ inline std::unique_ptr<runtime> make_runtime(const runtime_options& options = {}
   return rt;
 }
 
-// offline_runtime() creates a runtime on cores {0, 1} with both cores OFFLINE.
-inline std::unique_ptr<runtime> offline_runtime() {
-  return make_runtime(runtime_options{.cores = {0, 1}, .online_at_start = false});
+// offline_runtime() creates a runtime on the two CPUs given (TWO_CPUS) with both cores
+// OFFLINE.
+inline std::unique_ptr<runtime> offline_runtime(const cpu_pair& cpus) {
+  return make_runtime(runtime_options{.cores = {cpus.a, cpus.b}, .online_at_start = false});
 }
 
 // thread_count() is the number of threads of this process (/proc/self/task).
@@ -302,6 +305,28 @@ inline int state_named(const runtime& rt, const std::string& name) {
   for (const auto& r : rt.states())
     if (r.name == name) return r.state;
   return -1;
+}
+
+// env_number() is the environment variable `name` as a number, or `fallback` when unset
+// (HOTCORE_SEED and the counts of the model and linearizability machines).
+inline long env_number(const char* name, long fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? std::strtol(v, nullptr, 10) : fallback;
+}
+
+// wait_until() polls cond, with a short backoff, until it holds or `limit` passes, and
+// says whether it held: a bound for a hung test, never a speed assertion. Callers CHECK or
+// REQUIRE the result, so a timeout fails with the condition's line.
+template <class F>
+bool wait_until(F cond, std::chrono::milliseconds limit = std::chrono::milliseconds(10000)) {
+  const auto end = std::chrono::steady_clock::now() + limit;
+  auto pause = std::chrono::microseconds(50);
+  while (!cond()) {
+    if (std::chrono::steady_clock::now() > end) return cond();
+    std::this_thread::sleep_for(pause);
+    pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(2));
+  }
+  return true;
 }
 
 // bounded() runs fn on another thread and aborts the whole test program if it does not

@@ -92,6 +92,7 @@ void check_placement(const std::vector<where>& seen, const std::set<std::string>
 TEST_CASE("PREPARE callbacks are invoked on a control CPU (the thread that asked); STARTING "
           "and ONLINE callbacks are invoked on the hotplugged CPU, by its hotplug thread pinned "
           "on it") {
+  CPUS_0_AND_1();
   observer obs;
   auto rt = make_runtime();
   REQUIRE(rt->setup_state_nocalls(ARENA_PREPARE, "thr/arena:prepare", obs.cb("prepare-up"),
@@ -137,6 +138,7 @@ TEST_CASE("PREPARE callbacks are invoked on a control CPU (the thread that asked
 TEST_CASE("setup_state() and remove_state() invoke the callbacks either on the current CPU "
           "(PREPARE section) or on each online CPU in the context of the CPU's hotplug thread; "
           "so do add_instance() and remove_instance()") {
+  CPUS_0_AND_1();
   observer obs;
   named_node node("n");
   auto rt = make_runtime();
@@ -172,6 +174,7 @@ TEST_CASE("setup_state() and remove_state() invoke the callbacks either on the c
 
 TEST_CASE("trace fields agree with where callbacks ran: PREPARE events are not on a hotplug "
           "thread, STARTING and ONLINE events are, with ran_on_cpu == the core they served") {
+  CPUS_0_AND_1();
   observer obs;
   named_node node("n");
   auto rt = make_runtime();

@@ -252,6 +252,7 @@ TEST_CASE("a timer function may arm and cancel timers; they fire on the same cor
 
 TEST_CASE("when a core goes down its pending timers move to another online core "
           "(timers:dead) and each fires exactly once there, never early") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
   REQUIRE(rt->cores().size() >= 2);
   auto ts = make_timers(*rt);
@@ -278,6 +279,7 @@ TEST_CASE("when a core goes down its pending timers move to another online core 
 
 TEST_CASE("timers fire exactly once across migrations with cores going down and up "
           "(thousands of timers, counted per id, fire time >= deadline)") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
   REQUIRE(rt->cores().size() >= 2);
   auto ts = make_timers(*rt);
@@ -333,6 +335,7 @@ TEST_CASE("timers fire exactly once across migrations with cores going down and 
 
 TEST_CASE("cancel works across a migration: a timer whose cancel() returned true never "
           "runs, one whose cancel() returned false ran exactly once") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
   REQUIRE(rt->cores().size() >= 2);
   auto ts = make_timers(*rt);
@@ -372,6 +375,7 @@ TEST_CASE("cancel works across a migration: a timer whose cancel() returned true
 
 TEST_CASE("fault injection at timers:prepare and timers:online on each core leaves no "
           "timer behind; pending timers still fire exactly once") {
+  NEEDS_TWO_CPUS();
   auto rt = make_runtime();
   REQUIRE(rt->cores().size() >= 2);
   auto ts = make_timers(*rt);
@@ -421,7 +425,8 @@ TEST_CASE("fault injection at timers:prepare and timers:online on each core leav
 }
 
 TEST_CASE("timers armed while no core is online wait, and fire once a core comes up") {
-  auto rt = offline_runtime();
+  TWO_CPUS(c);
+  auto rt = offline_runtime(c);
   auto ts = make_timers(*rt);
   CHECK(ts->stats().wheels == 0);
   recorder rec(*rt, 50);

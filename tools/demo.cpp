@@ -53,7 +53,7 @@ int print_core_states(runtime& rt) {
     const int st = rt.state(core);
     std::printf("  core %u: state %3d %-14s online=%d active=%d   kernel: %s\n", core, st,
                 state_name(rt, st).c_str(), rt.core_online(core), rt.core_active(core),
-                kernel_state_text(core).c_str());
+                kernel_state_text(rt, core).c_str());
   }
   std::printf("\n");
   return exit_ok;
@@ -91,7 +91,7 @@ int demo_physical(runtime& rt) {
     const int ret = up ? rt.core_up(core) : rt.core_down(core);
     std::printf("  core_%s(%u) = %d: state %d %s   kernel: %s\n", up ? "up" : "down", core, ret,
                 rt.state(core), state_name(rt, rt.state(core)).c_str(),
-                kernel_state_text(core).c_str());
+                kernel_state_text(rt, core).c_str());
     if (ret != 0) return exit_failed;
   }
   std::printf("\n");

@@ -262,6 +262,89 @@ void print_json(std::FILE* out, const hotcore::quota_status& start, const record
 // The quotas --drive writes in turn (period 100000 us; -1: no limit).
 constexpr std::int64_t drive_quotas[] = {200000, 50000, 150000, 100000, -1, 70000, 250000, 100000};
 
+// start_follower() makes the follower, enables it and checks that it could read the quota
+// (fail closed: an unknown quota is not "max"); nullptr, with the reason on stderr, if not.
+std::unique_ptr<hotcore::quota_follower> start_follower(hotcore::runtime& rt,
+                                                        const follow_options& o,
+                                                        const std::shared_ptr<recorder>& rec) {
+  hotcore::quota_follower_options fo;
+  fo.policy.rounding = o.rounding;
+  fo.poll_interval = std::chrono::milliseconds(o.poll_ms);
+  fo.use_inotify = o.inotify;
+  fo.on_change = [rec](const quota_change& c) { rec->on_change(c); };
+  fo.on_error = [](const hotcore::cgroup_error& e) {
+    std::fprintf(stderr, "hotcore follow-quota: %s (keeping the last good target)\n", e.message.c_str());
+  };
+  std::error_code ec;
+  auto follower = hotcore::quota_follower::create(rt, fo, ec);
+  if (!follower) {
+    std::fprintf(stderr, "hotcore follow-quota: %s\n", ec.message().c_str());
+    return nullptr;
+  }
+  if (const int ret = follower->enable(); ret < 0) {
+    std::fprintf(stderr, "hotcore follow-quota: enable: %s\n", std::strerror(-ret));
+    return nullptr;
+  }
+  if (const hotcore::quota_status st = follower->status(); st.last_error) {
+    std::fprintf(stderr, "hotcore follow-quota: cannot read the quota: %s\n",
+                 st.last_error.message.c_str());
+    return nullptr;
+  }
+  return follower;
+}
+
+// drive() runs the workload for o.seconds; with --drive it writes drive_quotas in turn,
+// 150..249 ms apart. Returns the exit status; `rounds` is the workload's count.
+int drive(hotcore::runtime& rt, const follow_options& o, own_group& group, recorder& rec,
+          long& rounds) {
+  const std::int64_t end = mono_ns() + o.seconds * 1000000000;
+  int status = exit_ok;
+  workload work(rt);
+  std::uint32_t lcg = 12345;
+  for (std::size_t step = 0; mono_ns() < end && !stop_requested.load(std::memory_order_relaxed); ++step) {
+    if (!o.drive) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    const std::int64_t quota = drive_quotas[step % std::size(drive_quotas)];
+    {
+      std::lock_guard lk(rec.mu);
+      rec.written = cpu_limit{quota < 0 ? -1 : quota, 100000};
+      rec.write_ns = mono_ns();
+    }
+    if (!group.set_quota(quota)) {
+      std::fprintf(stderr, "hotcore follow-quota: cannot write the quota\n");
+      status = exit_failed;
+      break;
+    }
+    lcg = lcg * 1664525u + 1013904223u;  // 150..249 ms apart, so no poll phase is favoured
+    std::this_thread::sleep_for(std::chrono::milliseconds(150 + (lcg >> 16) % 100));
+  }
+  work.stop();
+  rounds = work.rounds();
+  std::fprintf(rec.text, "workload: %ld parallel_reduce rounds\n", rounds);
+  return status;
+}
+
+// print_report() prints the reaction summary and the follower's counters (and the JSON
+// object on stdout with --json).
+void print_report(const follow_options& o, const hotcore::quota_status& start, recorder& rec,
+                  const hotcore::quota_status& st, double wall_s, long rounds) {
+  std::FILE* text = rec.text;
+  {
+    std::lock_guard lk(rec.mu);
+    const hotcore::tools::summary s = hotcore::tools::summarize(rec.samples);
+    std::fprintf(text, "reaction over %zu changes (%ld moved cores): median %.2f ms, p99 %.2f ms\n", s.count,
+                 rec.moves, static_cast<double>(s.median) / 1e6, static_cast<double>(s.p99) / 1e6);
+    if (o.json) print_json(stdout, start, rec, s, st, wall_s, rounds);
+  }
+  std::fprintf(text, "follower: %llu checks (%llu woken by inotify), CPU %.2f ms in %.1f s (%.4f%% of one CPU)\n",
+               static_cast<unsigned long long>(st.checks), static_cast<unsigned long long>(st.events),
+               static_cast<double>(st.cpu_ns) / 1e6, wall_s,
+               100.0 * static_cast<double>(st.cpu_ns) / (wall_s * 1e9));
+  if (st.last_error) std::fprintf(text, "last error: %s\n", st.last_error.message.c_str());
+}
+
 }  // namespace
 
 int run_follow_quota(const follow_options& o) {
@@ -282,83 +365,23 @@ int run_follow_quota(const follow_options& o) {
   }
   auto rec = std::make_shared<recorder>();
   rec->drive = o.drive;
-  std::FILE* text = o.json ? stderr : stdout;
-  rec->text = text;
-  hotcore::quota_follower_options fo;
-  fo.policy.rounding = o.rounding;
-  fo.poll_interval = std::chrono::milliseconds(o.poll_ms);
-  fo.use_inotify = o.inotify;
-  fo.on_change = [rec](const quota_change& c) { rec->on_change(c); };
-  fo.on_error = [](const hotcore::cgroup_error& e) {
-    std::fprintf(stderr, "hotcore follow-quota: %s (keeping the last good target)\n", e.message.c_str());
-  };
-  auto follower = hotcore::quota_follower::create(*rt, fo, ec);
-  if (!follower) {
-    std::fprintf(stderr, "hotcore follow-quota: %s\n", ec.message().c_str());
-    return exit_failed;
-  }
-  if (const int ret = follower->enable(); ret < 0) {
-    std::fprintf(stderr, "hotcore follow-quota: enable: %s\n", std::strerror(-ret));
-    return exit_failed;
-  }
+  rec->text = o.json ? stderr : stdout;
+  auto follower = start_follower(*rt, o, rec);
+  if (!follower) return exit_failed;
   const hotcore::quota_status start = follower->status();
-  if (start.last_error) {  // fail closed: an unknown quota is not "max"
-    std::fprintf(stderr, "hotcore follow-quota: cannot read the quota: %s\n",
-                 start.last_error.message.c_str());
-    return exit_failed;
-  }
-  std::fprintf(text, "following %s (%s), %zu worker cores, %u up; quota %s\n",
+  std::fprintf(rec->text, "following %s (%s), %zu worker cores, %u up; quota %s\n",
               start.cpu_group.dir().empty() ? "no cgroup" : start.cpu_group.dir().c_str(),
               start.cpu_group.version == hotcore::cgroup_version::v1 ? "cgroup v1" : "cgroup v2",
               rt->cores().size(), static_cast<unsigned>(rt->online_cores().size()),
               hotcore::limit_text(start.limit).c_str());
-  std::fflush(text);
+  std::fflush(rec->text);
 
   const std::int64_t t0 = mono_ns();
-  const std::int64_t end = t0 + o.seconds * 1000000000;
-  int status = exit_ok;
   long rounds = 0;
-  {
-    workload work(*rt);
-    std::uint32_t lcg = 12345;
-    for (std::size_t step = 0; mono_ns() < end && !stop_requested.load(std::memory_order_relaxed); ++step) {
-      if (o.drive) {
-        const std::int64_t quota = drive_quotas[step % std::size(drive_quotas)];
-        {
-          std::lock_guard lk(rec->mu);
-          rec->written = cpu_limit{quota < 0 ? -1 : quota, 100000};
-          rec->write_ns = mono_ns();
-        }
-        if (!group.set_quota(quota)) {
-          std::fprintf(stderr, "hotcore follow-quota: cannot write the quota\n");
-          status = exit_failed;
-          break;
-        }
-        lcg = lcg * 1664525u + 1013904223u;  // 150..249 ms apart, so no poll phase is favoured
-        std::this_thread::sleep_for(std::chrono::milliseconds(150 + (lcg >> 16) % 100));
-      } else {
-        std::this_thread::sleep_for(std::chrono::milliseconds(50));
-      }
-    }
-    work.stop();
-    rounds = work.rounds();
-    std::fprintf(text, "workload: %ld parallel_reduce rounds\n", rounds);
-  }
+  const int status = drive(*rt, o, group, *rec, rounds);
   follower->disable();
-  const hotcore::quota_status st = follower->status();
-  const double wall_s = static_cast<double>(mono_ns() - t0) / 1e9;
-  {
-    std::lock_guard lk(rec->mu);
-    const hotcore::tools::summary s = hotcore::tools::summarize(rec->samples);
-    std::fprintf(text, "reaction over %zu changes (%ld moved cores): median %.2f ms, p99 %.2f ms\n", s.count,
-                 rec->moves, static_cast<double>(s.median) / 1e6, static_cast<double>(s.p99) / 1e6);
-    if (o.json) print_json(stdout, start, *rec, s, st, wall_s, rounds);
-  }
-  std::fprintf(text, "follower: %llu checks (%llu woken by inotify), CPU %.2f ms in %.1f s (%.4f%% of one CPU)\n",
-               static_cast<unsigned long long>(st.checks), static_cast<unsigned long long>(st.events),
-               static_cast<double>(st.cpu_ns) / 1e6, wall_s,
-               100.0 * static_cast<double>(st.cpu_ns) / (wall_s * 1e9));
-  if (st.last_error) std::fprintf(text, "last error: %s\n", st.last_error.message.c_str());
+  print_report(o, start, *rec, follower->status(), static_cast<double>(mono_ns() - t0) / 1e9,
+               rounds);
   follower.reset();
   rt.reset();
   group.leave();  // only the main thread is left: move it back, remove the group

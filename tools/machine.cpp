@@ -68,16 +68,10 @@ int run_topology(bool per_core, bool json) {
   return 0;
 }
 
-std::string kernel_state_text(unsigned cpu) {
-  const std::string path = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/hotplug/state";
-  std::string out = "cpu" + std::to_string(cpu) + "/hotplug/state ";
-  if (std::FILE* f = std::fopen(path.c_str(), "r")) {
-    int state = -1;
-    const bool ok = std::fscanf(f, "%d", &state) == 1;
-    std::fclose(f);
-    if (ok) return out + std::to_string(state);
-  }
-  return out + "?";
+std::string kernel_state_text(const runtime& rt, unsigned core) {
+  const int state = rt.kernel_state(core);
+  return "cpu" + std::to_string(core) + "/hotplug/state " +
+         (state < 0 ? std::string("?") : std::to_string(state));
 }
 
 }  // namespace hotcore::tools

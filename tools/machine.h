@@ -8,6 +8,8 @@
 #include <string_view>
 #include <vector>
 
+#include "hotcore/runtime.h"
+
 namespace hotcore::tools {
 
 // run_topology() runs `hotcore topology [--per-core] [--json]`: prints the hwloc snapshot
@@ -15,8 +17,8 @@ namespace hotcore::tools {
 // fields as hotcore/topology.h) and returns an exit status (0, or 1 if hwloc failed).
 int run_topology(bool per_core, bool json);
 
-// kernel_state_text() is "cpuN/hotplug/state 236" for the kernel's state of cpuN, or
-// "cpuN/hotplug/state ?" when it cannot be read.
-std::string kernel_state_text(unsigned cpu);
+// kernel_state_text() is "cpuN/hotplug/state 236" for the kernel's state of the core's
+// CPU (runtime::kernel_state()), or "cpuN/hotplug/state ?" when it cannot be read.
+std::string kernel_state_text(const runtime& rt, unsigned core);
 
 }  // namespace hotcore::tools

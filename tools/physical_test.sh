@@ -13,6 +13,8 @@ hotcore=${1:?usage: physical_test.sh path/to/hotcore}
 online=/sys/devices/system/cpu/cpu1/online
 [ "$(id -u)" -eq 0 ] || { echo "skipped: not root"; exit 77; }
 [ -w "$online" ] || { echo "skipped: no writable $online"; exit 77; }
+python3 -c 'import os, sys; sys.exit(0 if {0, 1} <= os.sched_getaffinity(0) else 1)' ||
+  { echo "skipped: this process may not run on both cpu0 and cpu1 (taskset)"; exit 77; }
 
 exec 9>/tmp/hotcore-cpu1.lock
 flock 9
