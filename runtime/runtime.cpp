@@ -4,6 +4,7 @@
 #include "hotcore/runtime.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +14,7 @@
 
 #include "hotcore/topology.h"
 #include "platform/machine_watch.h"
+#include "platform/quota_totals.h"
 #include "platform/sysfs_cpu.h"
 #include "platform/topology_load.h"
 #include "runtime_impl.h"
@@ -180,7 +182,7 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
 }
 
 runtime::runtime(std::unique_ptr<detail::runtime_impl> impl) : _impl(std::move(impl)) {}
-runtime::~runtime() = default;
+runtime::~runtime() { detail::forget_quota_totals(*this); }
 
 const std::vector<unsigned>& runtime::cores() const noexcept { return _impl->core_ids; }
 // A task that moved a core would wait for itself (core_down waits for the running tasks
@@ -315,6 +317,10 @@ int runtime::setup_state_multi(int state, std::string_view name, multi_callback 
                                multi_callback teardown) {
   return _impl->setup(state, name, {}, {}, std::move(startup), std::move(teardown), true, false, false);
 }
+int runtime::setup_state_multi_shared(int state, std::string_view name, multi_callback startup,
+                                      multi_callback teardown) {
+  return _impl->setup_multi_once(state, name, std::move(startup), std::move(teardown));
+}
 int runtime::remove_state(int state) { return _impl->remove(state, true, false, false); }
 int runtime::remove_state_nocalls(int state) { return _impl->remove(state, false, false, false); }
 int runtime::remove_state_nocalls_cpuslocked(int state) {
@@ -388,7 +394,11 @@ std::string runtime::states_text() const {
   return out;
 }
 
-runtime_stats runtime::stats() const { return _impl->stats(); }
+runtime_stats runtime::stats() const {
+  runtime_stats out = _impl->stats();
+  out.quota = detail::read_quota_totals(*this);
+  return out;
+}
 
 namespace detail {
 runtime_stats runtime_impl::stats() const {
@@ -420,9 +430,6 @@ runtime_stats runtime_impl::stats() const {
     cs.tasks_moved = t.moved;
   }
   // relaxed: statistics.
-  out.quota.checks = quota_count.checks.load(std::memory_order_relaxed);
-  out.quota.changes = quota_count.changes.load(std::memory_order_relaxed);
-  out.quota.last_reaction_ns = quota_count.last_reaction_ns.load(std::memory_order_relaxed);
   out.machine.running = watch != nullptr;
   out.machine.uevents = machine_count.uevents.load(std::memory_order_relaxed);
   out.machine.mask_changes = machine_count.mask_changes.load(std::memory_order_relaxed);
@@ -466,7 +473,9 @@ int runtime::submit_node(detail::task_node* node, bool pinned, unsigned core) no
 int runtime::shutdown() { return _impl->sched.shutdown(); }
 int runtime::this_core() const noexcept { return _impl->sched.this_core(); }
 
+void runtime::adopt_thread() { _impl->adopt_helper(::gettid()); }
+void runtime::release_thread() { _impl->release_helper(::gettid()); }
+
 detail::scheduler& detail::task_access::sched(runtime& rt) noexcept { return rt._impl->sched; }
-detail::runtime_impl& detail::runtime_access::impl(runtime& rt) noexcept { return *rt._impl; }
 
 }  // namespace hotcore

@@ -158,12 +158,8 @@ struct runtime_impl {
   governor gov;
   // stats_mutex guards every core's walk statistics; held only to update or copy them.
   mutable std::mutex stats_mutex;
-  // Counters of the quota followers (quota_follower.cpp) and the machine watch; relaxed:
-  // statistics, each written by one thread at a time, read by stats().
-  struct {
-    std::atomic<std::uint64_t> checks{0}, changes{0};
-    std::atomic<std::int64_t> last_reaction_ns{0};
-  } quota_count;
+  // Counters of the machine watch; relaxed: statistics, each written by one thread at a
+  // time, read by stats().
   struct {
     std::atomic<std::uint64_t> uevents{0}, mask_changes{0}, availability_changes{0};
   } machine_count;

@@ -16,13 +16,11 @@
 #include "arena/arena_impl.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
-#include "runtime_impl.h"
+#include "hotcore/runtime.h"
 
 namespace hotcore {
 
 using detail::arena_impl;
-using detail::runtime_access;
-using detail::runtime_impl;
 using detail::block_list;
 using detail::core_cache;
 using detail::free_block;
@@ -141,14 +139,13 @@ arena::~arena() {
 }
 
 int arena_impl::install_states(runtime& rt) {
-  runtime_impl& r = runtime_access::impl(rt);
   auto owner = [](instance_node* n) { return static_cast<arena_node*>(n)->owner; };
-  int ret = r.setup_multi_once(
+  int ret = rt.setup_state_multi_shared(
       ARENA_PREPARE, "mm/arena:prepare",
       [owner](unsigned core, instance_node* n) { return owner(n)->prepare_up(core); },
       [owner](unsigned core, instance_node* n) { return owner(n)->prepare_down(core); });
   if (ret < 0) return ret;
-  ret = r.setup_multi_once(
+  ret = rt.setup_state_multi_shared(
       AP_ARENA_ONLINE, "mm/arena:online",
       [owner](unsigned core, instance_node* n) { return owner(n)->online_up(core); },
       [owner](unsigned core, instance_node* n) { return owner(n)->online_down(core); });

@@ -21,7 +21,7 @@
 
 #include "hotcore/quota.h"
 #include "platform/cgroup_reader.h"
-#include "runtime_impl.h"
+#include "platform/quota_totals.h"
 #include "trace/probes.h"
 
 namespace hotcore {
@@ -85,13 +85,15 @@ bool read_path(const std::string& path, std::string& text, cgroup_error& err) {
 }  // namespace
 
 struct quota_follower::impl {
-  impl(runtime& r, quota_follower_options o) : rt(r), opts(std::move(o)) {}
+  impl(runtime& r, quota_follower_options o)
+      : rt(r), opts(std::move(o)), totals(detail::quota_totals_of(r)) {}
   ~impl() {
     if (proc_cgroup_fd >= 0) ::close(proc_cgroup_fd);
   }
 
   runtime& rt;
   const quota_follower_options opts;
+  const std::shared_ptr<detail::quota_totals> totals;  // runtime::stats().quota
   topology topo;  // for leave_policy::keep_together, loaded by enable()
 
   // run_mutex serializes enable()/disable(); the thread and wake_fd belong to it.
@@ -167,7 +169,7 @@ int quota_follower::impl::check(bool by_event) {
     if (by_event) ++st.events;
   }
   // relaxed: a statistic for runtime::stats().
-  detail::runtime_access::impl(rt).quota_count.checks.fetch_add(1, std::memory_order_relaxed);
+  totals->checks.fetch_add(1, std::memory_order_relaxed);
   cgroup_error err;
   // The process's groups: a move to another group has no event, so /proc/self/cgroup is
   // re-read at most once a second (it costs more than the quota files), and at once
@@ -248,9 +250,8 @@ int quota_follower::impl::check(bool by_event) {
   change.new_cores = static_cast<unsigned>(rt.online_cores().size());
   {
     // relaxed: statistics for runtime::stats().
-    detail::runtime_impl& rti = detail::runtime_access::impl(rt);
-    rti.quota_count.changes.fetch_add(1, std::memory_order_relaxed);
-    rti.quota_count.last_reaction_ns.store(change.applied_ns - change.seen_ns, std::memory_order_relaxed);
+    totals->changes.fetch_add(1, std::memory_order_relaxed);
+    totals->last_reaction_ns.store(change.applied_ns - change.seen_ns, std::memory_order_relaxed);
   }
   HOTCORE_PROBE(quota_change, old_limit.quota_us, limit.quota_us, limit.period_us, change.old_cores,
                 change.new_cores, change.applied_ns - change.seen_ns);
@@ -266,9 +267,7 @@ void quota_follower::impl::loop() {
   (void)pthread_setname_np(pthread_self(), "hc-quota");
   // Off the cores that are down, like the runtime's own threads (README: vacating a
   // core); every core that goes down or comes up re-places it from now on.
-  detail::runtime_impl& rti = detail::runtime_access::impl(rt);
-  const pid_t self = ::gettid();
-  rti.adopt_helper(self);
+  rt.adopt_thread();
   const int timeout = opts.poll_interval.count() > 0 ? static_cast<int>(opts.poll_interval.count()) : -1;
   for (;;) {
     pollfd fds[2] = {{wake_fd, POLLIN, 0}, {-1, POLLIN, 0}};
@@ -286,7 +285,7 @@ void quota_follower::impl::loop() {
     }
     cpu_this_run.store(thread_cpu_ns(), std::memory_order_relaxed);
   }
-  rti.release_helper(self);
+  rt.release_thread();
   const std::int64_t used = thread_cpu_ns();
   std::lock_guard lk(status_mutex);
   st.cpu_ns += used;

@@ -12,7 +12,7 @@
 #include <new>
 
 #include "hotcore/states.h"
-#include "runtime_impl.h"
+#include "hotcore/runtime.h"
 #include "timers/timer_service_impl.h"
 #include "chaos.h"
 
@@ -91,14 +91,13 @@ timer_service::~timer_service() {
 }
 
 int timer_service_impl::install_states(runtime& rt) {
-  detail::runtime_impl& r = detail::runtime_access::impl(rt);
   auto owner = [](instance_node* n) { return static_cast<detail::service_node*>(n)->owner; };
-  const int ret = r.setup_multi_once(
+  const int ret = rt.setup_state_multi_shared(
       TIMERS_PREPARE, "timers:prepare",
       [owner](unsigned core, instance_node* n) { return owner(n)->prepare_up(core); },
       [owner](unsigned core, instance_node* n) { return owner(n)->prepare_down(core); });
   if (ret < 0) return ret;
-  return r.setup_multi_once(
+  return rt.setup_state_multi_shared(
       ONLINE_DYN, "timers:online",
       [owner](unsigned core, instance_node* n) { return owner(n)->online_up(core); },
       [owner](unsigned core, instance_node* n) { return owner(n)->online_down(core); });
