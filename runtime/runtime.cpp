@@ -45,7 +45,7 @@ runtime_impl::~runtime_impl() {
   for (int attempt = 0; attempt < 3; ++attempt)
     for (auto it = core_ids.rbegin(); it != core_ids.rend(); ++it)
       if (by_id[*it]->state.load(std::memory_order_relaxed) != OFFLINE) {
-        const int ret = hotplug_op(*it, OFFLINE, true);
+        const int ret = hotplug_op(*it, OFFLINE, op_mode::shutdown);
         if (ret != 0)
           std::fprintf(stderr, "hotcore: core %u did not go down at shutdown: %d\n", *it, ret);
       }
@@ -193,7 +193,7 @@ int runtime::core_up(unsigned core) {
   if (_impl->must_not_govern()) return -EDEADLK;
   if (_impl->find(core) == nullptr) return -EINVAL;
   std::lock_guard lk(_impl->gov.mutex);
-  const int ret = _impl->hotplug_op(core, ONLINE, false);
+  const int ret = _impl->hotplug_op(core, ONLINE, detail::op_mode::normal);
   if (ret == 0) _impl->gov.user_down[core] = _impl->gov.governor_down[core] = 0;
   return ret;
 }
@@ -201,7 +201,7 @@ int runtime::core_down(unsigned core) {
   if (_impl->must_not_govern()) return -EDEADLK;
   if (_impl->find(core) == nullptr) return -EINVAL;
   std::lock_guard lk(_impl->gov.mutex);
-  const int ret = _impl->hotplug_op(core, OFFLINE, false);
+  const int ret = _impl->hotplug_op(core, OFFLINE, detail::op_mode::normal);
   if (ret == 0) {
     _impl->gov.user_down[core] = 1;
     _impl->gov.governor_down[core] = 0;
@@ -298,45 +298,71 @@ std::vector<unsigned> runtime::online_cores() const {
   return out;
 }
 
+// The public setup/remove/instance calls differ only in what they ask of the one
+// implementation: the kind of state, whether callbacks run, whether the caller holds
+// cpus_read_lock().
+namespace {
+using detail::read_lock;
+using detail::run_calls;
+using detail::step_kind;
+detail::step_spec single(int state, std::string_view name, callback startup, callback teardown) {
+  return {.state = state,
+          .name = name,
+          .kind = step_kind::single,
+          .startup = std::move(startup),
+          .teardown = std::move(teardown)};
+}
+}  // namespace
+
 int runtime::setup_state(int state, std::string_view name, callback startup, callback teardown) {
-  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, true, false);
+  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::yes, read_lock::take);
 }
-int runtime::setup_state_nocalls(int state, std::string_view name, callback startup,
-                                 callback teardown) {
-  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, false, false);
+int runtime::setup_state_nocalls(int state, std::string_view name, callback startup, callback teardown) {
+  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::no, read_lock::take);
 }
-int runtime::setup_state_cpuslocked(int state, std::string_view name, callback startup,
-                                    callback teardown) {
-  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, true, true);
+int runtime::setup_state_cpuslocked(int state, std::string_view name, callback startup, callback teardown) {
+  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::yes, read_lock::held);
 }
-int runtime::setup_state_nocalls_cpuslocked(int state, std::string_view name, callback startup,
-                                            callback teardown) {
-  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, false, true);
+int runtime::setup_state_nocalls_cpuslocked(int state, std::string_view name, callback startup, callback teardown) {
+  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::no, read_lock::held);
 }
 int runtime::setup_state_multi(int state, std::string_view name, multi_callback startup,
                                multi_callback teardown) {
-  return _impl->setup(state, name, {}, {}, std::move(startup), std::move(teardown), true, false, false);
+  return _impl->setup({.state = state,
+                       .name = name,
+                       .kind = step_kind::multi,
+                       .startup_multi = std::move(startup),
+                       .teardown_multi = std::move(teardown)},
+                      run_calls::no, read_lock::take);
 }
 int runtime::setup_state_multi_shared(int state, std::string_view name, multi_callback startup,
                                       multi_callback teardown) {
   return _impl->setup_multi_once(state, name, std::move(startup), std::move(teardown));
 }
-int runtime::remove_state(int state) { return _impl->remove(state, true, false, false); }
-int runtime::remove_state_nocalls(int state) { return _impl->remove(state, false, false, false); }
-int runtime::remove_state_nocalls_cpuslocked(int state) {
-  return _impl->remove(state, false, true, false);
+int runtime::remove_state(int state) {
+  return _impl->remove(state, step_kind::single, run_calls::yes, read_lock::take);
 }
-int runtime::remove_multi_state(int state) { return _impl->remove(state, false, false, true); }
+int runtime::remove_state_nocalls(int state) {
+  return _impl->remove(state, step_kind::single, run_calls::no, read_lock::take);
+}
+int runtime::remove_state_nocalls_cpuslocked(int state) {
+  return _impl->remove(state, step_kind::single, run_calls::no, read_lock::held);
+}
+int runtime::remove_multi_state(int state) {
+  return _impl->remove(state, step_kind::multi, run_calls::no, read_lock::take);
+}
 
-int runtime::add_instance(int state, instance_node* node) { return _impl->add_instance(state, node, true); }
+int runtime::add_instance(int state, instance_node* node) {
+  return _impl->add_instance(state, node, run_calls::yes);
+}
 int runtime::add_instance_nocalls(int state, instance_node* node) {
-  return _impl->add_instance(state, node, false);
+  return _impl->add_instance(state, node, run_calls::no);
 }
 int runtime::remove_instance(int state, instance_node* node) {
-  return _impl->remove_instance(state, node, true);
+  return _impl->remove_instance(state, node, run_calls::yes);
 }
 int runtime::remove_instance_nocalls(int state, instance_node* node) {
-  return _impl->remove_instance(state, node, false);
+  return _impl->remove_instance(state, node, run_calls::no);
 }
 
 // Inside a hotplug callback the operation running it already holds the hotplug lock for
@@ -404,7 +430,7 @@ namespace detail {
 runtime_stats runtime_impl::stats() const {
   runtime_stats out;
   out.cores.reserve(core_ids.size());
-  const std::int64_t now = steady_ns();
+  const std::int64_t now = monotonic_ns();
   {
     std::lock_guard lk(stats_mutex);
     for (const unsigned id : core_ids) {

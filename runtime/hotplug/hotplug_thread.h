@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <thread>
 
+#include "non_copyable.h"
+
 namespace hotcore::detail {
 
 // function_ref is a non-owning reference to a callable returning int (no allocation).
@@ -26,11 +28,8 @@ class function_ref {
 
 // hotplug_thread runs one request at a time for the control thread. Requests are
 // serialized by the hotplug lock and the state mutex, so there is never more than one.
-class hotplug_thread {
+class hotplug_thread : non_copyable {
  public:
-  hotplug_thread() = default;
-  hotplug_thread(const hotplug_thread&) = delete;
-  hotplug_thread& operator=(const hotplug_thread&) = delete;
   ~hotplug_thread() { stop(); }
 
   // start() creates the thread (once), named `name` (at most 15 characters, shown by

@@ -20,18 +20,18 @@ thread_local const runtime_impl* callback_owner = nullptr;
 
 bool runtime_impl::in_callback() const noexcept { return callback_owner == this; }
 
-int runtime_impl::hotplug_op(unsigned core, int target, bool force) {
+int runtime_impl::hotplug_op(unsigned core, int target, op_mode mode) {
   if (in_callback() || lock.read_held()) return -EDEADLK;
   core_ctx* c = find(core);
   if (c == nullptr) return -EINVAL;
   std::lock_guard serialize(add_remove_mutex);
-  if (disable_count > 0 && !force) return -EBUSY;
+  if (disable_count > 0 && mode == op_mode::normal) return -EBUSY;
   lock.write_lock();
   const int prev = c->state.load(std::memory_order_relaxed);
   c->failed_state = INVALID;
-  const std::int64_t t0 = steady_ns();
-  int ret = walk_to(*c, target, force);
-  const std::int64_t ns = steady_ns() - t0;
+  const std::int64_t t0 = monotonic_ns();
+  int ret = walk_to(*c, target, mode);
+  const std::int64_t ns = monotonic_ns() - t0;
   // relaxed: the walk is over and serialized by the locks held here.
   if (c->state.load(std::memory_order_relaxed) != prev || ret != 0) note_walk(*c, target > prev, ns);
   lock.write_unlock();
@@ -61,10 +61,10 @@ void runtime_impl::note_walk(core_ctx& c, bool up, std::int64_t ns) {
 
 // walk_to() moves a core to target; on failure it walks back to where the core was. A
 // failure while walking back stops the machine right there (no endless loop).
-int runtime_impl::walk_to(core_ctx& c, int target, bool force) {
+int runtime_impl::walk_to(core_ctx& c, int target, op_mode mode) {
   const int prev = c.state.load(std::memory_order_relaxed);
   if (prev == target) return 0;
-  if (!force && target < AP_SCHED_ACTIVE && c.active.load(std::memory_order_relaxed) &&
+  if (mode == op_mode::normal && target < AP_SCHED_ACTIVE && c.active.load(std::memory_order_relaxed) &&
       active_count() == 1)
     return -EBUSY;  // the last core taking tasks stays
   c.target.store(target, std::memory_order_relaxed);
@@ -143,7 +143,7 @@ int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool 
   };
   if (c.fail.load(std::memory_order_relaxed) == s) {
     c.fail.store(INVALID, std::memory_order_relaxed);
-    if (tracing) event(node, -EAGAIN, true, steady_ns(), 0);
+    if (tracing) event(node, -EAGAIN, true, monotonic_ns(), 0);
     return -EAGAIN;
   }
   auto call = [&](auto&& fn, instance_node* inst) {

@@ -20,18 +20,14 @@
 #include <utility>
 
 #include "hotcore/quota.h"
+#include "clock.h"
 #include "platform/cgroup_reader.h"
+#include "platform/file_read.h"
 #include "platform/quota_totals.h"
 #include "trace/probes.h"
 
 namespace hotcore {
 namespace {
-
-std::int64_t mono_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // thread_cpu_ns() is the calling thread's CPU time (user + system).
 std::int64_t thread_cpu_ns() {
@@ -54,20 +50,12 @@ int errno_of(const cgroup_error& err) {
 
 // read_whole() reads a (proc) file from the start; false and err on failure.
 bool read_whole(int fd, const std::string& path, std::string& text, cgroup_error& err) {
-  text.clear();
-  char buf[4096];
-  for (off_t at = 0;;) {
-    const ssize_t n = ::pread(fd, buf, sizeof buf, at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      err.code = std::error_code(errno, std::generic_category());
-      err.message = path + ": " + err.code.message();
-      return false;
-    }
-    if (n == 0) return true;
-    text.append(buf, static_cast<std::size_t>(n));
-    at += n;
+  if (const int ret = detail::read_fd_text(fd, text); ret < 0) {
+    err.code = std::error_code(-ret, std::generic_category());
+    err.message = path + ": " + err.code.message();
+    return false;
   }
+  return true;
 }
 
 bool read_path(const std::string& path, std::string& text, cgroup_error& err) {
@@ -161,7 +149,7 @@ void quota_follower::impl::report(const cgroup_error& err) {
 }
 
 int quota_follower::impl::check(bool by_event) {
-  const std::int64_t seen = mono_ns();
+  const std::int64_t seen = detail::monotonic_ns();
   const std::int64_t previous = std::exchange(last_check_ns, seen);
   {
     std::lock_guard lk(status_mutex);
@@ -246,7 +234,7 @@ int quota_follower::impl::check(bool by_event) {
   change.by_event = by_event;
   change.old_cores = static_cast<unsigned>(rt.online_cores().size());
   if (move) change.result = rt.set_core_limit(gov_limit);
-  change.applied_ns = mono_ns();
+  change.applied_ns = detail::monotonic_ns();
   change.new_cores = static_cast<unsigned>(rt.online_cores().size());
   {
     // relaxed: statistics for runtime::stats().

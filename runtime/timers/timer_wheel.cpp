@@ -66,6 +66,13 @@ void timer_wheel::sort(timer_rec* t, std::int64_t now, timer_rec*& due) noexcept
   }
 }
 
+timer_rec* timer_wheel::take_overflow() noexcept {
+  timer_rec* t = _overflow;
+  _overflow = nullptr;
+  _overflow_min_tick = _overflow_min_deadline = std::numeric_limits<std::int64_t>::max();
+  return t;
+}
+
 void timer_wheel::publish_held() noexcept {
   // relaxed: a statistic (see wheel_counters).
   _counters.held.store(_held, std::memory_order_relaxed);
@@ -105,9 +112,7 @@ unsigned timer_wheel::poll() noexcept {
   // 3. The overflow list, once its earliest timer is half a turn away: every timer that
   // now fits in the wheel moves in, so this happens about once per half turn.
   if (_overflow != nullptr && _overflow_min_tick < _cur_tick + static_cast<std::int64_t>(slots / 2)) {
-    timer_rec* t = _overflow;
-    _overflow = nullptr;
-    _overflow_min_tick = _overflow_min_deadline = std::numeric_limits<std::int64_t>::max();
+    timer_rec* t = take_overflow();
     while (t != nullptr) {
       timer_rec* n = t->next;
       --_held;
@@ -188,9 +193,7 @@ void timer_wheel::sweep() noexcept {
       }
       if (_slot[idx] == nullptr) _bits[w] &= ~(std::uint64_t{1} << (idx % 64));
     }
-  timer_rec* t = _overflow;
-  _overflow = nullptr;
-  _overflow_min_tick = _overflow_min_deadline = std::numeric_limits<std::int64_t>::max();
+  timer_rec* t = take_overflow();
   while (t != nullptr) {
     timer_rec* n = t->next;
     --_held;
