@@ -86,6 +86,62 @@ int check_physical(const std::vector<unsigned>& ids) {
 
 }  // namespace
 
+namespace {
+
+// worker_ids() is the worker cores of a new runtime, ascending: options.cores, or the
+// topology's; empty when one is listed twice or is not in the home mask.
+std::vector<unsigned> worker_ids(const runtime_options& options, const topology& topo,
+                                 const cpu_set_t& home) {
+  std::vector<unsigned> ids = options.cores;
+  if (ids.empty()) ids = topo.worker_cores;
+  std::sort(ids.begin(), ids.end());
+  const bool duplicate = std::adjacent_find(ids.begin(), ids.end()) != ids.end();
+  const bool not_allowed = std::any_of(ids.begin(), ids.end(), [&](unsigned id) {
+    return id >= CPU_SETSIZE || !CPU_ISSET(id, &home);
+  });
+  return duplicate || not_allowed ? std::vector<unsigned>{} : ids;
+}
+
+// start_cores() brings a new runtime's cores up (online_at_start) where their CPUs are
+// online: 0, or a negative errno (-EHOSTDOWN: every CPU of the runtime is offline).
+int start_cores(runtime& rt, detail::runtime_impl& impl, const runtime_options& options) {
+  // A core whose CPU the kernel has offline now stays down: with follow_cpu_hotplug the
+  // governor brings it up when the kernel onlines the CPU (it counts as taken down by the
+  // governor); without, core_up() does once the CPU is back (as if the user took it down).
+  const auto leave_down = [&impl, &options](unsigned id) {
+    if (options.follow_cpu_hotplug) {
+      impl.gov.available[id] = 0;
+      impl.gov.governor_down[id] = options.online_at_start ? 1 : 0;
+    } else {
+      impl.gov.user_down[id] = 1;
+    }
+  };
+  std::vector<unsigned> up_now;
+  for (unsigned id : rt.cores()) {
+    if (detail::read_cpu_online(id) != 0) up_now.push_back(id);
+    else leave_down(id);
+  }
+  if (options.online_at_start) {
+    // The kernel may take a CPU away between the look above and its walk (stress-ng
+    // --cpu-online does, in microseconds): core_up() says so with -EHOSTDOWN, and that
+    // core stays down like the ones found offline.
+    std::vector<unsigned> came_up;
+    for (unsigned id : up_now) {
+      const int ret = rt.core_up(id);
+      if (ret == -EHOSTDOWN) {
+        leave_down(id);
+        continue;
+      }
+      if (ret != 0) return ret;
+      came_up.push_back(id);
+    }
+    up_now = std::move(came_up);
+  }
+  return up_now.empty() ? -EHOSTDOWN : 0;  // every CPU of the runtime offline: nothing runs
+}
+
+}  // namespace
+
 std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::error_code& ec) {
   ec.clear();
   // The calling thread's mask with the CPUs that are offline now: a CPU the kernel
@@ -98,14 +154,8 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
   }
   topology topo = detail::load_topology_for(home, options.policy, ec);
   if (ec) return nullptr;
-  std::vector<unsigned> ids = options.cores;
-  if (ids.empty()) ids = topo.worker_cores;
-  std::sort(ids.begin(), ids.end());
-  const bool duplicate = std::adjacent_find(ids.begin(), ids.end()) != ids.end();
-  const bool not_allowed = std::any_of(ids.begin(), ids.end(), [&](unsigned id) {
-    return id >= CPU_SETSIZE || !CPU_ISSET(id, &home);
-  });
-  if (ids.empty() || duplicate || not_allowed || options.affinity_poll_ms == 0) {
+  std::vector<unsigned> ids = worker_ids(options, topo, home);
+  if (ids.empty() || options.affinity_poll_ms == 0) {
     ec = std::make_error_code(std::errc::invalid_argument);
     return nullptr;
   }
@@ -134,43 +184,8 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
       return nullptr;
     }
   }
-  // A core whose CPU the kernel has offline now stays down: with follow_cpu_hotplug the
-  // governor brings it up when the kernel onlines the CPU (it counts as taken down by the
-  // governor); without, core_up() does once the CPU is back (as if the user took it down).
-  const auto leave_down = [&impl, &options](unsigned id) {
-    if (options.follow_cpu_hotplug) {
-      impl.gov.available[id] = 0;
-      impl.gov.governor_down[id] = options.online_at_start ? 1 : 0;
-    } else {
-      impl.gov.user_down[id] = 1;
-    }
-  };
-  std::vector<unsigned> up_now;
-  for (unsigned id : rt->cores()) {
-    if (detail::read_cpu_online(id) != 0) up_now.push_back(id);
-    else leave_down(id);
-  }
-  if (options.online_at_start) {
-    // The kernel may take a CPU away between the look above and its walk (stress-ng
-    // --cpu-online does, in microseconds): core_up() says so with -EHOSTDOWN, and that
-    // core stays down like the ones found offline.
-    std::vector<unsigned> came_up;
-    for (unsigned id : up_now) {
-      const int ret = rt->core_up(id);
-      if (ret == -EHOSTDOWN) {
-        leave_down(id);
-        continue;
-      }
-      if (ret != 0) {
-        ec = std::error_code(-ret, std::generic_category());
-        return nullptr;
-      }
-      came_up.push_back(id);
-    }
-    up_now = std::move(came_up);
-  }
-  if (up_now.empty()) {  // every CPU of the runtime is offline: nothing can run
-    ec = std::error_code(EHOSTDOWN, std::generic_category());
+  if (const int ret = start_cores(*rt, impl, options); ret < 0) {
+    ec = std::error_code(-ret, std::generic_category());
     return nullptr;
   }
   if (impl.watch)

@@ -16,6 +16,20 @@ namespace hotcore::detail {
 namespace {
 // The runtime whose callback this thread is running, for -EDEADLK detection.
 thread_local const runtime_impl* callback_owner = nullptr;
+
+// call_event() is what the trace event of one callback call says about where it ran.
+trace_event call_event(unsigned core, int state, const std::string& name, bool up, bool rollback) {
+  trace_event ev;
+  ev.core = core;
+  ev.state = state;
+  ev.name = name;
+  ev.dir = up ? direction::up : direction::down;
+  ev.rollback = rollback;
+  ev.ran_on_cpu = ::sched_getcpu();
+  ev.on_hotplug_thread = hotplug_thread::on_hotplug_thread();
+  ev.tid = ::gettid();
+  return ev;
+}
 }  // namespace
 
 bool runtime_impl::in_callback() const noexcept { return callback_owner == this; }
@@ -125,20 +139,12 @@ int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool 
   const bool tracing = trace_on.load(std::memory_order_relaxed);
   auto event = [&](instance_node* inst, int result, bool injected, std::int64_t start,
                    std::int64_t ns) {
-    trace_event ev;
-    ev.core = c.id;
-    ev.state = s;
-    ev.name = sp.name;
-    ev.dir = up ? direction::up : direction::down;
+    trace_event ev = call_event(c.id, s, sp.name, up, rollback);
+    ev.instance = inst;
     ev.result = result;
     ev.injected = injected;
-    ev.rollback = rollback;
-    ev.ran_on_cpu = ::sched_getcpu();
-    ev.on_hotplug_thread = hotplug_thread::on_hotplug_thread();
-    ev.instance = inst;
-    ev.nanoseconds = ns;
     ev.start_ns = start;
-    ev.tid = ::gettid();
+    ev.nanoseconds = ns;
     record(ev);
   };
   if (c.fail.load(std::memory_order_relaxed) == s) {
@@ -147,7 +153,7 @@ int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool 
     return -EAGAIN;
   }
   auto call = [&](auto&& fn, instance_node* inst) {
-    const auto t0 = tracing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    const std::int64_t t0 = tracing ? monotonic_ns() : 0;
     // relaxed: target is only written by this walk (see core_ctx).
     if (inst == nullptr)
       HOTCORE_PROBE(cpuhp_enter, c.id, c.target.load(std::memory_order_relaxed), s, sp.name.c_str());
@@ -161,10 +167,7 @@ int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool 
     else ret = fn(c.id, inst);
     callback_owner = outer;
     HOTCORE_PROBE(cpuhp_exit, c.id, c.target.load(std::memory_order_relaxed), s, ret, sp.name.c_str());
-    if (tracing)
-      event(inst, ret, false, std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count(),
-            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
-                .count());
+    if (tracing) event(inst, ret, false, t0, monotonic_ns() - t0);
     return ret;
   };
   if (!sp.multi) {

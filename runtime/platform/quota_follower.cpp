@@ -110,7 +110,22 @@ struct quota_follower::impl {
   // statistic, read by status() without ordering anything else.
   std::atomic<std::int64_t> cpu_this_run{0};
 
+  // reading is what one check read: the limit, the directory it came from, the cpuset.
+  struct reading {
+    cpu_limit limit;
+    std::string from;
+    std::vector<unsigned> cpuset;
+    bool cpuset_found = false;
+  };
+  struct targets_t {
+    unsigned target = 0;     // the follower's target (status().target)
+    unsigned gov_limit = 0;  // what the governor gets (set_core_limit)
+  };
   int check(bool by_event);
+  void lookup(std::int64_t seen, cgroup_error& err);
+  targets_t targets(const cpu_limit& limit, const reading& r);
+  cpu_limit record(const reading& r, unsigned target);
+  int apply(quota_change& change, bool move, unsigned gov_limit);
   bool discover(cgroup_error& err);
   void report(const cgroup_error& err);
   void loop();
@@ -148,6 +163,83 @@ void quota_follower::impl::report(const cgroup_error& err) {
   if (fresh && opts.on_error) opts.on_error(err);
 }
 
+// lookup() re-reads /proc/self/cgroup when it is due (a move to another group has no
+// event, so at most once a second: it costs more than the quota files, and at once after
+// an error) and finds the groups again when they changed.
+void quota_follower::impl::lookup(std::int64_t seen, cgroup_error& err) {
+  const std::string proc_cgroup = opts.proc_self + "/cgroup";
+  if (proc_cgroup_fd < 0) proc_cgroup_fd = ::open(proc_cgroup.c_str(), O_RDONLY | O_CLOEXEC);
+  std::string text;
+  if (reader_open && seen - last_lookup_ns < rediscover_ns) return;  // where it was
+  if (proc_cgroup_fd < 0) {
+    err.code = std::error_code(errno, std::generic_category());
+    err.message = proc_cgroup + ": " + err.code.message();
+  } else if (read_whole(proc_cgroup_fd, proc_cgroup, text, err)) {
+    last_lookup_ns = seen;
+    if (text != proc_cgroup_text || !reader_open) {
+      proc_cgroup_text = std::move(text);
+      discover(err);
+    }
+  }
+}
+
+// targets() turns a limit and a cpuset into the follower's target (the quota's cores
+// within the cores of the cpuset that are available) and the governor's limit (the quota
+// and cpuset part only, 0: no limit; cores coming back into the affinity mask are the
+// governor's own business).
+quota_follower::impl::targets_t quota_follower::impl::targets(const cpu_limit& limit,
+                                                              const reading& r) {
+  const std::vector<unsigned>& cores = rt.cores();
+  const auto in_cpuset = [&](unsigned c) {
+    return !r.cpuset_found || std::binary_search(r.cpuset.begin(), r.cpuset.end(), c);
+  };
+  const unsigned in_set = static_cast<unsigned>(std::count_if(cores.begin(), cores.end(), in_cpuset));
+  const unsigned allowed = static_cast<unsigned>(std::count_if(
+      cores.begin(), cores.end(), [&](unsigned c) { return in_cpuset(c) && rt.core_available(c); }));
+  quota_count = quota_cores(limit, opts.policy, quota_count);
+  return {.target = core_target(quota_count, allowed),
+          .gov_limit = quota_count == 0 && in_set == cores.size() ? 0 : core_target(quota_count, in_set)};
+}
+
+// record() puts a good reading into status(); the limit it replaces.
+cpu_limit quota_follower::impl::record(const reading& r, unsigned target) {
+  std::lock_guard lk(status_mutex);
+  const cpu_limit old_limit = st.limit;
+  st.limit = r.limit;
+  st.limit_dir = r.from;
+  st.cpuset_found = r.cpuset_found;
+  st.cpuset = r.cpuset;
+  st.target = target;
+  st.note.clear();
+  if (!r.limit.unlimited() && r.limit.quota_us < r.limit.period_us) {
+    char note[128];
+    std::snprintf(note, sizeof note, "quota %.2f CPUs is below one period: %u core (never fewer)",
+                  r.limit.cpus(), target);
+    st.note = note;
+  }
+  return old_limit;
+}
+
+// apply() moves the runtime's core limit (when it changed) and reports the change.
+int quota_follower::impl::apply(quota_change& change, bool move, unsigned gov_limit) {
+  change.old_cores = static_cast<unsigned>(rt.online_cores().size());
+  if (move) change.result = rt.set_core_limit(gov_limit);
+  change.applied_ns = detail::monotonic_ns();
+  change.new_cores = static_cast<unsigned>(rt.online_cores().size());
+  // relaxed: statistics for runtime::stats().
+  totals->changes.fetch_add(1, std::memory_order_relaxed);
+  totals->last_reaction_ns.store(change.applied_ns - change.seen_ns, std::memory_order_relaxed);
+  HOTCORE_PROBE(quota_change, change.old_limit.quota_us, change.new_limit.quota_us,
+                change.new_limit.period_us, change.old_cores, change.new_cores,
+                change.applied_ns - change.seen_ns);
+  {
+    std::lock_guard lk(status_mutex);
+    ++st.changes;
+  }
+  if (opts.on_change) opts.on_change(change);
+  return change.result == -EDEADLK ? -EDEADLK : 0;
+}
+
 int quota_follower::impl::check(bool by_event) {
   const std::int64_t seen = detail::monotonic_ns();
   const std::int64_t previous = std::exchange(last_check_ns, seen);
@@ -159,29 +251,9 @@ int quota_follower::impl::check(bool by_event) {
   // relaxed: a statistic for runtime::stats().
   totals->checks.fetch_add(1, std::memory_order_relaxed);
   cgroup_error err;
-  // The process's groups: a move to another group has no event, so /proc/self/cgroup is
-  // re-read at most once a second (it costs more than the quota files), and at once
-  // after an error.
-  const std::string proc_cgroup = opts.proc_self + "/cgroup";
-  if (proc_cgroup_fd < 0) proc_cgroup_fd = ::open(proc_cgroup.c_str(), O_RDONLY | O_CLOEXEC);
-  std::string text;
-  if (reader_open && seen - last_lookup_ns < rediscover_ns) {
-    // the group is where it was a moment ago
-  } else if (proc_cgroup_fd < 0) {
-    err.code = std::error_code(errno, std::generic_category());
-    err.message = proc_cgroup + ": " + err.code.message();
-  } else if (read_whole(proc_cgroup_fd, proc_cgroup, text, err)) {
-    last_lookup_ns = seen;
-    if (text != proc_cgroup_text || !reader_open) {
-      proc_cgroup_text = std::move(text);
-      discover(err);
-    }
-  }
-  cpu_limit limit;
-  std::string from;
-  std::vector<unsigned> cpuset;
-  bool cpuset_found = false;
-  if (!err && reader.read_limit(limit, from, err)) reader.read_cpuset(cpuset, cpuset_found, err);
+  lookup(seen, err);
+  reading r;
+  if (!err && reader.read_limit(r.limit, r.from, err)) reader.read_cpuset(r.cpuset, r.cpuset_found, err);
   if (err) {
     // A vanished or unreadable group is looked up again next time; the target stays.
     if (err.code.category() == std::generic_category()) reader_open = false;
@@ -189,66 +261,19 @@ int quota_follower::impl::check(bool by_event) {
     return errno_of(err);
   }
   report(err);
-
-  // The target: the quota's cores, within the cores in the cpuset that are available.
-  const std::vector<unsigned>& cores = rt.cores();
-  const auto in_cpuset = [&](unsigned c) {
-    return !cpuset_found || std::binary_search(cpuset.begin(), cpuset.end(), c);
-  };
-  const unsigned in_set = static_cast<unsigned>(std::count_if(cores.begin(), cores.end(), in_cpuset));
-  const unsigned allowed = static_cast<unsigned>(std::count_if(
-      cores.begin(), cores.end(), [&](unsigned c) { return in_cpuset(c) && rt.core_available(c); }));
-  quota_count = quota_cores(limit, opts.policy, quota_count);
-  const unsigned target = core_target(quota_count, allowed);
-  // The governor gets the quota and cpuset part only (0: no limit): cores coming back
-  // into the affinity mask are the governor's own business.
-  const unsigned gov_limit =
-      quota_count == 0 && in_set == cores.size() ? 0 : core_target(quota_count, in_set);
-
-  cpu_limit old_limit;
-  {
-    std::lock_guard lk(status_mutex);
-    old_limit = st.limit;
-    st.limit = limit;
-    st.limit_dir = from;
-    st.cpuset_found = cpuset_found;
-    st.cpuset = cpuset;
-    st.target = target;
-    st.note.clear();
-    if (!limit.unlimited() && limit.quota_us < limit.period_us) {
-      char note[128];
-      std::snprintf(note, sizeof note, "quota %.2f CPUs is below one period: %u core (never fewer)",
-                    limit.cpus(), target);
-      st.note = note;
-    }
-  }
-  const bool move = gov_limit != rt.core_limit();
-  if (!move && limit == old_limit) return 0;
+  const targets_t t = targets(r.limit, r);
+  const cpu_limit old_limit = record(r, t.target);
+  const bool move = t.gov_limit != rt.core_limit();
+  if (!move && r.limit == old_limit) return 0;
   quota_change change;
   change.old_limit = old_limit;
-  change.new_limit = limit;
-  change.limit_dir = from;
-  change.target = target;
+  change.new_limit = r.limit;
+  change.limit_dir = r.from;
+  change.target = t.target;
   change.previous_check_ns = previous;
   change.seen_ns = seen;
   change.by_event = by_event;
-  change.old_cores = static_cast<unsigned>(rt.online_cores().size());
-  if (move) change.result = rt.set_core_limit(gov_limit);
-  change.applied_ns = detail::monotonic_ns();
-  change.new_cores = static_cast<unsigned>(rt.online_cores().size());
-  {
-    // relaxed: statistics for runtime::stats().
-    totals->changes.fetch_add(1, std::memory_order_relaxed);
-    totals->last_reaction_ns.store(change.applied_ns - change.seen_ns, std::memory_order_relaxed);
-  }
-  HOTCORE_PROBE(quota_change, old_limit.quota_us, limit.quota_us, limit.period_us, change.old_cores,
-                change.new_cores, change.applied_ns - change.seen_ns);
-  {
-    std::lock_guard lk(status_mutex);
-    ++st.changes;
-  }
-  if (opts.on_change) opts.on_change(change);
-  return change.result == -EDEADLK ? -EDEADLK : 0;
+  return apply(change, move, t.gov_limit);
 }
 
 void quota_follower::impl::loop() {
