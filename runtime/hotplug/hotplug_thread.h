@@ -38,7 +38,7 @@ class hotplug_thread : non_copyable {
   [[nodiscard]] bool started() const noexcept { return _thread.joinable(); }
   // run() runs fn on the thread and returns what it returned.
   int run(function_ref fn);
-  // tid() is the thread's kernel id (for sched_setaffinity).
+  // tid() is the thread's kernel id (for placement: platform/placement.h).
   [[nodiscard]] pid_t tid() const noexcept { return _tid.load(std::memory_order_acquire); }
   // stop() ends and joins the thread.
   void stop();
