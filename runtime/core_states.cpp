@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: MIT
 // runtime/core_states.cpp — the runtime's own rows of the state table: create the hotplug
 // thread, pin it to its core, start/park the core's worker, and open/close it to work.
-#include <sched.h>
-
 #include <cerrno>
 #include <string>
 
+#include "platform/placement.h"
 #include "runtime_impl.h"
 #include "trace/probes.h"
 
@@ -23,10 +22,7 @@ int runtime_impl::threads_prepare(unsigned core) {
 // STARTING and ONLINE callbacks run there. The threads of the cores that are down may use
 // this core again (vacate).
 int runtime_impl::core_bringup(unsigned core) {
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(core, &one);
-  if (sched_setaffinity(by_id[core]->thread.tid(), sizeof one, &one) != 0) return -errno;
+  if (const int ret = pin_thread(by_id[core]->thread.tid(), core); ret != 0) return ret;
   vacate(core, true);
   return 0;
 }
@@ -68,7 +64,7 @@ int runtime_impl::sched_activate(unsigned core) {
   // relaxed: statistics (see core_ctx); only this core's hotplug thread writes them.
   core_ctx& c = *by_id[core];
   const std::int64_t since = c.parked_since_ns.exchange(0, std::memory_order_relaxed);
-  if (since != 0) c.parked_total_ns.fetch_add(steady_ns() - since, std::memory_order_relaxed);
+  if (since != 0) c.parked_total_ns.fetch_add(monotonic_ns() - since, std::memory_order_relaxed);
   HOTCORE_PROBE(core_active, core, active_count());
   return 0;
 }
@@ -76,7 +72,7 @@ int runtime_impl::sched_deactivate(unsigned core) {
   by_id[core]->active.store(false, std::memory_order_release);
   sched.deactivate(core);
   // relaxed: as in sched_activate().
-  by_id[core]->parked_since_ns.store(steady_ns(), std::memory_order_relaxed);
+  by_id[core]->parked_since_ns.store(monotonic_ns(), std::memory_order_relaxed);
   HOTCORE_PROBE(core_inactive, core, active_count());
   return 0;
 }

@@ -44,10 +44,8 @@ class text {
 
 std::string core_label(unsigned core) { return "core=\"" + std::to_string(core) + "\""; }
 
-}  // namespace
-
-std::string openmetrics_text(const runtime_stats& stats) {
-  text t;
+// core_families() writes the per-core gauges and counters.
+void core_families(text& t, const runtime_stats& stats) {
   using field = std::uint64_t (*)(const core_stats&);
   const auto per_core = [&](const char* name, const char* type, const char* help, field f) {
     t.family(name, type, "", help);
@@ -70,6 +68,11 @@ std::string openmetrics_text(const runtime_stats& stats) {
   for (const core_stats& c : stats.cores)
     t.seconds("hotcore_core_parked_seconds_total", core_label(c.core), c.parked_ns);
 
+}
+
+// walk_families() writes the walk durations: latest and longest per core and direction,
+// and one histogram labelled by core and direction.
+void walk_families(text& t, const runtime_stats& stats) {
   for (const bool up : {true, false}) {
     const std::string dir = up ? "up" : "down";
     const std::string last = "hotcore_walk_" + dir + "_last_seconds";
@@ -99,6 +102,11 @@ std::string openmetrics_text(const runtime_stats& stats) {
       t.sample("hotcore_walk_seconds_count", labels, w.count);
     }
 
+}
+
+// machine_families() writes the one-sample families of the quota followers and the
+// machine watch.
+void machine_families(text& t, const runtime_stats& stats) {
   // One sample each: (family, type, unit, help, value in ns for seconds, else a count).
   const auto one = [&t](const char* name, const char* type, const char* unit, const char* help,
                         std::uint64_t v) {
@@ -122,6 +130,15 @@ std::string openmetrics_text(const runtime_stats& stats) {
   one("hotcore_machine_availability_changes", "counter", "",
       "Cores the machine watch told the governor had become available or unavailable.",
       stats.machine.availability_changes);
+}
+
+}  // namespace
+
+std::string openmetrics_text(const runtime_stats& stats) {
+  text t;
+  core_families(t, stats);
+  walk_families(t, stats);
+  machine_families(t, stats);
   std::string out = t.take();
   out.append("# EOF\n");
   return out;

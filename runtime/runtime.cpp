@@ -4,6 +4,7 @@
 #include "hotcore/runtime.h"
 
 #include <sched.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -13,6 +14,7 @@
 
 #include "hotcore/topology.h"
 #include "platform/machine_watch.h"
+#include "platform/quota_totals.h"
 #include "platform/sysfs_cpu.h"
 #include "platform/topology_load.h"
 #include "runtime_impl.h"
@@ -43,7 +45,7 @@ runtime_impl::~runtime_impl() {
   for (int attempt = 0; attempt < 3; ++attempt)
     for (auto it = core_ids.rbegin(); it != core_ids.rend(); ++it)
       if (by_id[*it]->state.load(std::memory_order_relaxed) != OFFLINE) {
-        const int ret = hotplug_op(*it, OFFLINE, true);
+        const int ret = hotplug_op(*it, OFFLINE, op_mode::shutdown);
         if (ret != 0)
           std::fprintf(stderr, "hotcore: core %u did not go down at shutdown: %d\n", *it, ret);
       }
@@ -84,6 +86,62 @@ int check_physical(const std::vector<unsigned>& ids) {
 
 }  // namespace
 
+namespace {
+
+// worker_ids() is the worker cores of a new runtime, ascending: options.cores, or the
+// topology's; empty when one is listed twice or is not in the home mask.
+std::vector<unsigned> worker_ids(const runtime_options& options, const topology& topo,
+                                 const cpu_set_t& home) {
+  std::vector<unsigned> ids = options.cores;
+  if (ids.empty()) ids = topo.worker_cores;
+  std::sort(ids.begin(), ids.end());
+  const bool duplicate = std::adjacent_find(ids.begin(), ids.end()) != ids.end();
+  const bool not_allowed = std::any_of(ids.begin(), ids.end(), [&](unsigned id) {
+    return id >= CPU_SETSIZE || !CPU_ISSET(id, &home);
+  });
+  return duplicate || not_allowed ? std::vector<unsigned>{} : ids;
+}
+
+// start_cores() brings a new runtime's cores up (online_at_start) where their CPUs are
+// online: 0, or a negative errno (-EHOSTDOWN: every CPU of the runtime is offline).
+int start_cores(runtime& rt, detail::runtime_impl& impl, const runtime_options& options) {
+  // A core whose CPU the kernel has offline now stays down: with follow_cpu_hotplug the
+  // governor brings it up when the kernel onlines the CPU (it counts as taken down by the
+  // governor); without, core_up() does once the CPU is back (as if the user took it down).
+  const auto leave_down = [&impl, &options](unsigned id) {
+    if (options.follow_cpu_hotplug) {
+      impl.gov.available[id] = 0;
+      impl.gov.governor_down[id] = options.online_at_start ? 1 : 0;
+    } else {
+      impl.gov.user_down[id] = 1;
+    }
+  };
+  std::vector<unsigned> up_now;
+  for (unsigned id : rt.cores()) {
+    if (detail::read_cpu_online(id) != 0) up_now.push_back(id);
+    else leave_down(id);
+  }
+  if (options.online_at_start) {
+    // The kernel may take a CPU away between the look above and its walk (stress-ng
+    // --cpu-online does, in microseconds): core_up() says so with -EHOSTDOWN, and that
+    // core stays down like the ones found offline.
+    std::vector<unsigned> came_up;
+    for (unsigned id : up_now) {
+      const int ret = rt.core_up(id);
+      if (ret == -EHOSTDOWN) {
+        leave_down(id);
+        continue;
+      }
+      if (ret != 0) return ret;
+      came_up.push_back(id);
+    }
+    up_now = std::move(came_up);
+  }
+  return up_now.empty() ? -EHOSTDOWN : 0;  // every CPU of the runtime offline: nothing runs
+}
+
+}  // namespace
+
 std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::error_code& ec) {
   ec.clear();
   // The calling thread's mask with the CPUs that are offline now: a CPU the kernel
@@ -96,14 +154,8 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
   }
   topology topo = detail::load_topology_for(home, options.policy, ec);
   if (ec) return nullptr;
-  std::vector<unsigned> ids = options.cores;
-  if (ids.empty()) ids = topo.worker_cores;
-  std::sort(ids.begin(), ids.end());
-  const bool duplicate = std::adjacent_find(ids.begin(), ids.end()) != ids.end();
-  const bool not_allowed = std::any_of(ids.begin(), ids.end(), [&](unsigned id) {
-    return id >= CPU_SETSIZE || !CPU_ISSET(id, &home);
-  });
-  if (ids.empty() || duplicate || not_allowed || options.affinity_poll_ms == 0) {
+  std::vector<unsigned> ids = worker_ids(options, topo, home);
+  if (ids.empty() || options.affinity_poll_ms == 0) {
     ec = std::make_error_code(std::errc::invalid_argument);
     return nullptr;
   }
@@ -132,43 +184,8 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
       return nullptr;
     }
   }
-  // A core whose CPU the kernel has offline now stays down: with follow_cpu_hotplug the
-  // governor brings it up when the kernel onlines the CPU (it counts as taken down by the
-  // governor); without, core_up() does once the CPU is back (as if the user took it down).
-  const auto leave_down = [&impl, &options](unsigned id) {
-    if (options.follow_cpu_hotplug) {
-      impl.gov.available[id] = 0;
-      impl.gov.governor_down[id] = options.online_at_start ? 1 : 0;
-    } else {
-      impl.gov.user_down[id] = 1;
-    }
-  };
-  std::vector<unsigned> up_now;
-  for (unsigned id : rt->cores()) {
-    if (detail::read_cpu_online(id) != 0) up_now.push_back(id);
-    else leave_down(id);
-  }
-  if (options.online_at_start) {
-    // The kernel may take a CPU away between the look above and its walk (stress-ng
-    // --cpu-online does, in microseconds): core_up() says so with -EHOSTDOWN, and that
-    // core stays down like the ones found offline.
-    std::vector<unsigned> came_up;
-    for (unsigned id : up_now) {
-      const int ret = rt->core_up(id);
-      if (ret == -EHOSTDOWN) {
-        leave_down(id);
-        continue;
-      }
-      if (ret != 0) {
-        ec = std::error_code(-ret, std::generic_category());
-        return nullptr;
-      }
-      came_up.push_back(id);
-    }
-    up_now = std::move(came_up);
-  }
-  if (up_now.empty()) {  // every CPU of the runtime is offline: nothing can run
-    ec = std::error_code(EHOSTDOWN, std::generic_category());
+  if (const int ret = start_cores(*rt, impl, options); ret < 0) {
+    ec = std::error_code(-ret, std::generic_category());
     return nullptr;
   }
   if (impl.watch)
@@ -180,7 +197,7 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
 }
 
 runtime::runtime(std::unique_ptr<detail::runtime_impl> impl) : _impl(std::move(impl)) {}
-runtime::~runtime() = default;
+runtime::~runtime() { detail::forget_quota_totals(*this); }
 
 const std::vector<unsigned>& runtime::cores() const noexcept { return _impl->core_ids; }
 // A task that moved a core would wait for itself (core_down waits for the running tasks
@@ -191,7 +208,7 @@ int runtime::core_up(unsigned core) {
   if (_impl->must_not_govern()) return -EDEADLK;
   if (_impl->find(core) == nullptr) return -EINVAL;
   std::lock_guard lk(_impl->gov.mutex);
-  const int ret = _impl->hotplug_op(core, ONLINE, false);
+  const int ret = _impl->hotplug_op(core, ONLINE, detail::op_mode::normal);
   if (ret == 0) _impl->gov.user_down[core] = _impl->gov.governor_down[core] = 0;
   return ret;
 }
@@ -199,7 +216,7 @@ int runtime::core_down(unsigned core) {
   if (_impl->must_not_govern()) return -EDEADLK;
   if (_impl->find(core) == nullptr) return -EINVAL;
   std::lock_guard lk(_impl->gov.mutex);
-  const int ret = _impl->hotplug_op(core, OFFLINE, false);
+  const int ret = _impl->hotplug_op(core, OFFLINE, detail::op_mode::normal);
   if (ret == 0) {
     _impl->gov.user_down[core] = 1;
     _impl->gov.governor_down[core] = 0;
@@ -296,41 +313,71 @@ std::vector<unsigned> runtime::online_cores() const {
   return out;
 }
 
+// The public setup/remove/instance calls differ only in what they ask of the one
+// implementation: the kind of state, whether callbacks run, whether the caller holds
+// cpus_read_lock().
+namespace {
+using detail::read_lock;
+using detail::run_calls;
+using detail::step_kind;
+detail::step_spec single(int state, std::string_view name, callback startup, callback teardown) {
+  return {.state = state,
+          .name = name,
+          .kind = step_kind::single,
+          .startup = std::move(startup),
+          .teardown = std::move(teardown)};
+}
+}  // namespace
+
 int runtime::setup_state(int state, std::string_view name, callback startup, callback teardown) {
-  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, true, false);
+  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::yes, read_lock::take);
 }
-int runtime::setup_state_nocalls(int state, std::string_view name, callback startup,
-                                 callback teardown) {
-  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, false, false);
+int runtime::setup_state_nocalls(int state, std::string_view name, callback startup, callback teardown) {
+  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::no, read_lock::take);
 }
-int runtime::setup_state_cpuslocked(int state, std::string_view name, callback startup,
-                                    callback teardown) {
-  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, true, true);
+int runtime::setup_state_cpuslocked(int state, std::string_view name, callback startup, callback teardown) {
+  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::yes, read_lock::held);
 }
-int runtime::setup_state_nocalls_cpuslocked(int state, std::string_view name, callback startup,
-                                            callback teardown) {
-  return _impl->setup(state, name, std::move(startup), std::move(teardown), {}, {}, false, false, true);
+int runtime::setup_state_nocalls_cpuslocked(int state, std::string_view name, callback startup, callback teardown) {
+  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::no, read_lock::held);
 }
 int runtime::setup_state_multi(int state, std::string_view name, multi_callback startup,
                                multi_callback teardown) {
-  return _impl->setup(state, name, {}, {}, std::move(startup), std::move(teardown), true, false, false);
+  return _impl->setup({.state = state,
+                       .name = name,
+                       .kind = step_kind::multi,
+                       .startup_multi = std::move(startup),
+                       .teardown_multi = std::move(teardown)},
+                      run_calls::no, read_lock::take);
 }
-int runtime::remove_state(int state) { return _impl->remove(state, true, false, false); }
-int runtime::remove_state_nocalls(int state) { return _impl->remove(state, false, false, false); }
+int runtime::setup_state_multi_shared(int state, std::string_view name, multi_callback startup,
+                                      multi_callback teardown) {
+  return _impl->setup_multi_once(state, name, std::move(startup), std::move(teardown));
+}
+int runtime::remove_state(int state) {
+  return _impl->remove(state, step_kind::single, run_calls::yes, read_lock::take);
+}
+int runtime::remove_state_nocalls(int state) {
+  return _impl->remove(state, step_kind::single, run_calls::no, read_lock::take);
+}
 int runtime::remove_state_nocalls_cpuslocked(int state) {
-  return _impl->remove(state, false, true, false);
+  return _impl->remove(state, step_kind::single, run_calls::no, read_lock::held);
 }
-int runtime::remove_multi_state(int state) { return _impl->remove(state, false, false, true); }
+int runtime::remove_multi_state(int state) {
+  return _impl->remove(state, step_kind::multi, run_calls::no, read_lock::take);
+}
 
-int runtime::add_instance(int state, instance_node* node) { return _impl->add_instance(state, node, true); }
+int runtime::add_instance(int state, instance_node* node) {
+  return _impl->add_instance(state, node, run_calls::yes);
+}
 int runtime::add_instance_nocalls(int state, instance_node* node) {
-  return _impl->add_instance(state, node, false);
+  return _impl->add_instance(state, node, run_calls::no);
 }
 int runtime::remove_instance(int state, instance_node* node) {
-  return _impl->remove_instance(state, node, true);
+  return _impl->remove_instance(state, node, run_calls::yes);
 }
 int runtime::remove_instance_nocalls(int state, instance_node* node) {
-  return _impl->remove_instance(state, node, false);
+  return _impl->remove_instance(state, node, run_calls::no);
 }
 
 // Inside a hotplug callback the operation running it already holds the hotplug lock for
@@ -388,13 +435,17 @@ std::string runtime::states_text() const {
   return out;
 }
 
-runtime_stats runtime::stats() const { return _impl->stats(); }
+runtime_stats runtime::stats() const {
+  runtime_stats out = _impl->stats();
+  out.quota = detail::read_quota_totals(*this);
+  return out;
+}
 
 namespace detail {
 runtime_stats runtime_impl::stats() const {
   runtime_stats out;
   out.cores.reserve(core_ids.size());
-  const std::int64_t now = steady_ns();
+  const std::int64_t now = monotonic_ns();
   {
     std::lock_guard lk(stats_mutex);
     for (const unsigned id : core_ids) {
@@ -420,9 +471,6 @@ runtime_stats runtime_impl::stats() const {
     cs.tasks_moved = t.moved;
   }
   // relaxed: statistics.
-  out.quota.checks = quota_count.checks.load(std::memory_order_relaxed);
-  out.quota.changes = quota_count.changes.load(std::memory_order_relaxed);
-  out.quota.last_reaction_ns = quota_count.last_reaction_ns.load(std::memory_order_relaxed);
   out.machine.running = watch != nullptr;
   out.machine.uevents = machine_count.uevents.load(std::memory_order_relaxed);
   out.machine.mask_changes = machine_count.mask_changes.load(std::memory_order_relaxed);
@@ -466,7 +514,9 @@ int runtime::submit_node(detail::task_node* node, bool pinned, unsigned core) no
 int runtime::shutdown() { return _impl->sched.shutdown(); }
 int runtime::this_core() const noexcept { return _impl->sched.this_core(); }
 
+void runtime::adopt_thread() { _impl->adopt_helper(::gettid()); }
+void runtime::release_thread() { _impl->release_helper(::gettid()); }
+
 detail::scheduler& detail::task_access::sched(runtime& rt) noexcept { return rt._impl->sched; }
-detail::runtime_impl& detail::runtime_access::impl(runtime& rt) noexcept { return *rt._impl; }
 
 }  // namespace hotcore

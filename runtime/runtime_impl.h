@@ -12,6 +12,7 @@
 #include <mutex>
 #include <vector>
 
+#include "clock.h"
 #include "govern/governor.h"
 #include "platform/guardian.h"
 #include "hotcore/runtime.h"
@@ -23,13 +24,6 @@
 #include "sched/scheduler.h"
 
 namespace hotcore::detail {
-
-// steady_ns() is std::chrono::steady_clock's now in nanoseconds.
-inline std::int64_t steady_ns() noexcept {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
-}
 
 // core_ctx is one worker core's hotplug state (the kernel's struct cpuhp_cpu_state).
 struct core_ctx {
@@ -60,7 +54,7 @@ struct core_ctx {
   walk_stats walks_up, walks_down;
   // Parked time: written by sched:active up/down on the core's hotplug thread, read by
   // stats(); relaxed: statistics, nothing is published through them.
-  std::atomic<std::int64_t> parked_since_ns{steady_ns()};  // 0 while active
+  std::atomic<std::int64_t> parked_since_ns{monotonic_ns()};  // 0 while active
   std::atomic<std::int64_t> parked_total_ns{0};
   // kernel_offlines: offline uevents of this CPU the runtime did not cause (counted by the
   // watch thread, read by anyone for reporting). relaxed: a statistic.
@@ -69,14 +63,35 @@ struct core_ctx {
 
 class machine_watch;
 
+// run_calls says whether installing or removing a state (or an instance) runs its callbacks
+// on the cores at or past it (setup_state) or only changes the table (_nocalls).
+enum class run_calls { yes, no };
+// read_lock says whether the caller already holds cpus_read_lock() (the _cpuslocked calls).
+enum class read_lock { take, held };
+// step_kind tells a single-instance state from a multi-instance one.
+enum class step_kind { single, multi };
+// op_mode: a normal hotplug operation honours cpu_hotplug_disable() and keeps the last
+// active core up; the destructor's `shutdown` walks take every core down regardless.
+enum class op_mode { normal, shutdown };
+
+// step_spec is what setup() installs: the slot asked for (a fixed state or PREPARE_DYN /
+// ONLINE_DYN), its name, its kind and its callbacks (those of the other kind stay empty).
+struct step_spec {
+  int state = INVALID;
+  std::string_view name{};
+  step_kind kind = step_kind::single;
+  callback startup{}, teardown{};
+  multi_callback startup_multi{}, teardown_multi{};
+};
+
 struct runtime_impl {
   runtime_impl(std::vector<unsigned> core_ids, const cpu_set_t& home,
                const runtime_options& options);
   ~runtime_impl();
 
   // ---- the one hotplug path (walk.cpp)
-  int hotplug_op(unsigned core, int target, bool force);
-  int walk_to(core_ctx& c, int target, bool force);
+  int hotplug_op(unsigned core, int target, op_mode mode);
+  int walk_to(core_ctx& c, int target, op_mode mode);
   int move(core_ctx& c, int target);
   int walk(core_ctx& c, int target);
   int invoke(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
@@ -87,17 +102,22 @@ struct runtime_impl {
   bool must_not_govern() const noexcept;
 
   // ---- setup and instances (setup.cpp)
-  int setup(int state, std::string_view name, callback su, callback td, multi_callback msu,
-            multi_callback mtd, bool multi, bool calls, bool cpuslocked);
-  int setup_locked(int state, std::string_view name, callback su, callback td,
-                   multi_callback msu, multi_callback mtd, bool multi, bool calls);
+  int setup(step_spec spec, run_calls calls, read_lock held);
+  int setup_locked(step_spec spec, run_calls calls);
   // setup_multi_once() is setup_state_multi() for a subsystem whose instances share one
   // state per runtime: the first call installs it, later ones return the same number.
   int setup_multi_once(int state, std::string_view name, multi_callback startup,
                        multi_callback teardown);
-  int remove(int state, bool calls, bool cpuslocked, bool multi_api);
-  int add_instance(int state, instance_node* node, bool calls);
-  int remove_instance(int state, instance_node* node, bool calls);
+  int remove(int state, step_kind kind, run_calls calls, read_lock held);
+  int add_instance(int state, instance_node* node, run_calls calls);
+  int remove_instance(int state, instance_node* node, run_calls calls);
+  int instance_check(int state, const instance_node* node) const;
+  // startup_on_cores() runs a state's startup (of one instance, or single-instance: node
+  // null) on every core at or past it; when core N fails, cores 0..N-1 are torn down
+  // again (rolling back) and N's error is returned. teardown_on_cores() runs the teardown
+  // on every core at or past it and returns the first error (removal goes on).
+  int startup_on_cores(int state, instance_node* node);
+  int teardown_on_cores(int state, instance_node* node);
   int set_fail(unsigned core, int state);
   int set_target(unsigned core, int state);
 
@@ -158,12 +178,8 @@ struct runtime_impl {
   governor gov;
   // stats_mutex guards every core's walk statistics; held only to update or copy them.
   mutable std::mutex stats_mutex;
-  // Counters of the quota followers (quota_follower.cpp) and the machine watch; relaxed:
-  // statistics, each written by one thread at a time, read by stats().
-  struct {
-    std::atomic<std::uint64_t> checks{0}, changes{0};
-    std::atomic<std::int64_t> last_reaction_ns{0};
-  } quota_count;
+  // Counters of the machine watch; relaxed: statistics, each written by one thread at a
+  // time, read by stats().
   struct {
     std::atomic<std::uint64_t> uevents{0}, mask_changes{0}, availability_changes{0};
   } machine_count;

@@ -150,7 +150,7 @@ TEST_CASE("cpus_read_trylock() fails while a hotplug operation is in progress, a
   gate entered, leave;  // before the runtime: its destructor runs the teardown below
   std::atomic<bool> block{false};
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "try/w:online", nullptr, [&](unsigned) {
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "try/w:online", nullptr, [&](unsigned) {
     if (block.exchange(false)) {
       entered.open();
       leave.wait();  // ONLINE callbacks may block
@@ -179,9 +179,9 @@ TEST_CASE("hotplug operations from several threads are serialized: racing core_u
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(ARENA_PREPARE, "race/a:prepare", led.startup("a"),
                           led.teardown("a")) == 0);
-  REQUIRE(rt->setup_state(AP_TIMERS_STARTING, "race/t:starting", led.startup("t"),
+  REQUIRE(rt->setup_state(AP_USER_STARTING_1, "race/t:starting", led.startup("t"),
                           led.teardown("t")) == 0);
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "race/w:online", led.startup("w"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "race/w:online", led.startup("w"),
                           led.teardown("w")) == 0);
   std::atomic<bool> stop{false};
   std::atomic<long> ops{0}, checks{0};
@@ -238,9 +238,9 @@ TEST_CASE("everything at once, bounded: core up/down, add/remove instance, read-
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(ARENA_PREPARE, "stress/a:prepare", led.startup("a"),
                           led.teardown("a")) == 0);
-  REQUIRE(rt->setup_state(AP_ARENA_STARTING, "stress/s:starting", led.startup("s"),
+  REQUIRE(rt->setup_state(AP_USER_STARTING_2, "stress/s:starting", led.startup("s"),
                           led.teardown("s")) == 0);
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "stress/w:online", led.startup("w"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "stress/w:online", led.startup("w"),
                           led.teardown("w")) == 0);
   const int m = rt->setup_state_multi(ONLINE_DYN, "stress/m:online", led.multi_startup("m"),
                                       led.multi_teardown("m"));
@@ -255,7 +255,7 @@ TEST_CASE("everything at once, bounded: core up/down, add/remove instance, read-
   // core 1 up and down, and to intermediate targets; -EBUSY only while hotplug is disabled.
   threads.emplace_back([&] {
     std::minstd_rand rng(7);
-    const int targets[] = {OFFLINE, ARENA_PREPARE, AP_ARENA_STARTING, AP_IO_URING_ONLINE, ONLINE};
+    const int targets[] = {OFFLINE, ARENA_PREPARE, AP_USER_STARTING_2, AP_USER_ONLINE, ONLINE};
     while (running()) {
       int r;
       std::string what;

@@ -23,7 +23,7 @@ struct tracked {
 
 // fi_fixture installs user states with both callbacks in every section:
 //   PREPARE   ARENA_PREPARE (static), PREPARE_DYN (dynamic)
-//   STARTING  AP_TIMERS_STARTING (static; part of every walk, never made to fail)
+//   STARTING  AP_USER_STARTING_1 (static; part of every walk, never made to fail)
 //   ONLINE    AP_ARENA_ONLINE (static), ONLINE_DYN (dynamic), a multi-instance dynamic
 //             state with two instances
 // and both cores ONLINE.
@@ -37,7 +37,7 @@ struct fi_fixture {
   fi_fixture() {
     install(ARENA_PREPARE, "fi/arena:prepare");
     install(PREPARE_DYN, "fi/dyn:prepare");
-    install(AP_TIMERS_STARTING, "fi/timers:starting");
+    install(AP_USER_STARTING_1, "fi/timers:starting");
     install(AP_ARENA_ONLINE, "fi/arena:online");
     install(ONLINE_DYN, "fi/dyn:online");
     const std::string mtag = "fi/multi:online";

@@ -119,7 +119,7 @@ TEST_CASE("~runtime() takes every core to OFFLINE, running the teardowns of ever
     CHECK(thread_count() > before);
     REQUIRE(rt->setup_state(ARENA_PREPARE, "life/p:prepare", log.startup("p"),
                             log.teardown("p")) == 0);
-    REQUIRE(rt->setup_state(AP_TIMERS_STARTING, "life/s:starting", log.startup("s"),
+    REQUIRE(rt->setup_state(AP_USER_STARTING_1, "life/s:starting", log.startup("s"),
                             log.teardown("s")) == 0);
     REQUIRE(rt->setup_state(ONLINE_DYN, "life/o:online", log.startup("o"), log.teardown("o")) ==
             ONLINE_DYN);
@@ -162,18 +162,18 @@ TEST_CASE("~runtime() tears down only what is up: a core already OFFLINE runs no
     auto rt = make_runtime();
     REQUIRE(rt->setup_state(ARENA_PREPARE, "half/p:prepare", log.startup("p"),
                             log.teardown("p")) == 0);
-    REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "half/w:online", log.startup("w"),
+    REQUIRE(rt->setup_state(AP_USER_ONLINE, "half/w:online", log.startup("w"),
                             log.teardown("w")) == 0);
     REQUIRE(rt->setup_state(ONLINE_DYN, "half/o:online", log.startup("o"),
                             log.teardown("o")) == ONLINE_DYN);
     REQUIRE(rt->core_down(1) == 0);
-    REQUIRE(rt->set_target(0, AP_IO_URING_ONLINE) == -EBUSY);  // core 0 is the last active
+    REQUIRE(rt->set_target(0, AP_USER_ONLINE) == -EBUSY);  // core 0 is the last active
     REQUIRE(rt->core_up(1) == 0);
-    REQUIRE(rt->set_target(0, AP_IO_URING_ONLINE) == 0);
+    REQUIRE(rt->set_target(0, AP_USER_ONLINE) == 0);
     REQUIRE(rt->core_down(1) == -EBUSY);
     log.clear();
     REQUIRE(rt->state(1) == ONLINE);
-    REQUIRE(rt->state(0) == AP_IO_URING_ONLINE);
+    REQUIRE(rt->state(0) == AP_USER_ONLINE);
   }
   auto got = log.take();
   std::vector<std::string> core0, core1;
@@ -189,25 +189,25 @@ TEST_CASE("~runtime() takes the cores down even while hotplug is disabled, with 
   ledger led;
   SUBCASE("hotplug disabled") {
     auto rt = make_runtime();
-    REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "dis/w:online", led.startup("w"),
+    REQUIRE(rt->setup_state(AP_USER_ONLINE, "dis/w:online", led.startup("w"),
                             led.teardown("w")) == 0);
     CHECK(rt->cpu_hotplug_disable() == 0);
   }
   SUBCASE("a failure armed") {
     auto rt = make_runtime();
-    REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "armed/w:online", led.startup("w"),
+    REQUIRE(rt->setup_state(AP_USER_ONLINE, "armed/w:online", led.startup("w"),
                             led.teardown("w")) == 0);
-    REQUIRE(rt->set_fail(c.b, AP_IO_URING_ONLINE) == 0);
+    REQUIRE(rt->set_fail(c.b, AP_USER_ONLINE) == 0);
   }
   SUBCASE("every core OFFLINE") {
     auto rt = make_runtime();
-    REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "off/w:online", led.startup("w"),
+    REQUIRE(rt->setup_state(AP_USER_ONLINE, "off/w:online", led.startup("w"),
                             led.teardown("w")) == 0);
     REQUIRE(rt->core_down(c.b) == 0);
   }
   SUBCASE("never brought up") {
     auto rt = offline_runtime(c);
-    REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "never/w:online", led.startup("w"),
+    REQUIRE(rt->setup_state(AP_USER_ONLINE, "never/w:online", led.startup("w"),
                             led.teardown("w")) == 0);
   }
   CHECK(led.held_keys() == std::vector<std::string>{});

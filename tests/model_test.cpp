@@ -286,8 +286,8 @@ struct op final : rc::state::Command<model, sut> {
 // The states a command may name: both dynamic ranges, the static slots of every section,
 // numbers inside the dynamic ranges, the runtime's own rows and numbers that are no state.
 const std::vector<int> setup_states = {PREPARE_DYN, ONLINE_DYN, PREPARE_DYN, ONLINE_DYN, ONLINE_DYN,
-                            ARENA_PREPARE, TIMERS_PREPARE, AP_TIMERS_STARTING, AP_ARENA_STARTING,
-                            AP_ARENA_ONLINE, AP_IO_URING_ONLINE, PREPARE_DYN + 2, ONLINE_DYN + 3,
+                            ARENA_PREPARE, TIMERS_PREPARE, AP_USER_STARTING_1, AP_USER_STARTING_2,
+                            AP_ARENA_ONLINE, AP_USER_ONLINE, PREPARE_DYN + 2, ONLINE_DYN + 3,
                             BRINGUP_CORE, AP_SCHED_ACTIVE, OFFLINE, ONLINE, NR_STATES + 2, -7};
 
 // user_states() lists the states the test set up (those the model has), in order.

@@ -46,8 +46,8 @@ TEST_CASE("linear state space: when a CPU is onlined the startup callbacks are i
   event_log log;
   auto rt = offline_runtime({0, 1});
   // Set up in a scrambled order, without calls (every core is OFFLINE anyway).
-  const std::vector<int> order = {AP_IO_URING_ONLINE, ARENA_PREPARE,      AP_ARENA_STARTING,
-                                  CPU_PHYSICAL,       TIMERS_PREPARE,     AP_TIMERS_STARTING,
+  const std::vector<int> order = {AP_USER_ONLINE, ARENA_PREPARE,      AP_USER_STARTING_2,
+                                  CPU_PHYSICAL,       TIMERS_PREPARE,     AP_USER_STARTING_1,
                                   AP_ARENA_ONLINE};
   for (int st : order) {
     const std::string tag = std::to_string(st);
@@ -98,7 +98,7 @@ TEST_CASE("If a usage site requires only a callback in one direction then the ot
   event_log log;
   auto rt = make_runtime();
   REQUIRE(rt->core_down(1) == 0);
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "null/startup-only:online",
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "null/startup-only:online",
                           log.startup("startup-only"), nullptr) == 0);
   REQUIRE(rt->setup_state(AP_ARENA_ONLINE, "null/teardown-only:offline", callback{},
                           log.teardown("teardown-only")) == 0);
@@ -115,11 +115,11 @@ TEST_CASE("If a usage site requires only a callback in one direction then the ot
   REQUIRE(rt->core_down(1) == 0);
   CHECK(log.take() == std::vector<std::string>{"down teardown-only core1"});
   for (const auto& ev : rt->take_trace()) {
-    CHECK_MESSAGE(ev.state != AP_IO_URING_ONLINE, trace_line(ev));
+    CHECK_MESSAGE(ev.state != AP_USER_ONLINE, trace_line(ev));
     CHECK_MESSAGE(ev.state != ARENA_PREPARE, trace_line(ev));
   }
   // remove_state() with a NULL teardown invokes nothing.
-  CHECK(rt->remove_state(AP_IO_URING_ONLINE) == 0);
+  CHECK(rt->remove_state(AP_USER_ONLINE) == 0);
   CHECK(log.take() == no_events);
 }
 
@@ -129,27 +129,27 @@ TEST_CASE("setup return value 0: Statically allocated state was successfully set
   event_log log;
   auto rt = make_runtime();
   CHECK(rt->setup_state(ARENA_PREPARE, "ret/arena:prepare", log.startup("a"), nullptr) == 0);
-  CHECK(rt->setup_state(AP_TIMERS_STARTING, "ret/timers:starting", log.startup("t"),
+  CHECK(rt->setup_state(AP_USER_STARTING_1, "ret/timers:starting", log.startup("t"),
                         log.teardown("t")) == 0);
   CHECK(rt->setup_state(AP_ARENA_ONLINE, "ret/arena:online", log.startup("w"),
                         log.teardown("w")) == 0);
   CHECK(rt->setup_state_nocalls(TIMERS_PREPARE, "ret/timers:prepare", nullptr,
                                 log.teardown("tp")) == 0);
-  CHECK(rt->setup_state_multi(AP_IO_URING_ONLINE, "ret/uring:online",
+  CHECK(rt->setup_state_multi(AP_USER_ONLINE, "ret/uring:online",
                               log.multi_startup("u"), log.multi_teardown("u")) == 0);
   {
     cpus_read_guard g(*rt);
     CHECK(rt->setup_state_cpuslocked(CPU_PHYSICAL, "ret/physical", nullptr, nullptr) == 0);
-    CHECK(rt->setup_state_nocalls_cpuslocked(AP_ARENA_STARTING, "ret/arena:starting", nullptr,
+    CHECK(rt->setup_state_nocalls_cpuslocked(AP_USER_STARTING_2, "ret/arena:starting", nullptr,
                                              nullptr) == 0);
   }
   CHECK(state_named(*rt, "ret/arena:prepare") == ARENA_PREPARE);
-  CHECK(state_named(*rt, "ret/timers:starting") == AP_TIMERS_STARTING);
+  CHECK(state_named(*rt, "ret/timers:starting") == AP_USER_STARTING_1);
   CHECK(state_named(*rt, "ret/timers:prepare") == TIMERS_PREPARE);
-  CHECK(state_named(*rt, "ret/uring:online") == AP_IO_URING_ONLINE);
+  CHECK(state_named(*rt, "ret/uring:online") == AP_USER_ONLINE);
   CHECK(state_named(*rt, "ret/arena:online") == AP_ARENA_ONLINE);
   CHECK(state_named(*rt, "ret/physical") == CPU_PHYSICAL);
-  CHECK(state_named(*rt, "ret/arena:starting") == AP_ARENA_STARTING);
+  CHECK(state_named(*rt, "ret/arena:starting") == AP_USER_STARTING_2);
 }
 
 TEST_CASE("setup return value >0: Dynamically allocated state was successfully set up; the "
@@ -192,7 +192,7 @@ TEST_CASE("setup return value <0: Operation failed, -EINVAL for a state that can
     CHECK(rt->setup_state_nocalls(st, "bad:state", nullptr, nullptr) == -EINVAL);
     CHECK(rt->setup_state_multi(st, "bad:state", nullptr, nullptr) == -EINVAL);
   }
-  CHECK(rt->setup_state(AP_IO_URING_ONLINE, "", log.startup("x"), nullptr) == -EINVAL);
+  CHECK(rt->setup_state(AP_USER_ONLINE, "", log.startup("x"), nullptr) == -EINVAL);
   CHECK(rt->setup_state(ONLINE_DYN, "", log.startup("x"), nullptr) == -EINVAL);
   CHECK(rt->setup_state_nocalls(PREPARE_DYN, "", nullptr, nullptr) == -EINVAL);
   CHECK(rt->setup_state_multi(ONLINE_DYN, "", nullptr, nullptr) == -EINVAL);
@@ -206,14 +206,14 @@ TEST_CASE("setup return value <0: Operation failed, -EBUSY for a slot that is al
           "or one of the runtime's own states") {
   event_log log;
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "busy/first:online", nullptr, nullptr) == 0);
-  CHECK(rt->setup_state(AP_IO_URING_ONLINE, "busy/second:online", log.startup("second"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "busy/first:online", nullptr, nullptr) == 0);
+  CHECK(rt->setup_state(AP_USER_ONLINE, "busy/second:online", log.startup("second"),
                         nullptr) == -EBUSY);
-  CHECK(rt->setup_state_nocalls(AP_IO_URING_ONLINE, "busy/second:online", nullptr, nullptr) ==
+  CHECK(rt->setup_state_nocalls(AP_USER_ONLINE, "busy/second:online", nullptr, nullptr) ==
         -EBUSY);
-  CHECK(rt->setup_state_multi(AP_IO_URING_ONLINE, "busy/second:online", nullptr, nullptr) ==
+  CHECK(rt->setup_state_multi(AP_USER_ONLINE, "busy/second:online", nullptr, nullptr) ==
         -EBUSY);
-  CHECK(state_named(*rt, "busy/first:online") == AP_IO_URING_ONLINE);
+  CHECK(state_named(*rt, "busy/first:online") == AP_USER_ONLINE);
   CHECK_FALSE(has_state(*rt, "busy/second:online"));
   for (const auto& row : builtin_states) {
     if (row.state == OFFLINE || row.state == ONLINE) continue;  // those are -EINVAL
@@ -255,7 +255,7 @@ TEST_CASE("Only the PREPARE and ONLINE sections provide a dynamic allocation ran
   CHECK_FALSE(has_state(*rt, "range/full:online"));
   // The static slots next to the ranges are not taken by dynamic allocation.
   CHECK(rt->setup_state(CPU_PHYSICAL, "range/physical", nullptr, nullptr) == 0);
-  CHECK(rt->setup_state(AP_IO_URING_ONLINE, "range/uring:online", nullptr, nullptr) == 0);
+  CHECK(rt->setup_state(AP_USER_ONLINE, "range/uring:online", nullptr, nullptr) == 0);
   for (int st = AP_SCHED_STARTING; st <= AP_ONLINE; ++st) CHECK_FALSE(is_dynamic(st));
 
   // "If the state is in the dynamic range, then the state number is freed and available for
@@ -351,7 +351,7 @@ TEST_CASE("setup_state(): If a callback fails for CPU N then the teardown callba
   }
   SUBCASE("static state") {
     log.fail_on("up static core1", -EIO);
-    CHECK(rt->setup_state(AP_IO_URING_ONLINE, "rb/static:online", log.startup("static"),
+    CHECK(rt->setup_state(AP_USER_ONLINE, "rb/static:online", log.startup("static"),
                           log.teardown("static")) == -EIO);
     const std::vector<std::string> expected = {"up static core0", "up static core1 fail",
                                                "down static core0"};
@@ -361,7 +361,7 @@ TEST_CASE("setup_state(): If a callback fails for CPU N then the teardown callba
     REQUIRE(rt->core_down(1) == 0);
     REQUIRE(rt->core_up(1) == 0);
     CHECK(log.take() == no_events);
-    CHECK(rt->setup_state(AP_IO_URING_ONLINE, "rb/again:online", nullptr, nullptr) == 0);
+    CHECK(rt->setup_state(AP_USER_ONLINE, "rb/again:online", nullptr, nullptr) == 0);
   }
   SUBCASE("CPU 0 fails: there is nothing to roll back") {
     log.fail_on("up first core0", -EIO);
@@ -377,7 +377,7 @@ TEST_CASE("cpuhp_setup_state_nocalls(), cpuhp_setup_state_nocalls_cpuslocked() a
   CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
-  CHECK(rt->setup_state_nocalls(AP_IO_URING_ONLINE, "nocalls/a:online", log.startup("a"),
+  CHECK(rt->setup_state_nocalls(AP_USER_ONLINE, "nocalls/a:online", log.startup("a"),
                                 log.teardown("a")) == 0);
   {
     cpus_read_guard g(*rt);
@@ -442,13 +442,13 @@ TEST_CASE("cpuhp_remove_state_nocalls() and cpuhp_remove_state_nocalls_cpuslocke
   CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "rmn/a:online", log.startup("a"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "rmn/a:online", log.startup("a"),
                           log.teardown("a")) == 0);
   const int b = rt->setup_state(PREPARE_DYN, "rmn/b:prepare", log.startup("b"),
                                 log.teardown("b"));
   REQUIRE(b == PREPARE_DYN);
   log.clear();
-  CHECK(rt->remove_state_nocalls(AP_IO_URING_ONLINE) == 0);
+  CHECK(rt->remove_state_nocalls(AP_USER_ONLINE) == 0);
   {
     cpus_read_guard g(*rt);
     CHECK(rt->remove_state_nocalls_cpuslocked(b) == 0);
@@ -466,14 +466,14 @@ TEST_CASE("remove_state(): In order to complete the removal, the teardown callba
   CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "rmf/a:online", log.startup("a"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "rmf/a:online", log.startup("a"),
                           log.teardown("a")) == 0);
   log.clear();
   log.fail_on("down a core0", -EIO);
-  CHECK(rt->remove_state(AP_IO_URING_ONLINE) == -EIO);
+  CHECK(rt->remove_state(AP_USER_ONLINE) == -EIO);
   CHECK(log.take() == std::vector<std::string>{"down a core0 fail", "down a core1"});
   CHECK_FALSE(has_state(*rt, "rmf/a:online"));
-  CHECK(rt->remove_state(AP_IO_URING_ONLINE) == -ENOENT);
+  CHECK(rt->remove_state(AP_USER_ONLINE) == -ENOENT);
   REQUIRE(rt->core_down(1) == 0);
   CHECK(log.take() == no_events);
 }
@@ -482,7 +482,7 @@ TEST_CASE("remove_state*(): -ENOENT when nothing is installed at the state, -EPE
           "runtime's own states") {
   CPUS_0_AND_1();
   auto rt = make_runtime();
-  CHECK(rt->remove_state(AP_IO_URING_ONLINE) == -ENOENT);
+  CHECK(rt->remove_state(AP_USER_ONLINE) == -ENOENT);
   CHECK(rt->remove_state_nocalls(ARENA_PREPARE) == -ENOENT);
   CHECK(rt->remove_state(ONLINE_DYN + 5) == -ENOENT);
   CHECK(rt->remove_state(PREPARE_DYN) == -ENOENT);
@@ -550,11 +550,11 @@ TEST_CASE("multi-instance state: during a CPU online or offline operation the ca
   event_log log;
   named_node n1("n1"), n2("n2"), n3("n3");
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state_multi(AP_IO_URING_ONLINE, "multi/w:online", log.multi_startup("w"),
+  REQUIRE(rt->setup_state_multi(AP_USER_ONLINE, "multi/w:online", log.multi_startup("w"),
                                 log.multi_teardown("w")) == 0);
-  REQUIRE(rt->add_instance(AP_IO_URING_ONLINE, &n2) == 0);
-  REQUIRE(rt->add_instance(AP_IO_URING_ONLINE, &n1) == 0);
-  REQUIRE(rt->add_instance(AP_IO_URING_ONLINE, &n3) == 0);
+  REQUIRE(rt->add_instance(AP_USER_ONLINE, &n2) == 0);
+  REQUIRE(rt->add_instance(AP_USER_ONLINE, &n1) == 0);
+  REQUIRE(rt->add_instance(AP_USER_ONLINE, &n3) == 0);
   log.clear();
   rt->set_trace(true);
   REQUIRE(rt->core_down(1) == 0);
@@ -567,8 +567,8 @@ TEST_CASE("multi-instance state: during a CPU online or offline operation the ca
       "down 32 multi/w:online core1 n2", "down 32 multi/w:online core1 n1",
       "down 32 multi/w:online core1 n3", "up 32 multi/w:online core1 n2",
       "up 32 multi/w:online core1 n1",   "up 32 multi/w:online core1 n3"};
-  CHECK(trace_lines(rt->take_trace(), {AP_IO_URING_ONLINE}) == trace);
-  for (auto* n : {&n1, &n2, &n3}) CHECK(rt->remove_instance(AP_IO_URING_ONLINE, n) == 0);
+  CHECK(trace_lines(rt->take_trace(), {AP_USER_ONLINE}) == trace);
+  for (auto* n : {&n1, &n2, &n3}) CHECK(rt->remove_instance(AP_USER_ONLINE, n) == 0);
 }
 
 TEST_CASE("multi-instance state: if the callback fails for instance k on the way up, "
@@ -578,7 +578,7 @@ TEST_CASE("multi-instance state: if the callback fails for instance k on the way
   event_log log;
   named_node a("a"), b("b"), c("c");
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "mk/below:online", log.startup("below"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "mk/below:online", log.startup("below"),
                           log.teardown("below")) == 0);
   const int m = rt->setup_state_multi(ONLINE_DYN, "mk/m:online", log.multi_startup("m"),
                                       log.multi_teardown("m"));
@@ -645,7 +645,7 @@ TEST_CASE("instances: add_instance() needs a multi-instance state (-EINVAL), a n
   event_log log;
   named_node a("a"), b("b");
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "inst/single:online", log.startup("s"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "inst/single:online", log.startup("s"),
                           log.teardown("s")) == 0);
   const int m = rt->setup_state_multi(ONLINE_DYN, "inst/m:online", log.multi_startup("m"),
                                       log.multi_teardown("m"));
@@ -654,8 +654,8 @@ TEST_CASE("instances: add_instance() needs a multi-instance state (-EINVAL), a n
   REQUIRE(m == ONLINE_DYN);
   REQUIRE(m2 == ONLINE_DYN + 1);
   log.clear();
-  CHECK(rt->add_instance(AP_IO_URING_ONLINE, &a) == -EINVAL);      // not multi-instance
-  CHECK(rt->add_instance_nocalls(AP_IO_URING_ONLINE, &a) == -EINVAL);
+  CHECK(rt->add_instance(AP_USER_ONLINE, &a) == -EINVAL);      // not multi-instance
+  CHECK(rt->add_instance_nocalls(AP_USER_ONLINE, &a) == -EINVAL);
   CHECK(rt->add_instance(AP_ARENA_ONLINE, &a) == -EINVAL);        // nothing installed
   CHECK(rt->add_instance(AP_SCHED_ACTIVE, &a) == -EINVAL);        // built-in, single
   CHECK(a.attached_state == -1);
@@ -720,8 +720,8 @@ TEST_CASE("If a multi-instance state is removed then the caller has to remove al
   CHECK(log.take() == no_events);  // only removes the callbacks
   CHECK_FALSE(has_state(*rt, "rmm/m:online"));
   // remove_multi_state() is for multi-instance states.
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "rmm/single:online", nullptr, nullptr) == 0);
-  CHECK(rt->remove_multi_state(AP_IO_URING_ONLINE) == -EINVAL);
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "rmm/single:online", nullptr, nullptr) == 0);
+  CHECK(rt->remove_multi_state(AP_USER_ONLINE) == -EINVAL);
   CHECK(has_state(*rt, "rmm/single:online"));
 }
 
@@ -814,9 +814,9 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
   auto cb = [probe](unsigned core) { return core == 1 ? (*probe)() : 0; };
   auto mcb = [probe](unsigned core, instance_node*) { return core == 1 ? (*probe)() : 0; };
 
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "reentry/online", cb, cb) == 0);
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "reentry/online", cb, cb) == 0);
   REQUIRE(rt->setup_state(ARENA_PREPARE, "reentry/prepare", cb, cb) == 0);
-  REQUIRE(rt->setup_state(AP_TIMERS_STARTING, "reentry/starting", cb, cb) == 0);
+  REQUIRE(rt->setup_state(AP_USER_STARTING_1, "reentry/starting", cb, cb) == 0);
   const int m = rt->setup_state_multi(ONLINE_DYN, "reentry/multi:online", mcb, mcb);
   REQUIRE(m == ONLINE_DYN + 2);
   REQUIRE(rt->add_instance(m, &inst) == 0);
@@ -825,7 +825,7 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
   const auto limit = 10s;
   SUBCASE("from an ONLINE callback (the core's hotplug thread), during core_up") {
     REQUIRE(rt->remove_state_nocalls(ARENA_PREPARE) == 0);
-    REQUIRE(rt->remove_state_nocalls(AP_TIMERS_STARTING) == 0);
+    REQUIRE(rt->remove_state_nocalls(AP_USER_STARTING_1) == 0);
     REQUIRE(rt->remove_instance_nocalls(m, &inst) == 0);
     probe->armed = true;
     int ret = -1;
@@ -844,7 +844,7 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
   }
   SUBCASE("from a STARTING callback, during core_down") {
     REQUIRE(rt->core_up(1) == 0);
-    REQUIRE(rt->remove_state_nocalls(AP_IO_URING_ONLINE) == 0);
+    REQUIRE(rt->remove_state_nocalls(AP_USER_ONLINE) == 0);
     REQUIRE(rt->remove_instance_nocalls(m, &inst) == 0);
     probe->armed = true;
     int ret = -1;
@@ -855,8 +855,8 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
   }
   SUBCASE("from a multi-instance callback, during core_up") {
     REQUIRE(rt->remove_state_nocalls(ARENA_PREPARE) == 0);
-    REQUIRE(rt->remove_state_nocalls(AP_TIMERS_STARTING) == 0);
-    REQUIRE(rt->remove_state_nocalls(AP_IO_URING_ONLINE) == 0);
+    REQUIRE(rt->remove_state_nocalls(AP_USER_STARTING_1) == 0);
+    REQUIRE(rt->remove_state_nocalls(AP_USER_ONLINE) == 0);
     probe->armed = true;
     int ret = -1;
     bounded(limit, "core_up", [&] { ret = rt->core_up(1); });
@@ -963,7 +963,7 @@ TEST_CASE("If the setup function has to be called from a CPU hotplug read locked
   auto rt = make_runtime();
   CHECK(rt->setup_state_cpuslocked(ONLINE_DYN, "cl/x:online", log.startup("x"),
                                    log.teardown("x")) == -ENOLCK);
-  CHECK(rt->setup_state_nocalls_cpuslocked(AP_IO_URING_ONLINE, "cl/y:online", nullptr,
+  CHECK(rt->setup_state_nocalls_cpuslocked(AP_USER_ONLINE, "cl/y:online", nullptr,
                                            nullptr) == -ENOLCK);
   REQUIRE(rt->setup_state(AP_ARENA_ONLINE, "cl/z:online", log.startup("z"),
                           log.teardown("z")) == 0);
@@ -977,7 +977,7 @@ TEST_CASE("If the setup function has to be called from a CPU hotplug read locked
     cpus_read_guard g(*rt);
     CHECK(rt->setup_state_cpuslocked(ONLINE_DYN, "cl/x:online", log.startup("x"),
                                      log.teardown("x")) == ONLINE_DYN);
-    CHECK(rt->setup_state_nocalls_cpuslocked(AP_IO_URING_ONLINE, "cl/y:online", nullptr,
+    CHECK(rt->setup_state_nocalls_cpuslocked(AP_USER_ONLINE, "cl/y:online", nullptr,
                                              nullptr) == 0);
     CHECK(rt->remove_state_nocalls_cpuslocked(AP_ARENA_ONLINE) == 0);
   });
@@ -996,25 +996,25 @@ TEST_CASE("cpuN/hotplug/target: writing a state number moves the CPU to that sta
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(ARENA_PREPARE, "tgt/arena:prepare", log.startup("arena"),
                           log.teardown("arena")) == 0);
-  REQUIRE(rt->setup_state(AP_TIMERS_STARTING, "tgt/timers:starting", log.startup("timers"),
+  REQUIRE(rt->setup_state(AP_USER_STARTING_1, "tgt/timers:starting", log.startup("timers"),
                           log.teardown("timers")) == 0);
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "tgt/uring:online", log.startup("workers"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "tgt/uring:online", log.startup("workers"),
                           log.teardown("workers")) == 0);
   const int dyn = rt->setup_state(ONLINE_DYN, "tgt/dyn:online", log.startup("dyn"),
                                   log.teardown("dyn"));
   REQUIRE(dyn == ONLINE_DYN);
   log.clear();
 
-  CHECK(rt->set_target(1, AP_IO_URING_ONLINE) == 0);  // down
-  CHECK(rt->state(1) == AP_IO_URING_ONLINE);
-  CHECK(rt->target(1) == AP_IO_URING_ONLINE);
+  CHECK(rt->set_target(1, AP_USER_ONLINE) == 0);  // down
+  CHECK(rt->state(1) == AP_USER_ONLINE);
+  CHECK(rt->target(1) == AP_USER_ONLINE);
   CHECK(log.take() == std::vector<std::string>{"down dyn core1"});
   CHECK_FALSE(rt->core_active(1));
   CHECK(rt->core_online(1));
   CHECK(rt->online_cores() == std::vector<unsigned>{0});
 
-  CHECK(rt->set_target(1, AP_TIMERS_STARTING) == 0);  // further down
-  CHECK(rt->state(1) == AP_TIMERS_STARTING);
+  CHECK(rt->set_target(1, AP_USER_STARTING_1) == 0);  // further down
+  CHECK(rt->state(1) == AP_USER_STARTING_1);
   CHECK(log.take() == std::vector<std::string>{"down workers core1"});
   CHECK(rt->core_online(1));
 
@@ -1049,8 +1049,8 @@ TEST_CASE("set_target(): -EINVAL for a state with no name and for the states tha
   event_log log;
   auto rt = make_runtime();
   rt->set_trace(true);
-  for (int st : {static_cast<int>(AP_IO_URING_ONLINE), static_cast<int>(ARENA_PREPARE),
-                 static_cast<int>(AP_TIMERS_STARTING), PREPARE_DYN + 3, ONLINE_DYN + 7,
+  for (int st : {static_cast<int>(AP_USER_ONLINE), static_cast<int>(ARENA_PREPARE),
+                 static_cast<int>(AP_USER_STARTING_1), PREPARE_DYN + 3, ONLINE_DYN + 7,
                  static_cast<int>(BRINGUP_CORE), static_cast<int>(AP_ONLINE),
                  static_cast<int>(NR_STATES), static_cast<int>(INVALID), -7, 500}) {
     CAPTURE(st);
@@ -1062,9 +1062,9 @@ TEST_CASE("set_target(): -EINVAL for a state with no name and for the states tha
   CHECK(rt->set_target(1, ONLINE) == 0);          // already there
   CHECK(rt->take_trace().empty());
   // A state becomes a valid target when it is set up.
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "tgt/uring:online", nullptr, nullptr) == 0);
-  CHECK(rt->set_target(1, AP_IO_URING_ONLINE) == 0);
-  CHECK(rt->state(1) == AP_IO_URING_ONLINE);
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "tgt/uring:online", nullptr, nullptr) == 0);
+  CHECK(rt->set_target(1, AP_USER_ONLINE) == 0);
+  CHECK(rt->state(1) == AP_USER_ONLINE);
 }
 
 // ---- set_fail
@@ -1077,21 +1077,21 @@ TEST_CASE("cpuN/hotplug/fail: set_fail() is rejected for STARTING states (they a
   auto rt = make_runtime();
   REQUIRE(rt->setup_state(ARENA_PREPARE, "fail/arena:prepare", log.startup("a"),
                           log.teardown("a")) == 0);
-  REQUIRE(rt->setup_state(AP_TIMERS_STARTING, "fail/timers:starting", log.startup("t"),
+  REQUIRE(rt->setup_state(AP_USER_STARTING_1, "fail/timers:starting", log.startup("t"),
                           log.teardown("t")) == 0);
   const int w = rt->setup_state(ONLINE_DYN, "fail/w:online", log.startup("w"),
                                 log.teardown("w"));
   REQUIRE(w == ONLINE_DYN);
   REQUIRE(rt->setup_state(AP_ARENA_ONLINE, "fail/startup-only:online", log.startup("s"),
                           nullptr) == 0);
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "fail/named-only:online", nullptr, nullptr) == 0);
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "fail/named-only:online", nullptr, nullptr) == 0);
   CHECK(rt->fail(1) == -1);
 
-  for (int st : {static_cast<int>(AP_SCHED_STARTING), static_cast<int>(AP_TIMERS_STARTING),
-                 static_cast<int>(AP_ARENA_STARTING), static_cast<int>(AP_ONLINE)})
+  for (int st : {static_cast<int>(AP_SCHED_STARTING), static_cast<int>(AP_USER_STARTING_1),
+                 static_cast<int>(AP_USER_STARTING_2), static_cast<int>(AP_ONLINE)})
     CHECK_MESSAGE(rt->set_fail(1, st) == -EINVAL, "STARTING state " << st);
   for (int st : {static_cast<int>(OFFLINE), static_cast<int>(ONLINE), ONLINE_DYN + 4,
-                 static_cast<int>(AP_IO_URING_ONLINE), static_cast<int>(TIMERS_PREPARE)})
+                 static_cast<int>(AP_USER_ONLINE), static_cast<int>(TIMERS_PREPARE)})
     CHECK_MESSAGE(rt->set_fail(1, st) == -EINVAL, "no callbacks at " << st);
   for (int st : {static_cast<int>(NR_STATES), NR_STATES + 10, -2, -100})
     CHECK_MESSAGE(rt->set_fail(1, st) == -EINVAL, "out of range " << st);
@@ -1116,7 +1116,7 @@ TEST_CASE("cpuN/hotplug/fail: set_fail() is rejected for STARTING states (they a
   CHECK(rt->fail(1) == ARENA_PREPARE);
   CHECK(rt->set_fail(1, BRINGUP_CORE) == 0);
   CHECK(rt->set_fail(1, THREADS_PREPARE) == 0);
-  CHECK(rt->set_fail(1, AP_TIMERS_STARTING) == -EINVAL);
+  CHECK(rt->set_fail(1, AP_USER_STARTING_1) == -EINVAL);
   CHECK(rt->fail(1) == THREADS_PREPARE);  // a rejected write leaves the armed state
   CHECK(rt->set_fail(1, -1) == 0);
   CHECK(rt->fail(1) == -1);
@@ -1129,7 +1129,7 @@ TEST_CASE("cpuN/hotplug/fail makes the callback of the given state fail once wit
   CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "inj/w:online", log.startup("w"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "inj/w:online", log.startup("w"),
                           log.teardown("w")) == 0);
   const int dyn = rt->setup_state(ONLINE_DYN, "inj/d:online", log.startup("d"),
                                   log.teardown("d"));
@@ -1138,11 +1138,11 @@ TEST_CASE("cpuN/hotplug/fail makes the callback of the given state fail once wit
   rt->set_trace(true);
 
   SUBCASE("on the way down: the teardown fails, the core rolls back up") {
-    REQUIRE(rt->set_fail(1, AP_IO_URING_ONLINE) == 0);
+    REQUIRE(rt->set_fail(1, AP_USER_ONLINE) == 0);
     // Not on the other core.
     REQUIRE(rt->core_down(0) == 0);
     REQUIRE(rt->core_up(0) == 0);
-    CHECK(rt->fail(1) == AP_IO_URING_ONLINE);
+    CHECK(rt->fail(1) == AP_USER_ONLINE);
     log.clear();
     (void)rt->take_trace();
 
@@ -1187,19 +1187,19 @@ TEST_CASE("cpuN/hotplug/fail makes the callback of the given state fail once wit
     CHECK(log.take() == std::vector<std::string>{"up w core1", "up d core1"});
   }
   SUBCASE("a walk that does not reach the state leaves it armed") {
-    REQUIRE(rt->set_fail(1, AP_IO_URING_ONLINE) == 0);
+    REQUIRE(rt->set_fail(1, AP_USER_ONLINE) == 0);
     CHECK(rt->set_target(1, dyn) == 0);  // down to dyn: only above it
-    CHECK(rt->fail(1) == AP_IO_URING_ONLINE);
+    CHECK(rt->fail(1) == AP_USER_ONLINE);
     CHECK(rt->set_target(1, ONLINE) == 0);
-    CHECK(rt->fail(1) == AP_IO_URING_ONLINE);
+    CHECK(rt->fail(1) == AP_USER_ONLINE);
     log.clear();
-    CHECK(rt->set_target(1, AP_IO_URING_ONLINE - 1) == -EINVAL);  // unnamed: nothing happens
+    CHECK(rt->set_target(1, AP_USER_ONLINE - 1) == -EINVAL);  // unnamed: nothing happens
     CHECK(rt->core_down(1) == -EAGAIN);
     CHECK(rt->state(1) == ONLINE);
     CHECK(rt->fail(1) == -1);
   }
   SUBCASE("set_fail(core, -1) clears an armed failure") {
-    REQUIRE(rt->set_fail(1, AP_IO_URING_ONLINE) == 0);
+    REQUIRE(rt->set_fail(1, AP_USER_ONLINE) == 0);
     REQUIRE(rt->set_fail(1, -1) == 0);
     CHECK(rt->core_down(1) == 0);
     CHECK(rt->core_up(1) == 0);
@@ -1225,14 +1225,14 @@ TEST_CASE("cpu_hotplug_disable() makes core_up, core_down and set_target return 
   CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "dis/w:online", log.startup("w"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "dis/w:online", log.startup("w"),
                           log.teardown("w")) == 0);
   log.clear();
   CHECK(rt->cpu_hotplug_enable() == -EINVAL);
   CHECK(rt->cpu_hotplug_disable() == 0);
   CHECK(rt->cpu_hotplug_disable() == 0);
   CHECK(rt->core_down(1) == -EBUSY);
-  CHECK(rt->set_target(1, AP_IO_URING_ONLINE) == -EBUSY);
+  CHECK(rt->set_target(1, AP_USER_ONLINE) == -EBUSY);
   CHECK(rt->state(1) == ONLINE);
   CHECK(rt->cpu_hotplug_enable() == 0);
   CHECK(rt->core_down(1) == -EBUSY);  // still disabled once
@@ -1252,7 +1252,7 @@ TEST_CASE("core_down() of the last core that takes tasks (sched:active) is -EBUS
   CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "last/w:online", log.startup("w"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "last/w:online", log.startup("w"),
                           log.teardown("w")) == 0);
   log.clear();
   rt->set_trace(true);
@@ -1261,7 +1261,7 @@ TEST_CASE("core_down() of the last core that takes tasks (sched:active) is -EBUS
   log.clear();
   CHECK(rt->core_down(0) == -EBUSY);
   CHECK(rt->set_target(0, OFFLINE) == -EBUSY);
-  CHECK(rt->set_target(0, AP_IO_URING_ONLINE) == -EBUSY);  // below sched:active
+  CHECK(rt->set_target(0, AP_USER_ONLINE) == -EBUSY);  // below sched:active
   CHECK(rt->state(0) == ONLINE);
   CHECK(rt->core_active(0));
   CHECK(log.take() == no_events);
@@ -1282,7 +1282,7 @@ TEST_CASE("core_up() of an ONLINE core and core_down() of an OFFLINE core are no
   CPUS_0_AND_1();
   event_log log;
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "noop/w:online", log.startup("w"),
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "noop/w:online", log.startup("w"),
                           log.teardown("w")) == 0);
   log.clear();
   rt->set_trace(true);
@@ -1308,16 +1308,16 @@ TEST_CASE("core_online() is true between sched:starting up and down, core_active
   CPUS_0_AND_1();
   auto rt = offline_runtime({0, 1});
   CHECK(rt->online_cores().empty());
-  REQUIRE(rt->setup_state(AP_TIMERS_STARTING, "flags/t:starting", nullptr, nullptr) == 0);
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "flags/w:online", nullptr, nullptr) == 0);
+  REQUIRE(rt->setup_state(AP_USER_STARTING_1, "flags/t:starting", nullptr, nullptr) == 0);
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "flags/w:online", nullptr, nullptr) == 0);
   for (unsigned c : rt->cores()) {
     CHECK_FALSE(rt->core_online(c));
     CHECK_FALSE(rt->core_active(c));
   }
-  REQUIRE(rt->set_target(0, AP_TIMERS_STARTING) == 0);
+  REQUIRE(rt->set_target(0, AP_USER_STARTING_1) == 0);
   CHECK(rt->core_online(0));
   CHECK_FALSE(rt->core_active(0));
-  REQUIRE(rt->set_target(0, AP_IO_URING_ONLINE) == 0);
+  REQUIRE(rt->set_target(0, AP_USER_ONLINE) == 0);
   CHECK(rt->core_online(0));
   CHECK_FALSE(rt->core_active(0));
   CHECK(rt->online_cores().empty());

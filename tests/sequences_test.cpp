@@ -33,10 +33,10 @@ struct seq_states {
                             log.teardown("timers:dead")) == 0);
     REQUIRE(rt->setup_state(PREPARE_DYN, "seq/dyn:prepare", log.startup("seq/dyn:prepare"),
                             nullptr) == PREPARE_DYN);
-    REQUIRE(rt->setup_state(AP_TIMERS_STARTING, "timers:starting",
+    REQUIRE(rt->setup_state(AP_USER_STARTING_1, "timers:starting",
                             log.startup("timers:starting"),
                             log.teardown("timers:starting")) == 0);
-    REQUIRE(rt->setup_state(AP_ARENA_STARTING, "arena:starting", log.startup("arena:starting"),
+    REQUIRE(rt->setup_state(AP_USER_STARTING_2, "arena:starting", log.startup("arena:starting"),
                             log.teardown("arena:starting")) == 0);
     REQUIRE(rt->setup_state(AP_ARENA_ONLINE, "arena:online", log.startup("arena:online"),
                             log.teardown("arena:online")) == 0);
@@ -47,7 +47,7 @@ struct seq_states {
     REQUIRE(rt->setup_state(ONLINE_DYN, "seq/c:online", log.startup("seq/c:online"),
                             log.teardown("seq/c:online")) == ONLINE_DYN + 2);
     user_states = {ARENA_PREPARE,      TIMERS_PREPARE,    PREPARE_DYN,
-                   AP_TIMERS_STARTING, AP_ARENA_STARTING, AP_ARENA_ONLINE,
+                   AP_USER_STARTING_1, AP_USER_STARTING_2, AP_ARENA_ONLINE,
                    ONLINE_DYN,         ONLINE_DYN + 1,    ONLINE_DYN + 2};
     log.clear();
     rt->set_trace(true);
@@ -215,12 +215,12 @@ TEST_CASE("ONLINE section: when a callback fails the hotplug operation is aborte
           "CPU is brought back to the previous state, which need not be CPUHP_OFFLINE") {
   CPUS_0_AND_1();
   seq_states f;
-  REQUIRE(f.rt->set_target(1, AP_ARENA_STARTING) == 0);
-  REQUIRE(f.rt->state(1) == AP_ARENA_STARTING);
+  REQUIRE(f.rt->set_target(1, AP_USER_STARTING_2) == 0);
+  REQUIRE(f.rt->state(1) == AP_USER_STARTING_2);
   f.log.clear();
   f.log.fail_on("up seq/a:online core1", -EIO);
   CHECK(f.rt->core_up(1) == -EIO);
-  CHECK(f.rt->state(1) == AP_ARENA_STARTING);
+  CHECK(f.rt->state(1) == AP_USER_STARTING_2);
   const std::vector<std::string> expected = {
       "up arena:online core1",
       "up seq/a:online core1 fail",

@@ -99,7 +99,7 @@ TEST_CASE("PREPARE callbacks are invoked on a control CPU (the thread that asked
                                   obs.cb("prepare-down")) == 0);
   REQUIRE(rt->setup_state_nocalls(PREPARE_DYN, "thr/dyn:prepare", obs.cb("dynprep-up"),
                                   obs.cb("dynprep-down")) == PREPARE_DYN);
-  REQUIRE(rt->setup_state_nocalls(AP_TIMERS_STARTING, "thr/timers:starting",
+  REQUIRE(rt->setup_state_nocalls(AP_USER_STARTING_1, "thr/timers:starting",
                                   obs.cb("starting-up"), obs.cb("starting-down")) == 0);
   REQUIRE(rt->setup_state_nocalls(ONLINE_DYN, "thr/x:online", obs.cb("online-up"),
                                   obs.cb("online-down")) == ONLINE_DYN);
@@ -147,7 +147,7 @@ TEST_CASE("setup_state() and remove_state() invoke the callbacks either on the c
 
   const int p = rt->setup_state(PREPARE_DYN, "thr2/p:prepare", obs.cb("p-up"), obs.cb("p-down"));
   REQUIRE(p == PREPARE_DYN);
-  REQUIRE(rt->setup_state(AP_ARENA_STARTING, "thr2/s:starting", obs.cb("s-up"),
+  REQUIRE(rt->setup_state(AP_USER_STARTING_2, "thr2/s:starting", obs.cb("s-up"),
                           obs.cb("s-down")) == 0);
   const int o = rt->setup_state(ONLINE_DYN, "thr2/o:online", obs.cb("o-up"), obs.cb("o-down"));
   REQUIRE(o == ONLINE_DYN);
@@ -165,7 +165,7 @@ TEST_CASE("setup_state() and remove_state() invoke the callbacks either on the c
   check_placement(seen, prepare_tags, me);
 
   REQUIRE(rt->remove_state(p) == 0);
-  REQUIRE(rt->remove_state(AP_ARENA_STARTING) == 0);
+  REQUIRE(rt->remove_state(AP_USER_STARTING_2) == 0);
   REQUIRE(rt->remove_state(o) == 0);
   seen = obs.take();
   CHECK(seen.size() == 6u);
@@ -180,18 +180,18 @@ TEST_CASE("trace fields agree with where callbacks ran: PREPARE events are not o
   auto rt = make_runtime();
   rt->set_trace(true);
   REQUIRE(rt->setup_state(ARENA_PREPARE, "trc/a:prepare", obs.cb("a"), obs.cb("a")) == 0);
-  REQUIRE(rt->setup_state(AP_TIMERS_STARTING, "trc/t:starting", obs.cb("t"), obs.cb("t")) == 0);
-  REQUIRE(rt->setup_state(AP_IO_URING_ONLINE, "trc/w:online", obs.cb("w"), obs.cb("w")) == 0);
+  REQUIRE(rt->setup_state(AP_USER_STARTING_1, "trc/t:starting", obs.cb("t"), obs.cb("t")) == 0);
+  REQUIRE(rt->setup_state(AP_USER_ONLINE, "trc/w:online", obs.cb("w"), obs.cb("w")) == 0);
   const int m = rt->setup_state_multi(ONLINE_DYN, "trc/m:online", obs.multi_cb("m"),
                                       obs.multi_cb("m"));
   REQUIRE(m == ONLINE_DYN);
   REQUIRE(rt->add_instance(m, &node) == 0);
   REQUIRE(rt->core_down(1) == 0);
   REQUIRE(rt->core_up(1) == 0);
-  REQUIRE(rt->set_target(0, AP_IO_URING_ONLINE) == 0);
+  REQUIRE(rt->set_target(0, AP_USER_ONLINE) == 0);
   REQUIRE(rt->core_up(0) == 0);
   REQUIRE(rt->remove_instance(m, &node) == 0);
-  REQUIRE(rt->remove_state(AP_IO_URING_ONLINE) == 0);
+  REQUIRE(rt->remove_state(AP_USER_ONLINE) == 0);
   (void)obs.take();
 
   const auto events = rt->take_trace();

@@ -40,7 +40,7 @@ struct io_features {
   // use the plain fd). When a core goes down, its worker (between workers:online and
   // sched:active it runs no task) cancels, drains and closes the ring, again through
   // run_on_worker(). Without R_DISABLED or SINGLE_ISSUER, the rings use COOP_TASKRUN |
-  // TASKRUN_FLAG (and SUBMIT_ALL) as before; without DEFER_TASKRUN, SINGLE_ISSUER |
+  // TASKRUN_FLAG (and SUBMIT_ALL); without DEFER_TASKRUN, SINGLE_ISSUER |
   // COOP_TASKRUN.
 };
 

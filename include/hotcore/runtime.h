@@ -26,7 +26,6 @@ namespace detail {
 struct runtime_impl;
 class scheduler;
 struct task_access;
-struct runtime_access;
 }  // namespace detail
 
 // callback is a single-instance startup or teardown: it gets the core (the OS CPU number)
@@ -235,6 +234,13 @@ class runtime {
   // setup_state_multi() installs a multi-instance state; callbacks run per instance.
   [[nodiscard]] int setup_state_multi(int state, std::string_view name,
                                       multi_callback startup, multi_callback teardown);
+  // setup_state_multi_shared() is setup_state_multi() for a library whose instances share
+  // one state per runtime (hotcore's timers and arenas use it): the first call installs
+  // the state, a later call with the same name and the same startup callable type returns
+  // the state number installed then (for PREPARE_DYN/ONLINE_DYN, the slot it got).
+  // Returns the state number or a negative errno.
+  [[nodiscard]] int setup_state_multi_shared(int state, std::string_view name,
+                                             multi_callback startup, multi_callback teardown);
   // remove_state() runs teardown on every core at or past the state, then uninstalls it
   // (and frees a dynamic slot). A failing teardown is reported (its error is returned)
   // but removal goes on: the state is removed either way.
@@ -366,9 +372,18 @@ class runtime {
   // workers, or -1.
   [[nodiscard]] int this_core() const noexcept;
 
+  // ---- helper threads
+  // adopt_thread() keeps the calling thread, one that works for no core (a program's own
+  // helper thread, a quota follower), off the cores that are down: it runs on the
+  // process's CPUs minus the down cores, and every core that goes down or comes up
+  // places it again. release_thread() stops that; the thread must call it before it
+  // exits (so a reused thread id is never placed). Both wait for a running hotplug
+  // operation.
+  void adopt_thread();
+  void release_thread();
+
  private:
   friend struct detail::task_access;
-  friend struct detail::runtime_access;
   // submit_node() takes the node in every case: queued, or dropped on error.
   int submit_node(detail::task_node* node, bool pinned, unsigned core) noexcept;
 
@@ -380,11 +395,6 @@ namespace detail {
 // task_access lets task_group reach a runtime's scheduler without exposing it.
 struct task_access {
   static scheduler& sched(runtime& rt) noexcept;
-};
-// runtime_access lets the runtime's own parts built on the public API (a quota follower)
-// reach its internals.
-struct runtime_access {
-  static runtime_impl& impl(runtime& rt) noexcept;
 };
 }  // namespace detail
 

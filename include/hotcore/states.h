@@ -59,11 +59,6 @@ enum hp_state : int {
   ONLINE,                               // "online": the core is fully up
 
   NR_STATES,
-
-  // Earlier names of the three program slots above (no subsystem uses them).
-  AP_TIMERS_STARTING = AP_USER_STARTING_1,
-  AP_ARENA_STARTING = AP_USER_STARTING_2,
-  AP_IO_URING_ONLINE = AP_USER_ONLINE,
 };
 
 // section says which thread runs a state's callbacks and whether they may fail.

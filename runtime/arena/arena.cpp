@@ -16,13 +16,11 @@
 #include "arena/arena_impl.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
-#include "runtime_impl.h"
+#include "hotcore/runtime.h"
 
 namespace hotcore {
 
 using detail::arena_impl;
-using detail::runtime_access;
-using detail::runtime_impl;
 using detail::block_list;
 using detail::core_cache;
 using detail::free_block;
@@ -67,6 +65,23 @@ std::size_t page_size() noexcept {
 }
 
 std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 1) / to * to; }
+
+// install_states() sets up "mm/arena:prepare" and "mm/arena:online" as multi-instance
+// states on the runtime's first arena (later arenas find them): 0 or a negative errno.
+int install_states(runtime& rt) {
+  auto owner = [](instance_node* n) { return static_cast<detail::arena_node*>(n)->owner; };
+  int ret = rt.setup_state_multi_shared(
+      ARENA_PREPARE, "mm/arena:prepare",
+      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_up(core); },
+      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_down(core); });
+  if (ret < 0) return ret;
+  ret = rt.setup_state_multi_shared(
+      AP_ARENA_ONLINE, "mm/arena:online",
+      [owner](unsigned core, instance_node* n) { return owner(n)->online_up(core); },
+      [owner](unsigned core, instance_node* n) { return owner(n)->online_down(core); });
+  return ret < 0 ? ret : 0;
+}
+
 }  // namespace
 
 // ---- size classes: 16..128 in steps of 16, then four classes per power of two to 16 KiB.
@@ -113,23 +128,14 @@ std::unique_ptr<arena> arena::create(runtime& rt, std::error_code& ec) {
   impl->live = std::make_unique<std::atomic<core_cache*>[]>(impl->ncores);
   impl->counters = std::make_unique<detail::core_counters[]>(impl->ncores);
 
-  if (const int ret = arena_impl::install_states(rt); ret < 0) {
+  if (const int ret = install_states(rt); ret < 0) {
     ec = std::error_code(-ret, std::generic_category());
     return nullptr;
   }
   // This arena becomes an instance of both states: its cache structures on every core at
   // or past "mm/arena:prepare", then its caches alive on every core at or past
-  // "mm/arena:online". If core N fails, the runtime tears the instance down on cores
-  // 0..N-1 of that state; the prepare instance is then removed here.
-  if (const int ret = rt.add_instance(ARENA_PREPARE, &impl->prepare_node); ret < 0) {
-    ec = std::error_code(-ret, std::generic_category());
-    return nullptr;
-  }
-  if (const int ret = rt.add_instance(AP_ARENA_ONLINE, &impl->online_node); ret < 0) {
-    (void)rt.remove_instance(ARENA_PREPARE, &impl->prepare_node);
-    ec = std::error_code(-ret, std::generic_category());
-    return nullptr;
-  }
+  // "mm/arena:online".
+  if (!detail::join_states(rt, ARENA_PREPARE, impl->prepare_node, AP_ARENA_ONLINE, impl->online_node, ec)) return nullptr;
   return std::unique_ptr<arena>(new arena(std::move(impl)));
 }
 
@@ -140,20 +146,6 @@ arena::~arena() {
   (void)_impl->rt.remove_instance(ARENA_PREPARE, &_impl->prepare_node);
 }
 
-int arena_impl::install_states(runtime& rt) {
-  runtime_impl& r = runtime_access::impl(rt);
-  auto owner = [](instance_node* n) { return static_cast<arena_node*>(n)->owner; };
-  int ret = r.setup_multi_once(
-      ARENA_PREPARE, "mm/arena:prepare",
-      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_up(core); },
-      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_down(core); });
-  if (ret < 0) return ret;
-  ret = r.setup_multi_once(
-      AP_ARENA_ONLINE, "mm/arena:online",
-      [owner](unsigned core, instance_node* n) { return owner(n)->online_up(core); },
-      [owner](unsigned core, instance_node* n) { return owner(n)->online_down(core); });
-  return ret < 0 ? ret : 0;
-}
 
 arena_impl::~arena_impl() {
   for (auto& n : nodes) {

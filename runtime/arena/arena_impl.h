@@ -14,6 +14,7 @@
 #include "hotcore/arena.h"
 #include "hotcore/instance.h"
 #include "hotcore/runtime.h"
+#include "subsystem_states.h"
 
 namespace hotcore::detail {
 
@@ -90,20 +91,12 @@ struct alignas(64) core_counters {
 
 struct arena_impl;
 
-// arena_node is one arena's membership in one of the two multi-instance states: the
-// states' callbacks get it and recover the arena from it.
-struct arena_node : instance_node {
-  explicit arena_node(arena_impl& a) : owner(&a) {}
-  arena_impl* owner;
-};
+// arena_node is one arena's membership in one of the two multi-instance states.
+using arena_node = owner_node<arena_impl>;
 
 struct arena_impl {
   explicit arena_impl(runtime& rt_) : rt(rt_) {}
   ~arena_impl();
-
-  // install_states() sets up "mm/arena:prepare" and "mm/arena:online" as multi-instance
-  // states on the runtime's first arena (later arenas find them): 0 or a negative errno.
-  static int install_states(runtime& rt);
 
   // the states' callbacks, for this arena
   int prepare_up(unsigned core);

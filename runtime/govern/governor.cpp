@@ -45,7 +45,7 @@ int runtime_impl::govern() {
   int first_error = 0;
   for (unsigned id : core_ids)
     if (wanted_up(id) && gov.governor_down[id]) {
-      const int ret = hotplug_op(id, ONLINE, false);
+      const int ret = hotplug_op(id, ONLINE, op_mode::normal);
       if (ret == 0) gov.governor_down[id] = 0;
       // -EHOSTDOWN: the kernel took the CPU away again meanwhile; that is the machine's
       // state, not a failure: the core stays the governor's, and its offline uevent
@@ -55,7 +55,7 @@ int runtime_impl::govern() {
   for (auto it = core_ids.rbegin(); it != core_ids.rend(); ++it)
     // relaxed: walks are serialized by gov.mutex here; a core not OFFLINE is (partly) up.
     if (!wanted_up(*it) && by_id[*it]->state.load(std::memory_order_relaxed) != OFFLINE) {
-      const int ret = hotplug_op(*it, OFFLINE, false);
+      const int ret = hotplug_op(*it, OFFLINE, op_mode::normal);
       if (ret == 0 && !gov.user_down[*it]) gov.governor_down[*it] = 1;
       if (ret != 0 && first_error == 0) first_error = ret;
     }

@@ -9,6 +9,8 @@
 #include <cstdint>
 #include <thread>
 
+#include "non_copyable.h"
+
 namespace hotcore::detail {
 
 // function_ref is a non-owning reference to a callable returning int (no allocation).
@@ -26,11 +28,8 @@ class function_ref {
 
 // hotplug_thread runs one request at a time for the control thread. Requests are
 // serialized by the hotplug lock and the state mutex, so there is never more than one.
-class hotplug_thread {
+class hotplug_thread : non_copyable {
  public:
-  hotplug_thread() = default;
-  hotplug_thread(const hotplug_thread&) = delete;
-  hotplug_thread& operator=(const hotplug_thread&) = delete;
   ~hotplug_thread() { stop(); }
 
   // start() creates the thread (once), named `name` (at most 15 characters, shown by
@@ -39,7 +38,7 @@ class hotplug_thread {
   [[nodiscard]] bool started() const noexcept { return _thread.joinable(); }
   // run() runs fn on the thread and returns what it returned.
   int run(function_ref fn);
-  // tid() is the thread's kernel id (for sched_setaffinity).
+  // tid() is the thread's kernel id (for placement: platform/placement.h).
   [[nodiscard]] pid_t tid() const noexcept { return _tid.load(std::memory_order_acquire); }
   // stop() ends and joins the thread.
   void stop();

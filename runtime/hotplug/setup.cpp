@@ -26,30 +26,37 @@ class read_section {
   hotplug_lock* _lock;
 };
 
+// table_section is what every change of the table holds: cpus_read_lock() (unless the
+// caller already does) and state_mutex.
+class table_section {
+ public:
+  table_section(runtime_impl& rt, bool read_held)
+      : _rs(rt.lock, read_held), _sm(rt.state_mutex) {}
+
+ private:
+  read_section _rs;
+  std::lock_guard<std::mutex> _sm;
+};
+
 bool settable(int state) { return state > OFFLINE && state < ONLINE; }
 
 }  // namespace
 
-int runtime_impl::setup(int state, std::string_view name, callback su, callback td,
-                        multi_callback msu, multi_callback mtd, bool multi, bool calls,
-                        bool cpuslocked) {
+int runtime_impl::setup(step_spec spec, run_calls calls, read_lock held) {
   if (in_callback()) return -EDEADLK;
-  if (cpuslocked && !lock.read_held()) return -ENOLCK;
-  if (!settable(state) || name.empty()) return -EINVAL;
-  read_section rs(lock, cpuslocked);
-  std::lock_guard sm(state_mutex);
-  return setup_locked(state, name, std::move(su), std::move(td), std::move(msu), std::move(mtd),
-                      multi, calls);
+  if (held == read_lock::held && !lock.read_held()) return -ENOLCK;
+  if (!settable(spec.state) || spec.name.empty()) return -EINVAL;
+  table_section ts(*this, held == read_lock::held);
+  return setup_locked(std::move(spec), calls);
 }
 
 // setup_locked() is setup() once the hotplug read lock and state_mutex are held.
-int runtime_impl::setup_locked(int state, std::string_view name, callback su, callback td,
-                               multi_callback msu, multi_callback mtd, bool multi, bool calls) {
+int runtime_impl::setup_locked(step_spec spec, run_calls calls) {
   // Reserve the slot: the first free one of a dynamic range, or the static slot asked for.
-  const bool dynamic = state == PREPARE_DYN || state == ONLINE_DYN;
-  int slot = state;
+  const bool dynamic = spec.state == PREPARE_DYN || spec.state == ONLINE_DYN;
+  int slot = spec.state;
   if (dynamic) {
-    const int end = state == PREPARE_DYN ? PREPARE_DYN_END : ONLINE_DYN_END;
+    const int end = spec.state == PREPARE_DYN ? PREPARE_DYN_END : ONLINE_DYN_END;
     while (slot < end && steps[slot].installed()) ++slot;
     if (slot == end) return -ENOSPC;
   } else if (steps[slot].installed()) {
@@ -57,40 +64,57 @@ int runtime_impl::setup_locked(int state, std::string_view name, callback su, ca
   }
 
   step& sp = steps[slot];
-  sp.name = std::string(name);
-  sp.multi = multi;
-  sp.startup = std::move(su);
-  sp.teardown = std::move(td);
-  sp.startup_multi = std::move(msu);
-  sp.teardown_multi = std::move(mtd);
-
-  if (calls && sp.has_callback(true)) {
-    // Run startup on every core at or past the state; if core N fails, tear down the
-    // cores before it, uninstall and free the slot.
-    for (std::size_t i = 0; i < core_ids.size(); ++i) {
-      core_ctx& c = *by_id[core_ids[i]];
-      if (c.state.load(std::memory_order_relaxed) < slot) continue;
-      const int ret = issue_call(c, slot, true, nullptr, false);
-      if (ret == 0) continue;
-      if (sp.has_callback(false))
-        for (std::size_t j = 0; j < i; ++j) {
-          core_ctx& done = *by_id[core_ids[j]];
-          if (done.state.load(std::memory_order_relaxed) >= slot)
-            (void)issue_call(done, slot, false, nullptr, true);
-        }
+  sp.name = std::string(spec.name);
+  sp.multi = spec.kind == step_kind::multi;
+  sp.startup = std::move(spec.startup);
+  sp.teardown = std::move(spec.teardown);
+  sp.startup_multi = std::move(spec.startup_multi);
+  sp.teardown_multi = std::move(spec.teardown_multi);
+  // A failed startup on some core uninstalls the state again and frees the slot.
+  if (calls == run_calls::yes && sp.has_callback(true))
+    if (const int ret = startup_on_cores(slot, nullptr); ret != 0) {
       sp.clear();
       return ret;
     }
-  }
   return dynamic ? slot : 0;
+}
+
+int runtime_impl::startup_on_cores(int state, instance_node* node) {
+  const step& sp = steps[state];
+  for (std::size_t i = 0; i < core_ids.size(); ++i) {
+    core_ctx& c = *by_id[core_ids[i]];
+    // relaxed: the hotplug read lock, held by the caller, keeps every core where it is.
+    if (c.state.load(std::memory_order_relaxed) < state) continue;
+    const int ret = issue_call(c, state, true, node, false);
+    if (ret == 0) continue;
+    if (sp.has_callback(false))
+      for (std::size_t j = 0; j < i; ++j) {
+        core_ctx& done = *by_id[core_ids[j]];
+        if (done.state.load(std::memory_order_relaxed) >= state)
+          (void)issue_call(done, state, false, node, true);
+      }
+    return ret;
+  }
+  return 0;
+}
+
+int runtime_impl::teardown_on_cores(int state, instance_node* node) {
+  int err = 0;
+  for (unsigned id : core_ids) {
+    core_ctx& c = *by_id[id];
+    // relaxed: as in startup_on_cores().
+    if (c.state.load(std::memory_order_relaxed) < state) continue;
+    const int ret = issue_call(c, state, false, node, false);
+    if (ret != 0 && err == 0) err = ret;  // reported; removal goes on
+  }
+  return err;
 }
 
 int runtime_impl::setup_multi_once(int state, std::string_view name, multi_callback startup,
                                    multi_callback teardown) {
   if (in_callback()) return -EDEADLK;
   if (!settable(state) || name.empty()) return -EINVAL;
-  read_section rs(lock, false);
-  std::lock_guard sm(state_mutex);
+  table_section ts(*this, false);
   // Already set up by an earlier call: the multi-instance state of that name whose startup
   // is the same callable (the same lambda of the same subsystem, so a program's own state
   // of that name is never taken for it), at the static slot or in the dynamic range.
@@ -100,78 +124,61 @@ int runtime_impl::setup_multi_once(int state, std::string_view name, multi_callb
     if (steps[s].multi && steps[s].name == name &&
         steps[s].startup_multi.target_type() == startup.target_type())
       return s;
-  const int ret = setup_locked(state, name, callback{}, callback{}, std::move(startup),
-                               std::move(teardown), true, false);
+  const int ret = setup_locked({.state = state,
+                                .name = name,
+                                .kind = step_kind::multi,
+                                .startup_multi = std::move(startup),
+                                .teardown_multi = std::move(teardown)},
+                               run_calls::no);
   return ret == 0 ? state : ret;
 }
 
-int runtime_impl::remove(int state, bool calls, bool cpuslocked, bool multi_api) {
+int runtime_impl::remove(int state, step_kind kind, run_calls calls, read_lock held) {
   if (in_callback()) return -EDEADLK;
-  if (cpuslocked && !lock.read_held()) return -ENOLCK;
+  if (held == read_lock::held && !lock.read_held()) return -ENOLCK;
   if (!settable(state)) return -EINVAL;
-  read_section rs(lock, cpuslocked);
-  std::lock_guard sm(state_mutex);
+  table_section ts(*this, held == read_lock::held);
   step& sp = steps[state];
   if (!sp.installed()) return -ENOENT;
   if (sp.builtin) return -EPERM;
-  if (sp.multi != multi_api) return -EINVAL;  // remove_multi_state() for multi states only
+  // remove_multi_state() for multi states only, the others for single-instance ones.
+  if (sp.multi != (kind == step_kind::multi)) return -EINVAL;
   if (sp.multi && !sp.instances.empty()) return -ENOTEMPTY;
-  int err = 0;
-  if (calls && sp.has_callback(false))
-    for (unsigned id : core_ids) {
-      core_ctx& c = *by_id[id];
-      if (c.state.load(std::memory_order_relaxed) < state) continue;
-      const int ret = issue_call(c, state, false, nullptr, false);
-      if (ret != 0 && err == 0) err = ret;  // reported; removal goes on
-    }
+  const int err =
+      calls == run_calls::yes && sp.has_callback(false) ? teardown_on_cores(state, nullptr) : 0;
   sp.clear();
   return err;
 }
 
-int runtime_impl::add_instance(int state, instance_node* node, bool calls) {
+// instance_check() is what add_instance() and remove_instance() refuse before they take
+// any lock: 0, -EDEADLK or -EINVAL.
+int runtime_impl::instance_check(int state, const instance_node* node) const {
   if (in_callback() || lock.read_held()) return -EDEADLK;
-  if (node == nullptr || !settable(state)) return -EINVAL;
-  read_section rs(lock, false);
-  std::lock_guard sm(state_mutex);
+  return node == nullptr || !settable(state) ? -EINVAL : 0;
+}
+
+int runtime_impl::add_instance(int state, instance_node* node, run_calls calls) {
+  if (const int ret = instance_check(state, node); ret != 0) return ret;
+  table_section ts(*this, false);
   step& sp = steps[state];
   if (!sp.installed() || !sp.multi) return -EINVAL;
   if (node->attached_state != -1) return -EEXIST;
-  if (calls && sp.startup_multi)
-    for (std::size_t i = 0; i < core_ids.size(); ++i) {
-      core_ctx& c = *by_id[core_ids[i]];
-      if (c.state.load(std::memory_order_relaxed) < state) continue;
-      const int ret = issue_call(c, state, true, node, false);
-      if (ret == 0) continue;
-      if (sp.teardown_multi)
-        for (std::size_t j = 0; j < i; ++j) {
-          core_ctx& done = *by_id[core_ids[j]];
-          if (done.state.load(std::memory_order_relaxed) >= state)
-            (void)issue_call(done, state, false, node, true);
-        }
-      return ret;
-    }
+  if (calls == run_calls::yes && sp.startup_multi)
+    if (const int ret = startup_on_cores(state, node); ret != 0) return ret;
   sp.instances.push_back(node);
   node->attached_state = state;
   return 0;
 }
 
-int runtime_impl::remove_instance(int state, instance_node* node, bool calls) {
-  if (in_callback() || lock.read_held()) return -EDEADLK;
-  if (node == nullptr || !settable(state)) return -EINVAL;
-  read_section rs(lock, false);
-  std::lock_guard sm(state_mutex);
+int runtime_impl::remove_instance(int state, instance_node* node, run_calls calls) {
+  if (const int ret = instance_check(state, node); ret != 0) return ret;
+  table_section ts(*this, false);
   step& sp = steps[state];
   if (!sp.installed() || !sp.multi) return -EINVAL;
   auto it = std::find(sp.instances.begin(), sp.instances.end(), node);
   if (it == sp.instances.end()) return -ENOENT;
-  int err = 0;
-  if (calls && sp.teardown_multi)
-    for (unsigned id : core_ids) {
-      core_ctx& c = *by_id[id];
-      if (c.state.load(std::memory_order_relaxed) < state) continue;
-      const int ret = issue_call(c, state, false, node, false);
-      if (ret != 0 && err == 0) err = ret;  // reported; removal goes on
-    }
+  const int err =
+      calls == run_calls::yes && sp.teardown_multi ? teardown_on_cores(state, node) : 0;
   sp.instances.erase(it);
   node->attached_state = -1;
   return err;
@@ -204,7 +211,7 @@ int runtime_impl::set_target(unsigned core, int state) {
     std::lock_guard sm(state_mutex);
     if (!steps[state].installed() || steps[state].cant_stop) return -EINVAL;
   }
-  return hotplug_op(core, state, false);
+  return hotplug_op(core, state, op_mode::normal);
 }
 
 }  // namespace hotcore::detail

@@ -16,22 +16,36 @@ namespace hotcore::detail {
 namespace {
 // The runtime whose callback this thread is running, for -EDEADLK detection.
 thread_local const runtime_impl* callback_owner = nullptr;
+
+// call_event() is what the trace event of one callback call says about where it ran.
+trace_event call_event(unsigned core, int state, const std::string& name, bool up, bool rollback) {
+  trace_event ev;
+  ev.core = core;
+  ev.state = state;
+  ev.name = name;
+  ev.dir = up ? direction::up : direction::down;
+  ev.rollback = rollback;
+  ev.ran_on_cpu = ::sched_getcpu();
+  ev.on_hotplug_thread = hotplug_thread::on_hotplug_thread();
+  ev.tid = ::gettid();
+  return ev;
+}
 }  // namespace
 
 bool runtime_impl::in_callback() const noexcept { return callback_owner == this; }
 
-int runtime_impl::hotplug_op(unsigned core, int target, bool force) {
+int runtime_impl::hotplug_op(unsigned core, int target, op_mode mode) {
   if (in_callback() || lock.read_held()) return -EDEADLK;
   core_ctx* c = find(core);
   if (c == nullptr) return -EINVAL;
   std::lock_guard serialize(add_remove_mutex);
-  if (disable_count > 0 && !force) return -EBUSY;
+  if (disable_count > 0 && mode == op_mode::normal) return -EBUSY;
   lock.write_lock();
   const int prev = c->state.load(std::memory_order_relaxed);
   c->failed_state = INVALID;
-  const std::int64_t t0 = steady_ns();
-  int ret = walk_to(*c, target, force);
-  const std::int64_t ns = steady_ns() - t0;
+  const std::int64_t t0 = monotonic_ns();
+  int ret = walk_to(*c, target, mode);
+  const std::int64_t ns = monotonic_ns() - t0;
   // relaxed: the walk is over and serialized by the locks held here.
   if (c->state.load(std::memory_order_relaxed) != prev || ret != 0) note_walk(*c, target > prev, ns);
   lock.write_unlock();
@@ -61,10 +75,10 @@ void runtime_impl::note_walk(core_ctx& c, bool up, std::int64_t ns) {
 
 // walk_to() moves a core to target; on failure it walks back to where the core was. A
 // failure while walking back stops the machine right there (no endless loop).
-int runtime_impl::walk_to(core_ctx& c, int target, bool force) {
+int runtime_impl::walk_to(core_ctx& c, int target, op_mode mode) {
   const int prev = c.state.load(std::memory_order_relaxed);
   if (prev == target) return 0;
-  if (!force && target < AP_SCHED_ACTIVE && c.active.load(std::memory_order_relaxed) &&
+  if (mode == op_mode::normal && target < AP_SCHED_ACTIVE && c.active.load(std::memory_order_relaxed) &&
       active_count() == 1)
     return -EBUSY;  // the last core taking tasks stays
   c.target.store(target, std::memory_order_relaxed);
@@ -125,29 +139,21 @@ int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool 
   const bool tracing = trace_on.load(std::memory_order_relaxed);
   auto event = [&](instance_node* inst, int result, bool injected, std::int64_t start,
                    std::int64_t ns) {
-    trace_event ev;
-    ev.core = c.id;
-    ev.state = s;
-    ev.name = sp.name;
-    ev.dir = up ? direction::up : direction::down;
+    trace_event ev = call_event(c.id, s, sp.name, up, rollback);
+    ev.instance = inst;
     ev.result = result;
     ev.injected = injected;
-    ev.rollback = rollback;
-    ev.ran_on_cpu = ::sched_getcpu();
-    ev.on_hotplug_thread = hotplug_thread::on_hotplug_thread();
-    ev.instance = inst;
-    ev.nanoseconds = ns;
     ev.start_ns = start;
-    ev.tid = ::gettid();
+    ev.nanoseconds = ns;
     record(ev);
   };
   if (c.fail.load(std::memory_order_relaxed) == s) {
     c.fail.store(INVALID, std::memory_order_relaxed);
-    if (tracing) event(node, -EAGAIN, true, steady_ns(), 0);
+    if (tracing) event(node, -EAGAIN, true, monotonic_ns(), 0);
     return -EAGAIN;
   }
   auto call = [&](auto&& fn, instance_node* inst) {
-    const auto t0 = tracing ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point{};
+    const std::int64_t t0 = tracing ? monotonic_ns() : 0;
     // relaxed: target is only written by this walk (see core_ctx).
     if (inst == nullptr)
       HOTCORE_PROBE(cpuhp_enter, c.id, c.target.load(std::memory_order_relaxed), s, sp.name.c_str());
@@ -161,10 +167,7 @@ int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool 
     else ret = fn(c.id, inst);
     callback_owner = outer;
     HOTCORE_PROBE(cpuhp_exit, c.id, c.target.load(std::memory_order_relaxed), s, ret, sp.name.c_str());
-    if (tracing)
-      event(inst, ret, false, std::chrono::duration_cast<std::chrono::nanoseconds>(t0.time_since_epoch()).count(),
-            std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - t0)
-                .count());
+    if (tracing) event(inst, ret, false, t0, monotonic_ns() - t0);
     return ret;
   };
   if (!sp.multi) {

@@ -76,24 +76,12 @@ bool core_slot::prepare(io_op* op) noexcept {
     if (sqe == nullptr) return false;
   }
   switch (op->kind) {
-    case op_kind::read:
-      io_uring_prep_read(sqe, op->fd, op->buf, op->len, op->offset);
-      break;
-    case op_kind::write:
-      io_uring_prep_write(sqe, op->fd, op->buf, op->len, op->offset);
-      break;
-    case op_kind::recv:
-      io_uring_prep_recv(sqe, op->fd, op->buf, op->len, op->flags);
-      break;
-    case op_kind::send:
-      io_uring_prep_send(sqe, op->fd, op->buf, op->len, op->flags);
-      break;
-    case op_kind::accept:
-      io_uring_prep_accept(sqe, op->fd, nullptr, nullptr, SOCK_CLOEXEC);
-      break;
-    case op_kind::poll:
-      io_uring_prep_poll_add(sqe, op->fd, static_cast<unsigned>(op->flags));
-      break;
+    case op_kind::read: io_uring_prep_read(sqe, op->fd, op->buf, op->len, op->offset); break;
+    case op_kind::write: io_uring_prep_write(sqe, op->fd, op->buf, op->len, op->offset); break;
+    case op_kind::recv: io_uring_prep_recv(sqe, op->fd, op->buf, op->len, op->flags); break;
+    case op_kind::send: io_uring_prep_send(sqe, op->fd, op->buf, op->len, op->flags); break;
+    case op_kind::accept: io_uring_prep_accept(sqe, op->fd, nullptr, nullptr, SOCK_CLOEXEC); break;
+    case op_kind::poll: io_uring_prep_poll_add(sqe, op->fd, static_cast<unsigned>(op->flags)); break;
   }
   io_uring_sqe_set_data(sqe, op);
   ++_in_flight;

@@ -89,36 +89,46 @@ bool to_number(std::string_view s, T& value) {
   return ec == std::errc() && ptr == s.data() + s.size() && !s.empty();
 }
 
-// period() checks a period field against the kernel's bounds.
-bool period(std::string_view field, std::string_view whole, std::int64_t& out,
-            cgroup_error& err) {
+// bounded() reads a period or quota field (`what`) and checks it against the kernel's
+// bounds [lo, hi]; `bounds` says them in words for the error.
+bool bounded(std::string_view field, std::string_view whole, std::int64_t& out,
+             cgroup_error& err, const char* what, std::int64_t lo, std::int64_t hi,
+             const char* bounds) {
   if (!to_number(field, out)) {
-    fail(err, cgroup_errc::malformed, quoted(whole) + ": the period is not a number");
+    fail(err, cgroup_errc::malformed, quoted(whole) + ": the " + what + " is not a number");
     return false;
   }
-  if (out < min_period_us || out > max_period_us) {
+  if (out < lo || out > hi) {
     fail(err, cgroup_errc::out_of_range,
-         quoted(whole) + ": a period of " + std::to_string(out) +
-             " us is outside the kernel's 1000..1000000");
+         quoted(whole) + ": a " + what + " of " + std::to_string(out) + " us " + bounds);
     return false;
   }
   return true;
 }
 
+// period() checks a period field against the kernel's bounds.
+bool period(std::string_view field, std::string_view whole, std::int64_t& out,
+            cgroup_error& err) {
+  return bounded(field, whole, out, err, "period", min_period_us, max_period_us,
+                 "is outside the kernel's 1000..1000000");
+}
+
 // quota() checks a quota field (not "max"/-1) against the kernel's bounds.
 bool quota(std::string_view field, std::string_view whole, std::int64_t& out,
            cgroup_error& err) {
-  if (!to_number(field, out)) {
-    fail(err, cgroup_errc::malformed, quoted(whole) + ": the quota is not a number");
-    return false;
-  }
-  if (out < min_quota_us || out > max_quota_us) {
-    fail(err, cgroup_errc::out_of_range,
-         quoted(whole) + ": a quota of " + std::to_string(out) +
-             " us is below the kernel's 1 ms minimum or above its maximum");
-    return false;
-  }
-  return true;
+  return bounded(field, whole, out, err, "quota", min_quota_us, max_quota_us,
+                 "is below the kernel's 1 ms minimum or above its maximum");
+}
+
+// limit_of() checks the period field and, unless the quota field is the word for "no
+// limit" ("max" in cgroup v2, "-1" in v1), the quota field.
+cpu_limit limit_of(std::string_view q, std::string_view q_whole, std::string_view unlimited,
+                   std::string_view p, std::string_view p_whole, cgroup_error& err) {
+  cpu_limit lim;
+  if (!period(p, p_whole, lim.period_us, err)) return {};
+  if (q == unlimited) return lim;
+  if (!quota(q, q_whole, lim.quota_us, err)) return {};
+  return lim;
 }
 
 }  // namespace
@@ -162,11 +172,7 @@ cpu_limit parse_cpu_max(std::string_view text, cgroup_error& err) {
          quoted(text) + ": a third field (cpu.max is \"$MAX $PERIOD\")");
     return {};
   }
-  cpu_limit lim;
-  if (!period(f[1], text, lim.period_us, err)) return {};
-  if (f[0] == "max") return lim;
-  if (!quota(f[0], text, lim.quota_us, err)) return {};
-  return lim;
+  return limit_of(f[0], text, "max", f[1], text, err);
 }
 
 cpu_limit parse_cfs(std::string_view quota_text, std::string_view period_text,
@@ -181,11 +187,7 @@ cpu_limit parse_cfs(std::string_view quota_text, std::string_view period_text,
              (extra ? ": more than one number" : ": empty"));
     return {};
   }
-  cpu_limit lim;
-  if (!period(p[0], period_text, lim.period_us, err)) return {};
-  if (q[0] == "-1") return lim;
-  if (!quota(q[0], quota_text, lim.quota_us, err)) return {};
-  return lim;
+  return limit_of(q[0], quota_text, "-1", p[0], period_text, err);
 }
 
 std::vector<unsigned> parse_cpu_list(std::string_view text, cgroup_error& err) {

@@ -4,6 +4,8 @@
 // over the ancestors, and the public one-shot read_cpu_limit()/read_cpuset().
 #include "platform/cgroup_reader.h"
 
+#include "platform/file_read.h"
+
 #include <fcntl.h>
 #include <sys/inotify.h>
 #include <sys/stat.h>
@@ -28,18 +30,15 @@ void sys_fail(cgroup_error& err, int code, const std::string& path) {
 
 // read_at() reads the whole file behind fd from offset 0 into text.
 bool read_at(int fd, const std::string& path, std::string& text, cgroup_error& err) {
-  char buf[read_buffer];
-  ssize_t n;
-  do {
-    n = ::pread(fd, buf, sizeof buf, 0);
-  } while (n < 0 && errno == EINTR);
+  char buf[read_buffer + 1];  // + the NUL of read_fd()
+  const int n = read_fd(fd, buf, sizeof buf);
   if (n < 0) {
-    sys_fail(err, errno, path);
+    sys_fail(err, -n, path);
     return false;
   }
-  if (static_cast<std::size_t>(n) == sizeof buf) {
+  if (static_cast<std::size_t>(n) == read_buffer) {
     err.code = make_error_code(cgroup_errc::malformed);
-    err.message = path + ": longer than " + std::to_string(sizeof buf) + " bytes";
+    err.message = path + ": longer than " + std::to_string(read_buffer) + " bytes";
     return false;
   }
   text.assign(buf, static_cast<std::size_t>(n));

@@ -11,13 +11,12 @@
 
 #include <vector>
 
+#include "non_copyable.h"
+
 namespace hotcore::detail {
 
-class guardian {
+class guardian : non_copyable {
  public:
-  guardian() = default;
-  guardian(const guardian&) = delete;
-  guardian& operator=(const guardian&) = delete;
   ~guardian() { stop(); }
 
   // start() forks the guardian for these CPUs; lock_fds are their held locks (the

@@ -2,12 +2,10 @@
 // runtime/platform/machine_follow.cpp — what the machine watch asks of the runtime: tell
 // the governor a core's availability, re-pin a core whose CPU came back, and take a new
 // hwloc snapshot.
-#include <sched.h>
-
-#include <cerrno>
 #include <climits>
 #include <mutex>
 
+#include "platform/placement.h"
 #include "platform/topology_load.h"
 #include "runtime_impl.h"
 
@@ -38,16 +36,11 @@ int runtime_impl::repin() {
   int err = 0;
   for (unsigned id : core_ids) {
     core_ctx& c = *by_id[id];
-    cpu_set_t one;
-    CPU_ZERO(&one);
-    CPU_SET(id, &one);
     // relaxed: walks are serialized by add_remove_mutex, which we hold.
     const int state = c.state.load(std::memory_order_relaxed);
-    if (state >= BRINGUP_CORE && sched_setaffinity(c.thread.tid(), sizeof one, &one) != 0)
-      err = err ? err : -errno;
-    const pid_t worker = sched.worker_tid(id);
-    if (state >= AP_WORKERS_ONLINE && worker > 0 && sched_setaffinity(worker, sizeof one, &one) != 0)
-      err = err ? err : -errno;
+    const int thread_err = state >= BRINGUP_CORE ? pin_thread(c.thread.tid(), id) : 0;
+    const int worker_err = state >= AP_WORKERS_ONLINE ? pin_thread(sched.worker_tid(id), id) : 0;
+    if (err == 0) err = thread_err != 0 ? thread_err : worker_err;
   }
   vacate(UINT_MAX, false);
   return err;

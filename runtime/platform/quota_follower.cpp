@@ -20,18 +20,14 @@
 #include <utility>
 
 #include "hotcore/quota.h"
+#include "clock.h"
 #include "platform/cgroup_reader.h"
-#include "runtime_impl.h"
+#include "platform/file_read.h"
+#include "platform/quota_totals.h"
 #include "trace/probes.h"
 
 namespace hotcore {
 namespace {
-
-std::int64_t mono_ns() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1000000000 + ts.tv_nsec;
-}
 
 // thread_cpu_ns() is the calling thread's CPU time (user + system).
 std::int64_t thread_cpu_ns() {
@@ -54,20 +50,12 @@ int errno_of(const cgroup_error& err) {
 
 // read_whole() reads a (proc) file from the start; false and err on failure.
 bool read_whole(int fd, const std::string& path, std::string& text, cgroup_error& err) {
-  text.clear();
-  char buf[4096];
-  for (off_t at = 0;;) {
-    const ssize_t n = ::pread(fd, buf, sizeof buf, at);
-    if (n < 0 && errno == EINTR) continue;
-    if (n < 0) {
-      err.code = std::error_code(errno, std::generic_category());
-      err.message = path + ": " + err.code.message();
-      return false;
-    }
-    if (n == 0) return true;
-    text.append(buf, static_cast<std::size_t>(n));
-    at += n;
+  if (const int ret = detail::read_fd_text(fd, text); ret < 0) {
+    err.code = std::error_code(-ret, std::generic_category());
+    err.message = path + ": " + err.code.message();
+    return false;
   }
+  return true;
 }
 
 bool read_path(const std::string& path, std::string& text, cgroup_error& err) {
@@ -85,13 +73,15 @@ bool read_path(const std::string& path, std::string& text, cgroup_error& err) {
 }  // namespace
 
 struct quota_follower::impl {
-  impl(runtime& r, quota_follower_options o) : rt(r), opts(std::move(o)) {}
+  impl(runtime& r, quota_follower_options o)
+      : rt(r), opts(std::move(o)), totals(detail::quota_totals_of(r)) {}
   ~impl() {
     if (proc_cgroup_fd >= 0) ::close(proc_cgroup_fd);
   }
 
   runtime& rt;
   const quota_follower_options opts;
+  const std::shared_ptr<detail::quota_totals> totals;  // runtime::stats().quota
   topology topo;  // for leave_policy::keep_together, loaded by enable()
 
   // run_mutex serializes enable()/disable(); the thread and wake_fd belong to it.
@@ -120,7 +110,22 @@ struct quota_follower::impl {
   // statistic, read by status() without ordering anything else.
   std::atomic<std::int64_t> cpu_this_run{0};
 
+  // reading is what one check read: the limit, the directory it came from, the cpuset.
+  struct reading {
+    cpu_limit limit;
+    std::string from;
+    std::vector<unsigned> cpuset;
+    bool cpuset_found = false;
+  };
+  struct targets_t {
+    unsigned target = 0;     // the follower's target (status().target)
+    unsigned gov_limit = 0;  // what the governor gets (set_core_limit)
+  };
   int check(bool by_event);
+  void lookup(std::int64_t seen, cgroup_error& err);
+  targets_t targets(const cpu_limit& limit, const reading& r);
+  cpu_limit record(const reading& r, unsigned target);
+  int apply(quota_change& change, bool move, unsigned gov_limit);
   bool discover(cgroup_error& err);
   void report(const cgroup_error& err);
   void loop();
@@ -158,26 +163,15 @@ void quota_follower::impl::report(const cgroup_error& err) {
   if (fresh && opts.on_error) opts.on_error(err);
 }
 
-int quota_follower::impl::check(bool by_event) {
-  const std::int64_t seen = mono_ns();
-  const std::int64_t previous = std::exchange(last_check_ns, seen);
-  {
-    std::lock_guard lk(status_mutex);
-    ++st.checks;
-    if (by_event) ++st.events;
-  }
-  // relaxed: a statistic for runtime::stats().
-  detail::runtime_access::impl(rt).quota_count.checks.fetch_add(1, std::memory_order_relaxed);
-  cgroup_error err;
-  // The process's groups: a move to another group has no event, so /proc/self/cgroup is
-  // re-read at most once a second (it costs more than the quota files), and at once
-  // after an error.
+// lookup() re-reads /proc/self/cgroup when it is due (a move to another group has no
+// event, so at most once a second: it costs more than the quota files, and at once after
+// an error) and finds the groups again when they changed.
+void quota_follower::impl::lookup(std::int64_t seen, cgroup_error& err) {
   const std::string proc_cgroup = opts.proc_self + "/cgroup";
   if (proc_cgroup_fd < 0) proc_cgroup_fd = ::open(proc_cgroup.c_str(), O_RDONLY | O_CLOEXEC);
   std::string text;
-  if (reader_open && seen - last_lookup_ns < rediscover_ns) {
-    // the group is where it was a moment ago
-  } else if (proc_cgroup_fd < 0) {
+  if (reader_open && seen - last_lookup_ns < rediscover_ns) return;  // where it was
+  if (proc_cgroup_fd < 0) {
     err.code = std::error_code(errno, std::generic_category());
     err.message = proc_cgroup + ": " + err.code.message();
   } else if (read_whole(proc_cgroup_fd, proc_cgroup, text, err)) {
@@ -187,73 +181,57 @@ int quota_follower::impl::check(bool by_event) {
       discover(err);
     }
   }
-  cpu_limit limit;
-  std::string from;
-  std::vector<unsigned> cpuset;
-  bool cpuset_found = false;
-  if (!err && reader.read_limit(limit, from, err)) reader.read_cpuset(cpuset, cpuset_found, err);
-  if (err) {
-    // A vanished or unreadable group is looked up again next time; the target stays.
-    if (err.code.category() == std::generic_category()) reader_open = false;
-    report(err);
-    return errno_of(err);
-  }
-  report(err);
+}
 
-  // The target: the quota's cores, within the cores in the cpuset that are available.
+// targets() turns a limit and a cpuset into the follower's target (the quota's cores
+// within the cores of the cpuset that are available) and the governor's limit (the quota
+// and cpuset part only, 0: no limit; cores coming back into the affinity mask are the
+// governor's own business).
+quota_follower::impl::targets_t quota_follower::impl::targets(const cpu_limit& limit,
+                                                              const reading& r) {
   const std::vector<unsigned>& cores = rt.cores();
   const auto in_cpuset = [&](unsigned c) {
-    return !cpuset_found || std::binary_search(cpuset.begin(), cpuset.end(), c);
+    return !r.cpuset_found || std::binary_search(r.cpuset.begin(), r.cpuset.end(), c);
   };
   const unsigned in_set = static_cast<unsigned>(std::count_if(cores.begin(), cores.end(), in_cpuset));
   const unsigned allowed = static_cast<unsigned>(std::count_if(
       cores.begin(), cores.end(), [&](unsigned c) { return in_cpuset(c) && rt.core_available(c); }));
   quota_count = quota_cores(limit, opts.policy, quota_count);
-  const unsigned target = core_target(quota_count, allowed);
-  // The governor gets the quota and cpuset part only (0: no limit): cores coming back
-  // into the affinity mask are the governor's own business.
-  const unsigned gov_limit =
-      quota_count == 0 && in_set == cores.size() ? 0 : core_target(quota_count, in_set);
+  return {.target = core_target(quota_count, allowed),
+          .gov_limit = quota_count == 0 && in_set == cores.size() ? 0 : core_target(quota_count, in_set)};
+}
 
-  cpu_limit old_limit;
-  {
-    std::lock_guard lk(status_mutex);
-    old_limit = st.limit;
-    st.limit = limit;
-    st.limit_dir = from;
-    st.cpuset_found = cpuset_found;
-    st.cpuset = cpuset;
-    st.target = target;
-    st.note.clear();
-    if (!limit.unlimited() && limit.quota_us < limit.period_us) {
-      char note[128];
-      std::snprintf(note, sizeof note, "quota %.2f CPUs is below one period: %u core (never fewer)",
-                    limit.cpus(), target);
-      st.note = note;
-    }
+// record() puts a good reading into status(); the limit it replaces.
+cpu_limit quota_follower::impl::record(const reading& r, unsigned target) {
+  std::lock_guard lk(status_mutex);
+  const cpu_limit old_limit = st.limit;
+  st.limit = r.limit;
+  st.limit_dir = r.from;
+  st.cpuset_found = r.cpuset_found;
+  st.cpuset = r.cpuset;
+  st.target = target;
+  st.note.clear();
+  if (!r.limit.unlimited() && r.limit.quota_us < r.limit.period_us) {
+    char note[128];
+    std::snprintf(note, sizeof note, "quota %.2f CPUs is below one period: %u core (never fewer)",
+                  r.limit.cpus(), target);
+    st.note = note;
   }
-  const bool move = gov_limit != rt.core_limit();
-  if (!move && limit == old_limit) return 0;
-  quota_change change;
-  change.old_limit = old_limit;
-  change.new_limit = limit;
-  change.limit_dir = from;
-  change.target = target;
-  change.previous_check_ns = previous;
-  change.seen_ns = seen;
-  change.by_event = by_event;
+  return old_limit;
+}
+
+// apply() moves the runtime's core limit (when it changed) and reports the change.
+int quota_follower::impl::apply(quota_change& change, bool move, unsigned gov_limit) {
   change.old_cores = static_cast<unsigned>(rt.online_cores().size());
   if (move) change.result = rt.set_core_limit(gov_limit);
-  change.applied_ns = mono_ns();
+  change.applied_ns = detail::monotonic_ns();
   change.new_cores = static_cast<unsigned>(rt.online_cores().size());
-  {
-    // relaxed: statistics for runtime::stats().
-    detail::runtime_impl& rti = detail::runtime_access::impl(rt);
-    rti.quota_count.changes.fetch_add(1, std::memory_order_relaxed);
-    rti.quota_count.last_reaction_ns.store(change.applied_ns - change.seen_ns, std::memory_order_relaxed);
-  }
-  HOTCORE_PROBE(quota_change, old_limit.quota_us, limit.quota_us, limit.period_us, change.old_cores,
-                change.new_cores, change.applied_ns - change.seen_ns);
+  // relaxed: statistics for runtime::stats().
+  totals->changes.fetch_add(1, std::memory_order_relaxed);
+  totals->last_reaction_ns.store(change.applied_ns - change.seen_ns, std::memory_order_relaxed);
+  HOTCORE_PROBE(quota_change, change.old_limit.quota_us, change.new_limit.quota_us,
+                change.new_limit.period_us, change.old_cores, change.new_cores,
+                change.applied_ns - change.seen_ns);
   {
     std::lock_guard lk(status_mutex);
     ++st.changes;
@@ -262,13 +240,47 @@ int quota_follower::impl::check(bool by_event) {
   return change.result == -EDEADLK ? -EDEADLK : 0;
 }
 
+int quota_follower::impl::check(bool by_event) {
+  const std::int64_t seen = detail::monotonic_ns();
+  const std::int64_t previous = std::exchange(last_check_ns, seen);
+  {
+    std::lock_guard lk(status_mutex);
+    ++st.checks;
+    if (by_event) ++st.events;
+  }
+  // relaxed: a statistic for runtime::stats().
+  totals->checks.fetch_add(1, std::memory_order_relaxed);
+  cgroup_error err;
+  lookup(seen, err);
+  reading r;
+  if (!err && reader.read_limit(r.limit, r.from, err)) reader.read_cpuset(r.cpuset, r.cpuset_found, err);
+  if (err) {
+    // A vanished or unreadable group is looked up again next time; the target stays.
+    if (err.code.category() == std::generic_category()) reader_open = false;
+    report(err);
+    return errno_of(err);
+  }
+  report(err);
+  const targets_t t = targets(r.limit, r);
+  const cpu_limit old_limit = record(r, t.target);
+  const bool move = t.gov_limit != rt.core_limit();
+  if (!move && r.limit == old_limit) return 0;
+  quota_change change;
+  change.old_limit = old_limit;
+  change.new_limit = r.limit;
+  change.limit_dir = r.from;
+  change.target = t.target;
+  change.previous_check_ns = previous;
+  change.seen_ns = seen;
+  change.by_event = by_event;
+  return apply(change, move, t.gov_limit);
+}
+
 void quota_follower::impl::loop() {
   (void)pthread_setname_np(pthread_self(), "hc-quota");
   // Off the cores that are down, like the runtime's own threads (README: vacating a
   // core); every core that goes down or comes up re-places it from now on.
-  detail::runtime_impl& rti = detail::runtime_access::impl(rt);
-  const pid_t self = ::gettid();
-  rti.adopt_helper(self);
+  rt.adopt_thread();
   const int timeout = opts.poll_interval.count() > 0 ? static_cast<int>(opts.poll_interval.count()) : -1;
   for (;;) {
     pollfd fds[2] = {{wake_fd, POLLIN, 0}, {-1, POLLIN, 0}};
@@ -286,7 +298,7 @@ void quota_follower::impl::loop() {
     }
     cpu_this_run.store(thread_cpu_ns(), std::memory_order_relaxed);
   }
-  rti.release_helper(self);
+  rt.release_thread();
   const std::int64_t used = thread_cpu_ns();
   std::lock_guard lk(status_mutex);
   st.cpu_ns += used;

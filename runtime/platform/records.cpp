@@ -3,6 +3,8 @@
 // with plain syscalls only (the guardian calls them after fork()).
 #include "platform/records.h"
 
+#include "platform/file_read.h"
+
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
@@ -105,13 +107,7 @@ void remove_record(const char* name) noexcept {
 int read_record(const char* name, pid_t& pid, char* line1, char* line2, unsigned size) noexcept {
   char path[256], text[1024];
   record_path(name, "", path, sizeof path);
-  const int fd = ::open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  const ssize_t n = ::read(fd, text, sizeof text - 1);
-  const int err = errno;
-  ::close(fd);
-  if (n < 0) return -err;
-  text[n] = '\0';
+  if (const int n = read_file(path, text, sizeof text); n < 0) return n;
   unsigned long value = 0;
   if (!parse_uint(text, value) || value == 0) return -EINVAL;
   pid = static_cast<pid_t>(value);
@@ -144,7 +140,7 @@ int lock_cpu(unsigned cpu) noexcept {
     if (err == EWOULDBLOCK) {
       char text[24] = {};
       unsigned long holder = 0;
-      const bool dead = ::pread(fd, text, sizeof text - 1, 0) > 0 && parse_uint(text, holder) &&
+      const bool dead = read_fd(fd, text, sizeof text) > 0 && parse_uint(text, holder) &&
                         ::kill(static_cast<pid_t>(holder), 0) != 0 && errno == ESRCH;
       if (dead && waited_ms < 2000) {
         ::usleep(1000);

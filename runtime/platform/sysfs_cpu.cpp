@@ -3,6 +3,8 @@
 // /sys/devices/system/cpu, and the process's affinity mask.
 #include "platform/sysfs_cpu.h"
 
+#include "platform/file_read.h"
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -19,17 +21,8 @@ std::string cpu_file(unsigned cpu, const char* name) {
   return std::string(cpu_dir) + "/cpu" + std::to_string(cpu) + "/" + name;
 }
 
-// read_small() reads up to size-1 bytes of a sysfs file into buf (NUL-terminated) and
-// returns the length, or a negative errno.
 int read_small(const std::string& path, char* buf, std::size_t size) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return -errno;
-  const ssize_t n = ::read(fd, buf, size - 1);
-  const int err = errno;
-  ::close(fd);
-  if (n < 0) return -err;
-  buf[n] = '\0';
-  return static_cast<int>(n);
+  return read_file(path.c_str(), buf, size);
 }
 
 int read_int(const std::string& path) {

@@ -67,6 +67,75 @@ std::string list_text(const std::vector<unsigned>& v) {
   return out;
 }
 
+// locate() is where a PU sits: its core (and the core's other PUs), package and NUMA node.
+pu_info locate(hwloc_topology_t raw, hwloc_obj_t pu, int numa_nodes) {
+  pu_info info;
+  info.os_index = pu->os_index;
+  if (hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(raw, HWLOC_OBJ_CORE, pu)) {
+    info.core = static_cast<int>(core->logical_index);
+    for (unsigned s : os_indexes(core->cpuset))
+      if (s != pu->os_index) info.siblings.push_back(s);
+  }
+  if (hwloc_obj_t pkg = hwloc_get_ancestor_obj_by_type(raw, HWLOC_OBJ_PACKAGE, pu))
+    info.package = static_cast<int>(pkg->logical_index);
+  for (int n = 0; n < numa_nodes; ++n) {
+    hwloc_obj_t node = hwloc_get_obj_by_type(raw, HWLOC_OBJ_NUMANODE, static_cast<unsigned>(n));
+    if (hwloc_bitmap_isset(node->cpuset, pu->os_index)) info.numa_node = static_cast<int>(node->os_index);
+  }
+  return info;
+}
+
+// add_caches() lists every cache hwloc reports.
+void add_caches(hwloc_topology_t raw, topology& topo) {
+  for (int depth = 0; depth < hwloc_topology_get_depth(raw); ++depth) {
+    for (unsigned i = 0; i < hwloc_get_nbobjs_by_depth(raw, depth); ++i) {
+      hwloc_obj_t obj = hwloc_get_obj_by_depth(raw, depth, i);
+      if (!hwloc_obj_type_is_cache(obj->type)) continue;
+      cache_info c;
+      c.level = static_cast<int>(obj->attr->cache.depth);
+      c.type = cache_type(obj);
+      c.size = obj->attr->cache.size;
+      c.line_size = obj->attr->cache.linesize;
+      c.pus = os_indexes(obj->cpuset);
+      topo.caches.push_back(std::move(c));
+    }
+  }
+}
+
+// add_offline_cpus() adds the PUs the kernel has offline now.
+void add_offline_cpus(topology& topo, const cpu_set_t& mask, const cpu_set_t& online) {
+  // The CPUs the kernel has offline now: hwloc does not report them, but they are part of
+  // the machine and come back. Allowed ones are worker cores that are down until then.
+  cpu_set_t present;
+  if (detail::read_present_cpus(present) == 0)
+    for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+      if (!CPU_ISSET(cpu, &present) || CPU_ISSET(cpu, &online)) continue;
+      if (std::any_of(topo.pus.begin(), topo.pus.end(),
+                      [cpu](const pu_info& p) { return p.os_index == cpu; }))
+        continue;
+      pu_info info;
+      info.os_index = cpu;
+      info.allowed = CPU_ISSET(cpu, &mask);
+      info.online = false;
+      info.worker = info.allowed;
+      topo.pus.push_back(info);
+      if (info.worker) topo.worker_cores.push_back(cpu);
+    }
+}
+
+// sort_topology() orders the PUs by OS index, the caches by level, type and PUs, and the
+// worker cores ascending.
+void sort_topology(topology& topo) {
+  std::sort(topo.pus.begin(), topo.pus.end(),
+            [](const pu_info& a, const pu_info& b) { return a.os_index < b.os_index; });
+  std::sort(topo.caches.begin(), topo.caches.end(), [](const cache_info& a, const cache_info& b) {
+    if (a.level != b.level) return a.level < b.level;
+    if (a.type != b.type) return a.type < b.type;
+    return a.pus < b.pus;
+  });
+  std::sort(topo.worker_cores.begin(), topo.worker_cores.end());
+}
+
 }  // namespace
 
 namespace detail {
@@ -105,19 +174,7 @@ topology load_topology_for(const cpu_set_t& mask, worker_policy policy, std::err
   std::vector<int> core_has_worker(static_cast<std::size_t>(std::max(topo.cores, 0)), 0);
   for (int i = 0; i < npu; ++i) {  // logical order: a core's PUs are consecutive
     hwloc_obj_t pu = hwloc_get_obj_by_type(raw, HWLOC_OBJ_PU, static_cast<unsigned>(i));
-    pu_info info;
-    info.os_index = pu->os_index;
-    if (hwloc_obj_t core = hwloc_get_ancestor_obj_by_type(raw, HWLOC_OBJ_CORE, pu)) {
-      info.core = static_cast<int>(core->logical_index);
-      for (unsigned s : os_indexes(core->cpuset))
-        if (s != pu->os_index) info.siblings.push_back(s);
-    }
-    if (hwloc_obj_t pkg = hwloc_get_ancestor_obj_by_type(raw, HWLOC_OBJ_PACKAGE, pu))
-      info.package = static_cast<int>(pkg->logical_index);
-    for (int n = 0; n < topo.numa_nodes; ++n) {
-      hwloc_obj_t node = hwloc_get_obj_by_type(raw, HWLOC_OBJ_NUMANODE, static_cast<unsigned>(n));
-      if (hwloc_bitmap_isset(node->cpuset, pu->os_index)) info.numa_node = static_cast<int>(node->os_index);
-    }
+    pu_info info = locate(raw, pu, topo.numa_nodes);
     const bool in_set = pu->os_index < CPU_SETSIZE;
     info.allowed = in_set && CPU_ISSET(pu->os_index, &mask);
     info.online = in_set && CPU_ISSET(pu->os_index, &online);
@@ -128,44 +185,9 @@ topology load_topology_for(const cpu_set_t& mask, worker_policy policy, std::err
     topo.pus.push_back(info);
     if (info.worker) topo.worker_cores.push_back(info.os_index);
   }
-  for (int depth = 0; depth < hwloc_topology_get_depth(raw); ++depth) {
-    for (unsigned i = 0; i < hwloc_get_nbobjs_by_depth(raw, depth); ++i) {
-      hwloc_obj_t obj = hwloc_get_obj_by_depth(raw, depth, i);
-      if (!hwloc_obj_type_is_cache(obj->type)) continue;
-      cache_info c;
-      c.level = static_cast<int>(obj->attr->cache.depth);
-      c.type = cache_type(obj);
-      c.size = obj->attr->cache.size;
-      c.line_size = obj->attr->cache.linesize;
-      c.pus = os_indexes(obj->cpuset);
-      topo.caches.push_back(std::move(c));
-    }
-  }
-  // The CPUs the kernel has offline now: hwloc does not report them, but they are part of
-  // the machine and come back. Allowed ones are worker cores that are down until then.
-  cpu_set_t present;
-  if (detail::read_present_cpus(present) == 0)
-    for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
-      if (!CPU_ISSET(cpu, &present) || CPU_ISSET(cpu, &online)) continue;
-      if (std::any_of(topo.pus.begin(), topo.pus.end(),
-                      [cpu](const pu_info& p) { return p.os_index == cpu; }))
-        continue;
-      pu_info info;
-      info.os_index = cpu;
-      info.allowed = CPU_ISSET(cpu, &mask);
-      info.online = false;
-      info.worker = info.allowed;
-      topo.pus.push_back(info);
-      if (info.worker) topo.worker_cores.push_back(cpu);
-    }
-  std::sort(topo.pus.begin(), topo.pus.end(),
-            [](const pu_info& a, const pu_info& b) { return a.os_index < b.os_index; });
-  std::sort(topo.caches.begin(), topo.caches.end(), [](const cache_info& a, const cache_info& b) {
-    if (a.level != b.level) return a.level < b.level;
-    if (a.type != b.type) return a.type < b.type;
-    return a.pus < b.pus;
-  });
-  std::sort(topo.worker_cores.begin(), topo.worker_cores.end());
+  add_caches(raw, topo);
+  add_offline_cpus(topo, mask, online);
+  sort_topology(topo);
   return topo;
 }
 

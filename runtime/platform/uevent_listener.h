@@ -6,6 +6,8 @@
 #include <cstddef>
 #include <functional>
 
+#include "non_copyable.h"
+
 namespace hotcore::detail {
 
 // cpu_uevent is one kernel uevent about a CPU device.
@@ -21,11 +23,8 @@ struct cpu_uevent {
 bool parse_cpu_uevent(const char* buf, std::size_t len, cpu_uevent& ev);
 
 // uevent_listener owns a netlink socket bound to the kernel's uevent multicast group.
-class uevent_listener {
+class uevent_listener : non_copyable {
  public:
-  uevent_listener() = default;
-  uevent_listener(const uevent_listener&) = delete;
-  uevent_listener& operator=(const uevent_listener&) = delete;
   ~uevent_listener() { close(); }
 
   // open() creates and binds the socket (non-blocking, close-on-exec). Returns 0 or the

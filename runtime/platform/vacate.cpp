@@ -6,12 +6,27 @@
 #include <sched.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <mutex>
 
+#include "platform/placement.h"
 #include "runtime_impl.h"
 
 namespace hotcore::detail {
+
+int place_thread(pid_t tid, const cpu_set_t& mask) noexcept {
+  if (tid <= 0) return 0;
+  return sched_setaffinity(tid, sizeof mask, &mask) == 0 ? 0 : -errno;
+}
+
+int pin_thread(pid_t tid, unsigned cpu) noexcept {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(cpu, &one);
+  return place_thread(tid, one);
+}
+
 namespace {
 
 // core_is_up() tells whether a core's threads may be on it: core:bringup pinned its
@@ -39,22 +54,18 @@ cpu_set_t runtime_impl::spare_mask(unsigned changing, bool going_up) const {
 // may not fail here: a thread the kernel cannot place keeps the mask it had.
 void runtime_impl::vacate(unsigned changing, bool going_up) {
   const cpu_set_t spare = spare_mask(changing, going_up);
-  const auto place = [&spare](pid_t tid) {
-    if (tid > 0) (void)sched_setaffinity(tid, sizeof spare, &spare);
-  };
   for (unsigned id : core_ids) {
     core_ctx& c = *by_id[id];
     if (core_is_up(c, changing, going_up)) continue;
-    place(c.thread.tid());
-    place(sched.worker_tid(id));
+    (void)place_thread(c.thread.tid(), spare);
+    (void)place_thread(sched.worker_tid(id), spare);
   }
-  for (pid_t tid : helper_tids) place(tid);
+  for (pid_t tid : helper_tids) (void)place_thread(tid, spare);
 }
 
 void runtime_impl::adopt_helper(pid_t tid) {
   std::lock_guard serialize(add_remove_mutex);  // no walk moves a core meanwhile
-  const cpu_set_t spare = spare_mask(UINT_MAX, false);
-  (void)sched_setaffinity(tid, sizeof spare, &spare);
+  (void)place_thread(tid, spare_mask(UINT_MAX, false));
   helper_tids.push_back(tid);
 }
 

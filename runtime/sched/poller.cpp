@@ -10,18 +10,11 @@
 #include <ctime>
 #include <thread>
 
+#include "clock.h"
 #include "sched/futex.h"
 #include "sched/scheduler.h"
 
 namespace hotcore::detail {
-namespace {
-std::int64_t monotonic_ns() noexcept {
-  timespec ts{};
-  clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
-}  // namespace
-
 worker::~worker() {
   // relaxed: the worker thread is joined; nothing else uses the fd.
   if (const int fd = wake_event.load(std::memory_order_relaxed); fd >= 0) ::close(fd);

@@ -16,6 +16,7 @@
 #include <system_error>
 #include <thread>
 
+#include "platform/placement.h"
 #include "sched/futex.h"
 #include "sched/scheduler.h"
 #include "chaos.h"
@@ -91,12 +92,8 @@ int scheduler::unpark(unsigned core) {
   }
   // relaxed (the tid loads below): published to this thread by the acquire load above,
   // or by an earlier unpark() that the hotplug lock orders before this one.
-  cpu_set_t one;
-  CPU_ZERO(&one);
-  CPU_SET(core, &one);
-  if (sched_setaffinity(w->tid.load(std::memory_order_relaxed), sizeof one, &one) != 0)
-    return -errno;  // the worker stays parked; the walk rolls back
-  return 0;
+  // An error leaves the worker parked; the walk rolls back.
+  return pin_thread(w->tid.load(std::memory_order_relaxed), core);
 }
 
 void scheduler::park(unsigned core) {
@@ -111,7 +108,7 @@ void scheduler::park(unsigned core) {
   CPU_CLR(core, &rest);
   if (CPU_COUNT(&rest) == 0) rest = _home;
   // relaxed: see unpark().
-  (void)sched_setaffinity(w->tid.load(std::memory_order_relaxed), sizeof rest, &rest);
+  (void)place_thread(w->tid.load(std::memory_order_relaxed), rest);
 }
 
 // call_on_worker() sends the worker a command that keeps its mode and carries a call; the

@@ -12,7 +12,8 @@
 #include <new>
 
 #include "hotcore/states.h"
-#include "runtime_impl.h"
+#include "clock.h"
+#include "hotcore/runtime.h"
 #include "timers/timer_service_impl.h"
 #include "chaos.h"
 
@@ -23,6 +24,26 @@ using detail::timer_rec;
 using detail::timer_service_impl;
 using detail::timer_wheel;
 using detail::wheel_counters;
+
+namespace {
+
+// install_states() sets up "timers:prepare" (TIMERS_PREPARE) and "timers:online"
+// (ONLINE_DYN) as multi-instance states on the runtime's first timer service (later
+// services find them). The online state's number, or a negative errno.
+int install_states(runtime& rt) {
+  auto owner = [](instance_node* n) { return static_cast<detail::service_node*>(n)->owner; };
+  const int ret = rt.setup_state_multi_shared(
+      TIMERS_PREPARE, "timers:prepare",
+      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_up(core); },
+      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_down(core); });
+  if (ret < 0) return ret;
+  return rt.setup_state_multi_shared(
+      ONLINE_DYN, "timers:online",
+      [owner](unsigned core, instance_node* n) { return owner(n)->online_up(core); },
+      [owner](unsigned core, instance_node* n) { return owner(n)->online_down(core); });
+}
+
+}  // namespace
 
 // ---- timer_handle
 
@@ -47,11 +68,7 @@ bool timer_handle::fired() const noexcept {
 
 // ---- create / destroy
 
-std::int64_t timer_service::now_ns() noexcept {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC, &ts);
-  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
+std::int64_t timer_service::now_ns() noexcept { return detail::monotonic_ns(); }
 
 timer_service::timer_service(std::unique_ptr<timer_service_impl> impl) : _impl(std::move(impl)) {}
 
@@ -61,25 +78,15 @@ std::unique_ptr<timer_service> timer_service::create(runtime& rt, std::error_cod
   impl->cores = rt.cores();
   for (unsigned core : impl->cores) impl->ncores = std::max<std::size_t>(impl->ncores, core + 1);
   impl->per_core = std::make_unique<core_timers[]>(impl->ncores);
-  const int online = timer_service_impl::install_states(rt);
+  const int online = install_states(rt);
   if (online < 0) {
     ec = std::error_code(-online, std::generic_category());
     return nullptr;
   }
   impl->online_state = online;
   // The service becomes an instance of both states: a wheel on every core at or past
-  // "timers:prepare", attached on every core at or past "timers:online". If core N fails,
-  // the runtime tears the instance down on cores 0..N-1; the prepare instance is then
-  // removed here.
-  if (const int ret = rt.add_instance(TIMERS_PREPARE, &impl->prepare_node); ret < 0) {
-    ec = std::error_code(-ret, std::generic_category());
-    return nullptr;
-  }
-  if (const int ret = rt.add_instance(online, &impl->online_node); ret < 0) {
-    (void)rt.remove_instance(TIMERS_PREPARE, &impl->prepare_node);
-    ec = std::error_code(-ret, std::generic_category());
-    return nullptr;
-  }
+  // "timers:prepare", attached on every core at or past "timers:online".
+  if (!detail::join_states(rt, TIMERS_PREPARE, impl->prepare_node, online, impl->online_node, ec)) return nullptr;
   return std::unique_ptr<timer_service>(new timer_service(std::move(impl)));
 }
 
@@ -90,19 +97,6 @@ timer_service::~timer_service() {
   (void)_impl->rt.remove_instance(TIMERS_PREPARE, &_impl->prepare_node);     // wheels freed
 }
 
-int timer_service_impl::install_states(runtime& rt) {
-  detail::runtime_impl& r = detail::runtime_access::impl(rt);
-  auto owner = [](instance_node* n) { return static_cast<detail::service_node*>(n)->owner; };
-  const int ret = r.setup_multi_once(
-      TIMERS_PREPARE, "timers:prepare",
-      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_up(core); },
-      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_down(core); });
-  if (ret < 0) return ret;
-  return r.setup_multi_once(
-      ONLINE_DYN, "timers:online",
-      [owner](unsigned core, instance_node* n) { return owner(n)->online_up(core); },
-      [owner](unsigned core, instance_node* n) { return owner(n)->online_down(core); });
-}
 
 timer_service_impl::~timer_service_impl() {
   // Timers still pending are dropped without running: cancel() on them returns true.

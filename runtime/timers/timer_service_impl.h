@@ -12,6 +12,7 @@
 #include "hotcore/instance.h"
 #include "hotcore/runtime.h"
 #include "hotcore/timers.h"
+#include "subsystem_states.h"
 #include "timers/timer_rec.h"
 #include "timers/timer_wheel.h"
 
@@ -30,21 +31,12 @@ struct core_timers {
 
 struct timer_service_impl;
 
-// service_node is one timer service's membership in one of the two multi-instance states:
-// the states' callbacks get it and recover the service from it.
-struct service_node : instance_node {
-  explicit service_node(timer_service_impl& s) : owner(&s) {}
-  timer_service_impl* owner;
-};
+// service_node is one timer service's membership in one of the two multi-instance states.
+using service_node = owner_node<timer_service_impl>;
 
 struct timer_service_impl {
   explicit timer_service_impl(runtime& rt_) : rt(rt_) {}
   ~timer_service_impl();
-
-  // install_states() sets up "timers:prepare" (TIMERS_PREPARE) and "timers:online"
-  // (ONLINE_DYN) as multi-instance states on the runtime's first timer service (later
-  // services find them). The online state's number, or a negative errno.
-  static int install_states(runtime& rt);
 
   int prepare_up(unsigned core);
   int prepare_down(unsigned core);

@@ -66,9 +66,57 @@ void timer_wheel::sort(timer_rec* t, std::int64_t now, timer_rec*& due) noexcept
   }
 }
 
+timer_rec* timer_wheel::take_overflow() noexcept {
+  timer_rec* t = _overflow;
+  _overflow = nullptr;
+  _overflow_min_tick = _overflow_min_deadline = std::numeric_limits<std::int64_t>::max();
+  return t;
+}
+
 void timer_wheel::publish_held() noexcept {
   // relaxed: a statistic (see wheel_counters).
   _counters.held.store(_held, std::memory_order_relaxed);
+}
+
+// take_slots() sorts the slots of every tick up to now_tick (each slot once, however long
+// the core slept): a due timer goes onto `due`, one of this tick not yet due back into
+// its slot.
+void timer_wheel::take_slots(std::int64_t now, std::int64_t now_tick, timer_rec*& due) noexcept {
+  const std::int64_t last = std::min(now_tick, _cur_tick + static_cast<std::int64_t>(slots) - 1);
+  for (std::int64_t tick = _cur_tick; tick <= last; ++tick) {
+    const auto idx = static_cast<unsigned>(tick) & (slots - 1);
+    const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
+    if ((_bits[idx / 64] & bit) == 0) continue;
+    timer_rec* t = _slot[idx];
+    _slot[idx] = nullptr;
+    _bits[idx / 64] &= ~bit;
+    while (t != nullptr) {
+      timer_rec* n = t->next;
+      --_in_slots;
+      --_held;
+      sort(t, now, due);
+      t = n;
+    }
+  }
+}
+
+// fire() runs the due timers, after the wheel is consistent again (a function may arm
+// or cancel timers), and returns how many ran.
+unsigned timer_wheel::fire(timer_rec* due) noexcept {
+  unsigned did = 0;
+  while (due != nullptr) {
+    timer_rec* t = due;
+    due = t->next;
+    if (t->try_fire()) {
+      t->fn();
+      // release: a handle's fired() that sees it sees what fn did.
+      t->state.store(timer_rec::fired, std::memory_order_release);
+      ++did;
+    }
+    drop(t);
+  }
+  if (did != 0) wheel_counters::add(_counters.fired, did);
+  return did;
 }
 
 unsigned timer_wheel::poll() noexcept {
@@ -82,32 +130,13 @@ unsigned timer_wheel::poll() noexcept {
     sort(t, now, due);
     t = n;
   }
-  // 2. The slots of every tick up to now (each slot once, however long we slept).
-  if (_in_slots > 0 && now_tick >= _cur_tick) {
-    const std::int64_t last = std::min(now_tick, _cur_tick + static_cast<std::int64_t>(slots) - 1);
-    for (std::int64_t tick = _cur_tick; tick <= last; ++tick) {
-      const auto idx = static_cast<unsigned>(tick) & (slots - 1);
-      const std::uint64_t bit = std::uint64_t{1} << (idx % 64);
-      if ((_bits[idx / 64] & bit) == 0) continue;
-      timer_rec* t = _slot[idx];
-      _slot[idx] = nullptr;
-      _bits[idx / 64] &= ~bit;
-      while (t != nullptr) {
-        timer_rec* n = t->next;
-        --_in_slots;
-        --_held;
-        sort(t, now, due);  // a timer of this tick not yet due goes back into its slot
-        t = n;
-      }
-    }
-  }
+  // 2. The slots of every tick up to now.
+  if (_in_slots > 0 && now_tick >= _cur_tick) take_slots(now, now_tick, due);
   _cur_tick = std::max(_cur_tick, now_tick);
   // 3. The overflow list, once its earliest timer is half a turn away: every timer that
   // now fits in the wheel moves in, so this happens about once per half turn.
   if (_overflow != nullptr && _overflow_min_tick < _cur_tick + static_cast<std::int64_t>(slots / 2)) {
-    timer_rec* t = _overflow;
-    _overflow = nullptr;
-    _overflow_min_tick = _overflow_min_deadline = std::numeric_limits<std::int64_t>::max();
+    timer_rec* t = take_overflow();
     while (t != nullptr) {
       timer_rec* n = t->next;
       --_held;
@@ -125,21 +154,8 @@ unsigned timer_wheel::poll() noexcept {
     sweep();
   }
   publish_held();
-  // 5. Fire, after the wheel is consistent again: a function may arm or cancel timers.
-  unsigned did = 0;
-  while (due != nullptr) {
-    timer_rec* t = due;
-    due = t->next;
-    if (t->try_fire()) {
-      t->fn();
-      // release: a handle's fired() that sees it sees what fn did.
-      t->state.store(timer_rec::fired, std::memory_order_release);
-      ++did;
-    }
-    drop(t);
-  }
-  if (did != 0) wheel_counters::add(_counters.fired, did);
-  return did;
+  // 5. Fire.
+  return fire(due);
 }
 
 int timer_wheel::first_slot() const noexcept {
@@ -188,9 +204,7 @@ void timer_wheel::sweep() noexcept {
       }
       if (_slot[idx] == nullptr) _bits[w] &= ~(std::uint64_t{1} << (idx % 64));
     }
-  timer_rec* t = _overflow;
-  _overflow = nullptr;
-  _overflow_min_tick = _overflow_min_deadline = std::numeric_limits<std::int64_t>::max();
+  timer_rec* t = take_overflow();
   while (t != nullptr) {
     timer_rec* n = t->next;
     --_held;

@@ -59,6 +59,11 @@ class timer_wheel final : public core_poller {
   void place(timer_rec* t) noexcept;
   // sort() places t, drops it if cancelled, or adds it to `due` if its time has come.
   void sort(timer_rec* t, std::int64_t now, timer_rec*& due) noexcept;
+  // take_overflow() empties the overflow list and returns what it held (still counted in
+  // _held: the caller places or drops each one).
+  timer_rec* take_overflow() noexcept;
+  void take_slots(std::int64_t now, std::int64_t now_tick, timer_rec*& due) noexcept;
+  unsigned fire(timer_rec* due) noexcept;
   void drop(timer_rec* t) noexcept;
   void publish_held() noexcept;
   [[nodiscard]] int first_slot() const noexcept;  // first non-empty slot from _cur_tick
