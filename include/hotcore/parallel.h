@@ -20,7 +20,7 @@ namespace hotcore {
 // parallel_for() calls fn for every index in [begin, end) — fn(i) per index, or
 // fn(chunk_begin, chunk_end) per chunk if fn takes two indices — from tasks on the active
 // cores, and returns when all calls returned. The range is halved until a piece holds at
-// most `grain` indices (0: about 64 pieces per core). The calling thread runs pieces too.
+// most `grain` indices (0: about 8 pieces per core). The calling thread runs pieces too.
 // If calls throw, the other pieces still run and the first exception is rethrown here.
 //
 // Example:
@@ -39,7 +39,7 @@ void parallel_for(runtime& rt, I begin, J end, std::size_t grain, F&& fn) {
   g.wait();
 }
 
-// parallel_for() without a grain picks one (about 64 pieces per core).
+// parallel_for() without a grain picks one (about 8 pieces per core).
 template <std::integral I, std::integral J, class F>
 void parallel_for(runtime& rt, I begin, J end, F&& fn) {
   parallel_for(rt, begin, end, std::size_t{0}, std::forward<F>(fn));

@@ -15,11 +15,12 @@
 namespace hotcore {
 namespace detail {
 
-// auto_grain() picks a grain giving about 64 pieces per worker core: enough for the
-// cores to even out their loads by stealing, few enough that a piece costs far more than
-// its task.
+// auto_grain() picks a grain giving about 8 pieces per worker core: enough for the cores
+// to even out their loads by stealing, few enough that a piece costs far more than its
+// task (oneTBB's auto_partitioner starts from 4 per thread). A loop whose iterations
+// differ widely in cost passes its own grain.
 inline std::size_t auto_grain(const runtime& rt, std::size_t n) noexcept {
-  const std::size_t chunks = 64 * (rt.cores().empty() ? 1 : rt.cores().size());
+  const std::size_t chunks = 8 * (rt.cores().empty() ? 1 : rt.cores().size());
   return n / chunks > 0 ? n / chunks : 1;
 }
 
