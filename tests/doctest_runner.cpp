@@ -120,7 +120,23 @@ void skip_case(const std::string& why) {
   std::fflush(stdout);
 }
 
+#if defined(__SANITIZE_THREAD__)
+constexpr bool under_tsan = true;
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+constexpr bool under_tsan = true;
+#else
+constexpr bool under_tsan = false;
+#endif
+#else
+constexpr bool under_tsan = false;
+#endif
+
 int run_suite(int argc, char** argv) {
+  // ThreadSanitizer starts a background thread of its own at the process's first
+  // pthread_create() and keeps it: start it now, so the first case that makes a thread
+  // is not blamed for it.
+  if constexpr (under_tsan) std::thread([] {}).join();
   doctest::Context context(argc, argv);
   const int rc = context.run();
   if (context.shouldExit()) return rc;
