@@ -10,6 +10,7 @@
 #include <fcntl.h>
 #include <oneapi/tbb/task_arena.h>
 #include <sys/file.h>
+#include <sched.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -140,6 +141,11 @@ std::int64_t kernel_part(const std::vector<hotcore::trace_event>& trace) {
 void physical(benchmark::State& state) {
   if (::geteuid() != 0 || ::access("/sys/devices/system/cpu/cpu1/online", W_OK) != 0)
     return state.SkipWithError("skipped: needs root and a writable cpu1/online");
+  cpu_set_t allowed;
+  CPU_ZERO(&allowed);
+  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0 || !CPU_ISSET(1, &allowed) ||
+      CPU_COUNT(&allowed) < 2)
+    return state.SkipWithError("skipped: cpu1 and another CPU are not both allowed to this process");
   const cpu1_lock lock;
   if (!lock.held()) return state.SkipWithError("flock /tmp/hotcore-cpu1.lock failed");
   std::error_code ec;
