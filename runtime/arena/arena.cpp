@@ -66,22 +66,6 @@ std::size_t page_size() noexcept {
 
 std::size_t round_up(std::size_t n, std::size_t to) noexcept { return (n + to - 1) / to * to; }
 
-// install_states() sets up "mm/arena:prepare" and "mm/arena:online" as multi-instance
-// states on the runtime's first arena (later arenas find them): 0 or a negative errno.
-int install_states(runtime& rt) {
-  auto owner = [](instance_node* n) { return static_cast<detail::arena_node*>(n)->owner; };
-  int ret = rt.setup_state_multi_shared(
-      ARENA_PREPARE, "mm/arena:prepare",
-      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_up(core); },
-      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_down(core); });
-  if (ret < 0) return ret;
-  ret = rt.setup_state_multi_shared(
-      AP_ARENA_ONLINE, "mm/arena:online",
-      [owner](unsigned core, instance_node* n) { return owner(n)->online_up(core); },
-      [owner](unsigned core, instance_node* n) { return owner(n)->online_down(core); });
-  return ret < 0 ? ret : 0;
-}
-
 }  // namespace
 
 // ---- size classes: 16..128 in steps of 16, then four classes per power of two to 16 KiB.
@@ -128,7 +112,11 @@ std::unique_ptr<arena> arena::create(runtime& rt, std::error_code& ec) {
   impl->live = std::make_unique<std::atomic<core_cache*>[]>(impl->ncores);
   impl->counters = std::make_unique<detail::core_counters[]>(impl->ncores);
 
-  if (const int ret = install_states(rt); ret < 0) {
+  // "mm/arena:prepare" and "mm/arena:online", installed by the runtime's first arena (later
+  // arenas find them).
+  if (const int ret = detail::install_states(rt, ARENA_PREPARE, "mm/arena:prepare",
+                                             AP_ARENA_ONLINE, "mm/arena:online");
+      ret < 0) {
     ec = std::error_code(-ret, std::generic_category());
     return nullptr;
   }

@@ -89,20 +89,15 @@ struct alignas(64) core_counters {
   std::atomic<std::uint64_t> cached{0};
 };
 
-struct arena_impl;
-
-// arena_node is one arena's membership in one of the two multi-instance states.
-using arena_node = owner_node<arena_impl>;
-
-struct arena_impl {
+struct arena_impl final : subsystem_instance {
   explicit arena_impl(runtime& rt_) : rt(rt_) {}
   ~arena_impl();
 
   // the states' callbacks, for this arena
-  int prepare_up(unsigned core);
-  int prepare_down(unsigned core);
-  int online_up(unsigned core);
-  int online_down(unsigned core);
+  int prepare_up(unsigned core) override;
+  int prepare_down(unsigned core) override;
+  int online_up(unsigned core) override;
+  int online_down(unsigned core) override;
 
   // the shared arenas
   // take() moves up to `want` blocks of class cls from the node's arena into `out`
@@ -143,8 +138,8 @@ struct arena_impl {
   std::atomic<unsigned> prepared_count{0};
   std::atomic<unsigned> live_count{0};
   // This arena as an instance of each state (added by create(), removed by ~arena()).
-  arena_node prepare_node{*this};
-  arena_node online_node{*this};
+  owner_node prepare_node{*this};
+  owner_node online_node{*this};
 };
 
 }  // namespace hotcore::detail

@@ -25,26 +25,6 @@ using detail::timer_service_impl;
 using detail::timer_wheel;
 using detail::wheel_counters;
 
-namespace {
-
-// install_states() sets up "timers:prepare" (TIMERS_PREPARE) and "timers:online"
-// (ONLINE_DYN) as multi-instance states on the runtime's first timer service (later
-// services find them). The online state's number, or a negative errno.
-int install_states(runtime& rt) {
-  auto owner = [](instance_node* n) { return static_cast<detail::service_node*>(n)->owner; };
-  const int ret = rt.setup_state_multi_shared(
-      TIMERS_PREPARE, "timers:prepare",
-      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_up(core); },
-      [owner](unsigned core, instance_node* n) { return owner(n)->prepare_down(core); });
-  if (ret < 0) return ret;
-  return rt.setup_state_multi_shared(
-      ONLINE_DYN, "timers:online",
-      [owner](unsigned core, instance_node* n) { return owner(n)->online_up(core); },
-      [owner](unsigned core, instance_node* n) { return owner(n)->online_down(core); });
-}
-
-}  // namespace
-
 // ---- timer_handle
 
 timer_handle::timer_handle(const timer_handle& other) noexcept : _t(other._t), _err(other._err) {
@@ -75,10 +55,10 @@ timer_service::timer_service(std::unique_ptr<timer_service_impl> impl) : _impl(s
 std::unique_ptr<timer_service> timer_service::create(runtime& rt, std::error_code& ec) {
   ec.clear();
   auto impl = std::make_unique<timer_service_impl>(rt);
-  impl->cores = rt.cores();
-  for (unsigned core : impl->cores) impl->ncores = std::max<std::size_t>(impl->ncores, core + 1);
-  impl->per_core = std::make_unique<core_timers[]>(impl->ncores);
-  const int online = install_states(rt);
+  // "timers:prepare" (TIMERS_PREPARE) and "timers:online" (ONLINE_DYN), installed by the
+  // runtime's first timer service (later services find them).
+  const int online = detail::install_states(rt, TIMERS_PREPARE, "timers:prepare", ONLINE_DYN,
+                                            "timers:online");
   if (online < 0) {
     ec = std::error_code(-online, std::generic_category());
     return nullptr;
@@ -97,6 +77,10 @@ timer_service::~timer_service() {
   (void)_impl->rt.remove_instance(TIMERS_PREPARE, &_impl->prepare_node);     // wheels freed
 }
 
+timer_service_impl::timer_service_impl(runtime& rt_) : rt(rt_), cores(rt_.cores()) {
+  for (unsigned core : cores) ncores = std::max<std::size_t>(ncores, core + 1);
+  per_core = std::make_unique<core_timers[]>(ncores);
+}
 
 timer_service_impl::~timer_service_impl() {
   // Timers still pending are dropped without running: cancel() on them returns true.

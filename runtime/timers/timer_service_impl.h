@@ -29,19 +29,16 @@ struct core_timers {
   wheel_counters counters;
 };
 
-struct timer_service_impl;
-
-// service_node is one timer service's membership in one of the two multi-instance states.
-using service_node = owner_node<timer_service_impl>;
-
-struct timer_service_impl {
-  explicit timer_service_impl(runtime& rt_) : rt(rt_) {}
+struct timer_service_impl final : subsystem_instance {
+  // A service of rt: a slot for each of rt's cores (by OS CPU number).
+  explicit timer_service_impl(runtime& rt_);
   ~timer_service_impl();
 
-  int prepare_up(unsigned core);
-  int prepare_down(unsigned core);
-  int online_up(unsigned core);
-  int online_down(unsigned core);
+  // the states' callbacks, for this service
+  int prepare_up(unsigned core) override;
+  int prepare_down(unsigned core) override;
+  int online_up(unsigned core) override;
+  int online_down(unsigned core) override;
 
   // send() gives t to the inbox of an online core other than `exclude` (round robin) and
   // kicks that core's worker; with none online, it parks t until a core comes up.
@@ -73,8 +70,8 @@ struct timer_service_impl {
   int online_state = -1;
   // This service as an instance of each state (added by create(), removed by the
   // destructor).
-  service_node prepare_node{*this};
-  service_node online_node{*this};
+  owner_node prepare_node{*this};
+  owner_node online_node{*this};
 };
 
 }  // namespace hotcore::detail
