@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 // runtime/core_states.cpp — the runtime's own rows of the state table: create the hotplug
-// thread, pin it to its core, start/park the core's worker, and open/close it to work.
+// thread, place it on its core, start/park the core's worker, and open/close it to work.
 #include <cerrno>
 #include <string>
 
+#include "chaos.h"
 #include "platform/placement.h"
 #include "runtime_impl.h"
 #include "trace/probes.h"
@@ -20,18 +21,14 @@ int runtime_impl::threads_prepare(unsigned core) {
 
 // "core:bringup" startup: pin the hotplug thread to its core; from here on the core's
 // STARTING and ONLINE callbacks run there. The threads of the cores that are down may use
-// this core again (vacate).
-int runtime_impl::core_bringup(unsigned core) {
-  if (const int ret = pin_thread(by_id[core]->thread.tid(), core); ret != 0) return ret;
-  vacate(core, true);
-  return 0;
-}
+// this core again (placement's spare mask).
+int runtime_impl::core_bringup(unsigned core) { return placing.place(core_thread::hotplug, core); }
 
 // "core:bringup" teardown: the hotplug thread has stopped running callbacks and the
-// worker is parked; every thread of the runtime leaves the core (vacate: the process's
+// worker is parked; every thread of the runtime leaves the core (placement: the process's
 // mask minus the cores that are down), so a core that is down is really free.
 int runtime_impl::core_park(unsigned core) {
-  vacate(core, false);  // may not fail
+  placing.leave(core_thread::hotplug, core);  // may not fail
   return 0;
 }
 
@@ -47,10 +44,17 @@ int runtime_impl::sched_dying(unsigned core) {
 }
 
 // "workers:online": the core's worker thread is unparked (created on first use) and
-// pinned to the core / parked and unpinned. Runs on the core's hotplug thread.
-int runtime_impl::workers_online(unsigned core) { return sched.unpark(core); }
+// pinned to the core / parked and moved off it. Runs on the core's hotplug thread. A pin
+// that fails leaves the worker parked; the walk rolls back.
+int runtime_impl::workers_online(unsigned core) {
+  if (const int ret = sched.unpark(core); ret != 0) return ret;
+  return placing.place(core_thread::worker, core);
+}
 int runtime_impl::workers_offline(unsigned core) {
-  sched.park(core);  // a teardown may not fail
+  // The worker is inactive and asleep already (sched:active went down first): parking it
+  // is moving it off the core. A teardown may not fail.
+  HOTCORE_CHAOS_POINT("park");
+  placing.leave(core_thread::worker, core);
   return 0;
 }
 

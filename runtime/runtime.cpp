@@ -24,8 +24,15 @@ namespace detail {
 
 runtime_impl::runtime_impl(std::vector<unsigned> ids, const cpu_set_t& home,
                            const runtime_options& opts)
-    : core_ids(std::move(ids)), home_mask(home), options(opts), steps(make_step_table(*this)),
-      sched(core_ids, home_mask) {
+    : core_ids(std::move(ids)),
+      home_mask(home),
+      options(opts),
+      steps(make_step_table(*this)),
+      placing(core_ids, home_mask,
+              [this](core_thread t, unsigned core) {
+                return t == core_thread::hotplug ? by_id[core]->thread.tid() : sched.worker_tid(core);
+              }),
+      sched(core_ids) {
   by_id.resize(core_ids.back() + 1);
   for (unsigned id : core_ids) by_id[id] = std::make_unique<core_ctx>(id);
   gov.available.assign(by_id.size(), 1);

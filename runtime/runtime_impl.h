@@ -15,6 +15,7 @@
 #include "clock.h"
 #include "govern/governor.h"
 #include "platform/guardian.h"
+#include "platform/placement.h"
 #include "hotcore/runtime.h"
 #include "hotcore/stats.h"
 #include "hotcore/topology.h"
@@ -97,6 +98,16 @@ struct runtime_impl {
   int invoke(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
   int issue_call(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
 
+  // ---- placement through the hotplug path (walk.cpp): restore_placement() re-applies
+  // placement's rule under the hotplug write lock after the kernel onlined a CPU (it
+  // widened the affinity of the threads it moved off and does not narrow it again).
+  // adopt_helper() puts a thread of the runtime that belongs to no core (the machine
+  // watch, a quota follower) on the spare mask and keeps it there; release_helper() takes
+  // it out, before the thread exits (so no reused thread id is ever placed).
+  int restore_placement();
+  void adopt_helper(pid_t tid);
+  void release_helper(pid_t tid);
+
   // ---- the governor (govern/governor.cpp)
   int govern();
   bool must_not_govern() const noexcept;
@@ -142,14 +153,6 @@ struct runtime_impl {
   // the locks (at destruction).
   int claim_physical();
   void release_physical();
-  cpu_set_t spare_mask(unsigned changing, bool going_up) const;
-  void vacate(unsigned changing, bool going_up);
-  // adopt_helper() puts a thread of the runtime that belongs to no core (the machine
-  // watch, a quota follower) on the spare mask and into vacate()'s list; release_helper()
-  // takes it out, before the thread exits (so no reused thread id is ever placed).
-  void adopt_helper(pid_t tid);
-  void release_helper(pid_t tid);
-  int repin();
   int follow_availability(unsigned core, bool available);
   void reload_topology(const cpu_set_t& process_mask);
 
@@ -170,7 +173,9 @@ struct runtime_impl {
   std::mutex state_mutex;       // serializes setup/remove/instances (cpuhp_state_mutex)
   std::mutex add_remove_mutex;  // serializes hotplug ops (cpu_add_remove_lock)
   int disable_count = 0;        // guarded by add_remove_mutex
-  std::vector<pid_t> helper_tids;  // guarded by add_remove_mutex: see adopt_helper()
+  // Where every thread of the runtime runs; guarded by add_remove_mutex (and the hotplug
+  // write lock for the rows that call it).
+  placement placing;
   // relaxed: a switch; a callback racing with set_trace() may or may not be recorded.
   std::atomic<bool> trace_on{false};
   std::mutex trace_mutex;

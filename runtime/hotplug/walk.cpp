@@ -60,6 +60,24 @@ int runtime_impl::hotplug_op(unsigned core, int target, op_mode mode) {
   return ret;
 }
 
+int runtime_impl::restore_placement() {
+  std::lock_guard serialize(add_remove_mutex);
+  lock.write_lock();  // no callback or reader runs while threads move
+  const int ret = placing.restore_all();
+  lock.write_unlock();
+  return ret;
+}
+
+void runtime_impl::adopt_helper(pid_t tid) {
+  std::lock_guard serialize(add_remove_mutex);  // no walk moves a core meanwhile
+  placing.adopt(tid);
+}
+
+void runtime_impl::release_helper(pid_t tid) {
+  std::lock_guard serialize(add_remove_mutex);
+  placing.release(tid);
+}
+
 // note_walk() adds one walk to the core's statistics (runtime::stats()).
 void runtime_impl::note_walk(core_ctx& c, bool up, std::int64_t ns) {
   std::lock_guard lk(stats_mutex);

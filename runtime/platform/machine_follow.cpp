@@ -2,10 +2,8 @@
 // runtime/platform/machine_follow.cpp — what the machine watch asks of the runtime: tell
 // the governor a core's availability, re-pin a core whose CPU came back, and take a new
 // hwloc snapshot.
-#include <climits>
 #include <mutex>
 
-#include "platform/placement.h"
 #include "platform/topology_load.h"
 #include "runtime_impl.h"
 
@@ -24,26 +22,6 @@ int runtime_impl::follow_availability(unsigned core, bool available) {
     gov.user_down[core] = 1;
   }
   return ret;
-}
-
-// repin() restores the runtime's placement after the kernel onlined a CPU: every core that
-// is up has its hotplug thread (and, past workers:online, its worker) pinned to it alone;
-// every thread of a core that is down, and the watch, runs on the spare mask. The kernel
-// widened the affinity of the threads it had to move off the CPU and does not narrow it
-// again, so without this they would run anywhere.
-int runtime_impl::repin() {
-  std::lock_guard serialize(add_remove_mutex);  // no walk moves a core meanwhile
-  int err = 0;
-  for (unsigned id : core_ids) {
-    core_ctx& c = *by_id[id];
-    // relaxed: walks are serialized by add_remove_mutex, which we hold.
-    const int state = c.state.load(std::memory_order_relaxed);
-    const int thread_err = state >= BRINGUP_CORE ? pin_thread(c.thread.tid(), id) : 0;
-    const int worker_err = state >= AP_WORKERS_ONLINE ? pin_thread(sched.worker_tid(id), id) : 0;
-    if (err == 0) err = thread_err != 0 ? thread_err : worker_err;
-  }
-  vacate(UINT_MAX, false);
-  return err;
 }
 
 void runtime_impl::reload_topology(const cpu_set_t& process_mask) {

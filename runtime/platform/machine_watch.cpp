@@ -69,7 +69,7 @@ int machine_watch::start() {
   pid_t t;
   // acquire: pairs with loop()'s release store of the tid.
   while ((t = _tid.load(std::memory_order_acquire)) == 0) _tid.wait(0, std::memory_order_acquire);
-  // Off the cores that are down, like every other thread of the runtime (vacate.cpp keeps
+  // Off the cores that are down, like every other thread of the runtime (placement keeps
   // it there from now on).
   _rt.adopt_helper(t);
   return 0;
@@ -136,7 +136,7 @@ void machine_watch::on_uevent(const cpu_uevent& ev) {
   core_ctx* c = _rt.find(ev.cpu);
   if (c == nullptr) {
     // Not a core, but the kernel may have widened our threads when it left: place them.
-    if (ev.act == cpu_uevent::action::online) (void)_rt.repin();
+    if (ev.act == cpu_uevent::action::online) (void)_rt.restore_placement();
     return;
   }
   switch (ev.act) {
@@ -151,7 +151,7 @@ void machine_watch::on_uevent(const cpu_uevent& ev) {
       return;
     case cpu_uevent::action::online:
     case cpu_uevent::action::add:
-      (void)_rt.repin();
+      (void)_rt.restore_placement();
       return;
     case cpu_uevent::action::other:
       return;

@@ -1,18 +1,77 @@
 // SPDX-License-Identifier: MIT
-// runtime/platform/placement.h — where a thread of the runtime runs: the only calls that
-// set a thread's CPU affinity (implemented in platform/vacate.cpp, the one file of the
-// runtime that sets an affinity).
+// runtime/platform/placement.h — where a thread of the runtime runs: the one owner of
+// every thread's CPU affinity (platform/placement.cpp, the one file of the runtime that
+// sets an affinity). Only the hotplug path calls it: the rows core:bringup and
+// workers:online, restore_placement() after the kernel onlines a CPU, and the adoption of
+// helper threads.
 #pragma once
 
 #include <sched.h>
 #include <sys/types.h>
 
+#include <array>
+#include <functional>
+#include <vector>
+
 namespace hotcore::detail {
 
-// pin_thread() puts thread tid on one CPU alone; place_thread() on a mask. 0, or the
-// negative errno of the kernel (EINVAL: the kernel has the CPU offline, or the
-// cpuset took it away). A tid of 0 or less is no thread: nothing happens, 0.
-int pin_thread(pid_t tid, unsigned cpu) noexcept;
-int place_thread(pid_t tid, const cpu_set_t& mask) noexcept;
+// core_thread names the two threads of a core: its hotplug thread and its worker.
+enum class core_thread { hotplug, worker };
+
+// placement's rule: a core's thread runs on its core's CPU alone from place() until
+// leave(); every other thread of the runtime (a core's thread that left, a helper thread)
+// runs on the spare mask: the process's mask at create() minus the CPUs of the cores
+// that are down (a core is down while its hotplug thread is not placed), so a core that
+// is down is really free for others. The threads of a core get the new spare mask each
+// time a core comes up or goes down while their core is down; a parked worker of a core
+// that is up (a core stopped between core:bringup and workers:online) keeps the one
+// leave() gave it.
+//
+// Not thread-safe: the caller serializes every call (the hotplug path holds
+// add_remove_mutex, and the hotplug write lock for a move).
+class placement {
+ public:
+  // thread_of() is the kernel id of a core's thread now, or 0 while it does not exist
+  // (asked at each placement, so a thread that exits is never placed by a stale id).
+  using thread_of_fn = std::function<pid_t(core_thread, unsigned core)>;
+
+  placement(const std::vector<unsigned>& cores, const cpu_set_t& home, thread_of_fn thread_of);
+
+  // cpu_of() is the OS CPU a core runs on: every core->CPU decision goes through it. Each
+  // core is its own CPU today.
+  [[nodiscard]] unsigned cpu_of(unsigned core) const noexcept { return _cpu[core]; }
+
+  // place() pins a core's thread to the core's CPU alone. Placing the hotplug thread
+  // brings the core up: the CPU leaves the spare mask of the others. 0, or the kernel's
+  // negative errno (EINVAL: the kernel has the CPU offline, or the cpuset took it away);
+  // then nothing changed.
+  int place(core_thread which, unsigned core) noexcept;
+  // leave() moves a core's thread off the core, to the spare mask. The hotplug thread
+  // leaving takes the core down: every thread that is not placed gets the new spare mask.
+  // May not fail: a thread the kernel cannot move keeps the mask it had.
+  void leave(core_thread which, unsigned core) noexcept;
+  // adopt() puts a helper thread (the machine watch, a quota follower) on the spare mask
+  // and keeps it there; release() forgets it, before the thread exits.
+  void adopt(pid_t tid);
+  void release(pid_t tid);
+  // restore_all() applies the rule to every thread again (the kernel widened the affinity
+  // of the threads it moved off a CPU that went offline, and does not narrow it when the
+  // CPU comes back): 0, or the first pin that failed.
+  int restore_all() noexcept;
+
+ private:
+  [[nodiscard]] cpu_set_t spare() const noexcept;
+  [[nodiscard]] bool up(unsigned core) const noexcept;  // its hotplug thread is placed
+  int pin(core_thread which, unsigned core) noexcept;
+  void spread() noexcept;
+
+  std::vector<unsigned> _cores;  // ascending
+  cpu_set_t _home;
+  std::vector<unsigned> _cpu;  // by core id: its OS CPU
+  // By core id: _placed[core][thread] says the thread is pinned to the core's CPU.
+  std::vector<std::array<bool, 2>> _placed;
+  std::vector<pid_t> _helpers;
+  thread_of_fn _thread_of;
+};
 
 }  // namespace hotcore::detail

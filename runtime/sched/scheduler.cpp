@@ -40,7 +40,7 @@ worker::worker(scheduler& s, unsigned core_, unsigned index_)
   ctx.core = static_cast<int>(core_);
 }
 
-scheduler::scheduler(const std::vector<unsigned>& cores, const cpu_set_t& home) : _home(home) {
+scheduler::scheduler(const std::vector<unsigned>& cores) {
   init_fences();
   _by_core.assign(cores.empty() ? 0 : cores.back() + 1, nullptr);
   for (unsigned i = 0; i < cores.size(); ++i) {

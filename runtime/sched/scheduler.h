@@ -137,16 +137,15 @@ struct helper_slot {
 
 class scheduler {
  public:
-  scheduler(const std::vector<unsigned>& cores, const cpu_set_t& home);
+  explicit scheduler(const std::vector<unsigned>& cores);
   ~scheduler();
   scheduler(const scheduler&) = delete;
   scheduler& operator=(const scheduler&) = delete;
 
   // ---- hotplug hooks, called on the core's hotplug thread (worker.cpp)
-  // unpark() ("workers:online" up) creates the worker on first use, pins it to the core
-  // and leaves it inactive. park() (down) sends it to sleep and unpins it.
+  // unpark() ("workers:online" up) creates the worker on first use and leaves it inactive
+  // (parking needs no call: see worker.cpp). Where it runs is placement's.
   int unpark(unsigned core);
-  void park(unsigned core);
   // activate() ("sched:active" up) opens the core to tasks. deactivate() (down) closes it,
   // waits for the running task to finish and for the worker to move its queued tasks to
   // the other active cores (or, with none left, to run them itself).
@@ -233,7 +232,6 @@ class scheduler {
   void release_helper(helper_slot* h) noexcept;
   void wait_loop(thread_ctx& c, group_state& g) noexcept;
 
-  cpu_set_t _home;
   std::vector<std::unique_ptr<worker>> _workers;  // by index, ascending core
   std::vector<worker*> _by_core;                  // by OS CPU number
   std::array<helper_slot, helper_slots> _helpers;

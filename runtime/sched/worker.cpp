@@ -16,7 +16,6 @@
 #include <system_error>
 #include <thread>
 
-#include "platform/placement.h"
 #include "sched/futex.h"
 #include "sched/scheduler.h"
 #include "chaos.h"
@@ -69,9 +68,12 @@ void scheduler::await_ack(worker& w, std::uint32_t cmd) noexcept {
 }
 
 // A worker that is not active sleeps on its command word (mode_parked or mode_inactive,
-// the same wait), so parking and unparking it are only a change of its affinity: no
-// command, no wake-up, no context switch on the core's CPU. The affinity of a sleeping
-// thread changes without migrating anything.
+// the same wait), so parking and unparking it send no command: no wake-up, no context
+// switch on the core's CPU. Parking needs no call at all: the worker is not active by
+// then (sched:active went down first, or never came up on a rollback, and deactivate()
+// waited for its acknowledgement), so it already sleeps there. Where it sleeps is
+// placement's: the row workers:online pins it to its core after unpark() and moves it off
+// when it goes down.
 int scheduler::unpark(unsigned core) {
   HOTCORE_CHAOS_POINT("unpark");
   worker* w = find(core);
@@ -90,25 +92,7 @@ int scheduler::unpark(unsigned core) {
     // open them (found by the chaos build: a late first close left an active core closed).
     await_ack(*w, command(*w, mode_parked));
   }
-  // relaxed (the tid loads below): published to this thread by the acquire load above,
-  // or by an earlier unpark() that the hotplug lock orders before this one.
-  // An error leaves the worker parked; the walk rolls back.
-  return pin_thread(w->tid.load(std::memory_order_relaxed), core);
-}
-
-void scheduler::park(unsigned core) {
-  HOTCORE_CHAOS_POINT("park");
-  worker* w = find(core);
-  if (w == nullptr || !w->thread.joinable()) return;
-  // The worker is not active here: sched:active went down first (or never came up, on a
-  // rollback), and deactivate() waited for its acknowledgement. A parked worker sleeps
-  // anywhere but its core (like the hotplug thread in core_park), so a core that is down
-  // is really free; unpark() pins it again.
-  cpu_set_t rest = _home;
-  CPU_CLR(core, &rest);
-  if (CPU_COUNT(&rest) == 0) rest = _home;
-  // relaxed: see unpark().
-  (void)place_thread(w->tid.load(std::memory_order_relaxed), rest);
+  return 0;
 }
 
 // call_on_worker() sends the worker a command that keeps its mode and carries a call; the

@@ -1,0 +1,108 @@
+// SPDX-License-Identifier: MIT
+// runtime/platform/placement.cpp — the one owner of where the runtime's threads run: a
+// core's threads on its CPU while placed there, every other thread on the process's mask
+// minus the cores that are down (the only sched_setaffinity of the runtime).
+#include "platform/placement.h"
+
+#include <sched.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <utility>
+
+namespace hotcore::detail {
+namespace {
+
+int set_mask(pid_t tid, const cpu_set_t& mask) noexcept {
+  if (tid <= 0) return 0;  // no thread (yet): nothing to place
+  return sched_setaffinity(tid, sizeof mask, &mask) == 0 ? 0 : -errno;
+}
+
+constexpr std::size_t index(core_thread t) noexcept { return t == core_thread::hotplug ? 0 : 1; }
+constexpr core_thread both[] = {core_thread::hotplug, core_thread::worker};
+
+}  // namespace
+
+placement::placement(const std::vector<unsigned>& cores, const cpu_set_t& home,
+                     thread_of_fn thread_of)
+    : _cores(cores), _home(home), _thread_of(std::move(thread_of)) {
+  const unsigned slots = _cores.empty() ? 0 : _cores.back() + 1;
+  _cpu.resize(slots);
+  for (unsigned id = 0; id < slots; ++id) _cpu[id] = id;  // each core is its own CPU
+  _placed.assign(slots, {false, false});
+}
+
+// spare() is the process's mask minus the CPUs of the cores that are down (a CPU that an
+// up core also runs on stays). Every core down (a runtime created with its cores
+// offline): nowhere is better than anywhere.
+cpu_set_t placement::spare() const noexcept {
+  cpu_set_t down, spare = _home;
+  CPU_ZERO(&down);
+  for (unsigned id : _cores)
+    if (!up(id)) CPU_SET(_cpu[id], &down);
+  for (unsigned id : _cores)
+    if (up(id)) CPU_CLR(_cpu[id], &down);
+  for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu)
+    if (CPU_ISSET(cpu, &down)) CPU_CLR(cpu, &spare);
+  if (CPU_COUNT(&spare) == 0) spare = _home;
+  return spare;
+}
+
+bool placement::up(unsigned core) const noexcept {
+  return _placed[core][index(core_thread::hotplug)];
+}
+
+// spread() gives the spare mask to the threads of the cores that are down and to the
+// helpers. Setting a sleeping thread's affinity is cheap (it is not migrated); a thread
+// the kernel cannot place keeps the mask it had.
+void placement::spread() noexcept {
+  const cpu_set_t mask = spare();
+  for (unsigned id : _cores)
+    if (!up(id))
+      for (core_thread t : both) (void)set_mask(_thread_of(t, id), mask);
+  for (pid_t tid : _helpers) (void)set_mask(tid, mask);
+}
+
+int placement::pin(core_thread which, unsigned core) noexcept {
+  cpu_set_t one;
+  CPU_ZERO(&one);
+  CPU_SET(_cpu[core], &one);
+  return set_mask(_thread_of(which, core), one);
+}
+
+int placement::place(core_thread which, unsigned core) noexcept {
+  if (const int ret = pin(which, core); ret != 0) return ret;
+  _placed[core][index(which)] = true;
+  if (which == core_thread::hotplug) spread();  // the others may use this CPU again
+  return 0;
+}
+
+void placement::leave(core_thread which, unsigned core) noexcept {
+  _placed[core][index(which)] = false;
+  if (which == core_thread::hotplug) spread();  // the core is down: everyone leaves it
+  else (void)set_mask(_thread_of(which, core), spare());
+}
+
+void placement::adopt(pid_t tid) {
+  (void)set_mask(tid, spare());
+  _helpers.push_back(tid);
+}
+
+void placement::release(pid_t tid) { std::erase(_helpers, tid); }
+
+int placement::restore_all() noexcept {
+  const cpu_set_t mask = spare();
+  int err = 0;
+  for (unsigned id : _cores)
+    for (core_thread t : both) {
+      if (!_placed[id][index(t)]) {
+        if (up(id)) (void)set_mask(_thread_of(t, id), mask);  // a parked worker of an up core
+        continue;
+      }
+      if (const int ret = pin(t, id); ret != 0 && err == 0) err = ret;
+    }
+  spread();
+  return err;
+}
+
+}  // namespace hotcore::detail
