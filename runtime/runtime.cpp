@@ -32,12 +32,16 @@ runtime_impl::runtime_impl(std::vector<unsigned> ids, const cpu_set_t& home,
               [this](core_thread t, unsigned core) {
                 return t == core_thread::hotplug ? by_id[core]->thread.tid() : sched.worker_tid(core);
               }),
+      gov(core_ids,
+          {.follow_kernel = opts.follow_cpu_hotplug,
+           .online_at_start = opts.online_at_start,
+           .come_back = opts.come_back},
+          [this](unsigned core, int target) { return hotplug_op(core, target, op_mode::normal); },
+          // relaxed: the governor asks under its mutex, which serializes its walks.
+          [this](unsigned core) { return by_id[core]->state.load(std::memory_order_relaxed); }),
       sched(core_ids) {
   by_id.resize(core_ids.back() + 1);
   for (unsigned id : core_ids) by_id[id] = std::make_unique<core_ctx>(id);
-  gov.available.assign(by_id.size(), 1);
-  gov.user_down.assign(by_id.size(), 0);
-  gov.governor_down.assign(by_id.size(), 0);
 }
 
 runtime_impl::~runtime_impl() {
@@ -112,17 +116,8 @@ std::vector<unsigned> worker_ids(const runtime_options& options, const topology&
 // start_cores() brings a new runtime's cores up (online_at_start) where their CPUs are
 // online: 0, or a negative errno (-EHOSTDOWN: every CPU of the runtime is offline).
 int start_cores(runtime& rt, detail::runtime_impl& impl, const runtime_options& options) {
-  // A core whose CPU the kernel has offline now stays down: with follow_cpu_hotplug the
-  // governor brings it up when the kernel onlines the CPU (it counts as taken down by the
-  // governor); without, core_up() does once the CPU is back (as if the user took it down).
-  const auto leave_down = [&impl, &options](unsigned id) {
-    if (options.follow_cpu_hotplug) {
-      impl.gov.available[id] = 0;
-      impl.gov.governor_down[id] = options.online_at_start ? 1 : 0;
-    } else {
-      impl.gov.user_down[id] = 1;
-    }
-  };
+  // A core whose CPU the kernel has offline now stays down (the governor says until when).
+  const auto leave_down = [&impl](unsigned id) { impl.gov.offline_at_start(id); };
   std::vector<unsigned> up_now;
   for (unsigned id : rt.cores()) {
     if (detail::read_cpu_online(id) != 0) up_now.push_back(id);
@@ -209,56 +204,43 @@ runtime::~runtime() { detail::forget_quota_totals(*this); }
 const std::vector<unsigned>& runtime::cores() const noexcept { return _impl->core_ids; }
 // A task that moved a core would wait for itself (core_down waits for the running tasks
 // of the core), so hotplug operations are refused from inside a task.
-// The user's core_up()/core_down() also tell the governor: a core the user took down stays
-// down whatever the governor's triggers say, until the user brings it up again.
-int runtime::core_up(unsigned core) {
-  if (_impl->must_not_govern()) return -EDEADLK;
-  if (_impl->find(core) == nullptr) return -EINVAL;
-  std::lock_guard lk(_impl->gov.mutex);
-  const int ret = _impl->hotplug_op(core, ONLINE, detail::op_mode::normal);
-  if (ret == 0) _impl->gov.user_down[core] = _impl->gov.governor_down[core] = 0;
-  return ret;
-}
-int runtime::core_down(unsigned core) {
-  if (_impl->must_not_govern()) return -EDEADLK;
-  if (_impl->find(core) == nullptr) return -EINVAL;
-  std::lock_guard lk(_impl->gov.mutex);
-  const int ret = _impl->hotplug_op(core, OFFLINE, detail::op_mode::normal);
-  if (ret == 0) {
-    _impl->gov.user_down[core] = 1;
-    _impl->gov.governor_down[core] = 0;
-  }
-  return ret;
-}
+// The user's core_up()/core_down()/set_target() go through the governor: a core the user
+// took down stays where the user put it whatever the governor's triggers say, until the
+// user brings it up again.
+int runtime::core_up(unsigned core) { return _impl->user_move(core, ONLINE); }
+int runtime::core_down(unsigned core) { return _impl->user_move(core, OFFLINE); }
 
 int runtime::set_core_available(unsigned core, bool available) {
   if (_impl->must_not_govern()) return -EDEADLK;
   if (_impl->find(core) == nullptr) return -EINVAL;
-  std::lock_guard lk(_impl->gov.mutex);
-  _impl->gov.available[core] = available ? 1 : 0;
-  return _impl->govern();
+  return _impl->gov.set_available(core, available);
 }
 bool runtime::core_available(unsigned core) const {
-  if (_impl->find(core) == nullptr) return false;
-  std::lock_guard lk(_impl->gov.mutex);
-  return _impl->gov.available[core] != 0;
+  return _impl->find(core) != nullptr && _impl->gov.available(core);
 }
 int runtime::set_core_limit(unsigned n) {
   if (_impl->must_not_govern()) return -EDEADLK;
-  std::lock_guard lk(_impl->gov.mutex);
-  _impl->gov.limit = n;
-  return _impl->govern();
+  return _impl->gov.set_limit(n);
 }
-unsigned runtime::core_limit() const {
-  std::lock_guard lk(_impl->gov.mutex);
-  return _impl->gov.limit;
-}
+unsigned runtime::core_limit() const { return _impl->gov.limit(); }
 int runtime::set_leave_order(leave_order_fn order) {
   if (_impl->must_not_govern()) return -EDEADLK;
-  std::lock_guard lk(_impl->gov.mutex);
-  _impl->gov.leave_order = std::move(order);
-  return _impl->govern();
+  return _impl->gov.set_leave_order(std::move(order));
 }
+
+namespace detail {
+// A caller that may not move cores through the governor: inside a callback (the operation
+// running it may be the governor's), holding cpus_read_lock (the governor waits for
+// readers), or inside a task (core_down waits for running tasks).
+bool runtime_impl::must_not_govern() const noexcept {
+  return in_callback() || lock.read_held() || sched.in_task();
+}
+int runtime_impl::user_move(unsigned core, int target) {
+  if (must_not_govern()) return -EDEADLK;
+  if (find(core) == nullptr) return -EINVAL;
+  return gov.user_move(core, target);
+}
+}  // namespace detail
 
 int runtime::attach_poller(unsigned core, core_poller* p) {
   return _impl->sched.attach_poller(core, p);

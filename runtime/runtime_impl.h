@@ -108,9 +108,12 @@ struct runtime_impl {
   void adopt_helper(pid_t tid);
   void release_helper(pid_t tid);
 
-  // ---- the governor (govern/governor.cpp)
-  int govern();
+  // ---- the governor's entries (runtime.cpp). must_not_govern(): the caller may not move
+  // cores through the governor (inside a callback, holding cpus_read_lock, inside a
+  // task). user_move() is core_up(), core_down() and set_target() after their checks:
+  // -EDEADLK, -EINVAL for a core that is not one, or what the governor's move returned.
   bool must_not_govern() const noexcept;
+  int user_move(unsigned core, int target);
 
   // ---- setup and instances (setup.cpp)
   int setup(step_spec spec, run_calls calls, read_lock held);
@@ -153,7 +156,6 @@ struct runtime_impl {
   // the locks (at destruction).
   int claim_physical();
   void release_physical();
-  int follow_availability(unsigned core, bool available);
   void reload_topology(const cpu_set_t& process_mask);
 
   // ---- helpers

@@ -118,3 +118,21 @@ TEST_CASE("governor calls name what was wrong: a bad core, or a call from a call
   rt->cpus_read_unlock();
   CHECK(up(*rt) == cores{0, 1});
 }
+
+TEST_CASE("set_target() is the user's move: below online the governor leaves the core where the user put it") {
+  CPUS_0_AND_1();
+  auto rt = make_runtime({.cores = {0, 1}});
+  REQUIRE(rt->set_target(1, hotcore::AP_WORKERS_ONLINE) == 0);
+  CHECK(rt->set_core_limit(1) == 0);
+  CHECK(rt->set_core_limit(0) == 0);
+  CHECK(rt->state(1) == hotcore::AP_WORKERS_ONLINE);  // not brought up, not taken down
+  CHECK(rt->set_core_available(1, false) == 0);
+  CHECK(rt->state(1) == hotcore::OFFLINE);  // it cannot run: it goes down
+  CHECK(rt->set_core_available(1, true) == 0);
+  CHECK(rt->state(1) == hotcore::OFFLINE);  // still the user's
+  REQUIRE(rt->set_target(1, hotcore::ONLINE) == 0);  // the governor's again
+  CHECK(rt->set_core_limit(1) == 0);
+  CHECK(up(*rt) == cores{0});
+  CHECK(rt->set_core_limit(0) == 0);
+  CHECK(up(*rt) == cores{0, 1});
+}

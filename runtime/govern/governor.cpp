@@ -1,72 +1,136 @@
 // SPDX-License-Identifier: MIT
-// runtime/govern/governor.cpp — moving cores for triggers other than the user (the
-// kernel's own hotplug, the affinity mask, the container's quota): from what is
-// available and the core limit it decides which cores should be up, and moves them
-// through the one hotplug path, like core_up()/core_down().
+// runtime/govern/governor.cpp — which cores should be up: from what is available, the
+// core limit and who took each core down, the governor decides, and moves cores through
+// the one hotplug path it is handed, like the user's core_up()/core_down().
 #include "govern/governor.h"
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
-#include "runtime_impl.h"
+#include "hotcore/states.h"
 
 namespace hotcore::detail {
 
-// govern() moves the cores to what the governor wants; the caller holds gov.mutex.
-// Candidates are the cores that are available and not held down by the user. With a
-// limit, the first ones in leave order stay down. Cores come up before others go down,
-// so the count never dips below what is wanted. Returns the first error, or 0.
-int runtime_impl::govern() {
-  std::vector<unsigned> candidates;
-  for (unsigned id : core_ids)
-    if (gov.available[id] && !gov.user_down[id]) candidates.push_back(id);
-  std::vector<unsigned> leave;  // candidates over the limit, in leave order
-  if (gov.limit > 0 && candidates.size() > gov.limit) {
-    std::vector<unsigned> order;
-    if (gov.leave_order)
-      order = gov.leave_order(candidates);
-    else
-      order.assign(candidates.rbegin(), candidates.rend());
-    // Keep only candidates, each once, whatever the policy returned; the ones it left out
-    // leave last, highest first.
-    std::vector<unsigned> ranked;
-    for (unsigned id : order)
-      if (std::count(candidates.begin(), candidates.end(), id) != 0 &&
-          std::count(ranked.begin(), ranked.end(), id) == 0)
-        ranked.push_back(id);
-    for (auto it = candidates.rbegin(); it != candidates.rend(); ++it)
-      if (std::count(ranked.begin(), ranked.end(), *it) == 0) ranked.push_back(*it);
-    leave.assign(ranked.begin(), ranked.begin() + static_cast<long>(candidates.size() - gov.limit));
+governor::governor(const std::vector<unsigned>& cores, policy p, move_fn move, state_fn state)
+    : _cores(cores), _policy(p), _move(std::move(move)), _state(std::move(state)) {
+  const std::size_t slots = _cores.empty() ? 0 : _cores.back() + 1;
+  _available.assign(slots, 1);
+  _user_down.assign(slots, 0);
+  _governor_down.assign(slots, 0);
+}
+
+int governor::user_move(unsigned core, int target) {
+  std::lock_guard lk(_mutex);
+  const int ret = _move(core, target);
+  if (ret == 0) {
+    _user_down[core] = target < ONLINE ? 1 : 0;
+    _governor_down[core] = 0;
   }
+  return ret;
+}
+
+int governor::set_available(unsigned core, bool available) {
+  std::lock_guard lk(_mutex);
+  _available[core] = available ? 1 : 0;
+  return govern();
+}
+
+int governor::machine_available(unsigned core, bool available) {
+  std::lock_guard lk(_mutex);
+  const bool was_down = _governor_down[core] != 0;
+  _available[core] = available ? 1 : 0;
+  const int ret = govern();
+  if (!_policy.come_back && !available && !was_down && _governor_down[core]) {
+    _governor_down[core] = 0;
+    _user_down[core] = 1;
+  }
+  return ret;
+}
+
+int governor::set_limit(unsigned n) {
+  std::lock_guard lk(_mutex);
+  _limit = n;
+  return govern();
+}
+
+int governor::set_leave_order(leave_order_fn order) {
+  std::lock_guard lk(_mutex);
+  _leave_order = std::move(order);
+  return govern();
+}
+
+void governor::offline_at_start(unsigned core) {
+  std::lock_guard lk(_mutex);
+  if (_policy.follow_kernel) {
+    _available[core] = 0;
+    _governor_down[core] = _policy.online_at_start ? 1 : 0;
+  } else {
+    _user_down[core] = 1;
+  }
+}
+
+bool governor::available(unsigned core) const {
+  std::lock_guard lk(_mutex);
+  return _available[core] != 0;
+}
+
+unsigned governor::limit() const {
+  std::lock_guard lk(_mutex);
+  return _limit;
+}
+
+// over_limit() is the candidates that leave to keep within the limit, in leave order.
+// Only candidates count, each once, whatever the policy returned; the ones it left out
+// leave last, highest first.
+std::vector<unsigned> governor::over_limit(const std::vector<unsigned>& candidates) const {
+  if (_limit == 0 || candidates.size() <= _limit) return {};
+  std::vector<unsigned> order;
+  if (_leave_order) order = _leave_order(candidates);
+  else order.assign(candidates.rbegin(), candidates.rend());
+  auto has = [](const std::vector<unsigned>& v, unsigned id) {
+    return std::find(v.begin(), v.end(), id) != v.end();
+  };
+  std::vector<unsigned> ranked;
+  for (unsigned id : order)
+    if (has(candidates, id) && !has(ranked, id)) ranked.push_back(id);
+  for (auto it = candidates.rbegin(); it != candidates.rend(); ++it)
+    if (!has(ranked, *it)) ranked.push_back(*it);
+  ranked.resize(candidates.size() - _limit);
+  return ranked;
+}
+
+// govern() moves the cores to what the governor wants. Candidates are the cores that are
+// available and not held down by the user; with a limit, the first ones in leave order
+// stay down. Cores come up before others go down, so the count never dips below what is
+// wanted. A core the user holds down stays where the user put it while it can run.
+int governor::govern() {
+  std::vector<unsigned> candidates;
+  for (unsigned id : _cores)
+    if (_available[id] && !_user_down[id]) candidates.push_back(id);
+  const std::vector<unsigned> leave = over_limit(candidates);
   auto wanted_up = [&](unsigned id) {
-    return gov.available[id] && !gov.user_down[id] &&
-           std::count(leave.begin(), leave.end(), id) == 0;
+    return _available[id] && !_user_down[id] && std::find(leave.begin(), leave.end(), id) == leave.end();
   };
   int first_error = 0;
-  for (unsigned id : core_ids)
-    if (wanted_up(id) && gov.governor_down[id]) {
-      const int ret = hotplug_op(id, ONLINE, op_mode::normal);
-      if (ret == 0) gov.governor_down[id] = 0;
+  for (unsigned id : _cores)
+    if (wanted_up(id) && _governor_down[id]) {
+      const int ret = _move(id, ONLINE);
+      if (ret == 0) _governor_down[id] = 0;
       // -EHOSTDOWN: the kernel took the CPU away again meanwhile; that is the machine's
       // state, not a failure: the core stays the governor's, and its offline uevent
       // (already queued) and the next online bring it back.
       if (ret != 0 && ret != -EHOSTDOWN && first_error == 0) first_error = ret;
     }
-  for (auto it = core_ids.rbegin(); it != core_ids.rend(); ++it)
-    // relaxed: walks are serialized by gov.mutex here; a core not OFFLINE is (partly) up.
-    if (!wanted_up(*it) && by_id[*it]->state.load(std::memory_order_relaxed) != OFFLINE) {
-      const int ret = hotplug_op(*it, OFFLINE, op_mode::normal);
-      if (ret == 0 && !gov.user_down[*it]) gov.governor_down[*it] = 1;
+  // A core the user holds (set_target() below ONLINE) leaves only when it cannot run.
+  auto must_leave = [&](unsigned id) { return _user_down[id] ? !_available[id] : !wanted_up(id); };
+  for (auto it = _cores.rbegin(); it != _cores.rend(); ++it)
+    if (must_leave(*it) && _state(*it) != OFFLINE) {
+      const int ret = _move(*it, OFFLINE);
+      if (ret == 0 && !_user_down[*it]) _governor_down[*it] = 1;
       if (ret != 0 && first_error == 0) first_error = ret;
     }
   return first_error;
-}
-
-// A caller that may not take gov.mutex: inside a callback (the operation running it may
-// be the governor's), holding cpus_read_lock (the governor waits for readers), or inside
-// a task (core_down waits for running tasks).
-bool runtime_impl::must_not_govern() const noexcept {
-  return in_callback() || lock.read_held() || sched.in_task();
 }
 
 }  // namespace hotcore::detail

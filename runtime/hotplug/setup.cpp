@@ -211,7 +211,7 @@ int runtime_impl::set_target(unsigned core, int state) {
     std::lock_guard sm(state_mutex);
     if (!steps[state].installed() || steps[state].cant_stop) return -EINVAL;
   }
-  return hotplug_op(core, state, op_mode::normal);
+  return user_move(core, state);  // through the governor, like core_up()/core_down()
 }
 
 }  // namespace hotcore::detail

@@ -146,7 +146,7 @@ void machine_watch::on_uevent(const cpu_uevent& ev) {
       // relaxed: a statistic.
       if (ev.act == cpu_uevent::action::offline)
         c->kernel_offlines.fetch_add(1, std::memory_order_relaxed);
-      _retry[ev.cpu] = _rt.follow_availability(ev.cpu, false) < 0;
+      _retry[ev.cpu] = _rt.gov.machine_available(ev.cpu, false) < 0;
       _told[ev.cpu] = 0;
       return;
     case cpu_uevent::action::online:
@@ -174,7 +174,7 @@ void machine_watch::evaluate() {
     const bool allowed = !opt.follow_affinity || CPU_ISSET(id, &process);
     const signed char available = kernel_ok && allowed ? 1 : 0;
     if (_told[id] == available && !_retry[id]) continue;
-    _retry[id] = _rt.follow_availability(id, available != 0) < 0;
+    _retry[id] = _rt.gov.machine_available(id, available != 0) < 0;
     if (_told[id] >= 0 && _told[id] != available)
       // relaxed: a statistic for runtime::stats().
       _rt.machine_count.availability_changes.fetch_add(1, std::memory_order_relaxed);
