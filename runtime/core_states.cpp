@@ -32,6 +32,10 @@ int runtime_impl::core_park(unsigned core) {
   return 0;
 }
 
+// "cpu:physical": physical mode takes the core's CPU online / offline with it.
+int runtime_impl::physical_online(unsigned core) { return physical.online(core); }
+int runtime_impl::physical_offline(unsigned core) { return physical.offline(core); }
+
 // "sched:starting": the core joins / leaves the online mask.
 int runtime_impl::sched_starting(unsigned core) {
   // release: whoever sees the core online sees everything set up before it.

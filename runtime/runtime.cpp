@@ -39,6 +39,7 @@ runtime_impl::runtime_impl(std::vector<unsigned> ids, const cpu_set_t& home,
           [this](unsigned core, int target) { return hotplug_op(core, target, op_mode::normal); },
           // relaxed: the governor asks under its mutex, which serializes its walks.
           [this](unsigned core) { return by_id[core]->state.load(std::memory_order_relaxed); }),
+      physical(core_ids.back() + 1),
       sched(core_ids) {
   by_id.resize(core_ids.back() + 1);
   for (unsigned id : core_ids) by_id[id] = std::make_unique<core_ctx>(id);
@@ -50,7 +51,7 @@ runtime_impl::~runtime_impl() {
   // Run every task already accepted while the cores are still up; submit() is refused
   // from here on (task groups of running tasks still work).
   (void)sched.shutdown();
-  leaving = true;  // cpu:physical: the CPUs stay as they are
+  physical.leave();  // cpu:physical: the CPUs stay as they are
   // Take every core down, highest first, running every installed teardown. A teardown that
   // fails rolls its core back up; try again (an armed fail fires only once).
   for (int attempt = 0; attempt < 3; ++attempt)
@@ -66,7 +67,7 @@ runtime_impl::~runtime_impl() {
   for (unsigned id : core_ids) by_id[id]->thread.stop();
   // Every CPU that cpu:physical took offline comes back online: the machine is left as
   // the runtime found it.
-  release_physical();
+  physical.release();
 }
 
 core_ctx* runtime_impl::find(unsigned core) const noexcept {
@@ -81,6 +82,15 @@ void runtime_impl::record(const trace_event& ev) {
 }  // namespace detail
 
 namespace {
+
+// physical_cores() is the cores whose CPU physical mode may take offline: those with an
+// online file (cpu0 has none on most machines: it stays logical).
+std::vector<unsigned> physical_cores(const std::vector<unsigned>& ids) {
+  std::vector<unsigned> out;
+  for (unsigned id : ids)
+    if (detail::has_online_file(id)) out.push_back(id);
+  return out;
+}
 
 // check_physical() tells whether the physical option can be honoured for these cores:
 // 0, or -ENODEV when no core's CPU has an online file, or the error of opening one for
@@ -169,18 +179,16 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
   std::unique_ptr<runtime> rt(
       new runtime(std::make_unique<detail::runtime_impl>(std::move(ids), home, options)));
   detail::runtime_impl& impl = *rt->_impl;
-  for (unsigned id : impl.core_ids)
-    impl.by_id[id]->physical = options.physical && detail::has_online_file(id);
   impl.topo = std::move(topo);
   if (options.physical)
-    if (const int ret = impl.claim_physical(); ret < 0) {
+    if (const int ret = impl.physical.claim(physical_cores(impl.core_ids)); ret < 0) {
       ec = std::error_code(-ret, std::generic_category());
       return nullptr;
     }
   // The watch opens its socket before the cores come up, so that creation fails cleanly
   // (nothing moved yet) when it cannot; its thread starts once they are up.
   if (options.follow_cpu_hotplug || options.follow_affinity) {
-    impl.watch = std::make_unique<detail::machine_watch>(impl);
+    impl.watch = impl.make_watch();
     if (const int ret = impl.watch->open(); ret < 0) {
       ec = std::error_code(-ret, std::generic_category());
       return nullptr;
@@ -459,12 +467,13 @@ runtime_stats runtime_impl::stats() const {
     cs.tasks_stolen = t.stolen;
     cs.tasks_moved = t.moved;
   }
-  // relaxed: statistics.
   out.machine.running = watch != nullptr;
-  out.machine.uevents = machine_count.uevents.load(std::memory_order_relaxed);
-  out.machine.mask_changes = machine_count.mask_changes.load(std::memory_order_relaxed);
-  out.machine.availability_changes =
-      machine_count.availability_changes.load(std::memory_order_relaxed);
+  if (watch) {
+    const watch_counts seen = watch->counts();
+    out.machine.uevents = seen.uevents;
+    out.machine.mask_changes = seen.mask_changes;
+    out.machine.availability_changes = seen.availability_changes;
+  }
   return out;
 }
 }  // namespace detail
@@ -478,13 +487,10 @@ std::vector<trace_event> runtime::take_trace() {
 // ---- the machine under the runtime
 
 bool runtime::core_physical(unsigned core) const {
-  const detail::core_ctx* c = _impl->find(core);
-  return c != nullptr && c->physical;
+  return _impl->find(core) != nullptr && _impl->physical.physical(core);
 }
 unsigned long runtime::kernel_offlines(unsigned core) const {
-  const detail::core_ctx* c = _impl->find(core);
-  // relaxed: a statistic.
-  return c != nullptr ? c->kernel_offlines.load(std::memory_order_relaxed) : 0;
+  return _impl->watch ? _impl->watch->kernel_offlines(core) : 0;
 }
 int runtime::kernel_state(unsigned core) const {
   if (_impl->find(core) == nullptr) return -EINVAL;

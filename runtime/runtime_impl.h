@@ -14,7 +14,7 @@
 
 #include "clock.h"
 #include "govern/governor.h"
-#include "platform/guardian.h"
+#include "platform/physical_cpus.h"
 #include "platform/placement.h"
 #include "hotcore/runtime.h"
 #include "hotcore/stats.h"
@@ -43,23 +43,12 @@ struct core_ctx {
   std::atomic<bool> online{false};
   std::atomic<bool> active{false};
   hotplug_thread thread;
-  // physical: "cpu:physical" takes this core's CPU offline/online (set once in create()).
-  bool physical = false;
-  // offlined_by_us: the CPU is offline because cpu:physical took it offline. own_offlines:
-  // offline uevents the runtime caused itself that the machine watch has not seen yet (it
-  // skips that many). relaxed: flags shared by the hotplug path and the watch thread;
-  // nothing else is published through them.
-  std::atomic<bool> offlined_by_us{false};
-  std::atomic<int> own_offlines{0};
   // Walk statistics (runtime::stats()), guarded by runtime_impl::stats_mutex.
   walk_stats walks_up, walks_down;
   // Parked time: written by sched:active up/down on the core's hotplug thread, read by
   // stats(); relaxed: statistics, nothing is published through them.
   std::atomic<std::int64_t> parked_since_ns{monotonic_ns()};  // 0 while active
   std::atomic<std::int64_t> parked_total_ns{0};
-  // kernel_offlines: offline uevents of this CPU the runtime did not cause (counted by the
-  // watch thread, read by anyone for reporting). relaxed: a statistic.
-  std::atomic<unsigned long> kernel_offlines{0};
 };
 
 class machine_watch;
@@ -146,16 +135,12 @@ struct runtime_impl {
   int workers_online(unsigned core);
   int workers_offline(unsigned core);
 
-  // ---- the machine under the runtime (platform/physical.cpp, platform/vacate.cpp,
-  // platform/machine_follow.cpp)
+  // ---- the machine under the runtime (core_states.cpp: the row cpu:physical calls
+  // physical mode; platform/machine_follow.cpp: make_watch() gives the machine watch
+  // what it asks of the runtime)
   int physical_online(unsigned core);
   int physical_offline(unsigned core);
-  // claim_physical() takes the per-CPU lock of every physical core (-EBUSY: another
-  // physical-mode runtime holds one) and starts the guardian. release_physical() brings
-  // back online every CPU the runtime took offline, then stops the guardian and drops
-  // the locks (at destruction).
-  int claim_physical();
-  void release_physical();
+  std::unique_ptr<machine_watch> make_watch();
   void reload_topology(const cpu_set_t& process_mask);
 
   // ---- helpers
@@ -185,18 +170,9 @@ struct runtime_impl {
   governor gov;
   // stats_mutex guards every core's walk statistics; held only to update or copy them.
   mutable std::mutex stats_mutex;
-  // Counters of the machine watch; relaxed: statistics, each written by one thread at a
-  // time, read by stats().
-  struct {
-    std::atomic<std::uint64_t> uevents{0}, mask_changes{0}, availability_changes{0};
-  } machine_count;
-  // Physical mode: the per-CPU lock fds, the guardian, and `leaving` (set by the
-  // destructor before the last walks: cores go down without taking their CPU offline,
-  // so destruction leaves each CPU as it was found). Touched by create() and the
-  // destructor, and read by the walks they run.
-  std::vector<int> cpu_locks;
-  guardian guard;
-  bool leaving = false;
+  // Physical mode: claimed by create(), released by the destructor, called by the row
+  // cpu:physical and asked by the machine watch.
+  physical_cpus physical;
   // The machine: the last hwloc snapshot (guarded by topo_mutex) and the thread that
   // follows the kernel's CPU uevents and the process mask (null unless asked for). The
   // destructor stops it first.

@@ -14,22 +14,13 @@
 #include <cerrno>
 #include <climits>
 #include <system_error>
+#include <utility>
 
 #include "platform/sysfs_cpu.h"
-#include "runtime_impl.h"
 #include "trace/probes.h"
 
 namespace hotcore::detail {
 namespace {
-
-// take_one() decrements a positive counter; false when it was zero.
-bool take_one(std::atomic<int>& counter) {
-  // relaxed: a counter of events, see core_ctx::own_offlines.
-  int n = counter.load(std::memory_order_relaxed);
-  while (n > 0)
-    if (counter.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) return true;
-  return false;
-}
 
 // action_name() names a uevent's action for the machine_event probe.
 const char* action_name(cpu_uevent::action a) noexcept {
@@ -45,11 +36,32 @@ const char* action_name(cpu_uevent::action a) noexcept {
 
 }  // namespace
 
-machine_watch::machine_watch(runtime_impl& rt)
-    : _rt(rt), _affinity(rt.home_mask), _told(rt.by_id.size(), -1), _retry(rt.by_id.size(), 0) {}
+machine_watch::machine_watch(watch_config config, std::unique_ptr<watch_host> host)
+    : _config(std::move(config)),
+      _host(std::move(host)),
+      _affinity(_config.home),
+      _told(_config.cores.back() + 1, -1),
+      _retry(_config.cores.back() + 1, 0),
+      _kernel_offlines(std::make_unique<std::atomic<unsigned long>[]>(_config.cores.back() + 1)) {}
+
+bool machine_watch::is_core(unsigned cpu) const noexcept {
+  return std::binary_search(_config.cores.begin(), _config.cores.end(), cpu);
+}
+
+watch_counts machine_watch::counts() const noexcept {
+  // relaxed: statistics.
+  return {.uevents = _uevent_count.load(std::memory_order_relaxed),
+          .mask_changes = _mask_changes.load(std::memory_order_relaxed),
+          .availability_changes = _availability_changes.load(std::memory_order_relaxed)};
+}
+
+unsigned long machine_watch::kernel_offlines(unsigned core) const noexcept {
+  // relaxed: a statistic.
+  return is_core(core) ? _kernel_offlines[core].load(std::memory_order_relaxed) : 0;
+}
 
 int machine_watch::open() {
-  if (_rt.options.follow_cpu_hotplug)
+  if (_config.follow_cpu_hotplug)
     if (const int ret = _uevents.open(); ret < 0) return ret;
   _stop_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (_stop_fd < 0) {
@@ -71,14 +83,14 @@ int machine_watch::start() {
   while ((t = _tid.load(std::memory_order_acquire)) == 0) _tid.wait(0, std::memory_order_acquire);
   // Off the cores that are down, like every other thread of the runtime (placement keeps
   // it there from now on).
-  _rt.adopt_helper(t);
+  _host->adopt(t);
   return 0;
 }
 
 void machine_watch::stop() noexcept {
   if (_thread.joinable()) {
     // acquire: pairs with loop()'s release store (start() waited for it already).
-    _rt.release_helper(_tid.load(std::memory_order_acquire));
+    _host->release(_tid.load(std::memory_order_acquire));
     const std::uint64_t one = 1;
     (void)!::write(_stop_fd, &one, sizeof one);
     _thread.join();
@@ -95,8 +107,8 @@ void machine_watch::loop() {
   // release: publishes the tid to start().
   _tid.store(static_cast<pid_t>(::syscall(SYS_gettid)), std::memory_order_release);
   _tid.notify_all();
-  const bool poll_mask = _rt.options.follow_affinity;
-  const int period_ms = static_cast<int>(std::min(_rt.options.affinity_poll_ms, 60'000u));
+  const bool poll_mask = _config.follow_affinity;
+  const int period_ms = static_cast<int>(std::min(_config.affinity_poll_ms, 60'000u));
   for (;;) {
     if (_dirty || std::count(_retry.begin(), _retry.end(), 1) != 0) evaluate();
     pollfd fds[2] = {{_stop_fd, POLLIN, 0}, {_uevents.fd(), POLLIN, 0}};
@@ -116,7 +128,7 @@ void machine_watch::loop() {
     if (poll_mask && _affinity.poll()) {
       _dirty = true;
       // relaxed: a statistic for runtime::stats().
-      _rt.machine_count.mask_changes.fetch_add(1, std::memory_order_relaxed);
+      _mask_changes.fetch_add(1, std::memory_order_relaxed);
       if (HOTCORE_PROBE_ON(machine_event)) {
         [[maybe_unused]] const cpu_set_t m = _affinity.mask();
         HOTCORE_PROBE(machine_event, -1, static_cast<const char*>("mask"), CPU_COUNT(&m));
@@ -131,27 +143,26 @@ void machine_watch::loop() {
 // core stayed up (the kernel widened their affinity and does not narrow it again).
 void machine_watch::on_uevent(const cpu_uevent& ev) {
   // relaxed: a statistic for runtime::stats().
-  _rt.machine_count.uevents.fetch_add(1, std::memory_order_relaxed);
+  _uevent_count.fetch_add(1, std::memory_order_relaxed);
   HOTCORE_PROBE(machine_event, static_cast<int>(ev.cpu), action_name(ev.act), 0);
-  core_ctx* c = _rt.find(ev.cpu);
-  if (c == nullptr) {
+  if (!is_core(ev.cpu)) {
     // Not a core, but the kernel may have widened our threads when it left: place them.
-    if (ev.act == cpu_uevent::action::online) (void)_rt.restore_placement();
+    if (ev.act == cpu_uevent::action::online) (void)_host->restore_placement();
     return;
   }
   switch (ev.act) {
     case cpu_uevent::action::offline:
     case cpu_uevent::action::remove:
-      if (take_one(c->own_offlines)) return;  // cpu:physical's own offline
+      if (_host->take_own_offline(ev.cpu)) return;  // cpu:physical's own offline
       // relaxed: a statistic.
       if (ev.act == cpu_uevent::action::offline)
-        c->kernel_offlines.fetch_add(1, std::memory_order_relaxed);
-      _retry[ev.cpu] = _rt.gov.machine_available(ev.cpu, false) < 0;
+        _kernel_offlines[ev.cpu].fetch_add(1, std::memory_order_relaxed);
+      _retry[ev.cpu] = _host->tell_available(ev.cpu, false) < 0;
       _told[ev.cpu] = 0;
       return;
     case cpu_uevent::action::online:
     case cpu_uevent::action::add:
-      (void)_rt.restore_placement();
+      (void)_host->restore_placement();
       return;
     case cpu_uevent::action::other:
       return;
@@ -161,27 +172,25 @@ void machine_watch::on_uevent(const cpu_uevent& ev) {
 // evaluate() computes each core's availability from the machine as it is now (online in
 // the kernel, in the process mask) and tells the governor what changed.
 void machine_watch::evaluate() {
-  const runtime_options& opt = _rt.options;
+  const watch_config& opt = _config;
   cpu_set_t online;
   const bool have_online = read_online_cpus(online) == 0;
   cpu_set_t process = _affinity.mask();
-  if (!opt.follow_affinity && read_process_mask(process) < 0) process = _rt.home_mask;
-  for (unsigned id : _rt.core_ids) {
-    const core_ctx& c = *_rt.by_id[id];
-    // relaxed: see core_ctx.
+  if (!opt.follow_affinity && read_process_mask(process) < 0) process = _config.home;
+  for (unsigned id : _config.cores) {
     const bool kernel_ok = !opt.follow_cpu_hotplug || !have_online || CPU_ISSET(id, &online) ||
-                           (c.physical && c.offlined_by_us.load(std::memory_order_relaxed));
+                           _host->offlined_by_us(id);
     const bool allowed = !opt.follow_affinity || CPU_ISSET(id, &process);
     const signed char available = kernel_ok && allowed ? 1 : 0;
     if (_told[id] == available && !_retry[id]) continue;
-    _retry[id] = _rt.gov.machine_available(id, available != 0) < 0;
+    _retry[id] = _host->tell_available(id, available != 0) < 0;
     if (_told[id] >= 0 && _told[id] != available)
       // relaxed: a statistic for runtime::stats().
-      _rt.machine_count.availability_changes.fetch_add(1, std::memory_order_relaxed);
+      _availability_changes.fetch_add(1, std::memory_order_relaxed);
     _told[id] = available;
   }
   // The cores first, the snapshot after: an hwloc load takes milliseconds.
-  if (_dirty) _rt.reload_topology(process);
+  if (_dirty) _host->reload_topology(process);
   _dirty = false;
 }
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: MIT
-// runtime/platform/physical.cpp — the "cpu:physical" state: the kernel's own CPU hotplug
-// through /sys/devices/system/cpu/cpuN/online, below core:bringup in the PREPARE section.
+// runtime/platform/physical_cpus.cpp — physical mode: the "cpu:physical" state (the
+// kernel's own CPU hotplug through /sys/devices/system/cpu/cpuN/online, below core:bringup
+// in the PREPARE section), the per-CPU locks and the guardian.
+#include "platform/physical_cpus.h"
+
 #include <unistd.h>
 
 #include <cerrno>
@@ -9,18 +12,38 @@
 
 #include "platform/records.h"
 #include "platform/sysfs_cpu.h"
-#include "runtime_impl.h"
 
 namespace hotcore::detail {
+
+physical_cpus::physical_cpus(unsigned slots) : _slots(slots), _cpus(std::make_unique<cpu[]>(slots)) {}
+
+bool physical_cpus::physical(unsigned core) const noexcept {
+  return core < _slots && _cpus[core].physical;
+}
+
+bool physical_cpus::offlined_by_us(unsigned core) const noexcept {
+  // relaxed: see cpu.
+  return physical(core) && _cpus[core].offlined_by_us.load(std::memory_order_relaxed);
+}
+
+bool physical_cpus::take_own_offline(unsigned core) noexcept {
+  if (core >= _slots) return false;
+  std::atomic<int>& counter = _cpus[core].own_offlines;
+  // relaxed: a counter of events, see cpu.
+  int n = counter.load(std::memory_order_relaxed);
+  while (n > 0)
+    if (counter.compare_exchange_weak(n, n - 1, std::memory_order_relaxed)) return true;
+  return false;
+}
 
 // "cpu:physical" startup, on the control thread before core:bringup pins the core's
 // hotplug thread there: the kernel brings the CPU online (the write returns once it is).
 // A CPU already online is fine. It may fail (the kernel's error); the walk rolls back.
-int runtime_impl::physical_online(unsigned core) {
-  core_ctx& c = *by_id[core];
+int physical_cpus::online(unsigned core) {
+  cpu& c = _cpus[core];
   if (!c.physical) return 0;  // no online file (cpu0): this core stays logical
   const int ret = write_cpu_online(core, true);
-  // relaxed: see core_ctx.
+  // relaxed: see cpu.
   if (ret == 0) {
     c.offlined_by_us.store(false, std::memory_order_relaxed);
     char name[16];
@@ -34,10 +57,10 @@ int runtime_impl::physical_online(unsigned core) {
 // the CPU: the kernel takes it offline. A PREPARE teardown may not fail: if the kernel
 // refuses, the core is down all the same (no thread of ours is left there) and the CPU
 // stays online; that is said on stderr.
-int runtime_impl::physical_offline(unsigned core) {
-  core_ctx& c = *by_id[core];
+int physical_cpus::offline(unsigned core) {
+  cpu& c = _cpus[core];
   // Destruction leaves the CPU as it was found: the core goes down, the CPU stays.
-  if (!c.physical || leaving) return 0;
+  if (!c.physical || _leaving) return 0;
   // The watch must not take our own offline for the kernel's: count the uevent it causes
   // (only a CPU that is online now will send one).
   const bool was_online = read_cpu_online(core) == 1;
@@ -51,7 +74,7 @@ int runtime_impl::physical_offline(unsigned core) {
                    core, record_dir, std::strerror(-ret));
       return 0;
     }
-  // relaxed: see core_ctx.
+  // relaxed: see cpu.
   if (was_online) c.own_offlines.fetch_add(1, std::memory_order_relaxed);
   const int ret = write_cpu_online(core, false);
   if (ret < 0) {
@@ -68,23 +91,19 @@ int runtime_impl::physical_offline(unsigned core) {
   return 0;
 }
 
-int runtime_impl::claim_physical() {
-  std::vector<unsigned> cpus;
-  for (unsigned id : core_ids) {
-    if (!by_id[id]->physical) continue;
+int physical_cpus::claim(const std::vector<unsigned>& cores) {
+  for (unsigned id : cores) _cpus[id].physical = true;
+  for (unsigned id : cores) {
     const int fd = lock_cpu(id);
-    if (fd < 0) return fd;  // the destructor closes the locks taken so far
-    cpu_locks.push_back(fd);
-    cpus.push_back(id);
+    if (fd < 0) return fd;  // release() closes the locks taken so far
+    _locks.push_back(fd);
   }
-  return cpus.empty() ? 0 : guard.start(cpus, cpu_locks);
+  return cores.empty() ? 0 : _guard.start(cores, _locks);
 }
 
-// release_physical() brings back online every CPU the runtime took offline (at
-// destruction: the machine is left as the runtime found it), then ends the guardian.
-void runtime_impl::release_physical() {
-  for (unsigned id : core_ids) {
-    core_ctx& c = *by_id[id];
+void physical_cpus::release() {
+  for (unsigned id = 0; id < _slots; ++id) {
+    cpu& c = _cpus[id];
     // relaxed: every hotplug operation and the watch have finished.
     if (!c.physical || !c.offlined_by_us.load(std::memory_order_relaxed)) continue;
     if (const int ret = write_cpu_online(id, true); ret < 0) {
@@ -98,9 +117,9 @@ void runtime_impl::release_physical() {
     cpu_record_name(id, name);
     remove_record(name);
   }
-  guard.stop();
-  for (const int fd : cpu_locks) ::close(fd);
-  cpu_locks.clear();
+  _guard.stop();
+  for (const int fd : _locks) ::close(fd);
+  _locks.clear();
 }
 
 }  // namespace hotcore::detail
