@@ -32,8 +32,11 @@ class runtime_host final : public watch_host {
 }  // namespace
 
 std::unique_ptr<machine_watch> runtime_impl::make_watch() {
+  std::vector<unsigned> cpu_of(core_ids.back() + 1);
+  for (unsigned id : core_ids) cpu_of[id] = placing.cpu_of(id);
   return std::make_unique<machine_watch>(
       watch_config{.cores = core_ids,
+                   .cpu_of = std::move(cpu_of),
                    .home = home_mask,
                    .follow_cpu_hotplug = options.follow_cpu_hotplug,
                    .follow_affinity = options.follow_affinity,

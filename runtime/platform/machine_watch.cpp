@@ -44,8 +44,8 @@ machine_watch::machine_watch(watch_config config, std::unique_ptr<watch_host> ho
       _retry(_config.cores.back() + 1, 0),
       _kernel_offlines(std::make_unique<std::atomic<unsigned long>[]>(_config.cores.back() + 1)) {}
 
-bool machine_watch::is_core(unsigned cpu) const noexcept {
-  return std::binary_search(_config.cores.begin(), _config.cores.end(), cpu);
+bool machine_watch::is_core(unsigned core) const noexcept {
+  return std::binary_search(_config.cores.begin(), _config.cores.end(), core);
 }
 
 watch_counts machine_watch::counts() const noexcept {
@@ -138,35 +138,29 @@ void machine_watch::loop() {
 }
 
 // on_uevent() acts on the edges the level evaluation would miss: a CPU that went offline
-// and came back before we looked still took its core down (its teardowns run, the kernel
-// moved its threads), and a CPU that came back gets its core's threads re-pinned if the
-// core stayed up (the kernel widened their affinity and does not narrow it again).
+// and came back before we looked still took its cores down (their teardowns run, the
+// kernel moved their threads), and a CPU that came back gets the runtime's threads placed
+// again (the kernel widened the affinity of those it moved and does not narrow it).
 void machine_watch::on_uevent(const cpu_uevent& ev) {
   // relaxed: a statistic for runtime::stats().
   _uevent_count.fetch_add(1, std::memory_order_relaxed);
   HOTCORE_PROBE(machine_event, static_cast<int>(ev.cpu), action_name(ev.act), 0);
-  if (!is_core(ev.cpu)) {
-    // Not a core, but the kernel may have widened our threads when it left: place them.
-    if (ev.act == cpu_uevent::action::online) (void)_host->restore_placement();
-    return;
+  const bool gone = ev.act == cpu_uevent::action::offline || ev.act == cpu_uevent::action::remove;
+  bool on_core = false;
+  for (unsigned id : _config.cores) {
+    if (_config.cpu_of[id] != ev.cpu) continue;
+    on_core = true;
+    if (!gone || _host->take_own_offline(id)) continue;  // cpu:physical's own offline
+    // relaxed: a statistic.
+    if (ev.act == cpu_uevent::action::offline)
+      _kernel_offlines[id].fetch_add(1, std::memory_order_relaxed);
+    _retry[id] = _host->tell_available(id, false) < 0;
+    _told[id] = 0;
   }
-  switch (ev.act) {
-    case cpu_uevent::action::offline:
-    case cpu_uevent::action::remove:
-      if (_host->take_own_offline(ev.cpu)) return;  // cpu:physical's own offline
-      // relaxed: a statistic.
-      if (ev.act == cpu_uevent::action::offline)
-        _kernel_offlines[ev.cpu].fetch_add(1, std::memory_order_relaxed);
-      _retry[ev.cpu] = _host->tell_available(ev.cpu, false) < 0;
-      _told[ev.cpu] = 0;
-      return;
-    case cpu_uevent::action::online:
-    case cpu_uevent::action::add:
-      (void)_host->restore_placement();
-      return;
-    case cpu_uevent::action::other:
-      return;
-  }
+  // A CPU back online, a core's or not: the kernel may have widened our threads when it
+  // went offline.
+  if (ev.act == cpu_uevent::action::online || (on_core && ev.act == cpu_uevent::action::add))
+    (void)_host->restore_placement();
 }
 
 // evaluate() computes each core's availability from the machine as it is now (online in
@@ -178,9 +172,10 @@ void machine_watch::evaluate() {
   cpu_set_t process = _affinity.mask();
   if (!opt.follow_affinity && read_process_mask(process) < 0) process = _config.home;
   for (unsigned id : _config.cores) {
-    const bool kernel_ok = !opt.follow_cpu_hotplug || !have_online || CPU_ISSET(id, &online) ||
+    const unsigned cpu = opt.cpu_of[id];
+    const bool kernel_ok = !opt.follow_cpu_hotplug || !have_online || CPU_ISSET(cpu, &online) ||
                            _host->offlined_by_us(id);
-    const bool allowed = !opt.follow_affinity || CPU_ISSET(id, &process);
+    const bool allowed = !opt.follow_affinity || CPU_ISSET(cpu, &process);
     const signed char available = kernel_ok && allowed ? 1 : 0;
     if (_told[id] == available && !_retry[id]) continue;
     _retry[id] = _host->tell_available(id, available != 0) < 0;

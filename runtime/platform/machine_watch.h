@@ -44,8 +44,9 @@ class watch_host {
 
 // watch_config is what the watch follows (from runtime_options) and the runtime's cores.
 struct watch_config {
-  std::vector<unsigned> cores;  // ascending
-  cpu_set_t home;               // the process's mask at create()
+  std::vector<unsigned> cores;   // ascending
+  std::vector<unsigned> cpu_of;  // by core id: its OS CPU (placement::cpu_of())
+  cpu_set_t home;                // the process's mask at create()
   bool follow_cpu_hotplug = false;
   bool follow_affinity = false;
   unsigned affinity_poll_ms = 100;
@@ -85,7 +86,7 @@ class machine_watch {
   void on_uevent(const cpu_uevent& ev);
   void evaluate();
 
-  [[nodiscard]] bool is_core(unsigned cpu) const noexcept;
+  [[nodiscard]] bool is_core(unsigned core) const noexcept;
 
   const watch_config _config;
   const std::unique_ptr<watch_host> _host;
@@ -94,7 +95,7 @@ class machine_watch {
   int _stop_fd = -1;
   std::thread _thread;
   std::atomic<pid_t> _tid{0};
-  // Watch-thread only, by OS CPU number: the availability last told the governor (-1:
+  // Watch-thread only, by core id: the availability last told the governor (-1:
   // nothing yet), and whether that failed and must be told again (-EBUSY: the last core).
   std::vector<signed char> _told;
   std::vector<char> _retry;
@@ -102,7 +103,7 @@ class machine_watch {
   // Counted by the watch thread, read by stats() from any thread. relaxed: statistics,
   // nothing is published through them.
   std::atomic<std::uint64_t> _uevent_count{0}, _mask_changes{0}, _availability_changes{0};
-  std::unique_ptr<std::atomic<unsigned long>[]> _kernel_offlines;  // by OS CPU number
+  std::unique_ptr<std::atomic<unsigned long>[]> _kernel_offlines;  // by core id
 };
 
 }  // namespace hotcore::detail
