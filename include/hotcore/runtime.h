@@ -143,6 +143,9 @@ class runtime {
   // target() is the state the core is moving to or was last moved to (cpuN/hotplug/target).
   [[nodiscard]] int target(unsigned core) const;
   // set_target() moves the core to any named, stoppable state and returns like core_up.
+  // It tells the governor, as core_up()/core_down() do: at ONLINE the core is the
+  // governor's again; below ONLINE the user holds it there (the governor takes it down
+  // only if it becomes unavailable, and never brings it up) until the user moves it.
   [[nodiscard]] int set_target(unsigned core, int state);
   // fail() is the state armed to fail on this core, or -1.
   [[nodiscard]] int fail(unsigned core) const;
@@ -162,7 +165,8 @@ class runtime {
   // Triggers other than the user (the kernel offlining a CPU, the process's affinity mask
   // changing, the container's CPU quota) do not call core_up()/core_down(): they tell the
   // governor, which moves cores through the same hotplug path. A core the user took down
-  // with core_down() stays down whatever they say, until core_up().
+  // with core_down() (or set_target() below ONLINE) stays down whatever they say, until
+  // core_up().
   //
   // Example:
   //   rt->set_core_limit(1);             // quota of one CPU: core 1 goes down
