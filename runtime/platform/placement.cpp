@@ -36,14 +36,12 @@ placement::placement(const std::vector<unsigned>& cores, const cpu_set_t& home,
 // up core also runs on stays). Every core down (a runtime created with its cores
 // offline): nowhere is better than anywhere.
 cpu_set_t placement::spare() const noexcept {
-  cpu_set_t down, spare = _home;
-  CPU_ZERO(&down);
+  cpu_set_t in_use, spare = _home;
+  CPU_ZERO(&in_use);
   for (unsigned id : _cores)
-    if (!up(id)) CPU_SET(_cpu[id], &down);
+    if (up(id)) CPU_SET(_cpu[id], &in_use);
   for (unsigned id : _cores)
-    if (up(id)) CPU_CLR(_cpu[id], &down);
-  for (unsigned cpu = 0; cpu < CPU_SETSIZE; ++cpu)
-    if (CPU_ISSET(cpu, &down)) CPU_CLR(cpu, &spare);
+    if (!CPU_ISSET(_cpu[id], &in_use)) CPU_CLR(_cpu[id], &spare);
   if (CPU_COUNT(&spare) == 0) spare = _home;
   return spare;
 }
