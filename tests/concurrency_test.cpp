@@ -104,16 +104,18 @@ TEST_CASE("cpus_read_lock(): while any thread holds it, core_down() and core_up(
     {
       cpus_read_guard g(*rt);
       op = std::thread([&] {
+        pthread_setname_np(pthread_self(), "test-op");
         ret = down ? rt->core_down(1) : rt->core_up(1);
         done = true;
       });
-      std::this_thread::sleep_for(200ms);
+      // The operation blocks on the lock: its thread sleeps, not done.
+      REQUIRE(wait_until([&] { return done || thread_asleep("test-op"); }));
       CHECK_FALSE(done);
       CHECK(rt->state(1) == (down ? ONLINE : OFFLINE));
       // Nested read locks on the holder's thread do not block either.
       rt->cpus_read_lock();
       rt->cpus_read_unlock();
-      std::this_thread::sleep_for(50ms);
+      REQUIRE(wait_until([&] { return done || thread_asleep("test-op"); }));
       CHECK_FALSE(done);
     }
     op.join();
@@ -296,6 +298,7 @@ TEST_CASE("everything at once, bounded: core up/down, add/remove instance, read-
         if (!try_it) rt->cpus_read_lock();
         const int before = rt->state(1);
         const bool online_before = rt->core_online(1);
+        // Not a wait: the reader holds the lock a while, so that walks must wait for it.
         std::this_thread::sleep_for(200us);
         if (rt->state(1) != before)
           errs.add("core 1 moved under cpus_read_lock: " + std::to_string(before) + " -> " +
@@ -303,7 +306,7 @@ TEST_CASE("everything at once, bounded: core up/down, add/remove instance, read-
         if (rt->core_online(1) != online_before) errs.add("core_online(1) changed under the lock");
         rt->cpus_read_unlock();
         n_reader.fetch_add(1, std::memory_order_relaxed);
-        std::this_thread::sleep_for(100us);
+        std::this_thread::sleep_for(100us);  // not a wait: lets a writer in between reads
       }
     });
   // dynamic states set up with calls and removed with calls.
@@ -328,6 +331,7 @@ TEST_CASE("everything at once, bounded: core up/down, add/remove instance, read-
     while (running()) {
       const int d = rt->cpu_hotplug_disable();
       if (d != 0) errs.add("cpu_hotplug_disable: " + std::to_string(d));
+      // Not waits: hotplug stays disabled a while, then enabled a longer while.
       std::this_thread::sleep_for(300us);
       const int e = rt->cpu_hotplug_enable();
       if (e != 0) errs.add("cpu_hotplug_enable: " + std::to_string(e));

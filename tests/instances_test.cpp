@@ -116,11 +116,7 @@ struct fire_table {
     };
   }
   bool wait_for(int n) {
-    const auto end = std::chrono::steady_clock::now() + 30s;
-    while (total.load(std::memory_order_acquire) < n)
-      if (std::chrono::steady_clock::now() > end) return false;
-      else std::this_thread::sleep_for(1ms);
-    return true;
+    return wait_until([&] { return total.load(std::memory_order_acquire) >= n; }, 30s);
   }
   int not_once(std::size_t from, std::size_t to) const {
     int n = 0;
@@ -217,7 +213,8 @@ TEST_CASE("two arenas and two timer services are instances of the same states: t
 
   REQUIRE(fired1.wait_for(cycles * timers_per_cycle));
   REQUIRE(fired2.wait_for(cycles * timers_per_cycle));
-  std::this_thread::sleep_for(5ms);  // a second run of any timer would show up here
+  // Nothing left queued: no timer can run again, so the counts below are final.
+  REQUIRE(wait_until([&] { return t1->stats().queued == 0 && t2->stats().queued == 0; }));
   CHECK(fired1.not_once(0, fired1.count.size()) == 0);
   CHECK(fired2.not_once(0, fired2.count.size()) == 0);
   for (timer_service* ts : {t1.get(), t2.get()}) {
@@ -337,14 +334,15 @@ TEST_CASE("removing one timer service while a core churns leaves the other's tim
     REQUIRE(t2->arm_after(delay, fired2.fn(i)));
     if (i < n / 2) h1.push_back(t1->arm_after(delay, fired1.fn(i)));
     if (i == n / 2) t1.reset();  // removed while core 1 goes down and up
+    // Not a wait: the arming is spread out so that it overlaps many down/up cycles.
     if (i % 64 == 0) std::this_thread::sleep_for(100us);
   }
-  while (churned.load(std::memory_order_relaxed) < 20) std::this_thread::sleep_for(1ms);
+  REQUIRE(wait_until([&] { return churned.load(std::memory_order_relaxed) >= 20; }));
   stop.store(true, std::memory_order_relaxed);
   churn.join();
   REQUIRE(rt->core_up(1) == 0);
   REQUIRE(fired2.wait_for(static_cast<int>(n)));
-  std::this_thread::sleep_for(5ms);
+  REQUIRE(wait_until([&] { return t2->stats().queued == 0; }));  // nothing left to run twice
   CHECK(fired2.not_once(0, n) == 0);
   CHECK(t2->stats().fired == n);
   CHECK(t2->stats().queued == 0);

@@ -50,7 +50,7 @@ TEST_CASE("a runtime created while cpu1 is offline has core 1 as a down worker c
   std::atomic<bool> release{false};
   std::thread user([&] {
     user_tid = ::gettid();
-    while (!release) std::this_thread::sleep_for(1ms);
+    release.wait(false);
   });
   REQUIRE(wait_until([&] { return user_tid.load() != 0; }));
   CHECK(list_has_cpu(allowed_list_of(user_tid), 1));
@@ -72,6 +72,7 @@ TEST_CASE("a runtime created while cpu1 is offline has core 1 as a down worker c
   CHECK(wait_until([&] { return cpu.load() != -1; }));
   CHECK(cpu.load() == 1);
   release = true;
+  release.notify_all();
   user.join();
 }
 

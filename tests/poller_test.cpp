@@ -90,6 +90,9 @@ TEST_CASE("a poller runs on the worker of the core it is attached to, only while
 
   REQUIRE(rt->core_down(1) == 0);
   const long frozen = p[1].polls.load();
+  // Not a wait: an observation window for an absence. A kick would make a worker that
+  // still polled poll at once; none may come (a slow machine shortens it, never fails it).
+  rt->kick_core(1);
   std::this_thread::sleep_for(20ms);
   CHECK(p[1].polls.load() == frozen);  // a core that is down is not polled
   REQUIRE(rt->core_up(1) == 0);
@@ -108,14 +111,15 @@ TEST_CASE("an idle worker wakes up when its poller's fd becomes readable") {
   event_poller p;
   REQUIRE(p.fd >= 0);
   REQUIRE(rt->attach_poller(1, &p) == 0);
-  std::this_thread::sleep_for(5ms);  // past the worker's spin: it sleeps in ppoll()
+  // Past the worker's spin: it sleeps in ppoll(), where only the fd can wake it.
+  REQUIRE(wait_until([] { return thread_asleep("hc-worker/1"); }));
   std::uint64_t written = 0;
   for (int i = 0; i < 50; ++i) {
     const std::uint64_t one = 1;
     REQUIRE(::write(p.fd, &one, sizeof one) == sizeof one);
     ++written;
     CHECK(wait_until([&] { return p.consumed.load() == written; }));
-    std::this_thread::sleep_for(1ms);
+    CHECK(wait_until([] { return thread_asleep("hc-worker/1"); }));  // asleep again
   }
   CHECK(rt->detach_poller(1, &p) == 0);
 }
@@ -159,6 +163,8 @@ TEST_CASE("detach_poller returns only once the worker has left the poller's poll
     REQUIRE(rt->detach_poller(static_cast<unsigned>(round % 2), &p) == 0);
     CHECK_FALSE(p.inside.load());
     const long after = p.polls.load();
+    // Not a wait: an observation window for an absence (a slow machine shortens it, never
+    // fails it). p would be polled at once were it still attached: it says "did something".
     std::this_thread::sleep_for(2ms);
     CHECK(p.polls.load() == after);  // never polled again
   }

@@ -22,6 +22,7 @@ namespace {
 // from a hotplug callback, once per arming, and records what each returned.
 struct reentry_probe {
   runtime* rt = nullptr;
+  cpu_pair cpu{};         // the runtime's two cores; callbacks on cpu.b run the probe
   int victim = -1;        // an installed single-instance state
   int multi_victim = -1;  // an installed multi-instance state, `attached` added to it
   named_node attached{"attached"};
@@ -53,10 +54,10 @@ struct reentry_probe {
     r.emplace_back("add_instance_nocalls", rt->add_instance_nocalls(multi_victim, &spare));
     r.emplace_back("remove_instance", rt->remove_instance(multi_victim, &attached));
     r.emplace_back("remove_instance_nocalls", rt->remove_instance_nocalls(multi_victim, &attached));
-    r.emplace_back("core_up", rt->core_up(1));
-    r.emplace_back("core_down", rt->core_down(1));
-    r.emplace_back("core_down(other)", rt->core_down(0));
-    r.emplace_back("set_target", rt->set_target(1, OFFLINE));
+    r.emplace_back("core_up", rt->core_up(cpu.b));
+    r.emplace_back("core_down", rt->core_down(cpu.b));
+    r.emplace_back("core_down(other)", rt->core_down(cpu.a));
+    r.emplace_back("set_target", rt->set_target(cpu.b, OFFLINE));
     r.emplace_back("cpu_hotplug_disable", rt->cpu_hotplug_disable());
     r.emplace_back("cpu_hotplug_enable", rt->cpu_hotplug_enable());
     std::lock_guard lk(mu);
@@ -89,19 +90,22 @@ struct reentry_probe {
 
 TEST_CASE("setup and removal functions cannot be used from within CPU hotplug callbacks: "
           "called from a callback they return -EDEADLK and never deadlock") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   named_node inst("inst"), other("other");
-  auto rt = make_runtime();
+  auto rt = two_core_runtime(cpu);
   auto probe = std::make_shared<reentry_probe>();
   probe->rt = rt.get();
+  probe->cpu = cpu;
   probe->victim = rt->setup_state(ONLINE_DYN, "reentry/victim:online", nullptr, nullptr);
   probe->multi_victim = rt->setup_state_multi(ONLINE_DYN, "reentry/mvictim:online", nullptr,
                                               nullptr);
   REQUIRE(probe->victim == ONLINE_DYN);
   REQUIRE(probe->multi_victim == ONLINE_DYN + 1);
   REQUIRE(rt->add_instance(probe->multi_victim, &probe->attached) == 0);
-  auto cb = [probe](unsigned core) { return core == 1 ? (*probe)() : 0; };
-  auto mcb = [probe](unsigned core, instance_node*) { return core == 1 ? (*probe)() : 0; };
+  auto cb = [probe](unsigned core) { return core == probe->cpu.b ? (*probe)() : 0; };
+  auto mcb = [probe](unsigned core, instance_node*) {
+    return core == probe->cpu.b ? (*probe)() : 0;
+  };
 
   REQUIRE(rt->setup_state(AP_USER_ONLINE, "reentry/online", cb, cb) == 0);
   REQUIRE(rt->setup_state(ARENA_PREPARE, "reentry/prepare", cb, cb) == 0);
@@ -109,7 +113,7 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
   const int m = rt->setup_state_multi(ONLINE_DYN, "reentry/multi:online", mcb, mcb);
   REQUIRE(m == ONLINE_DYN + 2);
   REQUIRE(rt->add_instance(m, &inst) == 0);
-  REQUIRE(rt->core_down(1) == 0);
+  REQUIRE(rt->core_down(cpu.b) == 0);
 
   const auto limit = 10s;
   SUBCASE("from an ONLINE callback (the core's hotplug thread), during core_up") {
@@ -118,7 +122,7 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
     REQUIRE(rt->remove_instance_nocalls(m, &inst) == 0);
     probe->armed = true;
     int ret = -1;
-    bounded(limit, "core_up", [&] { ret = rt->core_up(1); });
+    bounded(limit, "core_up", [&] { ret = rt->core_up(cpu.b); });
     CHECK(ret == 0);
     CHECK(probe->ran == 1);
     probe->check("ONLINE callback");
@@ -126,18 +130,18 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
   SUBCASE("from a PREPARE callback (the caller's thread), during core_up") {
     probe->armed = true;
     int ret = -1;
-    bounded(limit, "core_up", [&] { ret = rt->core_up(1); });
+    bounded(limit, "core_up", [&] { ret = rt->core_up(cpu.b); });
     CHECK(ret == 0);
     CHECK(probe->ran == 1);
     probe->check("PREPARE callback");
   }
   SUBCASE("from a STARTING callback, during core_down") {
-    REQUIRE(rt->core_up(1) == 0);
+    REQUIRE(rt->core_up(cpu.b) == 0);
     REQUIRE(rt->remove_state_nocalls(AP_USER_ONLINE) == 0);
     REQUIRE(rt->remove_instance_nocalls(m, &inst) == 0);
     probe->armed = true;
     int ret = -1;
-    bounded(limit, "core_down", [&] { ret = rt->core_down(1); });
+    bounded(limit, "core_down", [&] { ret = rt->core_down(cpu.b); });
     CHECK(ret == 0);
     CHECK(probe->ran == 1);
     probe->check("STARTING callback");
@@ -148,14 +152,14 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
     REQUIRE(rt->remove_state_nocalls(AP_USER_ONLINE) == 0);
     probe->armed = true;
     int ret = -1;
-    bounded(limit, "core_up", [&] { ret = rt->core_up(1); });
+    bounded(limit, "core_up", [&] { ret = rt->core_up(cpu.b); });
     CHECK(ret == 0);
     CHECK(probe->ran == 1);
     probe->check("multi-instance callback");
   }
   SUBCASE("from the startup invoked by setup_state() and the teardown invoked by "
           "remove_state()") {
-    REQUIRE(rt->core_up(1) == 0);
+    REQUIRE(rt->core_up(cpu.b) == 0);
     probe->armed = true;
     int ret = -1;
     bounded(limit, "setup_state", [&] { ret = rt->setup_state(ONLINE_DYN, "reentry/x", cb, cb); });
@@ -169,7 +173,7 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
     probe->check("remove_state callback");
   }
   SUBCASE("from the callbacks invoked by add_instance() and remove_instance()") {
-    REQUIRE(rt->core_up(1) == 0);
+    REQUIRE(rt->core_up(cpu.b) == 0);
     probe->armed = true;
     int ret = -1;
     bounded(limit, "add_instance", [&] { ret = rt->add_instance(m, &other); });
@@ -189,10 +193,10 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
 
 TEST_CASE("The node list add/remove operations cannot be used from CPU hotplug read locked "
           "regions, nor can hotplug operations: under cpus_read_lock() they return -EDEADLK") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   event_log log;
   named_node a("a"), b("b");
-  auto rt = make_runtime();
+  auto rt = two_core_runtime(cpu);
   const int m = rt->setup_state_multi(ONLINE_DYN, "rl/m:online", log.multi_startup("m"),
                                       log.multi_teardown("m"));
   REQUIRE(m == ONLINE_DYN);
@@ -204,32 +208,32 @@ TEST_CASE("The node list add/remove operations cannot be used from CPU hotplug r
     CHECK(rt->add_instance_nocalls(m, &b) == -EDEADLK);
     CHECK(rt->remove_instance(m, &a) == -EDEADLK);
     CHECK(rt->remove_instance_nocalls(m, &a) == -EDEADLK);
-    CHECK(rt->core_down(1) == -EDEADLK);
-    CHECK(rt->set_target(1, OFFLINE) == -EDEADLK);
-    CHECK(rt->core_up(1) == -EDEADLK);  // even when there is nothing to do
+    CHECK(rt->core_down(cpu.b) == -EDEADLK);
+    CHECK(rt->set_target(cpu.b, OFFLINE) == -EDEADLK);
+    CHECK(rt->core_up(cpu.b) == -EDEADLK);  // even when there is nothing to do
     {
       cpus_read_guard nested(*rt);
-      CHECK(rt->core_down(1) == -EDEADLK);
+      CHECK(rt->core_down(cpu.b) == -EDEADLK);
     }
-    CHECK(rt->core_down(1) == -EDEADLK);  // still held after the nested unlock
+    CHECK(rt->core_down(cpu.b) == -EDEADLK);  // still held after the nested unlock
   });
   CHECK(log.take() == no_events);
   CHECK(a.attached_state == m);
   CHECK(b.attached_state == -1);
-  CHECK(rt->state(1) == ONLINE);
+  CHECK(rt->state(cpu.b) == ONLINE);
   // Unlocked, they work.
   CHECK(rt->add_instance(m, &b) == 0);
-  CHECK(rt->core_down(1) == 0);
-  CHECK(rt->core_up(1) == 0);
+  CHECK(rt->core_down(cpu.b) == 0);
+  CHECK(rt->core_up(cpu.b) == 0);
   CHECK(rt->remove_instance(m, &a) == 0);
   CHECK(rt->remove_instance(m, &b) == 0);
 }
 
 TEST_CASE("setup_state() and remove_state() take cpus_read_lock themselves, which nests: "
           "called while the caller holds it they work and invoke the callbacks") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   event_log log;
-  auto rt = make_runtime();
+  auto rt = two_core_runtime(cpu);
   int dyn = -1;
   int removed = -1;
   bounded(10s, "setup_state under cpus_read_lock", [&] {
@@ -239,17 +243,17 @@ TEST_CASE("setup_state() and remove_state() take cpus_read_lock themselves, whic
   });
   CHECK(dyn == ONLINE_DYN);
   CHECK(removed == 0);
-  const std::vector<std::string> expected = {"up x core0", "up x core1", "down x core0",
-                                             "down x core1"};
+  const auto expected = on(cpu, {"up x coreA", "up x coreB", "down x coreA",
+                                             "down x coreB"});
   CHECK(log.take() == expected);
 }
 
 TEST_CASE("If the setup function has to be called from a CPU hotplug read locked region, "
           "then the _cpuslocked() variants have to be used: without the lock held they are "
           "-ENOLCK; with it they work, and setup_state_cpuslocked() invokes the startups") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   event_log log;
-  auto rt = make_runtime();
+  auto rt = two_core_runtime(cpu);
   CHECK(rt->setup_state_cpuslocked(ONLINE_DYN, "cl/x:online", log.startup("x"),
                                    log.teardown("x")) == -ENOLCK);
   CHECK(rt->setup_state_nocalls_cpuslocked(AP_USER_ONLINE, "cl/y:online", nullptr,
@@ -270,7 +274,7 @@ TEST_CASE("If the setup function has to be called from a CPU hotplug read locked
                                              nullptr) == 0);
     CHECK(rt->remove_state_nocalls_cpuslocked(AP_ARENA_ONLINE) == 0);
   });
-  CHECK(log.take() == std::vector<std::string>{"up x core0", "up x core1"});
+  CHECK(log.take() == on(cpu, {"up x coreA", "up x coreB"}));
   CHECK(has_state(*rt, "cl/x:online"));
   CHECK(has_state(*rt, "cl/y:online"));
   CHECK_FALSE(has_state(*rt, "cl/z:online"));

@@ -162,39 +162,39 @@ TEST_CASE("Only the PREPARE and ONLINE sections provide a dynamic allocation ran
 TEST_CASE("setup_state() installs the callbacks and invokes the startup callback for all "
           "CPUs which have currently a state at or past the newly installed state, in "
           "ascending CPU order") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   event_log log;
-  auto rt = make_runtime();
+  auto rt = two_core_runtime(cpu);
   const int mid = TIMERS_PREPARE;
   REQUIRE(rt->setup_state_nocalls(mid, "calls/mid:prepare", nullptr, nullptr) == 0);
-  REQUIRE(rt->core_down(1) == 0);
-  REQUIRE(rt->set_target(1, mid) == 0);
-  REQUIRE(rt->state(1) == mid);
+  REQUIRE(rt->core_down(cpu.b) == 0);
+  REQUIRE(rt->set_target(cpu.b, mid) == 0);
+  REQUIRE(rt->state(cpu.b) == mid);
 
   // Below core 1's state: both cores, core 0 first.
   CHECK(rt->setup_state(ARENA_PREPARE, "calls/arena:prepare", log.startup("arena"),
                         log.teardown("arena")) == 0);
-  CHECK(log.take() == std::vector<std::string>{"up arena core0", "up arena core1"});
+  CHECK(log.take() == on(cpu, {"up arena coreA", "up arena coreB"}));
   // Past core 1's state: core 0 only.
   const int dyn = rt->setup_state(PREPARE_DYN, "calls/dyn:prepare", log.startup("dyn"),
                                   log.teardown("dyn"));
   CHECK(dyn == PREPARE_DYN);
-  CHECK(log.take() == std::vector<std::string>{"up dyn core0"});
+  CHECK(log.take() == on(cpu, {"up dyn coreA"}));
   CHECK(rt->setup_state(ONLINE_DYN, "calls/x:online", log.startup("x"), log.teardown("x")) ==
         ONLINE_DYN);
-  CHECK(log.take() == std::vector<std::string>{"up x core0"});
+  CHECK(log.take() == on(cpu, {"up x coreA"}));
   // Exactly at core 1's state: invoked there too (the walk considers that state done).
   REQUIRE(rt->remove_state_nocalls(mid) == 0);
   CHECK(rt->setup_state(mid, "calls/mid2:prepare", log.startup("mid2"), log.teardown("mid2")) ==
         0);
-  CHECK(log.take() == std::vector<std::string>{"up mid2 core0", "up mid2 core1"});
+  CHECK(log.take() == on(cpu, {"up mid2 coreA", "up mid2 coreB"}));
 
   // From here the installed callbacks are part of every walk.
-  REQUIRE(rt->core_up(1) == 0);
-  CHECK(log.take() == std::vector<std::string>{"up dyn core1", "up x core1"});
-  REQUIRE(rt->core_down(1) == 0);
-  const std::vector<std::string> down = {"down x core1", "down dyn core1", "down mid2 core1",
-                                         "down arena core1"};
+  REQUIRE(rt->core_up(cpu.b) == 0);
+  CHECK(log.take() == on(cpu, {"up dyn coreB", "up x coreB"}));
+  REQUIRE(rt->core_down(cpu.b) == 0);
+  const auto down = on(cpu, {"down x coreB", "down dyn coreB", "down mid2 coreB",
+                                         "down arena coreB"});
   CHECK(log.take() == down);
 }
 
@@ -202,67 +202,67 @@ TEST_CASE("setup_state(): If a callback fails for CPU N then the teardown callba
           "0 .. N-1 is invoked to rollback the operation. The state setup fails, the callbacks "
           "for the state are not installed and in case of dynamic allocation the allocated "
           "state is freed") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   event_log log;
-  auto rt = make_runtime();
+  auto rt = two_core_runtime(cpu);
   rt->set_trace(true);
 
   SUBCASE("dynamic ONLINE state") {
-    log.fail_on("up dyn core1", -ENOMEM);
+    log.fail_on(line_on(cpu, "up dyn coreB"), -ENOMEM);
     CHECK(rt->setup_state(ONLINE_DYN, "rb/dyn:online", log.startup("dyn"),
                           log.teardown("dyn")) == -ENOMEM);
-    const std::vector<std::string> expected = {"up dyn core0", "up dyn core1 fail",
-                                               "down dyn core0"};
+    const auto expected = on(cpu, {"up dyn coreA", "up dyn coreB fail",
+                                               "down dyn coreA"});
     CHECK(log.take() == expected);
     CHECK_FALSE(has_state(*rt, "rb/dyn:online"));
     const auto trace = trace_lines(rt->take_trace(), {ONLINE_DYN});
-    const std::vector<std::string> expected_trace = {
-        "up 33 rb/dyn:online core0", "up 33 rb/dyn:online core1 -> " + std::to_string(-ENOMEM),
-        "down 33 rb/dyn:online core0 rollback"};
+    const auto expected_trace = on(cpu, {
+        "up 33 rb/dyn:online coreA", "up 33 rb/dyn:online coreB -> " + std::to_string(-ENOMEM),
+        "down 33 rb/dyn:online coreA rollback"});
     CHECK(trace == expected_trace);
     // The freed number is the next one handed out.
     CHECK(rt->setup_state(ONLINE_DYN, "rb/next:online", log.startup("next"), nullptr) ==
           ONLINE_DYN);
-    CHECK(log.take() == std::vector<std::string>{"up next core0", "up next core1"});
+    CHECK(log.take() == on(cpu, {"up next coreA", "up next coreB"}));
   }
   SUBCASE("dynamic PREPARE state") {
-    log.fail_on("up dyn core1", -ENOMEM);
+    log.fail_on(line_on(cpu, "up dyn coreB"), -ENOMEM);
     CHECK(rt->setup_state(PREPARE_DYN, "rb/dyn:prepare", log.startup("dyn"),
                           log.teardown("dyn")) == -ENOMEM);
-    const std::vector<std::string> expected = {"up dyn core0", "up dyn core1 fail",
-                                               "down dyn core0"};
+    const auto expected = on(cpu, {"up dyn coreA", "up dyn coreB fail",
+                                               "down dyn coreA"});
     CHECK(log.take() == expected);
     CHECK_FALSE(has_state(*rt, "rb/dyn:prepare"));
     CHECK(rt->setup_state(PREPARE_DYN, "rb/next:prepare", nullptr, nullptr) == PREPARE_DYN);
   }
   SUBCASE("static state") {
-    log.fail_on("up static core1", -EIO);
+    log.fail_on(line_on(cpu, "up static coreB"), -EIO);
     CHECK(rt->setup_state(AP_USER_ONLINE, "rb/static:online", log.startup("static"),
                           log.teardown("static")) == -EIO);
-    const std::vector<std::string> expected = {"up static core0", "up static core1 fail",
-                                               "down static core0"};
+    const auto expected = on(cpu, {"up static coreA", "up static coreB fail",
+                                               "down static coreA"});
     CHECK(log.take() == expected);
     CHECK_FALSE(has_state(*rt, "rb/static:online"));
     // The slot is free again, and the failed callbacks are not part of any walk.
-    REQUIRE(rt->core_down(1) == 0);
-    REQUIRE(rt->core_up(1) == 0);
+    REQUIRE(rt->core_down(cpu.b) == 0);
+    REQUIRE(rt->core_up(cpu.b) == 0);
     CHECK(log.take() == no_events);
     CHECK(rt->setup_state(AP_USER_ONLINE, "rb/again:online", nullptr, nullptr) == 0);
   }
   SUBCASE("CPU 0 fails: there is nothing to roll back") {
-    log.fail_on("up first core0", -EIO);
+    log.fail_on(line_on(cpu, "up first coreA"), -EIO);
     CHECK(rt->setup_state(ONLINE_DYN, "rb/first:online", log.startup("first"),
                           log.teardown("first")) == -EIO);
-    CHECK(log.take() == std::vector<std::string>{"up first core0 fail"});
+    CHECK(log.take() == on(cpu, {"up first coreA fail"}));
     CHECK_FALSE(has_state(*rt, "rb/first:online"));
   }
 }
 
 TEST_CASE("cpuhp_setup_state_nocalls(), cpuhp_setup_state_nocalls_cpuslocked() and "
           "cpuhp_setup_state_multi() only install the callbacks") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   event_log log;
-  auto rt = make_runtime();
+  auto rt = two_core_runtime(cpu);
   CHECK(rt->setup_state_nocalls(AP_USER_ONLINE, "nocalls/a:online", log.startup("a"),
                                 log.teardown("a")) == 0);
   {
@@ -278,8 +278,8 @@ TEST_CASE("cpuhp_setup_state_nocalls(), cpuhp_setup_state_nocalls_cpuslocked() a
   CHECK(has_state(*rt, "nocalls/b:prepare"));
   CHECK(has_state(*rt, "nocalls/m:online"));
   // Installed: the next walk invokes them.
-  REQUIRE(rt->core_down(1) == 0);
-  CHECK(log.take() == std::vector<std::string>{"down a core1", "down b core1"});
-  REQUIRE(rt->core_up(1) == 0);
-  CHECK(log.take() == std::vector<std::string>{"up b core1", "up a core1"});
+  REQUIRE(rt->core_down(cpu.b) == 0);
+  CHECK(log.take() == on(cpu, {"down a coreB", "down b coreB"}));
+  REQUIRE(rt->core_up(cpu.b) == 0);
+  CHECK(log.take() == on(cpu, {"up b coreB", "up a coreB"}));
 }

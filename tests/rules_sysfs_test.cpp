@@ -15,91 +15,92 @@ using namespace hotcore_test;
 TEST_CASE("cpu_hotplug_disable() makes core_up, core_down and set_target return -EBUSY until "
           "the matching cpu_hotplug_enable(); it counts, and enable without disable is "
           "-EINVAL") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   event_log log;
-  auto rt = make_runtime();
+  auto rt = two_core_runtime(cpu);
   REQUIRE(rt->setup_state(AP_USER_ONLINE, "dis/w:online", log.startup("w"),
                           log.teardown("w")) == 0);
   log.clear();
   CHECK(rt->cpu_hotplug_enable() == -EINVAL);
   CHECK(rt->cpu_hotplug_disable() == 0);
   CHECK(rt->cpu_hotplug_disable() == 0);
-  CHECK(rt->core_down(1) == -EBUSY);
-  CHECK(rt->set_target(1, AP_USER_ONLINE) == -EBUSY);
-  CHECK(rt->state(1) == ONLINE);
+  CHECK(rt->core_down(cpu.b) == -EBUSY);
+  CHECK(rt->set_target(cpu.b, AP_USER_ONLINE) == -EBUSY);
+  CHECK(rt->state(cpu.b) == ONLINE);
   CHECK(rt->cpu_hotplug_enable() == 0);
-  CHECK(rt->core_down(1) == -EBUSY);  // still disabled once
+  CHECK(rt->core_down(cpu.b) == -EBUSY);  // still disabled once
   CHECK(log.take() == no_events);
   CHECK(rt->cpu_hotplug_enable() == 0);
   CHECK(rt->cpu_hotplug_enable() == -EINVAL);
-  CHECK(rt->core_down(1) == 0);
+  CHECK(rt->core_down(cpu.b) == 0);
   CHECK(rt->cpu_hotplug_disable() == 0);
-  CHECK(rt->core_up(1) == -EBUSY);
-  CHECK(rt->state(1) == OFFLINE);
+  CHECK(rt->core_up(cpu.b) == -EBUSY);
+  CHECK(rt->state(cpu.b) == OFFLINE);
   CHECK(rt->cpu_hotplug_enable() == 0);
-  CHECK(rt->core_up(1) == 0);
-  CHECK(log.take() == std::vector<std::string>{"down w core1", "up w core1"});
+  CHECK(rt->core_up(cpu.b) == 0);
+  CHECK(log.take() == on(cpu, {"down w coreB", "up w coreB"}));
 }
 
 TEST_CASE("core_down() of the last core that takes tasks (sched:active) is -EBUSY") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   event_log log;
-  auto rt = make_runtime();
+  auto rt = two_core_runtime(cpu);
   REQUIRE(rt->setup_state(AP_USER_ONLINE, "last/w:online", log.startup("w"),
                           log.teardown("w")) == 0);
   log.clear();
   rt->set_trace(true);
-  REQUIRE(rt->core_down(1) == 0);
+  REQUIRE(rt->core_down(cpu.b) == 0);
   (void)rt->take_trace();
   log.clear();
-  CHECK(rt->core_down(0) == -EBUSY);
-  CHECK(rt->set_target(0, OFFLINE) == -EBUSY);
-  CHECK(rt->set_target(0, AP_USER_ONLINE) == -EBUSY);  // below sched:active
-  CHECK(rt->state(0) == ONLINE);
-  CHECK(rt->core_active(0));
+  CHECK(rt->core_down(cpu.a) == -EBUSY);
+  CHECK(rt->set_target(cpu.a, OFFLINE) == -EBUSY);
+  CHECK(rt->set_target(cpu.a, AP_USER_ONLINE) == -EBUSY);  // below sched:active
+  CHECK(rt->state(cpu.a) == ONLINE);
+  CHECK(rt->core_active(cpu.a));
   CHECK(log.take() == no_events);
   CHECK(rt->take_trace().empty());
 
   // Another active core makes it possible; then that one is the last.
-  REQUIRE(rt->core_up(1) == 0);
-  CHECK(rt->core_down(0) == 0);
-  CHECK(rt->state(0) == OFFLINE);
-  CHECK(rt->core_down(1) == -EBUSY);
-  CHECK(rt->state(1) == ONLINE);
-  CHECK(rt->core_up(0) == 0);
-  CHECK(rt->online_cores() == std::vector<unsigned>{0, 1});
+  REQUIRE(rt->core_up(cpu.b) == 0);
+  CHECK(rt->core_down(cpu.a) == 0);
+  CHECK(rt->state(cpu.a) == OFFLINE);
+  CHECK(rt->core_down(cpu.b) == -EBUSY);
+  CHECK(rt->state(cpu.b) == ONLINE);
+  CHECK(rt->core_up(cpu.a) == 0);
+  CHECK(rt->online_cores() == std::vector<unsigned>{cpu.a, cpu.b});
 }
 
 TEST_CASE("core_up() of an ONLINE core and core_down() of an OFFLINE core are no-ops that "
           "return 0; an unknown core is -EINVAL") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   event_log log;
-  auto rt = make_runtime();
+  auto rt = two_core_runtime(cpu);
   REQUIRE(rt->setup_state(AP_USER_ONLINE, "noop/w:online", log.startup("w"),
                           log.teardown("w")) == 0);
   log.clear();
   rt->set_trace(true);
-  CHECK(rt->core_up(1) == 0);
+  CHECK(rt->core_up(cpu.b) == 0);
   CHECK(log.take() == no_events);
   CHECK(rt->take_trace().empty());
-  REQUIRE(rt->core_down(1) == 0);
+  REQUIRE(rt->core_down(cpu.b) == 0);
   (void)rt->take_trace();
   log.clear();
-  CHECK(rt->core_down(1) == 0);
+  CHECK(rt->core_down(cpu.b) == 0);
   CHECK(log.take() == no_events);
   CHECK(rt->take_trace().empty());
-  CHECK(rt->core_up(2) == -EINVAL);
+  const unsigned unknown = cpu.b + 1;  // the cores are cpu.a < cpu.b
+  CHECK(rt->core_up(unknown) == -EINVAL);
   CHECK(rt->core_down(64) == -EINVAL);
-  CHECK(rt->state(9) == -EINVAL);
-  CHECK(rt->target(9) == -EINVAL);
-  CHECK_FALSE(rt->core_online(9));
-  CHECK_FALSE(rt->core_active(9));
+  CHECK(rt->state(unknown) == -EINVAL);
+  CHECK(rt->target(unknown) == -EINVAL);
+  CHECK_FALSE(rt->core_online(unknown));
+  CHECK_FALSE(rt->core_active(unknown));
 }
 
 TEST_CASE("core_online() is true between sched:starting up and down, core_active() between "
           "sched:active up and down; online_cores() lists the cores at ONLINE") {
-  CPUS_0_AND_1();
-  auto rt = offline_runtime({0, 1});
+  TWO_CPUS(cpu);
+  auto rt = offline_runtime(cpu);
   CHECK(rt->online_cores().empty());
   REQUIRE(rt->setup_state(AP_USER_STARTING_1, "flags/t:starting", nullptr, nullptr) == 0);
   REQUIRE(rt->setup_state(AP_USER_ONLINE, "flags/w:online", nullptr, nullptr) == 0);
@@ -107,17 +108,17 @@ TEST_CASE("core_online() is true between sched:starting up and down, core_active
     CHECK_FALSE(rt->core_online(c));
     CHECK_FALSE(rt->core_active(c));
   }
-  REQUIRE(rt->set_target(0, AP_USER_STARTING_1) == 0);
-  CHECK(rt->core_online(0));
-  CHECK_FALSE(rt->core_active(0));
-  REQUIRE(rt->set_target(0, AP_USER_ONLINE) == 0);
-  CHECK(rt->core_online(0));
-  CHECK_FALSE(rt->core_active(0));
+  REQUIRE(rt->set_target(cpu.a, AP_USER_STARTING_1) == 0);
+  CHECK(rt->core_online(cpu.a));
+  CHECK_FALSE(rt->core_active(cpu.a));
+  REQUIRE(rt->set_target(cpu.a, AP_USER_ONLINE) == 0);
+  CHECK(rt->core_online(cpu.a));
+  CHECK_FALSE(rt->core_active(cpu.a));
   CHECK(rt->online_cores().empty());
-  REQUIRE(rt->core_up(0) == 0);
-  CHECK(rt->core_active(0));
-  CHECK(rt->online_cores() == std::vector<unsigned>{0});
-  CHECK_FALSE(rt->core_online(1));
+  REQUIRE(rt->core_up(cpu.a) == 0);
+  CHECK(rt->core_active(cpu.a));
+  CHECK(rt->online_cores() == std::vector<unsigned>{cpu.a});
+  CHECK_FALSE(rt->core_online(cpu.b));
 }
 
 // ---- the listing
