@@ -358,13 +358,18 @@ TEST_CASE("core_down() lets the running task finish, moves the core's queued tas
       runs.ran(i);
     }) == 0);
   std::atomic<int> down_ret{1};
-  std::thread downer([&] {
-    pthread_setname_np(pthread_self(), "test-downer");
-    down_ret = rt->core_down(last);
-  });
-  // The walk is past sched:active and blocks, waiting for the running task.
-  REQUIRE(wait_until([&] { return !rt->core_active(last); }));
-  REQUIRE(wait_until([&] { return down_ret.load() != 1 || thread_asleep("test-downer"); }));
+  const auto moved = [&] {
+    for (const core_stats& c : rt->stats().cores)
+      if (c.core == last) return c.tasks_moved;
+    return std::uint64_t{0};
+  };
+  const std::uint64_t moved_before = moved();
+  std::thread downer([&] { down_ret = rt->core_down(last); });
+  // The walk is past sched:active and has handed the queued tasks to another core; it
+  // still waits for the running one.
+  const bool handed_over = wait_until([&] { return moved() >= moved_before + queued; });
+  CHECK(handed_over);
+  CHECK_FALSE(rt->core_active(last));
   CHECK(down_ret.load() == 1);  // still waiting for the running task
   release = true;
   release.notify_all();
