@@ -363,7 +363,7 @@ TEST_CASE("the allocator stays consistent under cross-core frees with cores chur
     while (!stop.load()) {
       const unsigned core = rt->cores()[round++ % rt->cores().size()];
       if (rt->core_down(core) == 0) REQUIRE(rt->core_up(core) == 0);
-      std::this_thread::sleep_for(std::chrono::microseconds(300));
+      std::this_thread::sleep_for(std::chrono::microseconds(300));  // not a wait: the pace
     }
   });
   std::thread outside([&] {
@@ -376,7 +376,8 @@ TEST_CASE("the allocator stays consistent under cross-core frees with cores chur
       work(static_cast<unsigned>(t));
       done.fetch_add(1, std::memory_order_release);
     }) == 0);
-  while (done.load(std::memory_order_acquire) < tasks) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(wait_until([&] { return done.load(std::memory_order_acquire) == tasks; },
+                     std::chrono::seconds(60)));
   stop.store(true);
   churn.join();
   outside.join();

@@ -93,7 +93,7 @@ class gate {
 
 TEST_CASE("cpus_read_lock(): while any thread holds it, core_down() and core_up() on other "
           "threads do not complete; they do once it is released") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   watchdog dog(30s, "read lock blocking test");
   auto rt = make_runtime();
   for (bool down : {true, false}) {
@@ -104,22 +104,24 @@ TEST_CASE("cpus_read_lock(): while any thread holds it, core_down() and core_up(
     {
       cpus_read_guard g(*rt);
       op = std::thread([&] {
-        ret = down ? rt->core_down(1) : rt->core_up(1);
+        pthread_setname_np(pthread_self(), "test-op");
+        ret = down ? rt->core_down(cpu.b) : rt->core_up(cpu.b);
         done = true;
       });
-      std::this_thread::sleep_for(200ms);
+      // The operation blocks on the lock: its thread sleeps, not done.
+      REQUIRE(wait_until([&] { return done || thread_asleep("test-op"); }));
       CHECK_FALSE(done);
-      CHECK(rt->state(1) == (down ? ONLINE : OFFLINE));
+      CHECK(rt->state(cpu.b) == (down ? ONLINE : OFFLINE));
       // Nested read locks on the holder's thread do not block either.
       rt->cpus_read_lock();
       rt->cpus_read_unlock();
-      std::this_thread::sleep_for(50ms);
+      REQUIRE(wait_until([&] { return done || thread_asleep("test-op"); }));
       CHECK_FALSE(done);
     }
     op.join();
     CHECK(done);
     CHECK(ret == 0);
-    CHECK(rt->state(1) == (down ? OFFLINE : ONLINE));
+    CHECK(rt->state(cpu.b) == (down ? OFFLINE : ONLINE));
   }
 }
 
@@ -137,7 +139,7 @@ TEST_CASE("cpus_read_lock(): readers do not exclude each other") {
   rt->cpus_read_unlock();
   {
     cpus_read_guard g(*rt);  // would hang if readers excluded each other
-    CHECK(rt->state(0) == ONLINE);
+    CHECK(rt->state(rt->cores().front()) == ONLINE);
   }
   release.open();
   reader.join();
@@ -145,7 +147,7 @@ TEST_CASE("cpus_read_lock(): readers do not exclude each other") {
 
 TEST_CASE("cpus_read_trylock() fails while a hotplug operation is in progress, and succeeds "
           "again after it") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   watchdog dog(30s, "trylock test");
   gate entered, leave;  // before the runtime: its destructor runs the teardown below
   std::atomic<bool> block{false};
@@ -159,7 +161,7 @@ TEST_CASE("cpus_read_trylock() fails while a hotplug operation is in progress, a
   }) == 0);
   block = true;
   int ret = -1;
-  std::thread op([&] { ret = rt->core_down(1); });
+  std::thread op([&] { ret = rt->core_down(cpu.b); });
   entered.wait();
   CHECK_FALSE(rt->cpus_read_trylock());
   leave.open();
@@ -172,11 +174,11 @@ TEST_CASE("cpus_read_trylock() fails while a hotplug operation is in progress, a
 TEST_CASE("hotplug operations from several threads are serialized: racing core_up/core_down "
           "of both cores never loses a callback, never runs one twice, and never takes the "
           "last active core down") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   watchdog dog(60s, "racing hotplug operations");
   ledger led;
   errors errs;
-  auto rt = make_runtime();
+  auto rt = make_runtime({.cores = {cpu.a, cpu.b}});
   REQUIRE(rt->setup_state(ARENA_PREPARE, "race/a:prepare", led.startup("a"),
                           led.teardown("a")) == 0);
   REQUIRE(rt->setup_state(AP_USER_STARTING_1, "race/t:starting", led.startup("t"),
@@ -199,14 +201,14 @@ TEST_CASE("hotplug operations from several threads are serialized: racing core_u
     }
   };
   std::vector<std::thread> threads;
-  threads.emplace_back(cycler, 0u, 1u);
-  threads.emplace_back(cycler, 1u, 2u);
-  threads.emplace_back(cycler, 1u, 3u);
+  threads.emplace_back(cycler, cpu.a, 1u);
+  threads.emplace_back(cycler, cpu.b, 2u);
+  threads.emplace_back(cycler, cpu.b, 3u);
   threads.emplace_back([&] {
     while (!stop && std::chrono::steady_clock::now() < deadline) {
       cpus_read_guard g(*rt);
-      if (!rt->core_active(0) && !rt->core_active(1)) errs.add("no active core");
-      for (unsigned c : {0u, 1u}) {
+      if (!rt->core_active(cpu.a) && !rt->core_active(cpu.b)) errs.add("no active core");
+      for (unsigned c : {cpu.a, cpu.b}) {
         const int s = rt->state(c);
         if (s != OFFLINE && s != ONLINE) errs.add("core left between states: " + std::to_string(s));
       }
@@ -218,7 +220,7 @@ TEST_CASE("hotplug operations from several threads are serialized: racing core_u
   CHECK(ops > 0);
   CHECK(checks > 0);
   CHECK(led.violations() == std::vector<std::string>{});
-  for (unsigned c : {0u, 1u})
+  for (unsigned c : {cpu.a, cpu.b})
     for (const char* tag : {"a", "t", "w"}) CHECK(led.held(c, tag) == (rt->state(c) == ONLINE));
   rt.reset();
   CHECK(led.held_keys() == std::vector<std::string>{});
@@ -230,7 +232,7 @@ TEST_CASE("everything at once, bounded: core up/down, add/remove instance, read-
           "sections, dynamic state setup/removal and hotplug disable; every operation returns "
           "0 or an expected errno, no state moves under the read lock, startups and teardowns "
           "balance per (core, state, instance), nothing deadlocks") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   watchdog dog(90s, "concurrent stress");
   ledger led;
   errors errs;
@@ -260,12 +262,12 @@ TEST_CASE("everything at once, bounded: core up/down, add/remove instance, read-
       int r;
       std::string what;
       switch (rng() % 3) {
-        case 0: r = rt->core_down(1); what = "core_down(1)"; break;
-        case 1: r = rt->core_up(1); what = "core_up(1)"; break;
+        case 0: r = rt->core_down(cpu.b); what = "core_down(cpu.b)"; break;
+        case 1: r = rt->core_up(cpu.b); what = "core_up(cpu.b)"; break;
         default: {
           const int t = targets[rng() % 5];
-          r = rt->set_target(1, t);
-          what = "set_target(1, " + std::to_string(t) + ")";
+          r = rt->set_target(cpu.b, t);
+          what = "set_target(cpu.b, " + std::to_string(t) + ")";
         }
       }
       if (r != 0 && r != -EBUSY) errs.add(what + ": " + std::to_string(r));
@@ -294,16 +296,17 @@ TEST_CASE("everything at once, bounded: core up/down, add/remove instance, read-
           continue;
         }
         if (!try_it) rt->cpus_read_lock();
-        const int before = rt->state(1);
-        const bool online_before = rt->core_online(1);
+        const int before = rt->state(cpu.b);
+        const bool online_before = rt->core_online(cpu.b);
+        // Not a wait: the reader holds the lock a while, so that walks must wait for it.
         std::this_thread::sleep_for(200us);
-        if (rt->state(1) != before)
-          errs.add("core 1 moved under cpus_read_lock: " + std::to_string(before) + " -> " +
-                   std::to_string(rt->state(1)));
-        if (rt->core_online(1) != online_before) errs.add("core_online(1) changed under the lock");
+        if (rt->state(cpu.b) != before)
+          errs.add("core cpu.b moved under cpus_read_lock: " + std::to_string(before) + " -> " +
+                   std::to_string(rt->state(cpu.b)));
+        if (rt->core_online(cpu.b) != online_before) errs.add("core_online(cpu.b) changed under the lock");
         rt->cpus_read_unlock();
         n_reader.fetch_add(1, std::memory_order_relaxed);
-        std::this_thread::sleep_for(100us);
+        std::this_thread::sleep_for(100us);  // not a wait: lets a writer in between reads
       }
     });
   // dynamic states set up with calls and removed with calls.
@@ -328,6 +331,7 @@ TEST_CASE("everything at once, bounded: core up/down, add/remove instance, read-
     while (running()) {
       const int d = rt->cpu_hotplug_disable();
       if (d != 0) errs.add("cpu_hotplug_disable: " + std::to_string(d));
+      // Not waits: hotplug stays disabled a while, then enabled a longer while.
       std::this_thread::sleep_for(300us);
       const int e = rt->cpu_hotplug_enable();
       if (e != 0) errs.add("cpu_hotplug_enable: " + std::to_string(e));
@@ -350,8 +354,8 @@ TEST_CASE("everything at once, bounded: core up/down, add/remove instance, read-
 
   // The ledger matches where the cores are.
   CHECK(led.violations() == std::vector<std::string>{});
-  REQUIRE(rt->core_up(1) == 0);
-  for (unsigned c : {0u, 1u}) {
+  REQUIRE(rt->core_up(cpu.b) == 0);
+  for (unsigned c : {cpu.a, cpu.b}) {
     for (const char* tag : {"a", "s", "w"}) CHECK(led.held(c, tag));
     for (const char* tag : {"dp", "do"}) CHECK_FALSE(led.held(c, tag));
     for (const auto& n : nodes) CHECK(led.held(c, "m", &n) == (n.attached_state == m));

@@ -26,15 +26,16 @@ struct tracked {
 //   STARTING  AP_USER_STARTING_1 (static; part of every walk, never made to fail)
 //   ONLINE    AP_ARENA_ONLINE (static), ONLINE_DYN (dynamic), a multi-instance dynamic
 //             state with two instances
-// and both cores ONLINE.
+// and both cores (the two CPUs given, TWO_CPUS) ONLINE.
 struct fi_fixture {
   ledger led;
   named_node i0{"i0"};
   named_node i1{"i1"};
-  std::unique_ptr<runtime> rt = make_runtime();
+  std::unique_ptr<runtime> rt;
   std::vector<tracked> states;
 
-  fi_fixture() {
+  explicit fi_fixture(const cpu_pair& cpu)
+      : rt(make_runtime(runtime_options{.cores = {cpu.a, cpu.b}})) {
     install(ARENA_PREPARE, "fi/arena:prepare");
     install(PREPARE_DYN, "fi/dyn:prepare");
     install(AP_USER_STARTING_1, "fi/timers:starting");
@@ -103,7 +104,10 @@ struct fi_fixture {
   }
 };
 
-unsigned other_core(unsigned core) { return core == 0 ? 1 : 0; }
+// other_core() is the runtime's other core (it has two).
+unsigned other_core(const runtime& rt, unsigned core) {
+  return rt.cores().front() == core ? rt.cores().back() : rt.cores().front();
+}
 
 }  // namespace
 
@@ -111,9 +115,9 @@ TEST_CASE("cpuN/hotplug/fail, exhaustively: for every state that accepts it, in 
           "directions, on each core, the operation fails with -EAGAIN, a failed online goes "
           "back to the previous state, a failed offline back to ONLINE, the fail is cleared "
           "and nothing leaks") {
-  CPUS_0_AND_1();
-  fi_fixture f;
-  REQUIRE(f.rt->cores() == std::vector<unsigned>{0, 1});
+  TWO_CPUS(cpu);
+  fi_fixture f(cpu);
+  REQUIRE(f.rt->cores() == std::vector<unsigned>{cpu.a, cpu.b});
   std::set<std::pair<int, bool>> user_cases;  // (state, up) injected for a user state
   int cases = 0;
   for (const state_row& row : f.rt->states()) {
@@ -147,7 +151,7 @@ TEST_CASE("cpuN/hotplug/fail, exhaustively: for every state that accepts it, in 
         CHECK(ret == -EAGAIN);
         CHECK(f.rt->state(core) == (up ? OFFLINE : ONLINE));
         CHECK(f.rt->fail(core) == -1);
-        CHECK(f.rt->state(other_core(core)) == ONLINE);
+        CHECK(f.rt->state(other_core(*f.rt, core)) == ONLINE);
         int injected = 0;
         for (const auto& ev : f.rt->take_trace()) {
           if (!ev.injected) continue;
@@ -188,8 +192,8 @@ TEST_CASE("cpuN/hotplug/fail, exhaustively: for every state that accepts it, in 
 TEST_CASE("callbacks that fail by themselves, exhaustively: every PREPARE startup, every "
           "ONLINE startup and teardown, each instance of a multi-instance state, on each core: "
           "the operation returns the callback's error and rolls back without leaking") {
-  CPUS_0_AND_1();
-  fi_fixture f;
+  TWO_CPUS(cpu);
+  fi_fixture f(cpu);
   int cases = 0;
   for (const auto& t : f.states) {
     const section sec = section_of(t.state);
@@ -222,8 +226,8 @@ TEST_CASE("callbacks that fail by themselves, exhaustively: every PREPARE startu
 TEST_CASE("Recursive failures, for every pair of ONLINE states: a failure while rolling back "
           "stops the state machine right there (the CPU is left at the last state whose "
           "startup succeeded), the original error is returned, nothing leaks") {
-  CPUS_0_AND_1();
-  fi_fixture f;
+  TWO_CPUS(cpu);
+  fi_fixture f(cpu);
   std::vector<const tracked*> online;
   for (const auto& t : f.states)
     if (section_of(t.state) == section::online) online.push_back(&t);

@@ -17,8 +17,11 @@
 #include <vector>
 
 #include "hotplug/hotplug_lock.h"
+#include "test_support.h"
 
 using hotcore::detail::hotplug_lock;
+using hotcore_test::thread_asleep;
+using hotcore_test::wait_until;
 using namespace std::chrono_literals;
 
 namespace {
@@ -33,17 +36,6 @@ std::unique_ptr<hotplug_lock> make_lock(hotplug_lock::read_side side) {
   hotplug_lock::read_side side = hotplug_lock::read_side::symmetric;               \
   SUBCASE("read side: membarrier") { side = hotplug_lock::read_side::asymmetric; } \
   SUBCASE("read side: seq_cst") { side = hotplug_lock::read_side::symmetric; }
-
-// wait_until() polls cond (every 100 µs) until it holds or 30 s pass; it returns cond().
-template <class Cond>
-bool wait_until(Cond cond) {
-  const auto deadline = std::chrono::steady_clock::now() + 30s;
-  while (!cond()) {
-    if (std::chrono::steady_clock::now() > deadline) return false;
-    std::this_thread::sleep_for(100us);
-  }
-  return true;
-}
 
 // writer_pending() is true once a writer has raised its flag on lock (it waits or is in):
 // a read_trylock() from a thread that holds nothing then fails.
@@ -117,7 +109,7 @@ TEST_CASE("cpus_read_lock() inhibits CPU hotplug operations: readers never see a
     lock->write_unlock();
     // Let the readers in between writes (a writer that relocks at once would starve them).
     const long before = reads.load();
-    if (!wait_until([&] { return reads.load() > before; })) {
+    if (!wait_until([&] { return reads.load() > before; }, 30s)) {
       FAIL_CHECK("no reader got in between two writes for 30 s");
       break;
     }
@@ -143,13 +135,14 @@ TEST_CASE("a writer waits for a reader that sleeps inside cpus_read_lock(): it g
   std::thread reader([&] {
     lock->read_lock();
     reader_in = true;
-    // The reader sleeps inside until the test has seen the writer wait.
-    while (!release_reader) std::this_thread::sleep_for(1ms);
+    // The reader stays inside until the test has seen the writer wait.
+    release_reader.wait(false);
     reader_left = true;  // seq_cst: set before the unlock, seen by the writer after it gets in
     lock->read_unlock();
   });
   REQUIRE(wait_until([&] { return reader_in.load(); }));
   std::thread writer([&] {
+    pthread_setname_np(pthread_self(), "test-writer");
     lock->write_lock();
     writer_saw_reader_left = reader_left.load();
     writer_in = true;
@@ -158,9 +151,11 @@ TEST_CASE("a writer waits for a reader that sleeps inside cpus_read_lock(): it g
   // The writer has raised its flag and waits for the sleeping reader: it must still be out
   // (the reader does not leave until the test says so).
   REQUIRE(wait_until([&] { return writer_pending(*lock); }));
-  std::this_thread::sleep_for(20ms);  // give a wrongly admitted writer time to show
+  // It blocks (sleeps) in write_lock(), unless it was wrongly admitted.
+  REQUIRE(wait_until([&] { return writer_in.load() || thread_asleep("test-writer"); }));
   CHECK_FALSE(writer_in.load());
   release_reader = true;
+  release_reader.notify_all();
   reader.join();
   writer.join();
   CHECK(writer_in.load());
@@ -214,13 +209,15 @@ TEST_CASE("a reader that arrives while a writer is in parks until the writer lea
   std::atomic<bool> reader_started{false};
   std::atomic<bool> reader_in{false};
   std::thread reader([&] {
+    pthread_setname_np(pthread_self(), "test-reader");
     reader_started = true;
     lock->read_lock();
     reader_in = true;
     lock->read_unlock();
   });
   REQUIRE(wait_until([&] { return reader_started.load(); }));
-  std::this_thread::sleep_for(5ms);
+  // It blocks (sleeps) in read_lock(), unless it was wrongly admitted.
+  REQUIRE(wait_until([&] { return reader_in.load() || thread_asleep("test-reader"); }));
   CHECK_FALSE(reader_in.load());
   lock->write_unlock();
   reader.join();

@@ -17,6 +17,7 @@
 #include "hotcore/timers.h"
 #include "on_core.h"
 #include "test_support.h"
+#include "two_cores.h"
 
 using namespace hotcore_test;
 using namespace std::chrono_literals;
@@ -54,12 +55,14 @@ struct instance_log {
   }
 };
 
-// traced_runtime is a runtime on cores {0, 1} with the trace on and a log that names
+// traced_runtime is a runtime on two CPUs (TWO_CPUS) with the trace on and a log that names
 // the instances made with add().
 struct traced_runtime {
-  std::unique_ptr<runtime> rt = make_runtime(runtime_options{.cores = {0, 1}});
+  std::unique_ptr<runtime> rt;
   instance_log log;
-  traced_runtime() { rt->set_trace(true); }
+  explicit traced_runtime(const cpu_pair& cpu) : rt(two_core_runtime(cpu)) {
+    rt->set_trace(true);
+  }
   // add() makes an instance with make(rt) and names its nodes (the trace taken now is
   // its creation).
   template <class Make>
@@ -116,11 +119,7 @@ struct fire_table {
     };
   }
   bool wait_for(int n) {
-    const auto end = std::chrono::steady_clock::now() + 30s;
-    while (total.load(std::memory_order_acquire) < n)
-      if (std::chrono::steady_clock::now() > end) return false;
-      else std::this_thread::sleep_for(1ms);
-    return true;
+    return wait_until([&] { return total.load(std::memory_order_acquire) >= n; }, 30s);
   }
   int not_once(std::size_t from, std::size_t to) const {
     int n = 0;
@@ -141,8 +140,8 @@ std::string row_text(int state, const char* name, int instances) {
 TEST_CASE("two arenas and two timer services are instances of the same states: they survive "
           "1000 core down/up cycles with exact accounting, an exact event log, and every "
           "timer fires once") {
-  CPUS_0_AND_1();
-  traced_runtime tr;
+  TWO_CPUS(cpu);
+  traced_runtime tr(cpu);
   auto& rt = tr.rt;
   auto& log = tr.log;
   auto a1 = tr.add("a1", make_arena);
@@ -153,9 +152,9 @@ TEST_CASE("two arenas and two timer services are instances of the same states: t
   log.learn(t2_created, "t2");
   // Adding an instance runs its startups on every online core, PREPARE then ONLINE, for
   // that instance only.
-  CHECK(log.lines(t2_created) == std::vector<std::string>{
-                                     "up timers:prepare core0 t2", "up timers:prepare core1 t2",
-                                     "up timers:online core0 t2", "up timers:online core1 t2"});
+  CHECK(log.lines(t2_created) == on(cpu, {
+                                     "up timers:prepare coreA t2", "up timers:prepare coreB t2",
+                                     "up timers:online coreA t2", "up timers:online coreB t2"}));
   CHECK(log.names.size() == 8);  // two nodes each: one per state
   CHECK(a1->prepare_state() == a2->prepare_state());
   CHECK(a1->online_state() == a2->online_state());
@@ -170,7 +169,7 @@ TEST_CASE("two arenas and two timer services are instances of the same states: t
   for (int i = 0; i < cycles; ++i) {
     // On core 1: blocks from each arena (a1 small, a2 larger classes, so the two sums
     // differ) and timers on each service, some due before the core leaves, some after.
-    REQUIRE(run_on(*rt, 1, [&] {
+    REQUIRE(run_on(*rt, cpu.b, [&] {
               for (int k = 0; k < 3; ++k) {
                 const std::size_t s1 = 16 + 16 * static_cast<std::size_t>((i + k) % 8);
                 const std::size_t s2 = 200 + 100 * static_cast<std::size_t>((i + k) % 30);
@@ -186,23 +185,23 @@ TEST_CASE("two arenas and two timer services are instances of the same states: t
                 REQUIRE(t2->arm_after(delay, fired2.fn(id)));
               }
             }) == 1);
-    REQUIRE(rt->core_down(1) == 0);
-    REQUIRE(rt->core_up(1) == 0);
+    REQUIRE(rt->core_down(cpu.b) == 0);
+    REQUIRE(rt->core_up(cpu.b) == 0);
     // Teardown in descending state order, each state's instances in the order added;
     // startup ascending.
     for (const char* line :
-         {"down timers:online core1 t1", "down timers:online core1 t2",
-          "down mm/arena:online core1 a1", "down mm/arena:online core1 a2",
-          "down timers:prepare core1 t1", "down timers:prepare core1 t2",
-          "down mm/arena:prepare core1 a1", "down mm/arena:prepare core1 a2",
-          "up mm/arena:prepare core1 a1", "up mm/arena:prepare core1 a2",
-          "up timers:prepare core1 t1", "up timers:prepare core1 t2",
-          "up mm/arena:online core1 a1", "up mm/arena:online core1 a2",
-          "up timers:online core1 t1", "up timers:online core1 t2"})
-      expected.push_back(line);
+         {"down timers:online coreB t1", "down timers:online coreB t2",
+          "down mm/arena:online coreB a1", "down mm/arena:online coreB a2",
+          "down timers:prepare coreB t1", "down timers:prepare coreB t2",
+          "down mm/arena:prepare coreB a1", "down mm/arena:prepare coreB a2",
+          "up mm/arena:prepare coreB a1", "up mm/arena:prepare coreB a2",
+          "up timers:prepare coreB t1", "up timers:prepare coreB t2",
+          "up mm/arena:online coreB a1", "up mm/arena:online coreB a2",
+          "up timers:online coreB t1", "up timers:online coreB t2"})
+      expected.push_back(line_on(cpu, line));
     if (i % 100 == 99) {
       // Free on core 0 what core 1 made: a cross-core free into core 0's caches.
-      REQUIRE(run_on(*rt, 0, [&] {
+      REQUIRE(run_on(*rt, cpu.a, [&] {
                 for (void* p : held1) a1->deallocate(p);
                 for (void* p : held2) a2->deallocate(p);
               }) == 0);
@@ -217,7 +216,8 @@ TEST_CASE("two arenas and two timer services are instances of the same states: t
 
   REQUIRE(fired1.wait_for(cycles * timers_per_cycle));
   REQUIRE(fired2.wait_for(cycles * timers_per_cycle));
-  std::this_thread::sleep_for(5ms);  // a second run of any timer would show up here
+  // Nothing left queued: no timer can run again, so the counts below are final.
+  REQUIRE(wait_until([&] { return t1->stats().queued == 0 && t2->stats().queued == 0; }));
   CHECK(fired1.not_once(0, fired1.count.size()) == 0);
   CHECK(fired2.not_once(0, fired2.count.size()) == 0);
   for (timer_service* ts : {t1.get(), t2.get()}) {
@@ -241,8 +241,8 @@ TEST_CASE("two arenas and two timer services are instances of the same states: t
 TEST_CASE("an arena whose \"mm/arena:online\" startup fails on core N is torn down on exactly "
           "cores 0..N-1 (\"If a callback fails for CPU N then the teardown callback for CPU "
           "0 .. N-1 is invoked\"); the other two arenas are untouched") {
-  CPUS_0_AND_1();
-  traced_runtime tr;
+  TWO_CPUS(cpu);
+  traced_runtime tr(cpu);
   auto& rt = tr.rt;
   auto& log = tr.log;
   auto a1 = tr.add("a1", make_arena);
@@ -271,16 +271,17 @@ TEST_CASE("an arena whose \"mm/arena:online\" startup fails on core N is torn do
     log.learn(events, "a3");
     // Prepare on every core; online on cores 0..N-1 and the injected failure on core N;
     // online torn down on cores 0..N-1 (rollback); then the prepare instance removed.
-    std::vector<std::string> expected = {"up mm/arena:prepare core0 a3",
-                                         "up mm/arena:prepare core1 a3"};
-    for (unsigned c = 0; c < n; ++c)
-      expected.push_back("up mm/arena:online core" + std::to_string(c) + " a3");
+    std::vector<std::string> expected = on(cpu, {"up mm/arena:prepare coreA a3",
+                                                 "up mm/arena:prepare coreB a3"});
+    for (unsigned c : rt->cores())
+      if (c < n) expected.push_back("up mm/arena:online core" + std::to_string(c) + " a3");
     expected.push_back("up mm/arena:online core" + std::to_string(n) + " a3 -> " +
                        std::to_string(-EAGAIN) + " injected");
-    for (unsigned c = 0; c < n; ++c)
-      expected.push_back("down mm/arena:online core" + std::to_string(c) + " a3 rollback");
-    expected.push_back("down mm/arena:prepare core0 a3");
-    expected.push_back("down mm/arena:prepare core1 a3");
+    for (unsigned c : rt->cores())
+      if (c < n)
+        expected.push_back("down mm/arena:online core" + std::to_string(c) + " a3 rollback");
+    expected.push_back(line_on(cpu, "down mm/arena:prepare coreA a3"));
+    expected.push_back(line_on(cpu, "down mm/arena:prepare coreB a3"));
     CHECK(log.lines(events) == expected);
     // Nothing of a3 stays; a1 and a2 saw no callback and kept every cached block.
     CHECK(arena_snapshot(*a1) == before1);
@@ -290,17 +291,17 @@ TEST_CASE("an arena whose \"mm/arena:online\" startup fails on core N is torn do
   }
   // The same with a failing startup rather than an injected one: a3's prepare fails on
   // core 1 when that core comes up, and only a3's instance on core 1 rolls back.
-  REQUIRE(rt->core_down(1) == 0);
+  REQUIRE(rt->core_down(cpu.b) == 0);
   auto a3 = tr.add("a3", make_arena);
-  REQUIRE(rt->set_fail(1, ARENA_PREPARE) == 0);
-  CHECK(rt->core_up(1) == -EAGAIN);
+  REQUIRE(rt->set_fail(cpu.b, ARENA_PREPARE) == 0);
+  CHECK(rt->core_up(cpu.b) == -EAGAIN);
   CHECK(log.lines(rt->take_trace()).empty());  // injected before any instance ran
-  REQUIRE(rt->core_up(1) == 0);
+  REQUIRE(rt->core_up(cpu.b) == 0);
   CHECK(log.lines(rt->take_trace()) ==
-        std::vector<std::string>{
-            "up mm/arena:prepare core1 a1", "up mm/arena:prepare core1 a2",
-            "up mm/arena:prepare core1 a3", "up mm/arena:online core1 a1",
-            "up mm/arena:online core1 a2", "up mm/arena:online core1 a3"});
+        on(cpu, {
+            "up mm/arena:prepare coreB a1", "up mm/arena:prepare coreB a2",
+            "up mm/arena:prepare coreB a3", "up mm/arena:online coreB a1",
+            "up mm/arena:online coreB a2", "up mm/arena:online coreB a3"}));
   for (unsigned core : rt->cores())
     REQUIRE(run_on(*rt, core, [&] {
               for (void* p : held) a2->deallocate(p);
@@ -314,8 +315,8 @@ TEST_CASE("an arena whose \"mm/arena:online\" startup fails on core N is torn do
 
 TEST_CASE("removing one timer service while a core churns leaves the other's timers firing "
           "exactly once; the removed one's callbacks stop and balance") {
-  CPUS_0_AND_1();
-  traced_runtime tr;
+  TWO_CPUS(cpu);
+  traced_runtime tr(cpu);
   auto& rt = tr.rt;
   auto& log = tr.log;
   auto t1 = tr.add("t1", make_timers);
@@ -325,7 +326,7 @@ TEST_CASE("removing one timer service while a core churns leaves the other's tim
   std::atomic<int> churned{0};
   std::thread churn([&] {
     while (!stop.load(std::memory_order_relaxed)) {
-      if (rt->core_down(1) == 0) (void)rt->core_up(1);
+      if (rt->core_down(cpu.b) == 0) (void)rt->core_up(cpu.b);
       churned.fetch_add(1, std::memory_order_relaxed);
     }
   });
@@ -337,14 +338,15 @@ TEST_CASE("removing one timer service while a core churns leaves the other's tim
     REQUIRE(t2->arm_after(delay, fired2.fn(i)));
     if (i < n / 2) h1.push_back(t1->arm_after(delay, fired1.fn(i)));
     if (i == n / 2) t1.reset();  // removed while core 1 goes down and up
+    // Not a wait: the arming is spread out so that it overlaps many down/up cycles.
     if (i % 64 == 0) std::this_thread::sleep_for(100us);
   }
-  while (churned.load(std::memory_order_relaxed) < 20) std::this_thread::sleep_for(1ms);
+  REQUIRE(wait_until([&] { return churned.load(std::memory_order_relaxed) >= 20; }));
   stop.store(true, std::memory_order_relaxed);
   churn.join();
-  REQUIRE(rt->core_up(1) == 0);
+  REQUIRE(rt->core_up(cpu.b) == 0);
   REQUIRE(fired2.wait_for(static_cast<int>(n)));
-  std::this_thread::sleep_for(5ms);
+  REQUIRE(wait_until([&] { return t2->stats().queued == 0; }));  // nothing left to run twice
   CHECK(fired2.not_once(0, n) == 0);
   CHECK(t2->stats().fired == n);
   CHECK(t2->stats().queued == 0);
@@ -364,7 +366,8 @@ TEST_CASE("removing one timer service while a core churns leaves the other's tim
   std::map<std::string, int> balance;  // "t1 timers:online core1" -> ups - downs
   for (const char* t : {"t1 ", "t2 "})  // both started on both cores when created
     for (const char* state : {"timers:prepare", "timers:online"})
-      for (const char* core : {" core0", " core1"}) balance[std::string(t) + state + core] = 1;
+      for (unsigned core : {cpu.a, cpu.b})
+        balance[std::string(t) + state + " core" + std::to_string(core)] = 1;
   bool alternates = true;
   const std::vector<trace_event> events = rt->take_trace();
   for (const trace_event& ev : events) {
@@ -382,14 +385,14 @@ TEST_CASE("removing one timer service while a core churns leaves the other's tim
     CHECK(b == (key.rfind("t2 ", 0) == 0 ? 1 : 0));
   }
   for (const char* state : {"timers:prepare", "timers:online"})
-    CHECK(balance.count(std::string("t1 ") + state + " core1") == 1);
+    CHECK(balance.count(std::string("t1 ") + state + " core" + std::to_string(cpu.b)) == 1);
   rt->set_trace(false);
 }
 
 TEST_CASE("the listing shows one mm/arena pair, one timers pair and one io/uring state, each "
           "with its instance count, whatever the number of arenas, services and contexts") {
-  CPUS_0_AND_1();
-  auto rt = make_runtime(runtime_options{.cores = {0, 1}});
+  TWO_CPUS(cpu);
+  auto rt = two_core_runtime(cpu);
   std::error_code ec;
   auto io = io_uring_state::install(*rt, ec);
   REQUIRE_MESSAGE(io != nullptr, "io_uring_state::install: " << ec.message());

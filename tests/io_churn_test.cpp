@@ -157,6 +157,7 @@ TEST_CASE("io_uring operations complete exactly once across core down/up: reads 
     for (unsigned i = 0; !stop.load(); ++i) {
       const unsigned core = cores[i % cores.size()];
       if (t.s.rt->core_down(core) != 0) continue;
+      // Not a wait: the core stays down a while, so operations are issued meanwhile.
       std::this_thread::sleep_for(std::chrono::microseconds(500));
       REQUIRE(t.s.rt->core_up(core) == 0);
       cycles++;
@@ -165,6 +166,7 @@ TEST_CASE("io_uring operations complete exactly once across core down/up: reads 
   const int total = static_cast<int>(t.streams.size());
   const bool finished = wait_until([&] {
     (void)t.write_step();
+    // Not a wait: the pace of the data, so that reads sit in the rings while cores move.
     std::this_thread::sleep_for(std::chrono::microseconds(200));
     return t.done_streams.load() == total;
   });
@@ -218,8 +220,8 @@ TEST_CASE("a read whose data arrives while its core's cancel runs completes exac
     if (ctx->stats().reissued == before) ++delivered_first;
     else ++reissued;
   }
-  std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  CHECK(ctx->stats().completed == static_cast<std::uint64_t>(rounds));
+  // The count follows the last continuation's return.
+  CHECK(wait_until([&] { return ctx->stats().completed == static_cast<std::uint64_t>(rounds); }));
   MESSAGE(delivered_first << " completed before the cancel, " << reissued
                           << " cancelled and re-issued");
   ::close(p[0]);

@@ -109,13 +109,13 @@ TEST_CASE("create() with a core the process may not run on returns nullptr and s
 
 TEST_CASE("~runtime() takes every core to OFFLINE, running the teardowns of every installed "
           "state in reverse order, and joins every thread it started") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   const int before = thread_count();
   event_log log;
   ledger led;
   named_node a("a"), b("b");
   {
-    auto rt = make_runtime();
+    auto rt = make_runtime(runtime_options{.cores = {cpu.a, cpu.b}});
     CHECK(thread_count() > before);
     REQUIRE(rt->setup_state(ARENA_PREPARE, "life/p:prepare", log.startup("p"),
                             log.teardown("p")) == 0);
@@ -143,9 +143,9 @@ TEST_CASE("~runtime() takes every core to OFFLINE, running the teardowns of ever
     CHECK(e.rfind("down ", 0) == 0);
     const auto pos = e.find(" core");
     REQUIRE(pos != std::string::npos);
-    per_core[e.substr(pos + 1, 5)].push_back(e);
+    per_core[e.substr(pos + 1, e.find(' ', pos + 1) - pos - 1)].push_back(e);
   }
-  for (const std::string core : {"core0", "core1"}) {
+  for (const std::string& core : {"core" + std::to_string(cpu.a), "core" + std::to_string(cpu.b)}) {
     const std::vector<std::string> expected = {
         "down m " + core + " a", "down m " + core + " b", "down o " + core,
         "down s " + core,        "down p " + core,
@@ -156,30 +156,31 @@ TEST_CASE("~runtime() takes every core to OFFLINE, running the teardowns of ever
 
 TEST_CASE("~runtime() tears down only what is up: a core already OFFLINE runs no teardown, "
           "one halfway runs the teardowns below its state") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   event_log log;
   {
-    auto rt = make_runtime();
+    auto rt = make_runtime(runtime_options{.cores = {cpu.a, cpu.b}});
     REQUIRE(rt->setup_state(ARENA_PREPARE, "half/p:prepare", log.startup("p"),
                             log.teardown("p")) == 0);
     REQUIRE(rt->setup_state(AP_USER_ONLINE, "half/w:online", log.startup("w"),
                             log.teardown("w")) == 0);
     REQUIRE(rt->setup_state(ONLINE_DYN, "half/o:online", log.startup("o"),
                             log.teardown("o")) == ONLINE_DYN);
-    REQUIRE(rt->core_down(1) == 0);
-    REQUIRE(rt->set_target(0, AP_USER_ONLINE) == -EBUSY);  // core 0 is the last active
-    REQUIRE(rt->core_up(1) == 0);
-    REQUIRE(rt->set_target(0, AP_USER_ONLINE) == 0);
-    REQUIRE(rt->core_down(1) == -EBUSY);
+    REQUIRE(rt->core_down(cpu.b) == 0);
+    REQUIRE(rt->set_target(cpu.a, AP_USER_ONLINE) == -EBUSY);  // core 0 is the last active
+    REQUIRE(rt->core_up(cpu.b) == 0);
+    REQUIRE(rt->set_target(cpu.a, AP_USER_ONLINE) == 0);
+    REQUIRE(rt->core_down(cpu.b) == -EBUSY);
     log.clear();
-    REQUIRE(rt->state(1) == ONLINE);
-    REQUIRE(rt->state(0) == AP_USER_ONLINE);
+    REQUIRE(rt->state(cpu.b) == ONLINE);
+    REQUIRE(rt->state(cpu.a) == AP_USER_ONLINE);
   }
   auto got = log.take();
-  std::vector<std::string> core0, core1;
-  for (const auto& e : got) (e.find("core0") != std::string::npos ? core0 : core1).push_back(e);
-  CHECK(core0 == std::vector<std::string>{"down w core0", "down p core0"});
-  CHECK(core1 == std::vector<std::string>{"down o core1", "down w core1", "down p core1"});
+  const std::string a = " core" + std::to_string(cpu.a), b = " core" + std::to_string(cpu.b);
+  std::vector<std::string> on_a, on_b;
+  for (const auto& e : got) (e.ends_with(a) ? on_a : on_b).push_back(e);
+  CHECK(on_a == std::vector<std::string>{"down w" + a, "down p" + a});
+  CHECK(on_b == std::vector<std::string>{"down o" + b, "down w" + b, "down p" + b});
 }
 
 TEST_CASE("~runtime() takes the cores down even while hotplug is disabled, with a failure "

@@ -176,6 +176,7 @@ TEST_CASE("the task contract holds on a recorded history: no task runs on a core
           h.downs.push_back({c, call, back, ret});
         }
         if (ret != 0 && ret != -EBUSY) ++bad_moves;
+        // Not waits: random stretches down and up, so that submissions meet every phase.
         std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
         if (rt->core_up(c) != 0) ++bad_moves;
         {
@@ -247,15 +248,13 @@ TEST_CASE("a task that submit_on() accepted for a core that then goes down runs 
         for (int k = 0; k < 20000 && !stop.load(); ++k)
           if (rt->submit_on(leaving, [&ran] { ran.fetch_add(1); }) == 0) accepted.fetch_add(1);
       });
+    // Not a wait: a random point inside the storm at which the core goes down.
     std::this_thread::sleep_for(std::chrono::microseconds(50 + rng() % 200));
     REQUIRE(rt->core_down(leaving) == 0);
     stop.store(true);
     for (auto& t : storm) t.join();
     // The core stays down: every accepted task has moved to the other core and runs there.
-    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
-    while (ran.load() != accepted.load() && std::chrono::steady_clock::now() < deadline)
-      std::this_thread::sleep_for(std::chrono::microseconds(100));
-    if (ran.load() != accepted.load()) {
+    if (!wait_until([&] { return ran.load() == accepted.load(); })) {
       ++stuck_rounds;
       std::printf("closed queue: round %ld: %ld accepted tasks did not run while core %u was down\n",
                   r, accepted.load() - ran.load(), leaving);

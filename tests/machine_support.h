@@ -104,12 +104,24 @@ inline int threads_pinned_to(unsigned cpu) {
   return n;
 }
 
+// watch_idle() tells whether the runtime's machine watch ("hc-watch") has received at
+// least `uevents` CPU uevents and sleeps in poll() again: it has acted on each of them.
+inline bool watch_idle(runtime& rt, std::uint64_t uevents) {
+  return rt.stats().machine.uevents >= uevents && thread_asleep("hc-watch");
+}
+
 // run_ledger counts the runs of each task id; every accepted id must run exactly once.
 class run_ledger {
  public:
   explicit run_ledger(std::size_t capacity) : _runs(new std::atomic<int>[capacity]()), _cap(capacity) {}
   [[nodiscard]] std::size_t capacity() const noexcept { return _cap; }
-  void ran(std::size_t id) noexcept { _runs[id].fetch_add(1, std::memory_order_relaxed); }
+  void ran(std::size_t id) noexcept {
+    _runs[id].fetch_add(1, std::memory_order_relaxed);
+    // relaxed: a progress count that tests poll; check() reads the runs after a join.
+    _total.fetch_add(1, std::memory_order_relaxed);
+  }
+  // runs() is how many runs happened so far (of any id): the stream's progress.
+  [[nodiscard]] std::size_t runs() const noexcept { return _total.load(std::memory_order_relaxed); }
   // check(accepted) counts ids below `accepted` that ran 0 times (lost) or more than once.
   void check(std::size_t accepted, std::size_t& lost, std::size_t& doubled) const {
     lost = doubled = 0;
@@ -123,6 +135,7 @@ class run_ledger {
  private:
   std::unique_ptr<std::atomic<int>[]> _runs;
   std::size_t _cap;
+  std::atomic<std::size_t> _total{0};
 };
 
 // task_stream submits tasks (one id each) from a thread of its own, alternating submit()
@@ -140,6 +153,8 @@ class task_stream {
     if (_thread.joinable()) _thread.join();
     return _accepted;
   }
+  // full() tells whether the stream stopped because the ledger is full.
+  [[nodiscard]] bool full() const noexcept { return _full.load(std::memory_order_acquire); }
 
  private:
   void loop() {
@@ -150,12 +165,16 @@ class task_stream {
       const int ret = i % 2 == 0 ? _rt.submit([l, id] { l->ran(id); })
                                  : _rt.submit_on(cores[(i / 2) % cores.size()], [l, id] { l->ran(id); });
       if (ret == 0) ++_accepted;
+      // Not a wait: the stream's pace, so that it does not fill the ledger in a moment.
       if (i % 64 == 0) std::this_thread::sleep_for(std::chrono::microseconds(50));
     }
+    // release: full() is read by the test's thread.
+    _full.store(_accepted == _ledger.capacity(), std::memory_order_release);
   }
   runtime& _rt;
   run_ledger& _ledger;
   std::atomic<bool> _stop{false};
+  std::atomic<bool> _full{false};
   std::size_t _accepted = 0;  // read after join
   std::thread _thread;
 };
@@ -170,19 +189,25 @@ std::size_t cpu1_leaves_and_returns(runtime& rt, run_ledger& ledger, TakeAway ta
                                     GiveBack give_back, WhileAway while_away) {
   using namespace std::chrono_literals;
   task_stream stream(rt, ledger);
-  std::this_thread::sleep_for(20ms);
+  // Tasks flow before, while and after cpu1 is away: each phase waits for 1000 runs (or
+  // for the stream to have filled the ledger).
+  constexpr std::size_t flow = 1000;
+  const auto flowed = [&](std::size_t from) { return ledger.runs() >= from + flow || stream.full(); };
+  CHECK(wait_until([&] { return flowed(0); }));
   take_away();
   // Bound: the reaction plus a walk; 5 s only so that a hang fails.
   CHECK(wait_until([&] { return rt.state(1) == OFFLINE; }));
   CHECK_FALSE(rt.core_available(1));
   CHECK(threads_allowed_on(1) == std::vector<std::string>{});
   while_away();
-  std::this_thread::sleep_for(20ms);
+  const std::size_t away = ledger.runs();
+  CHECK_MESSAGE(wait_until([&] { return flowed(away); }), "runs " << ledger.runs());
   give_back();
   CHECK(wait_until([&] { return rt.state(1) == ONLINE; }));
   CHECK(rt.core_available(1));
   CHECK(core_pinned(1));
-  std::this_thread::sleep_for(20ms);
+  const std::size_t back = ledger.runs();
+  CHECK_MESSAGE(wait_until([&] { return flowed(back); }), "runs " << ledger.runs());
   return stream.stop();
 }
 

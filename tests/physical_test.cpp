@@ -181,11 +181,13 @@ TEST_CASE("a CPU offlined and onlined again before the runtime looked still take
 TEST_CASE("come_back = false: after echo 1 the core stays down until core_up()") {
   cpu1_online_guard guard;
   auto rt = make_runtime({.cores = {0, 1}, .follow_cpu_hotplug = true, .come_back = false});
+  const std::uint64_t seen = rt->stats().machine.uevents;
   REQUIRE(write_cpu1_online(false));
   CHECK(wait_until([&] { return rt->state(1) == OFFLINE; }));
   REQUIRE(write_cpu1_online(true));
   CHECK(wait_until([&] { return rt->core_available(1); }));
-  std::this_thread::sleep_for(50ms);
+  // The watch has acted on both uevents: a core that were to come back would be up now.
+  CHECK(wait_until([&] { return watch_idle(*rt, seen + 2); }));
   CHECK(rt->state(1) == OFFLINE);
   CHECK(rt->core_up(1) == 0);
   CHECK(core_pinned(1));
@@ -215,18 +217,20 @@ TEST_CASE("physical mode under the kernel's own hotplug: the runtime's own offli
           "for the kernel's, and someone else's is followed") {
   cpu1_online_guard guard;
   auto rt = make_runtime({.cores = {0, 1}, .physical = true, .follow_cpu_hotplug = true});
+  const std::uint64_t seen = rt->stats().machine.uevents;
   REQUIRE(rt->core_down(1) == 0);
-  std::this_thread::sleep_for(50ms);  // the watch has seen the uevent by now
+  CHECK(wait_until([&] { return watch_idle(*rt, seen + 1); }));  // it acted on the offline
   CHECK(rt->core_available(1));
   REQUIRE(rt->core_up(1) == 0);
-  std::this_thread::sleep_for(50ms);
+  CHECK(wait_until([&] { return watch_idle(*rt, seen + 2); }));  // and on the online
+  CHECK(rt->core_available(1));
   CHECK(rt->state(1) == ONLINE);
 
   REQUIRE(write_cpu1_online(false));
   CHECK(wait_until([&] { return rt->state(1) == OFFLINE; }));
   // The operator's offline is not undone: the runtime did not take cpu1 offline, so it is
   // not the runtime's to bring back.
-  std::this_thread::sleep_for(50ms);
+  CHECK(wait_until([&] { return watch_idle(*rt, seen + 3); }));
   CHECK(rt->state(1) == OFFLINE);
   CHECK(read_cpu1_online() == 0);
   CHECK_FALSE(rt->core_available(1));

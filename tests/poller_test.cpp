@@ -73,72 +73,78 @@ struct deadline_poller : hotcore::core_poller {
 }  // namespace
 
 TEST_CASE("a poller runs on the worker of the core it is attached to, only while the core is active") {
-  CPUS_0_AND_1();
-  auto rt = make_runtime({.cores = {0, 1}});
+  TWO_CPUS(cpu);
+  auto rt = make_runtime({.cores = {cpu.a, cpu.b}});
+  const unsigned core_of[2] = {cpu.a, cpu.b};
   counting_poller p[2];
   for (int c = 0; c < 2; ++c) {
     p[c].rt = rt.get();
-    p[c].expected_core = c;
-    REQUIRE(rt->attach_poller(static_cast<unsigned>(c), &p[c]) == 0);
+    p[c].expected_core = static_cast<int>(core_of[c]);
+    REQUIRE(rt->attach_poller(core_of[c], &p[c]) == 0);
   }
   // Busy workers poll between tasks: run some on each core.
   std::atomic<int> ran{0};
   for (int i = 0; i < 1000; ++i)
-    REQUIRE(rt->submit_on(static_cast<unsigned>(i % 2), [&] { ran.fetch_add(1); }) == 0);
+    REQUIRE(rt->submit_on(core_of[i % 2], [&] { ran.fetch_add(1); }) == 0);
   CHECK(wait_until([&] { return ran.load() == 1000; }));
   CHECK(wait_until([&] { return p[0].polls.load() > 0 && p[1].polls.load() > 0; }));
 
-  REQUIRE(rt->core_down(1) == 0);
+  REQUIRE(rt->core_down(cpu.b) == 0);
   const long frozen = p[1].polls.load();
+  // Not a wait: an observation window for an absence. A kick would make a worker that
+  // still polled poll at once; none may come (a slow machine shortens it, never fails it).
+  rt->kick_core(cpu.b);
   std::this_thread::sleep_for(20ms);
   CHECK(p[1].polls.load() == frozen);  // a core that is down is not polled
-  REQUIRE(rt->core_up(1) == 0);
-  for (int i = 0; i < 200; ++i) REQUIRE(rt->submit_on(1, [&] { ran.fetch_add(1); }) == 0);
+  REQUIRE(rt->core_up(cpu.b) == 0);
+  for (int i = 0; i < 200; ++i) REQUIRE(rt->submit_on(cpu.b, [&] { ran.fetch_add(1); }) == 0);
   CHECK(wait_until([&] { return p[1].polls.load() > frozen; }));
 
-  CHECK(rt->detach_poller(0, &p[0]) == 0);
-  CHECK(rt->detach_poller(1, &p[1]) == 0);
+  CHECK(rt->detach_poller(cpu.a, &p[0]) == 0);
+  CHECK(rt->detach_poller(cpu.b, &p[1]) == 0);
   CHECK(p[0].wrong_core.load() == 0);
   CHECK(p[1].wrong_core.load() == 0);
 }
 
 TEST_CASE("an idle worker wakes up when its poller's fd becomes readable") {
-  CPUS_0_AND_1();
-  auto rt = make_runtime({.cores = {0, 1}});
+  TWO_CPUS(cpu);
+  auto rt = make_runtime({.cores = {cpu.a, cpu.b}});
   event_poller p;
   REQUIRE(p.fd >= 0);
-  REQUIRE(rt->attach_poller(1, &p) == 0);
-  std::this_thread::sleep_for(5ms);  // past the worker's spin: it sleeps in ppoll()
+  REQUIRE(rt->attach_poller(cpu.b, &p) == 0);
+  // Past the worker's spin: it sleeps in ppoll(), where only the fd can wake it.
+  const std::string worker = "hc-worker/" + std::to_string(cpu.b);
+  REQUIRE(wait_until([&] { return thread_asleep(worker); }));
   std::uint64_t written = 0;
   for (int i = 0; i < 50; ++i) {
     const std::uint64_t one = 1;
     REQUIRE(::write(p.fd, &one, sizeof one) == sizeof one);
     ++written;
     CHECK(wait_until([&] { return p.consumed.load() == written; }));
-    std::this_thread::sleep_for(1ms);
+    CHECK(wait_until([&] { return thread_asleep(worker); }));  // asleep again
   }
-  CHECK(rt->detach_poller(1, &p) == 0);
+  CHECK(rt->detach_poller(cpu.b, &p) == 0);
 }
 
 TEST_CASE("an idle worker polls again at its poller's deadline, never before it") {
-  CPUS_0_AND_1();
-  auto rt = make_runtime({.cores = {0, 1}});
+  TWO_CPUS(cpu);
+  auto rt = make_runtime({.cores = {cpu.a, cpu.b}});
   deadline_poller p;
-  REQUIRE(rt->attach_poller(0, &p) == 0);
+  REQUIRE(rt->attach_poller(cpu.a, &p) == 0);
   for (int i = 0; i < 5; ++i) {
     const std::int64_t due = now_ns() + 3'000'000;  // 3 ms from now
     p.fired_at.store(-1);
     p.due.store(due, std::memory_order_release);
-    rt->kick_core(0);  // the worker may be asleep with no deadline: make it look again
+    rt->kick_core(cpu.a);  // the worker may be asleep with no deadline: make it look again
     CHECK(wait_until([&] { return p.fired_at.load() >= 0; }));
     CHECK(p.fired_at.load() >= due);
   }
-  CHECK(rt->detach_poller(0, &p) == 0);
+  CHECK(rt->detach_poller(cpu.a, &p) == 0);
 }
 
 TEST_CASE("detach_poller returns only once the worker has left the poller's poll()") {
-  CPUS_0_AND_1();
-  auto rt = make_runtime({.cores = {0, 1}});
+  TWO_CPUS(cpu);
+  auto rt = make_runtime({.cores = {cpu.a, cpu.b}});
   struct slow_poller : hotcore::core_poller {
     std::atomic<bool> inside{false};
     std::atomic<long> polls{0};
@@ -154,19 +160,22 @@ TEST_CASE("detach_poller returns only once the worker has left the poller's poll
   };
   for (int round = 0; round < 20; ++round) {
     slow_poller p;
-    REQUIRE(rt->attach_poller(static_cast<unsigned>(round % 2), &p) == 0);
+    const unsigned core = round % 2 == 0 ? cpu.a : cpu.b;
+    REQUIRE(rt->attach_poller(core, &p) == 0);
     REQUIRE(wait_until([&] { return p.polls.load() > 2; }));
-    REQUIRE(rt->detach_poller(static_cast<unsigned>(round % 2), &p) == 0);
+    REQUIRE(rt->detach_poller(core, &p) == 0);
     CHECK_FALSE(p.inside.load());
     const long after = p.polls.load();
+    // Not a wait: an observation window for an absence (a slow machine shortens it, never
+    // fails it). p would be polled at once were it still attached: it says "did something".
     std::this_thread::sleep_for(2ms);
     CHECK(p.polls.load() == after);  // never polled again
   }
 }
 
 TEST_CASE("a poller can feed tasks, and every task still runs exactly once") {
-  CPUS_0_AND_1();
-  auto rt = make_runtime({.cores = {0, 1}});
+  TWO_CPUS(cpu);
+  auto rt = make_runtime({.cores = {cpu.a, cpu.b}});
   struct feeding_poller : hotcore::core_poller {
     hotcore::runtime* rt = nullptr;
     std::atomic<int> fed{0};
@@ -183,10 +192,10 @@ TEST_CASE("a poller can feed tasks, and every task still runs exactly once") {
   feeding_poller p;
   p.rt = rt.get();
   p.runs = &runs;
-  REQUIRE(rt->attach_poller(1, &p) == 0);
-  rt->kick_core(1);
+  REQUIRE(rt->attach_poller(cpu.b, &p) == 0);
+  rt->kick_core(cpu.b);
   CHECK(wait_until([&] { return p.fed.load() == 20000; }));
-  REQUIRE(rt->detach_poller(1, &p) == 0);
+  REQUIRE(rt->detach_poller(cpu.b, &p) == 0);
   REQUIRE(rt->shutdown() == 0);
   int wrong = 0;
   for (auto& r : runs) wrong += r.load() != 1;
@@ -194,45 +203,45 @@ TEST_CASE("a poller can feed tasks, and every task still runs exactly once") {
 }
 
 TEST_CASE("attach_poller and detach_poller name what was wrong") {
-  CPUS_0_AND_1();
-  auto rt = make_runtime({.cores = {0, 1}});
+  TWO_CPUS(cpu);
+  auto rt = make_runtime({.cores = {cpu.a, cpu.b}});
   counting_poller p;
   p.rt = rt.get();
-  p.expected_core = 0;
-  CHECK(rt->attach_poller(0, nullptr) == -EINVAL);
-  CHECK(rt->attach_poller(7, &p) == -EINVAL);
-  CHECK(rt->detach_poller(0, &p) == -ENOENT);
-  REQUIRE(rt->attach_poller(0, &p) == 0);
-  CHECK(rt->attach_poller(0, &p) == -EEXIST);
+  p.expected_core = static_cast<int>(cpu.a);
+  CHECK(rt->attach_poller(cpu.a, nullptr) == -EINVAL);
+  CHECK(rt->attach_poller(cpu.b + 1, &p) == -EINVAL);  // the cores are cpu.a < cpu.b
+  CHECK(rt->detach_poller(cpu.a, &p) == -ENOENT);
+  REQUIRE(rt->attach_poller(cpu.a, &p) == 0);
+  CHECK(rt->attach_poller(cpu.a, &p) == -EEXIST);
   std::vector<counting_poller> more(8);
   int ok = 0, nospc = 0;
   for (auto& q : more) {
     q.rt = rt.get();
-    q.expected_core = 0;
-    const int ret = rt->attach_poller(0, &q);
+    q.expected_core = static_cast<int>(cpu.a);
+    const int ret = rt->attach_poller(cpu.a, &q);
     ok += ret == 0;
     nospc += ret == -ENOSPC;
   }
   CHECK(ok == 7);  // 8 slots per core, one taken by p
   CHECK(nospc == 1);
-  for (auto& q : more) (void)rt->detach_poller(0, &q);
-  CHECK(rt->detach_poller(0, &p) == 0);
-  CHECK(rt->detach_poller(0, &p) == -ENOENT);
-  CHECK(rt->detach_poller(9, &p) == -EINVAL);
+  for (auto& q : more) (void)rt->detach_poller(cpu.a, &q);
+  CHECK(rt->detach_poller(cpu.a, &p) == 0);
+  CHECK(rt->detach_poller(cpu.a, &p) == -ENOENT);
+  CHECK(rt->detach_poller(cpu.b + 1, &p) == -EINVAL);
 }
 
 TEST_CASE("run_on_worker runs a function on the core's own worker, from an ONLINE callback and from outside") {
-  CPUS_0_AND_1();
-  auto rt = make_runtime({.cores = {0, 1}});
+  TWO_CPUS(cpu);
+  auto rt = make_runtime({.cores = {cpu.a, cpu.b}});
   // From outside a callback, on an active core: it runs between tasks, on the worker.
-  for (unsigned core : {0u, 1u}) {
-    int ran_on = -2, cpu = -2;
+  for (unsigned core : {cpu.a, cpu.b}) {
+    int ran_on = -2, ran_cpu = -2;
     REQUIRE(rt->run_on_worker(core, [&] {
       ran_on = rt->this_core();
-      cpu = sched_getcpu();
+      ran_cpu = sched_getcpu();
     }) == 0);
     CHECK(ran_on == static_cast<int>(core));
-    CHECK(cpu == static_cast<int>(core));
+    CHECK(ran_cpu == static_cast<int>(core));
   }
   // From the startup and teardown of an ONLINE state: the worker exists, is pinned, and
   // (below sched:active) runs no task, so the call runs at once.
@@ -252,20 +261,22 @@ TEST_CASE("run_on_worker runs a function on the core's own worker, from an ONLIN
         });
       });
   REQUIRE(st > 0);
-  REQUIRE(rt->core_down(1) == 0);
-  REQUIRE(rt->core_up(1) == 0);
+  REQUIRE(rt->core_down(cpu.b) == 0);
+  REQUIRE(rt->core_up(cpu.b) == 0);
   CHECK(rt->remove_state(st) == 0);
   CHECK(calls.load() == 2 /* setup */ + 2 /* down, up */ + 2 /* remove */);
   CHECK(wrong.load() == 0);
   // A worker that is parked (core down) is not there to run it; bad input is named.
-  REQUIRE(rt->core_down(1) == 0);
-  CHECK(rt->run_on_worker(1, [] {}) == -ENODEV);
-  CHECK(rt->run_on_worker(9, [] {}) == -EINVAL);
-  CHECK(rt->run_on_worker(0, std::function<void()>{}) == -EINVAL);
+  REQUIRE(rt->core_down(cpu.b) == 0);
+  CHECK(rt->run_on_worker(cpu.b, [] {}) == -ENODEV);
+  CHECK(rt->run_on_worker(cpu.b + 1, [] {}) == -EINVAL);  // the cores are cpu.a < cpu.b
+  CHECK(rt->run_on_worker(cpu.a, std::function<void()>{}) == -EINVAL);
   // From a task on the worker itself, inline.
   std::atomic<int> inline_ok{0};
-  REQUIRE(rt->submit_on(0, [&] {
-    if (rt->run_on_worker(0, [&] { inline_ok = rt->this_core() == 0 ? 1 : -1; }) != 0) inline_ok = -2;
+  REQUIRE(rt->submit_on(cpu.a, [&] {
+    const int a = static_cast<int>(cpu.a);
+    if (rt->run_on_worker(cpu.a, [&] { inline_ok = rt->this_core() == a ? 1 : -1; }) != 0)
+      inline_ok = -2;
   }) == 0);
   REQUIRE(rt->shutdown() == 0);
   CHECK(inline_ok.load() == 1);

@@ -325,6 +325,8 @@ TEST_CASE("Switchable at run time: disabled, the follower has no thread and read
   CHECK(hotcore_test::settle_thread_count(before) == before);
   const std::uint64_t checks = f->status().checks;
   fx.tree.set("/kubepods/pod1", "cpu.max", "max 100000\n");
+  // Not a wait: an observation window for an absence (a slow machine shortens it, never
+  // fails it): with its thread gone, nothing reads the file.
   std::this_thread::sleep_for(100ms);
   CHECK(f->status().checks == checks);  // nothing read the file
   CHECK(cores_up(*fx.rt) == 1);         // the limit stays where it was

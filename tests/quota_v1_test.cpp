@@ -168,7 +168,9 @@ TEST_CASE("cgroup v1 for real: a child in hotcore-test-<pid> follows cfs_quota_u
   CHECK(first.substr(first.size() - 6) == "error ");  // no error message
   const unsigned ncores = static_cast<unsigned>(std::stoul(first.substr(first.find(" cores ") + 7)));
   if (ncores < 2) {
-    MESSAGE("the child has " << ncores << " core(s): 2 -> 1 -> 2 needs two");
+    // Counted as a skip, not a pass; the child and the group are still cleaned up below.
+    hotcore_test::skip_case("the child has " + std::to_string(ncores) +
+                            " core(s): 2 -> 1 -> 2 needs two");
   } else {
     CHECK(ncores == 2);
     // waits for "cores N" within 5 s and says how long the write took to be followed.

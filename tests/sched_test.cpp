@@ -110,6 +110,7 @@ class churn {
  public:
   churn(runtime& rt, unsigned core, std::chrono::microseconds period)
       : _thread([this, &rt, core, period] {
+          // Not waits: the pace of the churn, half the period down, half up.
           while (!_stop.load()) {
             if (rt.core_down(core) == 0) {
               std::this_thread::sleep_for(period / 2);
@@ -344,7 +345,7 @@ TEST_CASE("core_down() lets the running task finish, moves the core's queued tas
   std::atomic<bool> release{false}, blocker_started{false}, blocker_done{false};
   REQUIRE(rt->submit_on(last, [&] {
     blocker_started = true;
-    while (!release.load()) std::this_thread::sleep_for(100us);
+    release.wait(false);  // the running task that core_down() must let finish
     blocker_done = true;
   }) == 0);
   REQUIRE(wait_until([&] { return blocker_started.load(); }));
@@ -357,11 +358,21 @@ TEST_CASE("core_down() lets the running task finish, moves the core's queued tas
       runs.ran(i);
     }) == 0);
   std::atomic<int> down_ret{1};
+  const auto moved = [&] {
+    for (const core_stats& c : rt->stats().cores)
+      if (c.core == last) return c.tasks_moved;
+    return std::uint64_t{0};
+  };
+  const std::uint64_t moved_before = moved();
   std::thread downer([&] { down_ret = rt->core_down(last); });
-  std::this_thread::sleep_for(50ms);
-  CHECK(down_ret.load() == 1);  // still waiting for the running task
+  // The walk is past sched:active and has handed the queued tasks to another core; it
+  // still waits for the running one.
+  const bool handed_over = wait_until([&] { return moved() >= moved_before + queued; });
+  CHECK(handed_over);
   CHECK_FALSE(rt->core_active(last));
+  CHECK(down_ret.load() == 1);  // still waiting for the running task
   release = true;
+  release.notify_all();
   downer.join();
   CHECK(down_ret.load() == 0);
   CHECK(blocker_done.load());
@@ -384,12 +395,12 @@ TEST_CASE("a task on a core going down that waits for a group whose tasks sit in
   // Keep the first core's worker busy, so it cannot take the group's tasks.
   REQUIRE(rt->submit_on(first, [&] {
     first_started = true;
-    while (!release_first.load()) std::this_thread::sleep_for(100us);
+    release_first.wait(false);
   }) == 0);
   std::atomic<bool> waited{false};
   REQUIRE(rt->submit_on(last, [&] {
     last_started = true;
-    while (!release_last.load()) std::this_thread::sleep_for(100us);
+    release_last.wait(false);
     g.wait();
     waited = true;
   }) == 0);
@@ -407,8 +418,10 @@ TEST_CASE("a task on a core going down that waits for a group whose tasks sit in
   std::thread downer([&] { down_ret = rt->core_down(last); });
   REQUIRE(wait_until([&] { return !rt->core_active(last); }));
   release_last = true;  // the task now waits for the group from a closing core
+  release_last.notify_all();
   const bool finished = wait_until([&] { return waited.load(); }, 5s);
   release_first = true;  // unstick the test either way
+  release_first.notify_all();
   downer.join();
   CHECK(finished);
   CHECK(down_ret.load() == 0);
@@ -441,7 +454,7 @@ TEST_CASE("while a core goes down and up every few ms: parallel_for, nested grou
       const int ret = (i % 3 == 0) ? rt->submit_on(core, std::move(fn)) : rt->submit(std::move(fn));
       CHECK((ret == 0 || ret == -ENODEV));
       if (ret == 0) ++i;
-      if (i % 64 == 0) std::this_thread::sleep_for(50us);
+      if (i % 64 == 0) std::this_thread::sleep_for(50us);  // not a wait: spreads the roots
     }
     submitted = i;
   });
@@ -472,6 +485,7 @@ TEST_CASE("shutdown() runs every task already accepted; submit() and submit_on()
   run_counts runs(n);
   for (std::size_t i = 0; i < n; ++i)
     REQUIRE(rt->submit([&, i] {
+      // Not a wait: slow tasks, so that many are still queued when shutdown() starts.
       if (i % 100 == 0) std::this_thread::sleep_for(1ms);
       runs.ran(i);
     }) == 0);
@@ -509,19 +523,22 @@ TEST_CASE("inside a task: core_down/core_up/set_target and shutdown() return -ED
 }
 
 TEST_CASE("with every core OFFLINE, submitted tasks wait for the first core to come up") {
-  auto rt = make_runtime(runtime_options{.cores = {0}, .online_at_start = false});
+  const unsigned cpu = allowed_cpus().front();
+  auto rt = make_runtime(runtime_options{.cores = {cpu}, .online_at_start = false});
   std::atomic<int> ran{0}, where{-2};
   for (int i = 0; i < 10; ++i)
     REQUIRE(rt->submit([&] {
       where = rt->this_core();
       ran++;
     }) == 0);
-  CHECK(rt->submit_on(0, [] {}) == -ENODEV);
+  CHECK(rt->submit_on(cpu, [] {}) == -ENODEV);
+  // Not a wait: an observation window for an absence (a slow machine shortens it, never
+  // fails it): no task may run while no core is up.
   std::this_thread::sleep_for(20ms);
   CHECK(ran.load() == 0);
-  REQUIRE(rt->core_up(0) == 0);
+  REQUIRE(rt->core_up(cpu) == 0);
   REQUIRE(wait_until([&] { return ran.load() == 10; }));
-  CHECK(where.load() == 0);
+  CHECK(where.load() == static_cast<int>(cpu));
 }
 
 TEST_CASE("destroying the runtime runs the pending tasks (none dropped) and leaves no thread") {
@@ -533,7 +550,7 @@ TEST_CASE("destroying the runtime runs the pending tasks (none dropped) and leav
     CHECK(thread_count() > before);
     for (std::size_t i = 0; i < n; ++i)
       REQUIRE(rt->submit([&, i] {
-        if (i % 500 == 0) std::this_thread::sleep_for(2ms);
+        if (i % 500 == 0) std::this_thread::sleep_for(2ms);  // not a wait: tasks still pending
         runs.ran(i);
       }) == 0);
   }
@@ -543,7 +560,8 @@ TEST_CASE("destroying the runtime runs the pending tasks (none dropped) and leav
   SUBCASE("also tasks submitted while no core was ever online") {
     run_counts orphans(10);
     {
-      auto rt = make_runtime(runtime_options{.cores = {0}, .online_at_start = false});
+      auto rt = make_runtime(
+          runtime_options{.cores = {allowed_cpus().front()}, .online_at_start = false});
       for (std::size_t i = 0; i < 10; ++i) REQUIRE(rt->submit([&, i] { orphans.ran(i); }) == 0);
     }
     CHECK(orphans.missing() == 0);
@@ -574,5 +592,5 @@ TEST_CASE("an idle runtime's threads all sleep (none spins while there is no wor
   CHECK(wait_until([&] { return running_others() == 0; }));
   std::atomic<bool> done{false};
   REQUIRE(rt->submit([&] { done = true; }) == 0);
-  CHECK(wait_until([&] { return done.load(); }, 1000ms));
+  CHECK(wait_until([&] { return done.load(); }));
 }

@@ -12,6 +12,7 @@
 #include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <filesystem>
 #include <functional>
 #include <map>
@@ -71,15 +72,28 @@ inline int thread_count() {
   return n;
 }
 
-// settle_thread_count() waits (up to a second) for exiting threads to leave
-// /proc/self/task, then returns the count.
-inline int settle_thread_count(int expected) {
-  int n = thread_count();
-  for (int i = 0; i < 100 && n != expected; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    n = thread_count();
+// thread_asleep() tells whether this process has a thread named `name` (its comm, e.g.
+// "hc-worker/1") and it sleeps (state S in /proc/self/task/*/stat): an idle worker past its
+// spin, blocked in ppoll(), which only a kick or a deadline wakes.
+inline bool thread_asleep(const std::string& name) {
+  for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::FILE* comm = std::fopen((entry.path() / "comm").c_str(), "r");
+    if (comm == nullptr) continue;
+    char buf[64] = {};
+    const bool read = std::fgets(buf, sizeof buf, comm) != nullptr;
+    std::fclose(comm);
+    buf[std::strcspn(buf, "\n")] = '\0';
+    if (!read || name != buf) continue;
+    std::FILE* stat = std::fopen((entry.path() / "stat").c_str(), "r");
+    if (stat == nullptr) continue;
+    char line[512] = {};
+    const bool got = std::fgets(line, sizeof line, stat) != nullptr;
+    std::fclose(stat);
+    // "tid (comm) S ...": the state follows the last ')'.
+    const char* close = got ? std::strrchr(line, ')') : nullptr;
+    return close != nullptr && close[1] == ' ' && close[2] == 'S';
   }
-  return n;
+  return false;
 }
 
 // named_node is an instance of a multi-instance state that knows its name.
@@ -327,6 +341,13 @@ bool wait_until(F cond, std::chrono::milliseconds limit = std::chrono::milliseco
     pause = std::min<std::chrono::microseconds>(pause * 2, std::chrono::milliseconds(2));
   }
   return true;
+}
+
+// settle_thread_count() waits (bounded) for exiting threads to leave /proc/self/task,
+// then returns the count.
+inline int settle_thread_count(int expected) {
+  (void)wait_until([&] { return thread_count() == expected; });
+  return thread_count();
 }
 
 // bounded() runs fn on another thread and aborts the whole test program if it does not

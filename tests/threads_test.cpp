@@ -92,7 +92,7 @@ void check_placement(const std::vector<where>& seen, const std::set<std::string>
 TEST_CASE("PREPARE callbacks are invoked on a control CPU (the thread that asked); STARTING "
           "and ONLINE callbacks are invoked on the hotplugged CPU, by its hotplug thread pinned "
           "on it") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   observer obs;
   auto rt = make_runtime();
   REQUIRE(rt->setup_state_nocalls(ARENA_PREPARE, "thr/arena:prepare", obs.cb("prepare-up"),
@@ -108,7 +108,7 @@ TEST_CASE("PREPARE callbacks are invoked on a control CPU (the thread that asked
   const pid_t me = ::gettid();
 
   for (int round = 0; round < 3; ++round)
-    for (unsigned core : {1u, 0u}) {
+    for (unsigned core : {cpu.b, cpu.a}) {
       CAPTURE(round);
       CAPTURE(core);
       REQUIRE(rt->core_down(core) == 0);
@@ -124,8 +124,8 @@ TEST_CASE("PREPARE callbacks are invoked on a control CPU (the thread that asked
   int down = -1, up = -1;
   std::thread t([&] {
     other = ::gettid();
-    down = rt->core_down(1);
-    up = rt->core_up(1);
+    down = rt->core_down(cpu.b);
+    up = rt->core_up(cpu.b);
   });
   t.join();
   CHECK(down == 0);
@@ -138,10 +138,10 @@ TEST_CASE("PREPARE callbacks are invoked on a control CPU (the thread that asked
 TEST_CASE("setup_state() and remove_state() invoke the callbacks either on the current CPU "
           "(PREPARE section) or on each online CPU in the context of the CPU's hotplug thread; "
           "so do add_instance() and remove_instance()") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   observer obs;
   named_node node("n");
-  auto rt = make_runtime();
+  auto rt = make_runtime({.cores = {cpu.a, cpu.b}});  // two cores: the counts below
   const pid_t me = ::gettid();
   const std::set<std::string> prepare_tags = {"p-up", "p-down"};
 
@@ -174,7 +174,7 @@ TEST_CASE("setup_state() and remove_state() invoke the callbacks either on the c
 
 TEST_CASE("trace fields agree with where callbacks ran: PREPARE events are not on a hotplug "
           "thread, STARTING and ONLINE events are, with ran_on_cpu == the core they served") {
-  CPUS_0_AND_1();
+  TWO_CPUS(cpu);
   observer obs;
   named_node node("n");
   auto rt = make_runtime();
@@ -186,10 +186,10 @@ TEST_CASE("trace fields agree with where callbacks ran: PREPARE events are not o
                                       obs.multi_cb("m"));
   REQUIRE(m == ONLINE_DYN);
   REQUIRE(rt->add_instance(m, &node) == 0);
-  REQUIRE(rt->core_down(1) == 0);
-  REQUIRE(rt->core_up(1) == 0);
-  REQUIRE(rt->set_target(0, AP_USER_ONLINE) == 0);
-  REQUIRE(rt->core_up(0) == 0);
+  REQUIRE(rt->core_down(cpu.b) == 0);
+  REQUIRE(rt->core_up(cpu.b) == 0);
+  REQUIRE(rt->set_target(cpu.a, AP_USER_ONLINE) == 0);
+  REQUIRE(rt->core_up(cpu.a) == 0);
   REQUIRE(rt->remove_instance(m, &node) == 0);
   REQUIRE(rt->remove_state(AP_USER_ONLINE) == 0);
   (void)obs.take();

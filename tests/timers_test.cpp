@@ -51,12 +51,7 @@ struct recorder {
   }
   // wait_for() waits until `n` timers ran (at most `limit`); false on timeout.
   bool wait_for(int n, std::chrono::milliseconds limit = 20s) {
-    const auto end = std::chrono::steady_clock::now() + limit;
-    while (total.load(std::memory_order_acquire) < n) {
-      if (std::chrono::steady_clock::now() > end) return false;
-      std::this_thread::sleep_for(1ms);
-    }
-    return true;
+    return wait_until([&] { return total.load(std::memory_order_acquire) >= n; }, limit);
   }
   // check_once_never_early() checks every timer in [from, to) ran exactly once, at or
   // after its deadline, on a worker core.
@@ -87,14 +82,10 @@ unsigned cores_at_or_past(const runtime& rt, int state) {
   return n;
 }
 
-// settled() waits until the service holds no timer (all fired or dropped).
+// settled() waits until the service holds no timer (all fired or dropped): from then on
+// no timer function can run again, so a count checked after it is final.
 bool settled(const timer_service& ts, std::chrono::milliseconds limit = 10s) {
-  const auto end = std::chrono::steady_clock::now() + limit;
-  while (ts.stats().queued != 0) {
-    if (std::chrono::steady_clock::now() > end) return false;
-    std::this_thread::sleep_for(1ms);
-  }
-  return true;
+  return wait_until([&] { return ts.stats().queued == 0; }, limit);
 }
 
 }  // namespace
@@ -190,10 +181,9 @@ TEST_CASE("cancel(): before the deadline the timer never runs and cancel returns
   REQUIRE(rec.wait_for(1));
   CHECK_FALSE(ts->cancel(soon));
   CHECK(soon.fired());
-  std::this_thread::sleep_for(80ms);  // past the cancelled deadline: its wheel drops it
+  REQUIRE(settled(*ts));  // past the cancelled deadline its wheel dropped it, unrun
   CHECK(rec.table[0].count.load() == 0);
   CHECK_FALSE(late.fired());
-  CHECK(settled(*ts));
   CHECK(ts->stats().cancelled == 1);
   CHECK_FALSE(ts->cancel(timer_handle{}));
   // A delay past the end of the clock saturates: armed, never due, cancellable.
@@ -217,7 +207,9 @@ TEST_CASE("arming an earlier deadline from another thread kicks the sleeping wor
   for (unsigned core : rt->cores())
     REQUIRE(run_on(*rt, core, [&] { far.push_back(ts->arm_at(far_deadline, [] {})); }) ==
             static_cast<int>(core));
-  std::this_thread::sleep_for(20ms);  // past the workers' spin: they sleep in ppoll()
+  // Past the workers' spin: each sleeps in ppoll() until the far deadline.
+  for (unsigned core : rt->cores())
+    REQUIRE(wait_until([&] { return thread_asleep("hc-worker/" + std::to_string(core)); }));
   (void)rec.arm(*ts, 0, timer_service::now_ns() + 10'000'000);
   REQUIRE(rec.wait_for(1, 10s));
   CHECK(rec.table[0].at.load() < far_deadline);
@@ -242,12 +234,11 @@ TEST_CASE("a timer function may arm and cancel timers; they fire on the same cor
             });
           }) == static_cast<int>(core));
   REQUIRE(rec.wait_for(2));
-  std::this_thread::sleep_for(40ms);
+  REQUIRE(settled(*ts));  // the victim's deadline passed and its wheel dropped it
   CHECK(cancelled.load());
   CHECK(rec.table[2].count.load() == 0);
   rec.check_once_never_early(0, 2);
   CHECK(rec.table[1].core.load() == static_cast<int>(core));
-  CHECK(settled(*ts));
 }
 
 TEST_CASE("when a core goes down its pending timers move to another online core "
@@ -290,6 +281,8 @@ TEST_CASE("timers fire exactly once across migrations with cores going down and 
     std::size_t round = 0;
     while (!stop.load()) {
       const unsigned core = rt->cores()[round++ % rt->cores().size()];
+      // Not waits: the pace of the churn. A core stays down a while (timers move off it
+      // and land elsewhere), then up a while (timers are armed on it again).
       if (rt->core_down(core) == 0) {
         std::this_thread::sleep_for(1ms);
         REQUIRE(rt->core_up(core) == 0);
@@ -324,9 +317,8 @@ TEST_CASE("timers fire exactly once across migrations with cores going down and 
   stop.store(true);
   churn.join();
   REQUIRE(all);
-  std::this_thread::sleep_for(20ms);  // a duplicate would show up by now
+  REQUIRE(settled(*ts));  // nothing left to run: a duplicate would have run by now
   rec.check_once_never_early(0, n);
-  CHECK(settled(*ts));
   const timer_stats s = ts->stats();
   CHECK(s.armed == n);
   CHECK(s.fired == n);
@@ -360,7 +352,7 @@ TEST_CASE("cancel works across a migration: a timer whose cancel() returned true
   std::size_t expect = 0;
   for (std::size_t i = 0; i < n; ++i) expect += (i % 2 == 1 || !stopped[i]) ? 1 : 0;
   REQUIRE(rec.wait_for(static_cast<int>(expect)));
-  std::this_thread::sleep_for(60ms);  // past every deadline: nothing else may run
+  REQUIRE(settled(*ts));  // past every deadline: nothing is left that could run
   int ran_after_cancel = 0, not_once = 0;
   for (std::size_t i = 0; i < n; ++i) {
     const int c = rec.table[i].count.load();
@@ -370,7 +362,6 @@ TEST_CASE("cancel works across a migration: a timer whose cancel() returned true
   CHECK(ran_after_cancel == 0);
   CHECK(not_once == 0);
   CHECK(rec.total.load() == static_cast<int>(expect));
-  CHECK(settled(*ts));
 }
 
 TEST_CASE("fault injection at timers:prepare and timers:online on each core leaves no "
@@ -416,9 +407,8 @@ TEST_CASE("fault injection at timers:prepare and timers:online on each core leav
     wheels_match("failed down");
   }
   REQUIRE(rec.wait_for(static_cast<int>(armed)));
-  std::this_thread::sleep_for(20ms);
+  REQUIRE(settled(*ts));  // nothing is left that could run twice
   rec.check_once_never_early(0, armed);
-  CHECK(settled(*ts));
   const timer_stats s = ts->stats();
   CHECK(s.fired == armed);
   CHECK(s.queued == 0);
@@ -431,8 +421,9 @@ TEST_CASE("timers armed while no core is online wait, and fire once a core comes
   CHECK(ts->stats().wheels == 0);
   recorder rec(*rt, 50);
   for (std::size_t i = 0; i < 50; ++i) (void)rec.arm(*ts, i, timer_service::now_ns());
+  // Held, not run: no core is online, so no wheel exists that could run them.
   CHECK(ts->stats().queued == 50);
-  std::this_thread::sleep_for(10ms);
+  CHECK(ts->stats().attached == 0);
   CHECK(rec.total.load() == 0);
   REQUIRE(rt->core_up(rt->cores().front()) == 0);
   REQUIRE(rec.wait_for(50));
@@ -449,8 +440,7 @@ TEST_CASE("destroying the service drops pending timers without running them; the
   for (std::size_t i = 0; i < 100; ++i)
     handles.push_back(rec.arm(*ts, i, timer_service::now_ns() + 10'000'000'000));
   // Timers armed from outside reach their wheels at the next poll; wait until they did.
-  for (int i = 0; i < 1000 && ts->stats().queued != 100; ++i) std::this_thread::sleep_for(1ms);
-  CHECK(ts->stats().queued == 100);
+  CHECK(wait_until([&] { return ts->stats().queued == 100; }));
   ts.reset();
   CHECK(rec.total.load() == 0);
   for (const auto& h : handles) CHECK_FALSE(h.fired());
