@@ -95,7 +95,6 @@ struct runtime_impl {
   int move(core_ctx& c, int target);
   int walk(core_ctx& c, int target);
   int invoke(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
-  int issue_call(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
 
   // ---- the governor (govern/governor.cpp)
   int govern();
@@ -113,9 +112,10 @@ struct runtime_impl {
   int remove_instance(int state, instance_node* node, run_calls calls);
   int instance_check(int state, const instance_node* node) const;
   // startup_on_cores() runs a state's startup (of one instance, or single-instance: node
-  // null) on every core at or past it; when core N fails, cores 0..N-1 are torn down
-  // again (rolling back) and N's error is returned. teardown_on_cores() runs the teardown
-  // on every core at or past it and returns the first error (removal goes on).
+  // null) on every core at or past it, STARTING and ONLINE ones on all cores at once; when
+  // core N fails, the cores whose startup succeeded are torn down again (rolling back) and
+  // the lowest failing core's error is returned. teardown_on_cores() runs the teardown on
+  // every core at or past it and returns the lowest core's error (removal goes on).
   int startup_on_cores(int state, instance_node* node);
   int teardown_on_cores(int state, instance_node* node);
   int set_fail(unsigned core, int state);

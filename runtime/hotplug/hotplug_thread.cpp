@@ -50,15 +50,20 @@ int hotplug_thread::start(const char* name) {
   return 0;
 }
 
-int hotplug_thread::run(function_ref fn) {
+void hotplug_thread::post(const function_ref& fn) {
   HOTCORE_CHAOS_POINT("handover:request");
   _fn = &fn;
-  // relaxed load: only the control thread writes _request.
+  // relaxed: only the control thread writes _request.
   const std::uint32_t n = _request.load(std::memory_order_relaxed) + 1;
   // release: publishes _fn to the thread's acquire load of _request.
   _request.store(n, std::memory_order_release);
   futex_wake(_request);
+}
+
+int hotplug_thread::wait() {
   HOTCORE_CHAOS_POINT("handover:wait");
+  // relaxed: only the control thread writes _request; the last post()'s number.
+  const std::uint32_t n = _request.load(std::memory_order_relaxed);
   // The hand-over is short (a walk of callbacks): look for the answer a while before
   // sleeping, so it does not cost a second wake-up. First with pauses, briefly, then
   // yielding the CPU between looks: going down, the hotplug thread leaves its core at the

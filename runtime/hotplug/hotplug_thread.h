@@ -27,7 +27,9 @@ class function_ref {
 };
 
 // hotplug_thread runs one request at a time for the control thread. Requests are
-// serialized by the hotplug lock and the state mutex, so there is never more than one.
+// serialized by the hotplug lock and the state mutex, so there is never more than one
+// per thread; an operation over every core posts one to each core's thread, then waits
+// for all of them, so the cores run their callbacks at the same time.
 class hotplug_thread : non_copyable {
  public:
   ~hotplug_thread() { stop(); }
@@ -37,7 +39,15 @@ class hotplug_thread : non_copyable {
   [[nodiscard]] int start(const char* name = "hc-hotplug");
   [[nodiscard]] bool started() const noexcept { return _thread.joinable(); }
   // run() runs fn on the thread and returns what it returned.
-  int run(function_ref fn);
+  int run(function_ref fn) {
+    post(fn);
+    return wait();
+  }
+  // post() hands fn to the thread and returns at once; wait() waits until it ran and
+  // returns what it returned. fn must stay alive until wait() returns, and every post()
+  // is followed by one wait() before the next post().
+  void post(const function_ref& fn);
+  int wait();
   // tid() is the thread's kernel id (for placement: platform/placement.h).
   [[nodiscard]] pid_t tid() const noexcept { return _tid.load(std::memory_order_acquire); }
   // stop() ends and joins the thread.

@@ -189,12 +189,4 @@ int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool 
   return 0;
 }
 
-// issue_call() runs one state's callback for one core outside a walk (state setup and
-// instances): PREPARE callbacks on the caller, the others on the core's hotplug thread.
-int runtime_impl::issue_call(core_ctx& c, int s, bool up, instance_node* node, bool rollback) {
-  if (section_of(s) == section::prepare) return invoke(c, s, up, node, rollback);
-  auto fn = [&] { return invoke(c, s, up, node, rollback); };
-  return c.thread.run(fn);
-}
-
 }  // namespace hotcore::detail
