@@ -100,7 +100,7 @@ int runtime_impl::move(core_ctx& c, int target) {
       if (ret != 0 || target <= BRINGUP_CORE) return ret;
     }
     auto ap = [&] { return walk(c, target); };
-    return c.thread.run(ap);
+    return c.thread.run(ap, true);  // the core is up: its thread may linger there
   }
   if (c.state.load(std::memory_order_relaxed) > BRINGUP_CORE) {
     auto ap = [&] { return walk(c, std::max(target, static_cast<int>(BRINGUP_CORE))); };
