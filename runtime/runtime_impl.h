@@ -155,7 +155,8 @@ struct runtime_impl {
 
   // ---- helpers
   core_ctx* find(unsigned core) const noexcept;
-  bool in_callback() const noexcept;
+  // hidden: called directly (not through the PLT) by every cpus_read_lock()/unlock().
+  [[gnu::visibility("hidden")]] bool in_callback() const noexcept;
   void record(const trace_event& ev);
   int active_count() const noexcept;
   void note_walk(core_ctx& c, bool up, std::int64_t ns);

@@ -15,7 +15,8 @@
 namespace hotcore::detail {
 namespace {
 // The runtime whose callback this thread is running, for -EDEADLK detection.
-thread_local const runtime_impl* callback_owner = nullptr;
+// initial-exec: read by every cpus_read_lock() (in_callback()), without a __tls_get_addr() call.
+[[gnu::tls_model("initial-exec")]] constinit thread_local const runtime_impl* callback_owner = nullptr;
 
 // call_event() is what the trace event of one callback call says about where it ran.
 trace_event call_event(unsigned core, int state, const std::string& name, bool up, bool rollback) {
