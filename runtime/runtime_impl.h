@@ -85,7 +85,6 @@ struct runtime_impl {
   int move(core_ctx& c, int target);
   int walk(core_ctx& c, int target);
   int invoke(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
-  int issue_call(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
 
   // ---- placement through the hotplug path (walk.cpp): restore_placement() re-applies
   // placement's rule under the hotplug write lock after the kernel onlined a CPU (it
@@ -116,9 +115,10 @@ struct runtime_impl {
   int remove_instance(int state, instance_node* node, run_calls calls);
   int instance_check(int state, const instance_node* node) const;
   // startup_on_cores() runs a state's startup (of one instance, or single-instance: node
-  // null) on every core at or past it; when core N fails, cores 0..N-1 are torn down
-  // again (rolling back) and N's error is returned. teardown_on_cores() runs the teardown
-  // on every core at or past it and returns the first error (removal goes on).
+  // null) on every core at or past it, STARTING and ONLINE ones on all cores at once; when
+  // core N fails, the cores whose startup succeeded are torn down again (rolling back) and
+  // the lowest failing core's error is returned. teardown_on_cores() runs the teardown on
+  // every core at or past it and returns the lowest core's error (removal goes on).
   int startup_on_cores(int state, instance_node* node);
   int teardown_on_cores(int state, instance_node* node);
   int set_fail(unsigned core, int state);
@@ -145,7 +145,8 @@ struct runtime_impl {
 
   // ---- helpers
   core_ctx* find(unsigned core) const noexcept;
-  bool in_callback() const noexcept;
+  // hidden: called directly (not through the PLT) by every cpus_read_lock()/unlock().
+  [[gnu::visibility("hidden")]] bool in_callback() const noexcept;
   void record(const trace_event& ev);
   int active_count() const noexcept;
   void note_walk(core_ctx& c, bool up, std::int64_t ns);

@@ -123,8 +123,12 @@ TEST_CASE("cpus_read_lock() inhibits CPU hotplug operations: readers never see a
 }
 
 TEST_CASE("a writer waits for a reader that sleeps inside cpus_read_lock(): it gets in only "
-          "after the reader has left") {
+          "after the reader has left, whether the read_lock() was the thread's first (its "
+          "record registered then) or a later one (the inline fast path)") {
   FOR_EACH_READ_SIDE(side);
+  bool warm = false;
+  SUBCASE("the reader thread's first read_lock()") { warm = false; }
+  SUBCASE("a later read_lock() of the reader thread") { warm = true; }
   auto lock = make_lock(side);
   std::atomic<bool> reader_in{false};
   std::atomic<bool> release_reader{false};
@@ -133,6 +137,10 @@ TEST_CASE("a writer waits for a reader that sleeps inside cpus_read_lock(): it g
   std::atomic<bool> writer_saw_reader_left{false};
 
   std::thread reader([&] {
+    if (warm) {
+      lock->read_lock();
+      lock->read_unlock();
+    }
     lock->read_lock();
     reader_in = true;
     // The reader stays inside until the test has seen the writer wait.

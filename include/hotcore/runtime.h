@@ -79,6 +79,16 @@ struct runtime_options {
   // kernel and in the process mask): true brings the core back up if the runtime took it
   // down because the CPU went away; false leaves it down until core_up().
   bool come_back = true;
+  // parallel_calls: setup_state() with calls, add_instance(), remove_instance() and
+  // remove_state() hand a STARTING or ONLINE callback to every core's hotplug thread at
+  // once and then wait for all of them, instead of one core after another (PREPARE
+  // callbacks run on the caller, one core after another, either way). Each callback still
+  // runs on the core it serves, but callbacks of different cores then run at the same
+  // time: they must not share unsynchronized state, and their order across cores is not
+  // fixed. When a startup fails on some cores, every core whose startup succeeded (cores
+  // after the first failing one too) is torn down, and the first failing core's error is
+  // returned.
+  bool parallel_calls = false;
 };
 
 // state_row is one line of the state listing: a state number, its name and, for a
@@ -223,8 +233,8 @@ class runtime {
   // ---- states (kernel: cpuhp_setup_state*, cpuhp_remove_state*)
   // setup_state() installs callbacks at a static slot or allocates one (state ==
   // PREPARE_DYN or ONLINE_DYN) and runs startup on every core whose state is at or past
-  // it. If core N fails, cores before it are torn down, nothing stays installed and a
-  // dynamic slot is freed. Returns 0 (static), the allocated state (>0), or <0.
+  // it. If core N fails, cores before it are torn down (with parallel_calls, every core
+  // whose startup succeeded), nothing stays installed and a dynamic slot is freed. Returns 0 (static), the allocated state (>0), or <0.
   [[nodiscard]] int setup_state(int state, std::string_view name, callback startup,
                                 callback teardown);
   // setup_state_nocalls() only installs.
@@ -257,7 +267,8 @@ class runtime {
 
   // ---- instances (kernel: cpuhp_state_add_instance*, cpuhp_state_remove_instance*)
   // add_instance() runs the state's startup for this instance on every core at or past
-  // the state; if core N fails, cores before it are torn down and the node is not added.
+  // the state; if core N fails, cores before it are torn down (with parallel_calls, every
+  // core whose startup succeeded) and the node is not added.
   [[nodiscard]] int add_instance(int state, instance_node* node);
   [[nodiscard]] int add_instance_nocalls(int state, instance_node* node);
   // remove_instance() runs teardown for this instance on every core at or past the state

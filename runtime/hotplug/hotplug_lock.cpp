@@ -16,15 +16,11 @@
 #include <thread>
 #include <vector>
 
-#if defined(__SANITIZE_THREAD__)
-#define HOTCORE_TSAN 1
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-#define HOTCORE_TSAN 1
-#endif
-#endif
-
 namespace hotcore::detail {
+
+// The calling thread's record; see the header.
+constinit thread_local reader_record this_reader{};
+
 namespace {
 
 int membarrier(int cmd) noexcept { return static_cast<int>(::syscall(SYS_membarrier, cmd, 0U, 0)); }
@@ -58,24 +54,6 @@ void force_barrier() noexcept {
   std::abort();
 }
 
-// reader_record is one thread's view of the hotplug locks it reads: entry i names a lock
-// (held[i]) and how deep the thread holds it (depth[i]). Only its own thread writes it;
-// writers read held[] of every registered record.
-constexpr int held_max = 8;
-struct reader_record {
-  std::atomic<const hotplug_lock*> held[held_max]{};
-  int depth[held_max]{};
-  int used = 0;  // entries [used, held_max) are all empty
-  bool registered = false;
-  bool exited = false;  // the thread is exiting and its record is no longer registered
-};
-
-// constinit: no lazy initialisation check on the read side. initial-exec: the record sits
-// at a fixed offset from the thread pointer instead of behind a __tls_get_addr() call on
-// every access; the cost is about 100 bytes of the static TLS block, which a library loaded
-// with dlopen() takes from glibc's reserve for that.
-[[gnu::tls_model("initial-exec")]] constinit thread_local reader_record me{};
-
 // The registry of every thread's record. Never destroyed: threads may exit (and
 // unregister) after static destructors have run.
 struct registry {
@@ -99,15 +77,15 @@ registry& readers() noexcept {
 struct registration {
   registration() {
     std::lock_guard lk(readers().mutex);
-    readers().records.push_back(&me);
-    me.registered = true;
+    readers().records.push_back(&this_reader);
+    this_reader.registered = true;
   }
   ~registration() {
     std::lock_guard lk(readers().mutex);
     auto& v = readers().records;
-    v.erase(std::find(v.begin(), v.end(), &me));
-    me.registered = false;
-    me.exited = true;
+    v.erase(std::find(v.begin(), v.end(), &this_reader));
+    this_reader.registered = false;
+    this_reader.exited = true;
   }
   registration(const registration&) = delete;
   registration& operator=(const registration&) = delete;
@@ -115,23 +93,23 @@ struct registration {
 
 // register_thread() registers the calling thread (once); false once it is exiting.
 [[gnu::noinline, gnu::cold]] bool register_thread() noexcept {
-  if (me.exited) return false;
+  if (this_reader.exited) return false;
   try {
     thread_local const registration r;
   } catch (...) {  // out of memory for the registry: the shared counter still works
     return false;
   }
-  return me.registered;
+  return this_reader.registered;
 }
 
 // registered() is true when the calling thread's record is in the registry.
-inline bool registered() noexcept { return me.registered || register_thread(); }
+inline bool registered() noexcept { return this_reader.registered || register_thread(); }
 
 // find_entry() is the entry of this thread's record that names lock, or -1.
 int find_entry(const hotplug_lock* lock) noexcept {
-  for (int i = 0; i < me.used; ++i)
+  for (int i = 0; i < this_reader.used; ++i)
     // relaxed: only this thread writes its own entries.
-    if (me.held[i].load(std::memory_order_relaxed) == lock) return i;
+    if (this_reader.held[i].load(std::memory_order_relaxed) == lock) return i;
   return -1;
 }
 
@@ -139,7 +117,7 @@ int find_entry(const hotplug_lock* lock) noexcept {
 int free_entry() noexcept {
   for (int i = 0; i < held_max; ++i)
     // relaxed: only this thread writes its own entries.
-    if (i >= me.used || me.held[i].load(std::memory_order_relaxed) == nullptr) return i;
+    if (i >= this_reader.used || this_reader.held[i].load(std::memory_order_relaxed) == nullptr) return i;
   return -1;
 }
 
@@ -153,15 +131,15 @@ hotplug_lock::hotplug_lock(read_side side) noexcept
   if (!registered()) return try_enter_shared();
   const int i = free_entry();
   if (i < 0) return try_enter_shared();
-  me.depth[i] = 1;
-  me.used = std::max(me.used, i + 1);
+  this_reader.depth[i] = 1;
+  this_reader.used = std::max(this_reader.used, i + 1);
   bool writer_in;
 #ifndef HOTCORE_TSAN
   if (_asymmetric) {
     // relaxed, and only a compiler barrier before the flag's load: this is one half of a
     // Dekker handshake with write_lock(), whose membarrier() runs a full barrier on this
     // thread, so either the writer sees our entry or we see its flag (never neither).
-    me.held[i].store(this, std::memory_order_relaxed);
+    this_reader.held[i].store(this, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     HOTCORE_CHAOS_POINT("read_lock:enter");
     // acquire: what the last writer did before write_unlock() happens before our reads.
@@ -171,14 +149,14 @@ hotplug_lock::hotplug_lock(read_side side) noexcept
   {
     // seq_cst on both: the same handshake with the fence in the accesses themselves
     // (membarrier unavailable, or TSan, which sees this happens-before and not membarrier's).
-    me.held[i].store(this, std::memory_order_seq_cst);
+    this_reader.held[i].store(this, std::memory_order_seq_cst);
     HOTCORE_CHAOS_POINT("read_lock:enter");
     writer_in = _writer.load(std::memory_order_seq_cst);
   }
   if (!writer_in) return true;
   // release: pairs with the writer's scan, like read_unlock().
-  me.held[i].store(nullptr, std::memory_order_release);
-  me.depth[i] = 0;
+  this_reader.held[i].store(nullptr, std::memory_order_release);
+  this_reader.depth[i] = 0;
   return false;
 }
 
@@ -193,9 +171,9 @@ hotplug_lock::hotplug_lock(read_side side) noexcept
   return false;
 }
 
-void hotplug_lock::read_lock() noexcept {
+void hotplug_lock::read_lock_slow() noexcept {
   if (const int i = find_entry(this); i >= 0) {
-    ++me.depth[i];  // nested: the outer hold keeps writers out
+    ++this_reader.depth[i];  // nested: the outer hold keeps writers out
     return;
   }
   if (!try_enter()) wait_and_enter();
@@ -211,13 +189,13 @@ void hotplug_lock::wait_and_enter() noexcept {
 
 bool hotplug_lock::read_trylock() noexcept {
   if (const int i = find_entry(this); i >= 0) {
-    ++me.depth[i];
+    ++this_reader.depth[i];
     return true;
   }
   return try_enter();
 }
 
-void hotplug_lock::read_unlock() noexcept {
+void hotplug_lock::read_unlock_slow() noexcept {
   HOTCORE_CHAOS_POINT("read_lock:exit");
   const int i = find_entry(this);
   if (i < 0) {
@@ -225,10 +203,10 @@ void hotplug_lock::read_unlock() noexcept {
     _shared_readers.fetch_sub(1, std::memory_order_release);
     return;
   }
-  if (--me.depth[i] > 0) return;
+  if (--this_reader.depth[i] > 0) return;
   // release: everything the reader did happens before the writer that sees the entry empty.
-  me.held[i].store(nullptr, std::memory_order_release);
-  if (i + 1 == me.used) --me.used;
+  this_reader.held[i].store(nullptr, std::memory_order_release);
+  if (i + 1 == this_reader.used) --this_reader.used;
 }
 
 bool hotplug_lock::read_held() const noexcept { return find_entry(this) >= 0; }

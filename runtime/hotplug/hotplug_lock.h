@@ -7,7 +7,38 @@
 #include <condition_variable>
 #include <mutex>
 
+#include "chaos.h"
+
+#if defined(__SANITIZE_THREAD__)
+#define HOTCORE_TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define HOTCORE_TSAN 1
+#endif
+#endif
+
 namespace hotcore::detail {
+
+class hotplug_lock;
+
+// reader_record is one thread's view of the hotplug locks it reads: entry i names a lock
+// (held[i]) and how deep the thread holds it (depth[i]). Only its own thread writes it;
+// writers read held[] of every registered record.
+constexpr int held_max = 8;
+struct reader_record {
+  std::atomic<const hotplug_lock*> held[held_max]{};
+  int depth[held_max]{};
+  int used = 0;  // entries [used, held_max) are all empty
+  bool registered = false;
+  bool exited = false;  // the thread is exiting and its record is no longer registered
+};
+
+// this_reader is the calling thread's record (hotplug_lock.cpp). constinit: no lazy
+// initialisation check (nor TLS wrapper call) on the read side. initial-exec: the record
+// sits at a fixed offset from the thread pointer instead of behind a __tls_get_addr()
+// call on every access; the cost is about 100 bytes of the static TLS block, which a
+// library loaded with dlopen() takes from glibc's reserve for that.
+[[gnu::tls_model("initial-exec")]] extern constinit thread_local reader_record this_reader;
 
 // hotplug_lock is the kernel's percpu_rw_semaphore with rcu_sync, in userspace: each thread
 // publishes the locks it reads in a record of its own, registered once per thread, and then
@@ -31,6 +62,8 @@ class hotplug_lock {
   hotplug_lock(const hotplug_lock&) = delete;
   hotplug_lock& operator=(const hotplug_lock&) = delete;
 
+  // read_lock() and read_unlock() are inline for their fast path: a thread that holds no
+  // hotplug lock takes this one in entry 0 of its record, and gives it back from there.
   void read_lock() noexcept;
   [[nodiscard]] bool read_trylock() noexcept;
   void read_unlock() noexcept;
@@ -45,6 +78,10 @@ class hotplug_lock {
   [[nodiscard]] bool asymmetric() const noexcept { return _asymmetric; }
 
  private:
+  // The general read side: nested holds, several locks, the first lock of a thread, a
+  // writer in, the symmetric read side.
+  void read_lock_slow() noexcept;
+  void read_unlock_slow() noexcept;
   // Hidden: called directly (not through the PLT) and inlined into the read side.
   [[gnu::visibility("hidden")]] bool try_enter() noexcept;
   [[gnu::visibility("hidden")]] bool try_enter_shared() noexcept;
@@ -62,5 +99,41 @@ class hotplug_lock {
   std::mutex _wait_mutex;    // readers park here while a writer is in
   std::condition_variable _writer_done;
 };
+
+inline void hotplug_lock::read_lock() noexcept {
+#ifndef HOTCORE_TSAN
+  reader_record& r = this_reader;
+  if (_asymmetric && r.used == 0 && r.registered) {
+    // relaxed, and only a compiler barrier before the flag's load: one half of the Dekker
+    // handshake with write_lock(), as in try_enter() (hotplug_lock.cpp).
+    r.held[0].store(this, std::memory_order_relaxed);
+    std::atomic_signal_fence(std::memory_order_seq_cst);
+    HOTCORE_CHAOS_POINT("read_lock:enter");
+    // acquire: what the last writer did before write_unlock() happens before our reads.
+    if (!_writer.load(std::memory_order_acquire)) {
+      r.depth[0] = 1;
+      r.used = 1;
+      return;
+    }
+    // release: pairs with the writer's scan; the slow path waits for the writer.
+    r.held[0].store(nullptr, std::memory_order_release);
+  }
+#endif
+  read_lock_slow();
+}
+
+inline void hotplug_lock::read_unlock() noexcept {
+  reader_record& r = this_reader;
+  // relaxed: only this thread writes its own entries.
+  if (r.used == 1 && r.depth[0] == 1 && r.held[0].load(std::memory_order_relaxed) == this) {
+    HOTCORE_CHAOS_POINT("read_lock:exit");
+    r.depth[0] = 0;
+    r.used = 0;
+    // release: everything the reader did happens before the writer that sees it empty.
+    r.held[0].store(nullptr, std::memory_order_release);
+    return;
+  }
+  read_unlock_slow();
+}
 
 }  // namespace hotcore::detail

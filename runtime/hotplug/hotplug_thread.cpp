@@ -28,6 +28,11 @@ void futex_wake(std::atomic<std::uint32_t>& word) {
   ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
 }
 
+// linger_for is how long a hotplug thread that stays on its core looks for the next
+// request before it sleeps: a core_up() followed by a core_down() (or the next instance
+// call) finds it awake.
+constexpr std::chrono::microseconds linger_for{50};
+
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)
   __builtin_ia32_pause();
@@ -50,15 +55,24 @@ int hotplug_thread::start(const char* name) {
   return 0;
 }
 
-int hotplug_thread::run(function_ref fn) {
+void hotplug_thread::post(const function_ref& fn, bool linger) {
   HOTCORE_CHAOS_POINT("handover:request");
   _fn = &fn;
-  // relaxed load: only the control thread writes _request.
+  _linger = linger;
+  // relaxed: only the control thread writes _request.
   const std::uint32_t n = _request.load(std::memory_order_relaxed) + 1;
-  // release: publishes _fn to the thread's acquire load of _request.
-  _request.store(n, std::memory_order_release);
-  futex_wake(_request);
+  // seq_cst (a release too: publishes _fn and _linger to the thread's acquire load of
+  // _request): ordered before the load of _sleeping below, against the thread's seq_cst
+  // store of _sleeping before its last look at _request. Either the thread sees this
+  // request, or this sees it sleeping and wakes it; a lingering thread costs no syscall.
+  _request.store(n, std::memory_order_seq_cst);
+  if (_sleeping.load(std::memory_order_seq_cst)) futex_wake(_request);
+}
+
+int hotplug_thread::wait() {
   HOTCORE_CHAOS_POINT("handover:wait");
+  // relaxed: only the control thread writes _request; the last post()'s number.
+  const std::uint32_t n = _request.load(std::memory_order_relaxed);
   // The hand-over is short (a walk of callbacks): look for the answer a while before
   // sleeping, so it does not cost a second wake-up. First with pauses, briefly, then
   // yielding the CPU between looks: going down, the hotplug thread leaves its core at the
@@ -95,12 +109,28 @@ void hotplug_thread::loop() {
   _tid.store(static_cast<pid_t>(::syscall(SYS_gettid)), std::memory_order_release);
   _tid.notify_all();
   std::uint32_t seen = 0;
+  bool linger = false;
   for (;;) {
+    if (linger) {
+      // Yielding, not pausing, between looks: the caller (or the core's worker) may share
+      // this CPU, and must not wait for the linger to end.
+      const auto until = std::chrono::steady_clock::now() + linger_for;
+      // relaxed: only a hint; the acquire load below reads the request for real.
+      while (_request.load(std::memory_order_relaxed) == seen &&
+             std::chrono::steady_clock::now() < until)
+        sched_yield();
+    }
     std::uint32_t r;
-    // acquire: pairs with run()/stop()'s release, so _fn and _stopping are visible.
-    while ((r = _request.load(std::memory_order_acquire)) == seen) futex_wait(_request, seen);
+    // acquire: pairs with post()/stop()'s store, so _fn, _linger and _stopping are visible.
+    while ((r = _request.load(std::memory_order_acquire)) == seen) {
+      // seq_cst: see post(); the flag is raised before the last look at _request.
+      _sleeping.store(true, std::memory_order_seq_cst);
+      if (_request.load(std::memory_order_seq_cst) == seen) futex_wait(_request, seen);
+      _sleeping.store(false, std::memory_order_relaxed);  // relaxed: only saves a wake
+    }
     seen = r;
     if (_stopping) return;
+    linger = _linger;  // read now: once _done is stored, the next post() may write it
     HOTCORE_CHAOS_POINT("handover:run");
     _result = (*_fn)();
     HOTCORE_CHAOS_POINT("handover:done");

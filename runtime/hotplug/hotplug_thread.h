@@ -27,7 +27,9 @@ class function_ref {
 };
 
 // hotplug_thread runs one request at a time for the control thread. Requests are
-// serialized by the hotplug lock and the state mutex, so there is never more than one.
+// serialized by the hotplug lock and the state mutex, so there is never more than one
+// per thread; an operation over every core posts one to each core's thread, then waits
+// for all of them, so the cores run their callbacks at the same time.
 class hotplug_thread : non_copyable {
  public:
   ~hotplug_thread() { stop(); }
@@ -37,7 +39,19 @@ class hotplug_thread : non_copyable {
   [[nodiscard]] int start(const char* name = "hc-hotplug");
   [[nodiscard]] bool started() const noexcept { return _thread.joinable(); }
   // run() runs fn on the thread and returns what it returned.
-  int run(function_ref fn);
+  // linger: see post().
+  int run(function_ref fn, bool linger = false) {
+    post(fn, linger);
+    return wait();
+  }
+  // post() hands fn to the thread and returns at once; wait() waits until it ran and
+  // returns what it returned. fn must stay alive until wait() returns, and every post()
+  // is followed by one wait() before the next post(). linger: after fn the thread looks
+  // for the next request a few microseconds before it sleeps (the next one then costs no
+  // wake-up); only for an fn after which the thread stays on its own core, which is up
+  // (a core that is down is not the runtime's to spin on).
+  void post(const function_ref& fn, bool linger = false);
+  int wait();
   // tid() is the thread's kernel id (for placement: platform/placement.h).
   [[nodiscard]] pid_t tid() const noexcept { return _tid.load(std::memory_order_acquire); }
   // stop() ends and joins the thread.
@@ -53,7 +67,11 @@ class hotplug_thread : non_copyable {
   std::atomic<pid_t> _tid{0};
   std::atomic<std::uint32_t> _request{0};  // bumped by run() / stop()
   std::atomic<std::uint32_t> _done{0};     // set to the request number when it finished
+  // sleeping: the thread is in (or about to enter) futex_wait on _request, so post() has
+  // to wake it; seq_cst on both sides (see post() and loop()).
+  std::atomic<bool> _sleeping{false};
   const function_ref* _fn = nullptr;       // published by _request (release/acquire)
+  bool _linger = false;                    // published by _request
   int _result = 0;                         // published by _done (release/acquire)
   bool _stopping = false;                  // published by _request
 };

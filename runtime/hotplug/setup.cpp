@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <optional>
+#include <vector>
 
 #include "runtime_impl.h"
 
@@ -39,6 +40,60 @@ class table_section {
 };
 
 bool settable(int state) { return state > OFFLINE && state < ONLINE; }
+
+// core_call is one core's call of a state's callback in an operation over every core.
+struct core_call {
+  runtime_impl* rt;
+  core_ctx* c;
+  int state;
+  bool up;
+  instance_node* node;
+  bool rollback;
+  bool called = false;
+  int result = 0;
+  int operator()() const { return rt->invoke(*c, state, up, node, rollback); }
+};
+
+// calls_at_or_past() is a call for every core at or past the state, in core order.
+std::vector<core_call> calls_at_or_past(runtime_impl& rt, int state, bool up,
+                                        instance_node* node) {
+  std::vector<core_call> calls;
+  for (unsigned id : rt.core_ids) {
+    core_ctx& c = *rt.by_id[id];
+    // relaxed: the hotplug read lock, held by the caller, keeps every core where it is.
+    if (c.state.load(std::memory_order_relaxed) >= state)
+      calls.push_back({.rt = &rt, .c = &c, .state = state, .up = up, .node = node,
+                       .rollback = false});
+  }
+  return calls;
+}
+
+// call_all() makes the calls. PREPARE callbacks run here, the others on each core's
+// hotplug thread; one core after another, stopping at the first failure when
+// stop_on_failure. With options.parallel_calls, STARTING and ONLINE callbacks are posted to
+// every core's hotplug thread first and then waited for, so the cores run them at the same
+// time (the kernel brings CPUs up in parallel the same way), and all of them run, whatever
+// one returns.
+void call_all(std::vector<core_call>& calls, bool stop_on_failure) {
+  if (calls.empty()) return;
+  const bool on_caller = section_of(calls.front().state) == section::prepare;
+  if (on_caller || !calls.front().rt->options.parallel_calls) {
+    for (core_call& k : calls) {
+      k.result = on_caller ? k() : k.c->thread.run(k, true);
+      k.called = true;
+      if (k.result != 0 && stop_on_failure) return;
+    }
+    return;
+  }
+  std::vector<function_ref> refs;
+  refs.reserve(calls.size());  // no reallocation: each thread holds a pointer to its ref
+  // linger: a core past a STARTING or ONLINE state is up, its thread on its CPU.
+  for (core_call& k : calls) k.c->thread.post(refs.emplace_back(k), true);
+  for (core_call& k : calls) {
+    k.result = k.c->thread.wait();
+    k.called = true;
+  }
+}
 
 }  // namespace
 
@@ -80,34 +135,31 @@ int runtime_impl::setup_locked(step_spec spec, run_calls calls) {
 }
 
 int runtime_impl::startup_on_cores(int state, instance_node* node) {
-  const step& sp = steps[state];
-  for (std::size_t i = 0; i < core_ids.size(); ++i) {
-    core_ctx& c = *by_id[core_ids[i]];
-    // relaxed: the hotplug read lock, held by the caller, keeps every core where it is.
-    if (c.state.load(std::memory_order_relaxed) < state) continue;
-    const int ret = issue_call(c, state, true, node, false);
-    if (ret == 0) continue;
-    if (sp.has_callback(false))
-      for (std::size_t j = 0; j < i; ++j) {
-        core_ctx& done = *by_id[core_ids[j]];
-        if (done.state.load(std::memory_order_relaxed) >= state)
-          (void)issue_call(done, state, false, node, true);
-      }
-    return ret;
+  std::vector<core_call> calls = calls_at_or_past(*this, state, true, node);
+  call_all(calls, true);
+  // The error of the lowest failing core; the cores whose startup succeeded (with
+  // parallel calls, cores past it too) are torn down again.
+  const auto failed = std::find_if(calls.begin(), calls.end(),
+                                   [](const core_call& k) { return k.called && k.result != 0; });
+  if (failed == calls.end()) return 0;
+  if (steps[state].has_callback(false)) {
+    std::vector<core_call> undo;
+    for (const core_call& k : calls)
+      if (k.called && k.result == 0)
+        undo.push_back({.rt = this, .c = k.c, .state = state, .up = false, .node = node,
+                        .rollback = true});
+    call_all(undo, false);
   }
-  return 0;
+  return failed->result;
 }
 
 int runtime_impl::teardown_on_cores(int state, instance_node* node) {
-  int err = 0;
-  for (unsigned id : core_ids) {
-    core_ctx& c = *by_id[id];
-    // relaxed: as in startup_on_cores().
-    if (c.state.load(std::memory_order_relaxed) < state) continue;
-    const int ret = issue_call(c, state, false, node, false);
-    if (ret != 0 && err == 0) err = ret;  // reported; removal goes on
-  }
-  return err;
+  std::vector<core_call> calls = calls_at_or_past(*this, state, false, node);
+  call_all(calls, false);
+  // The error of the lowest failing core is reported; removal goes on.
+  for (const core_call& k : calls)
+    if (k.result != 0) return k.result;
+  return 0;
 }
 
 int runtime_impl::setup_multi_once(int state, std::string_view name, multi_callback startup,

@@ -15,7 +15,8 @@
 namespace hotcore::detail {
 namespace {
 // The runtime whose callback this thread is running, for -EDEADLK detection.
-thread_local const runtime_impl* callback_owner = nullptr;
+// initial-exec: read by every cpus_read_lock() (in_callback()), without a __tls_get_addr() call.
+[[gnu::tls_model("initial-exec")]] constinit thread_local const runtime_impl* callback_owner = nullptr;
 
 // call_event() is what the trace event of one callback call says about where it ran.
 trace_event call_event(unsigned core, int state, const std::string& name, bool up, bool rollback) {
@@ -118,7 +119,7 @@ int runtime_impl::move(core_ctx& c, int target) {
       if (ret != 0 || target <= BRINGUP_CORE) return ret;
     }
     auto ap = [&] { return walk(c, target); };
-    return c.thread.run(ap);
+    return c.thread.run(ap, true);  // the core is up: its thread may linger there
   }
   if (c.state.load(std::memory_order_relaxed) > BRINGUP_CORE) {
     auto ap = [&] { return walk(c, std::max(target, static_cast<int>(BRINGUP_CORE))); };
@@ -205,14 +206,6 @@ int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool 
     return ret;
   }
   return 0;
-}
-
-// issue_call() runs one state's callback for one core outside a walk (state setup and
-// instances): PREPARE callbacks on the caller, the others on the core's hotplug thread.
-int runtime_impl::issue_call(core_ctx& c, int s, bool up, instance_node* node, bool rollback) {
-  if (section_of(s) == section::prepare) return invoke(c, s, up, node, rollback);
-  auto fn = [&] { return invoke(c, s, up, node, rollback); };
-  return c.thread.run(fn);
 }
 
 }  // namespace hotcore::detail
