@@ -22,7 +22,7 @@ int runtime_impl::threads_prepare(unsigned core) {
 // STARTING and ONLINE callbacks run there. The threads of the cores that are down may use
 // this core again (vacate).
 int runtime_impl::core_bringup(unsigned core) {
-  if (const int ret = pin_thread(by_id[core]->thread.tid(), core); ret != 0) return ret;
+  if (const int ret = pin_thread(by_id[core]->thread.tid(), cpu_of(core)); ret != 0) return ret;
   vacate(core, true);
   return 0;
 }

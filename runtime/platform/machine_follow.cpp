@@ -38,8 +38,8 @@ int runtime_impl::repin() {
     core_ctx& c = *by_id[id];
     // relaxed: walks are serialized by add_remove_mutex, which we hold.
     const int state = c.state.load(std::memory_order_relaxed);
-    const int thread_err = state >= BRINGUP_CORE ? pin_thread(c.thread.tid(), id) : 0;
-    const int worker_err = state >= AP_WORKERS_ONLINE ? pin_thread(sched.worker_tid(id), id) : 0;
+    const int thread_err = state >= BRINGUP_CORE ? pin_thread(c.thread.tid(), cpu_of(id)) : 0;
+    const int worker_err = state >= AP_WORKERS_ONLINE ? pin_thread(sched.worker_tid(id), cpu_of(id)) : 0;
     if (err == 0) err = thread_err != 0 ? thread_err : worker_err;
   }
   vacate(UINT_MAX, false);

@@ -42,7 +42,10 @@ bool core_is_up(const core_ctx& c, unsigned changing, bool going_up) {
 cpu_set_t runtime_impl::spare_mask(unsigned changing, bool going_up) const {
   cpu_set_t spare = home_mask;
   for (unsigned id : core_ids)
-    if (!core_is_up(*by_id[id], changing, going_up)) CPU_CLR(id, &spare);
+    if (!core_is_up(*by_id[id], changing, going_up)) CPU_CLR(cpu_of(id), &spare);
+  // Simulated cores share CPUs: a CPU stays in use while any of its cores is up.
+  for (unsigned id : core_ids)
+    if (core_is_up(*by_id[id], changing, going_up)) CPU_SET(cpu_of(id), &spare);
   // Every core down (a runtime created with its cores offline): nowhere is better.
   if (CPU_COUNT(&spare) == 0) spare = home_mask;
   return spare;

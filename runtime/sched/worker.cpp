@@ -93,7 +93,7 @@ int scheduler::unpark(unsigned core) {
   // relaxed (the tid loads below): published to this thread by the acquire load above,
   // or by an earlier unpark() that the hotplug lock orders before this one.
   // An error leaves the worker parked; the walk rolls back.
-  return pin_thread(w->tid.load(std::memory_order_relaxed), core);
+  return pin_thread(w->tid.load(std::memory_order_relaxed), w->cpu);
 }
 
 void scheduler::park(unsigned core) {
@@ -105,7 +105,7 @@ void scheduler::park(unsigned core) {
   // anywhere but its core (like the hotplug thread in core_park), so a core that is down
   // is really free; unpark() pins it again.
   cpu_set_t rest = _home;
-  CPU_CLR(core, &rest);
+  CPU_CLR(w->cpu, &rest);
   if (CPU_COUNT(&rest) == 0) rest = _home;
   // relaxed: see unpark().
   (void)place_thread(w->tid.load(std::memory_order_relaxed), rest);
