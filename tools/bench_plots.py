@@ -116,7 +116,6 @@ def core_cost(run, out_dir, command):
     left.set_xlabel("worker cores")
     left.set_ylabel("time per operation (µs, log scale)")
     left.set_title("against the core count: one core away and back,\nand an instance added and removed on every core")
-    left.legend(fontsize=7, loc="best")
     left.grid(True, which="both", alpha=0.3)
     # Right: every layer at the largest core count, p50 and p99 bars on one log axis; the
     # physical run (no core count) as its kernel part and hotcore's part.
@@ -184,14 +183,14 @@ def scale_rows(run):
 
 def scale(run, out_dir, command):
     r = scale_rows(run)
-    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 5.2))
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6))
     ticks = set()
     for i, op in enumerate(o for o in SCALE_LABELS if o in r):
         xs = [c for c, _ in r[op]]
         ys = [v for _, v in r[op]]
         marker = "os^vD<"[i % 6]
         left.plot(xs, [y / 1e3 for y in ys], marker=marker, label=SCALE_LABELS[op])
-        right.plot(xs, [y / ys[0] for y in ys], marker=marker, label=op)
+        right.plot(xs, [y / ys[0] for y in ys], marker=marker)
         ticks.update(xs)
     for ax in (left, right):
         ax.set_xscale("log", base=2)
@@ -201,7 +200,6 @@ def scale(run, out_dir, command):
     left.set_yscale("log")
     left.set_ylabel("cost per core, or per operation (µs, log scale)")
     left.set_title("scale_bench: what one core or one operation costs\nas the core count grows")
-    left.legend(fontsize=7, loc="best")
     right.set_yscale("log", base=2)
     right.axhline(2.0, color="black", linewidth=1, linestyle="--")
     right.axhline(0.5, color="black", linewidth=1, linestyle="--")
@@ -210,9 +208,10 @@ def scale(run, out_dir, command):
     right.set_ylabel("the same over its value at 2 cores (log scale)")
     right.set_title("flat means per-core cost does not grow with the core count\n"
                     "(medians; one run, one binary)")
-    right.legend(fontsize=8, loc="upper left")
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, 0.03))
     fig.text(0.01, 0.005, stamp(run, command), fontsize=7, color="gray")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
     path = os.path.join(out_dir, "scale.png")
     fig.savefig(path, dpi=110)
     plt.close(fig)
