@@ -385,8 +385,10 @@ void arena_impl::free_large(span_header* h) noexcept {
 void* arena::allocate(std::size_t size) noexcept {
   arena_impl& a = *_impl;
   const int core = a.rt.this_core();
-  if (size > max_small_size)
-    return a.allocate_large(size, a.numa.node_of_cpu(core >= 0 ? a.rt.cpu_of(static_cast<unsigned>(core)) : ::sched_getcpu()));
+  if (size > max_small_size) {
+    const int cpu = core >= 0 ? a.rt.cpu_of(static_cast<unsigned>(core)) : ::sched_getcpu();
+    return a.allocate_large(size, a.numa.node_of_cpu(cpu));
+  }
   const unsigned cls = size_class_of(size);
   if (core >= 0) {
     // acquire: see online_up(). Only this core's worker gets here with this core.
