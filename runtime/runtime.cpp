@@ -22,13 +22,13 @@
 namespace hotcore {
 namespace detail {
 
-runtime_impl::runtime_impl(std::vector<unsigned> ids, const cpu_set_t& home,
-                           const runtime_options& opts)
+runtime_impl::runtime_impl(std::vector<unsigned> ids, const std::vector<unsigned>& cpus,
+                           const cpu_set_t& home, const runtime_options& opts)
     : core_ids(std::move(ids)),
       home_mask(home),
       options(opts),
       steps(make_step_table(*this)),
-      placing(core_ids, home_mask,
+      placing(core_ids, cpus, home_mask,
               [this](core_thread t, unsigned core) {
                 return t == core_thread::hotplug ? by_id[core]->thread.tid() : sched.worker_tid(core);
               }),
@@ -40,7 +40,7 @@ runtime_impl::runtime_impl(std::vector<unsigned> ids, const cpu_set_t& home,
           // relaxed: the governor asks under its mutex, which serializes its walks.
           [this](unsigned core) { return by_id[core]->state.load(std::memory_order_relaxed); }),
       physical(core_ids.back() + 1),
-      sched(core_ids) {
+      sched(core_ids, cpus) {
   by_id.resize(core_ids.back() + 1);
   for (unsigned id : core_ids) by_id[id] = std::make_unique<core_ctx>(id);
 }
@@ -123,6 +123,28 @@ std::vector<unsigned> worker_ids(const runtime_options& options, const topology&
   return duplicate || not_allowed ? std::vector<unsigned>{} : ids;
 }
 
+// simulated_layout() turns the worker CPUs into simulated cores 0..n-1 (ids) with the
+// CPU of each, round-robin over the CPUs; without simulation the ids are the CPUs.
+// 0, -EINVAL (a count over max_simulated_cores) or -EOPNOTSUPP (an option that acts on a
+// real CPU per core).
+int simulated_layout(const runtime_options& options, std::vector<unsigned>& ids,
+                     std::vector<unsigned>& cpus) {
+  cpus = ids;
+  const unsigned n = options.simulated_cores;
+  if (n == 0) return 0;
+  if (n > max_simulated_cores) return -EINVAL;
+  if (options.physical || options.follow_cpu_hotplug || options.follow_affinity)
+    return -EOPNOTSUPP;
+  const std::vector<unsigned> pus = std::move(ids);
+  ids.clear();
+  cpus.clear();
+  for (unsigned i = 0; i < n; ++i) {
+    ids.push_back(i);
+    cpus.push_back(pus[i % pus.size()]);
+  }
+  return 0;
+}
+
 // start_cores() brings a new runtime's cores up (online_at_start) where their CPUs are
 // online: 0, or a negative errno (-EHOSTDOWN: every CPU of the runtime is offline).
 int start_cores(runtime& rt, detail::runtime_impl& impl, const runtime_options& options) {
@@ -130,7 +152,7 @@ int start_cores(runtime& rt, detail::runtime_impl& impl, const runtime_options& 
   const auto leave_down = [&impl](unsigned id) { impl.gov.offline_at_start(id); };
   std::vector<unsigned> up_now;
   for (unsigned id : rt.cores()) {
-    if (detail::read_cpu_online(id) != 0) up_now.push_back(id);
+    if (detail::read_cpu_online(impl.cpu_of(id)) != 0) up_now.push_back(id);
     else leave_down(id);
   }
   if (options.online_at_start) {
@@ -171,13 +193,18 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
     ec = std::make_error_code(std::errc::invalid_argument);
     return nullptr;
   }
+  std::vector<unsigned> cpus;
+  if (const int ret = simulated_layout(options, ids, cpus); ret < 0) {
+    ec = std::error_code(-ret, std::generic_category());
+    return nullptr;
+  }
   if (options.physical)
     if (const int ret = check_physical(ids); ret < 0) {
       ec = std::error_code(-ret, std::generic_category());
       return nullptr;
     }
   std::unique_ptr<runtime> rt(
-      new runtime(std::make_unique<detail::runtime_impl>(std::move(ids), home, options)));
+      new runtime(std::make_unique<detail::runtime_impl>(std::move(ids), cpus, home, options)));
   detail::runtime_impl& impl = *rt->_impl;
   impl.topo = std::move(topo);
   if (options.physical)
@@ -210,6 +237,10 @@ runtime::runtime(std::unique_ptr<detail::runtime_impl> impl) : _impl(std::move(i
 runtime::~runtime() { detail::forget_quota_totals(*this); }
 
 const std::vector<unsigned>& runtime::cores() const noexcept { return _impl->core_ids; }
+int runtime::cpu_of(unsigned core) const {
+  return _impl->find(core) != nullptr ? static_cast<int>(_impl->cpu_of(core)) : -EINVAL;
+}
+bool runtime::simulated() const noexcept { return _impl->options.simulated_cores != 0; }
 // A task that moved a core would wait for itself (core_down waits for the running tasks
 // of the core), so hotplug operations are refused from inside a task.
 // The user's core_up()/core_down()/set_target() go through the governor: a core the user
@@ -494,7 +525,7 @@ unsigned long runtime::kernel_offlines(unsigned core) const {
 }
 int runtime::kernel_state(unsigned core) const {
   if (_impl->find(core) == nullptr) return -EINVAL;
-  return detail::read_kernel_hotplug_state(core);
+  return detail::read_kernel_hotplug_state(_impl->cpu_of(core));
 }
 topology runtime::topology_snapshot() const {
   std::lock_guard lk(_impl->topo_mutex);

@@ -75,8 +75,9 @@ struct step_spec {
 };
 
 struct runtime_impl {
-  runtime_impl(std::vector<unsigned> core_ids, const cpu_set_t& home,
-               const runtime_options& options);
+  // core_cpu[i] is the CPU of core_ids[i] (the identity unless simulated_cores).
+  runtime_impl(std::vector<unsigned> core_ids, const std::vector<unsigned>& core_cpu,
+               const cpu_set_t& home, const runtime_options& options);
   ~runtime_impl();
 
   // ---- the one hotplug path (walk.cpp)
@@ -145,6 +146,9 @@ struct runtime_impl {
 
   // ---- helpers
   core_ctx* find(unsigned core) const noexcept;
+  // cpu_of() is the CPU a core's threads are pinned to (placement's table): every pin,
+  // every sysfs read and every mask of the runtime goes from a core to its CPU through it.
+  unsigned cpu_of(unsigned core) const noexcept { return placing.cpu_of(core); }
   // hidden: called directly (not through the PLT) by every cpus_read_lock()/unlock().
   [[gnu::visibility("hidden")]] bool in_callback() const noexcept;
   void record(const trace_event& ev);
@@ -153,7 +157,7 @@ struct runtime_impl {
   runtime_stats stats() const;
 
   std::vector<unsigned> core_ids;               // ascending
-  std::vector<std::unique_ptr<core_ctx>> by_id; // indexed by OS CPU number
+  std::vector<std::unique_ptr<core_ctx>> by_id; // indexed by core id
   cpu_set_t home_mask;                          // the process's affinity at create()
   const runtime_options options;                // before steps: the table reads it
   step_table steps;                             // guarded by state_mutex + the hotplug lock

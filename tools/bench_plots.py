@@ -8,7 +8,9 @@
 #                    and p99 per layer against the core count (and add+remove_instance),
 #                    and every layer side by side, the physical cycle split into the
 #                    kernel's part and hotcore's
-# Usage: python3 tools/plots.py bench SCHED_JSON CORE_COST_JSON [OUT_DIR]
+#   scale.png        cost per core (or per operation) against 2, 4, ... 256 simulated
+#                    cores (scale_bench), and the same over its value at 2 cores
+# Usage: python3 tools/plots.py bench SCHED_JSON CORE_COST_JSON [OUT_DIR] [--scale SCALE_JSON]
 #        (OUT_DIR defaults to docs/; either JSON may be "-" to leave its picture out)
 import json
 import os
@@ -114,7 +116,6 @@ def core_cost(run, out_dir, command):
     left.set_xlabel("worker cores")
     left.set_ylabel("time per operation (µs, log scale)")
     left.set_title("against the core count: one core away and back,\nand an instance added and removed on every core")
-    left.legend(fontsize=7, loc="best")
     left.grid(True, which="both", alpha=0.3)
     # Right: every layer at the largest core count, p50 and p99 bars on one log axis; the
     # physical run (no core count) as its kernel part and hotcore's part.
@@ -153,10 +154,85 @@ def core_cost(run, out_dir, command):
     return path
 
 
+SCALE_NAME = re.compile(r"^scale_(?P<op>[a-z_]+)/cores:(?P<cores>\d+)")
+SCALE_LABELS = {
+    "walk": "one core down+up (8 empty states), per walk",
+    "add_remove_instance": "add+remove_instance on every core, per core",
+    "quota_step": "set_core_limit(16) and back, per core moved",
+    "cpus_read_lock": "cpus_read_lock+unlock, per pair",
+    "submit": "submit from outside, per task",
+    "steal": "fork-join tree (stealing), per task",
+}
+
+
+def scale_rows(run):
+    """op -> [(cores, ns)], the per-core or per-operation figure (median aggregate if
+    the run had repetitions)."""
+    out = {}
+    for b in run["benchmarks"]:
+        if b.get("error_occurred"):
+            continue
+        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
+            continue
+        m = SCALE_NAME.match(b["name"])
+        figure = b.get("per_core_ns", b.get("per_op_ns"))
+        if m and figure is not None:
+            out.setdefault(m["op"], {})[int(m["cores"])] = figure
+    return {op: sorted(pts.items()) for op, pts in out.items()}
+
+
+def scale(run, out_dir, command):
+    r = scale_rows(run)
+    fig, (left, right) = plt.subplots(1, 2, figsize=(13, 6))
+    ticks = set()
+    for i, op in enumerate(o for o in SCALE_LABELS if o in r):
+        xs = [c for c, _ in r[op]]
+        ys = [v for _, v in r[op]]
+        marker = "os^vD<"[i % 6]
+        left.plot(xs, [y / 1e3 for y in ys], marker=marker, label=SCALE_LABELS[op])
+        right.plot(xs, [y / ys[0] for y in ys], marker=marker)
+        ticks.update(xs)
+    for ax in (left, right):
+        ax.set_xscale("log", base=2)
+        ax.set_xticks(sorted(ticks), [str(t) for t in sorted(ticks)])
+        ax.set_xlabel("worker cores (simulated: mapped round-robin onto the machine's CPUs)")
+        ax.grid(True, which="both", alpha=0.3)
+    left.set_yscale("log")
+    left.set_ylabel("cost per core, or per operation (µs, log scale)")
+    left.set_title("scale_bench: what one core or one operation costs\nas the core count grows")
+    right.set_yscale("log", base=2)
+    right.axhline(2.0, color="black", linewidth=1, linestyle="--")
+    right.axhline(0.5, color="black", linewidth=1, linestyle="--")
+    right.text(min(ticks or {2}), 2.0, " goal: within 2x of 2 cores", va="bottom", fontsize=8)
+    right.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+    right.set_ylabel("the same over its value at 2 cores (log scale)")
+    right.set_title("flat means per-core cost does not grow with the core count\n"
+                    "(medians; one run, one binary)")
+    handles, labels = left.get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, 0.03))
+    fig.text(0.01, 0.005, stamp(run, command), fontsize=7, color="gray")
+    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    path = os.path.join(out_dir, "scale.png")
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def main(args):
+    scale_json = None
+    if "--scale" in args:
+        i = args.index("--scale")
+        if i + 1 >= len(args):
+            print("--scale needs a JSON file", file=sys.stderr)
+            return 2
+        scale_json = args[i + 1]
+        args = args[:i] + args[i + 2:]
     if len(args) < 2:
-        print("usage: plots.py bench SCHED_JSON CORE_COST_JSON [OUT_DIR]", file=sys.stderr)
-        return 2
+        if scale_json is None:
+            print("usage: plots.py bench SCHED_JSON CORE_COST_JSON [OUT_DIR] [--scale SCALE_JSON]",
+                  file=sys.stderr)
+            return 2
+        args = ["-", "-"] + args
     out_dir = args[2] if len(args) > 2 else os.path.join(os.path.dirname(__file__), "..", "docs")
     os.makedirs(out_dir, exist_ok=True)
     wrote = []
@@ -164,6 +240,8 @@ def main(args):
         wrote.append(sched_ratio(load(args[0]), out_dir, "build/bench/sched_bench"))
     if args[1] != "-":
         wrote.append(core_cost(load(args[1]), out_dir, "build/bench/core_cost_bench"))
+    if scale_json is not None:
+        wrote.append(scale(load(scale_json), out_dir, "build/bench/scale_bench"))
     print("wrote", ", ".join(wrote))
     return 0
 

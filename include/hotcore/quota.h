@@ -145,7 +145,8 @@ class quota_follower {
   // enable() sets the leave order, runs one check on the calling thread (so the runtime
   // matches the quota when it returns) and starts the thread. Returns 0 even when that
   // check found bad input (status().last_error says what); -EALREADY if enabled,
-  // -EDEADLK from a task or a hotplug callback, or the errno of thread/fd creation.
+  // -EDEADLK from a task or a hotplug callback, -EOPNOTSUPP for leave_policy::keep_together
+  // on a runtime with simulated_cores, or the errno of thread/fd creation.
   [[nodiscard]] int enable();
   // disable() stops the thread and returns once it has exited. The core limit stays
   // where it is (runtime::set_core_limit(0) lifts it). Idempotent.

@@ -89,7 +89,20 @@ struct runtime_options {
   // after the first failing one too) is torn down, and the first failing core's error is
   // returned.
   bool parallel_calls = false;
+  // simulated_cores (0: off) runs this many worker cores, numbered 0..N-1, whatever the
+  // machine has: core i's threads are pinned to the i-th of the CPUs the runtime would
+  // otherwise use (`cores`, or the PUs that `policy` picks), round-robin, so several
+  // cores share a CPU (cpu_of() says which). It is for measuring how costs grow with the
+  // core count on a small machine; cores that share a CPU do not run in parallel. At most
+  // max_simulated_cores. create() fails with EINVAL over that, and with EOPNOTSUPP when
+  // combined with physical, follow_cpu_hotplug or follow_affinity (each acts on a real
+  // CPU per core). The quota follower reads a cpuset through cpu_of(); its keep_together
+  // leave order is refused (-EOPNOTSUPP from enable()).
+  unsigned simulated_cores = 0;
 };
+
+// max_simulated_cores is the most runtime_options::simulated_cores may ask for.
+inline constexpr unsigned max_simulated_cores = 1024;
 
 // state_row is one line of the state listing: a state number, its name and, for a
 // multi-instance state, how many instances it has now (-1 for a single-instance state).
@@ -140,8 +153,15 @@ class runtime {
   runtime& operator=(const runtime&) = delete;
 
   // ---- cores
-  // cores() lists the worker cores (OS CPU numbers), ascending.
+  // cores() lists the worker cores (OS CPU numbers, or 0..N-1 with simulated_cores),
+  // ascending.
   [[nodiscard]] const std::vector<unsigned>& cores() const noexcept;
+  // cpu_of() is the OS CPU the core's hotplug thread and worker are pinned to while it
+  // is up: the core's own number, or with simulated_cores the CPU it was mapped to.
+  // -EINVAL for a core that is not a worker core.
+  [[nodiscard]] int cpu_of(unsigned core) const;
+  // simulated() is true for a runtime created with simulated_cores.
+  [[nodiscard]] bool simulated() const noexcept;
   // core_up() walks a core up to ONLINE; on failure it rolls back to where it was.
   // -EHOSTDOWN (logical mode) when the kernel has the core's CPU offline.
   [[nodiscard]] int core_up(unsigned core);

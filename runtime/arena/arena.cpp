@@ -154,7 +154,7 @@ int arena::online_state() const noexcept { return AP_ARENA_ONLINE; }
 // "mm/arena:prepare" up, on the control thread: the cache's structures, in memory of the
 // core's node.
 int arena_impl::prepare_up(unsigned core) {
-  const unsigned node = numa.node_of_cpu(static_cast<int>(core));
+  const unsigned node = numa.node_of_cpu(rt.cpu_of(core));
   void* mem = numa.alloc_bound(round_up(sizeof(core_cache), page_size()), node);
   if (mem == nullptr) return errno ? -errno : -ENOMEM;
   auto* c = ::new (mem) core_cache;
@@ -373,8 +373,10 @@ void arena_impl::free_large(span_header* h) noexcept {
 void* arena::allocate(std::size_t size) noexcept {
   arena_impl& a = *_impl;
   const int core = a.rt.this_core();
-  if (size > max_small_size)
-    return a.allocate_large(size, a.numa.node_of_cpu(core >= 0 ? core : ::sched_getcpu()));
+  if (size > max_small_size) {
+    const int cpu = core >= 0 ? a.rt.cpu_of(static_cast<unsigned>(core)) : ::sched_getcpu();
+    return a.allocate_large(size, a.numa.node_of_cpu(cpu));
+  }
   const unsigned cls = size_class_of(size);
   if (core >= 0) {
     // acquire: see online_up(). Only this core's worker gets here with this core.

@@ -23,12 +23,12 @@ constexpr core_thread both[] = {core_thread::hotplug, core_thread::worker};
 
 }  // namespace
 
-placement::placement(const std::vector<unsigned>& cores, const cpu_set_t& home,
-                     thread_of_fn thread_of)
+placement::placement(const std::vector<unsigned>& cores, const std::vector<unsigned>& cpus,
+                     const cpu_set_t& home, thread_of_fn thread_of)
     : _cores(cores), _home(home), _thread_of(std::move(thread_of)) {
   const unsigned slots = _cores.empty() ? 0 : _cores.back() + 1;
   _cpu.resize(slots);
-  for (unsigned id = 0; id < slots; ++id) _cpu[id] = id;  // each core is its own CPU
+  for (std::size_t i = 0; i < _cores.size(); ++i) _cpu[_cores[i]] = cpus[i];
   _placed.assign(slots, {false, false});
 }
 

@@ -35,10 +35,12 @@ class placement {
   // (asked at each placement, so a thread that exits is never placed by a stale id).
   using thread_of_fn = std::function<pid_t(core_thread, unsigned core)>;
 
-  placement(const std::vector<unsigned>& cores, const cpu_set_t& home, thread_of_fn thread_of);
+  // cpus[i] is the OS CPU of cores[i]: the core itself, or with simulated cores one that
+  // several cores share.
+  placement(const std::vector<unsigned>& cores, const std::vector<unsigned>& cpus,
+            const cpu_set_t& home, thread_of_fn thread_of);
 
-  // cpu_of() is the OS CPU a core runs on: every core->CPU decision goes through it. Each
-  // core is its own CPU today.
+  // cpu_of() is the OS CPU a core runs on: every core->CPU decision goes through it.
   [[nodiscard]] unsigned cpu_of(unsigned core) const noexcept { return _cpu[core]; }
 
   // place() pins a core's thread to the core's CPU alone. Placing the hotplug thread

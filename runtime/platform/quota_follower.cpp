@@ -191,7 +191,8 @@ quota_follower::impl::targets_t quota_follower::impl::targets(const cpu_limit& l
                                                               const reading& r) {
   const std::vector<unsigned>& cores = rt.cores();
   const auto in_cpuset = [&](unsigned c) {
-    return !r.cpuset_found || std::binary_search(r.cpuset.begin(), r.cpuset.end(), c);
+    return !r.cpuset_found ||
+           std::binary_search(r.cpuset.begin(), r.cpuset.end(), static_cast<unsigned>(rt.cpu_of(c)));
   };
   const unsigned in_set = static_cast<unsigned>(std::count_if(cores.begin(), cores.end(), in_cpuset));
   const unsigned allowed = static_cast<unsigned>(std::count_if(
@@ -327,6 +328,8 @@ int quota_follower::enable() {
   if (d.thread.joinable()) return -EALREADY;
   int ret;
   if (d.opts.leave == leave_policy::keep_together) {
+    // It ranks cores by the topology of their own numbers: simulated cores share CPUs.
+    if (d.rt.simulated()) return -EOPNOTSUPP;
     std::error_code ec;
     d.topo = load_topology(ec);
     if (ec) return -ec.value();

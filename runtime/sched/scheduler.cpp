@@ -31,8 +31,8 @@ std::atomic<unsigned> next_slot{0};
 constexpr unsigned inbox_period = 61;
 }  // namespace
 
-worker::worker(scheduler& s, unsigned core_, unsigned index_)
-    : core(core_), index(index_), rng(core_ * 2654435761u + 0x9e3779b9u) {
+worker::worker(scheduler& s, unsigned core_, unsigned cpu_, unsigned index_)
+    : core(core_), cpu(cpu_), index(index_), rng(core_ * 2654435761u + 0x9e3779b9u) {
   ctx.sched = &s;
   ctx.deque = &deque;
   ctx.counters = &counters;
@@ -40,11 +40,11 @@ worker::worker(scheduler& s, unsigned core_, unsigned index_)
   ctx.core = static_cast<int>(core_);
 }
 
-scheduler::scheduler(const std::vector<unsigned>& cores) {
+scheduler::scheduler(const std::vector<unsigned>& cores, const std::vector<unsigned>& cpus) {
   init_fences();
   _by_core.assign(cores.empty() ? 0 : cores.back() + 1, nullptr);
   for (unsigned i = 0; i < cores.size(); ++i) {
-    _workers.push_back(std::make_unique<worker>(*this, cores[i], i));
+    _workers.push_back(std::make_unique<worker>(*this, cores[i], cpus[i], i));
     _by_core[cores[i]] = _workers.back().get();
   }
   for (unsigned i = 0; i < helper_slots; ++i) {
@@ -151,7 +151,7 @@ worker* scheduler::push_to_active(task_node* node, const worker* exclude) {
   for (unsigned pass = 0; pass < 2; ++pass)
     for (unsigned i = 0; i < n; ++i) {
       worker* w = _workers[(start + i) % n].get();
-      if (w == exclude || (pass == 0) != (static_cast<int>(w->core) == here)) continue;
+      if (w == exclude || (pass == 0) != (static_cast<int>(w->cpu) == here)) continue;
       // acquire: a hint paired with activate(); a closed inbox refuses the push anyway.
       if (!w->active.load(std::memory_order_acquire)) continue;
       if (!w->shared.push(node)) continue;

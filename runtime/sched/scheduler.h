@@ -60,8 +60,9 @@ constexpr std::uint32_t mode_of(std::uint32_t cmd) noexcept { return cmd & 3u; }
 
 // worker is one core's worker thread and queues.
 struct worker {
-  worker(scheduler& s, unsigned core_, unsigned index_);
+  worker(scheduler& s, unsigned core_, unsigned cpu_, unsigned index_);
   const unsigned core;
+  const unsigned cpu;  // the CPU it is pinned to while its core is up (runtime cpu_of())
   const unsigned index;
   ws_deque deque;   // the worker's own tasks; active cores' idle workers steal from it
   inbox shared;     // tasks from other threads; any active core may take them
@@ -137,7 +138,8 @@ struct helper_slot {
 
 class scheduler {
  public:
-  explicit scheduler(const std::vector<unsigned>& cores);
+  // cpus[i] is the CPU of cores[i] (runtime_impl::cpu_of()).
+  scheduler(const std::vector<unsigned>& cores, const std::vector<unsigned>& cpus);
   ~scheduler();
   scheduler(const scheduler&) = delete;
   scheduler& operator=(const scheduler&) = delete;
@@ -233,7 +235,7 @@ class scheduler {
   void wait_loop(thread_ctx& c, group_state& g) noexcept;
 
   std::vector<std::unique_ptr<worker>> _workers;  // by index, ascending core
-  std::vector<worker*> _by_core;                  // by OS CPU number
+  std::vector<worker*> _by_core;                  // by core id
   std::array<helper_slot, helper_slots> _helpers;
   // _helper_mask: bit i set while _helpers[i] is in use (acquire/release with its user).
   alignas(64) std::atomic<std::uint32_t> _helper_mask{0};
