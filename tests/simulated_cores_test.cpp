@@ -2,7 +2,10 @@
 // tests/simulated_cores_test.cpp — runtime_options::simulated_cores: more worker cores than
 // the machine has PUs, mapped round-robin onto the allowed CPUs, each core's threads on
 // cpu_of(core); walks, callbacks, tasks, the core limit and refused combinations.
+#include <fcntl.h>
 #include <sched.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <atomic>
 #include <cerrno>
@@ -17,6 +20,23 @@ namespace {
 using namespace hotcore_test;
 
 constexpr unsigned simulated = 64;
+
+// cpu1_hold keeps other programs' physical tests, which take cpu1 offline only while they
+// hold /tmp/hotcore-cpu1.lock, from doing so while this program runs: a core created on an
+// offline CPU stays down, and these cases expect every core up. Taken before the first
+// case (the leak fixture counts its fd as already there).
+struct cpu1_hold {
+  cpu1_hold() : fd(::open("/tmp/hotcore-cpu1.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666)) {
+    if (fd >= 0) (void)::flock(fd, LOCK_EX);
+  }
+  ~cpu1_hold() {
+    if (fd >= 0) ::close(fd);
+  }
+  cpu1_hold(const cpu1_hold&) = delete;
+  cpu1_hold& operator=(const cpu1_hold&) = delete;
+  const int fd;
+};
+const cpu1_hold hold_cpu1;
 
 runtime_options simulated_options(unsigned n = simulated) {
   runtime_options o;
@@ -93,8 +113,8 @@ TEST_CASE("without simulated_cores cpu_of() is the core's own number") {
 
 TEST_CASE("The startup callbacks in this section are invoked on the hotplugged CPU: every "
           "simulated core walks down and up, its STARTING and ONLINE callbacks on cpu_of(core)") {
+  cpu_log starting(simulated), online(simulated);  // outlives rt: its teardowns use it
   auto rt = make_runtime(simulated_options());
-  cpu_log starting(simulated), online(simulated);
   REQUIRE(rt->setup_state(AP_USER_STARTING_1, "sim/t:starting", starting.cb(true),
                           starting.cb(false)) == 0);
   const int o = rt->setup_state(ONLINE_DYN, "sim/w:online", online.cb(true), online.cb(false));
@@ -142,8 +162,8 @@ TEST_CASE("The startup callbacks in this section are invoked on the hotplugged C
 
 TEST_CASE("add_instance runs the startup once on every simulated core, on its CPU; "
           "remove_instance the teardown") {
+  cpu_log log(simulated);  // outlives rt: its teardowns use it
   auto rt = make_runtime(simulated_options());
-  cpu_log log(simulated);
   const int m = rt->setup_state_multi(ONLINE_DYN, "sim/m:online", log.multi_cb(true),
                                       log.multi_cb(false));
   REQUIRE(m >= ONLINE_DYN);
@@ -160,9 +180,11 @@ TEST_CASE("add_instance runs the startup once on every simulated core, on its CP
 
 TEST_CASE("tasks submitted to simulated cores run exactly once: submit_on(core) on that core's "
           "worker, on cpu_of(core)") {
-  auto rt = make_runtime(simulated_options());
+  constexpr unsigned tasks = 20000;
   std::vector<std::atomic<int>> ran_core(simulated), ran_cpu(simulated);
-  std::atomic<unsigned> done{0};
+  std::vector<std::atomic<unsigned>> runs(tasks);
+  std::atomic<unsigned> done{0}, finished{0};
+  auto rt = make_runtime(simulated_options());  // destroyed first: its tasks use the above
   for (unsigned core = 0; core < simulated; ++core) {
     ran_core[core].store(-1);
     REQUIRE(rt->submit_on(core, [&, core] {
@@ -179,9 +201,6 @@ TEST_CASE("tasks submitted to simulated cores run exactly once: submit_on(core) 
     CHECK(ran_cpu[core].load() == rt->cpu_of(core));
   }
   // submit(): every task once, whichever core runs it.
-  constexpr unsigned tasks = 20000;
-  std::vector<std::atomic<unsigned>> runs(tasks);
-  std::atomic<unsigned> finished{0};
   for (unsigned i = 0; i < tasks; ++i)
     REQUIRE(rt->submit([&, i] {
       runs[i].fetch_add(1, std::memory_order_relaxed);
@@ -196,13 +215,13 @@ TEST_CASE("tasks submitted to simulated cores run exactly once: submit_on(core) 
 
 TEST_CASE("set_core_limit(16) takes the 48 highest simulated cores down and tasks run on the "
           "16 left; lifting the limit brings the 48 back") {
-  auto rt = make_runtime(simulated_options());
+  std::atomic<unsigned> finished{0}, outside{0};
+  auto rt = make_runtime(simulated_options());  // destroyed first: its tasks use the above
   REQUIRE(rt->set_core_limit(16) == 0);
   CHECK(rt->core_limit() == 16u);
   std::vector<unsigned> first16;
   for (unsigned i = 0; i < 16; ++i) first16.push_back(i);
   CHECK(rt->online_cores() == first16);
-  std::atomic<unsigned> finished{0}, outside{0};
   constexpr unsigned tasks = 2000;
   for (unsigned i = 0; i < tasks; ++i)
     REQUIRE(rt->submit([&] {
@@ -224,8 +243,8 @@ TEST_CASE("simulated_cores over the CPUs listed in `cores`: every core on that o
   const unsigned cpu = cpus.back();
   runtime_options o = simulated_options(8);
   o.cores = {cpu};
+  cpu_log log(8);  // outlives rt: its teardowns use it
   auto rt = make_runtime(o);
-  cpu_log log(8);
   const int s = rt->setup_state(ONLINE_DYN, "sim/one:online", log.cb(true), log.cb(false));
   REQUIRE(s >= ONLINE_DYN);
   for (unsigned core = 0; core < 8; ++core) {
