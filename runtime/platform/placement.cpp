@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <climits>
 #include <utility>
 
 namespace hotcore::detail {
@@ -52,13 +53,19 @@ bool placement::up(unsigned core) const noexcept {
 
 // spread() gives the spare mask to the threads of the cores that are down and to the
 // helpers. Setting a sleeping thread's affinity is cheap (it is not migrated); a thread
-// the kernel cannot place keeps the mask it had.
-void placement::spread() noexcept {
+// the kernel cannot place keeps the mask it had. When the mask is the one last spread
+// (cores that share a CPU with another core that is up), only the threads of `changing`
+// need it: a walk then costs O(1) affinity calls instead of one per core that is down.
+void placement::spread(unsigned changing) noexcept {
   const cpu_set_t mask = spare();
+  const bool same = _spread_valid && CPU_EQUAL(&mask, &_spread);
+  _spread = mask;
+  _spread_valid = true;
   for (unsigned id : _cores)
-    if (!up(id))
+    if (!up(id) && (!same || id == changing))
       for (core_thread t : both) (void)set_mask(_thread_of(t, id), mask);
-  for (pid_t tid : _helpers) (void)set_mask(tid, mask);
+  if (!same)
+    for (pid_t tid : _helpers) (void)set_mask(tid, mask);
 }
 
 int placement::pin(core_thread which, unsigned core) noexcept {
@@ -71,13 +78,13 @@ int placement::pin(core_thread which, unsigned core) noexcept {
 int placement::place(core_thread which, unsigned core) noexcept {
   if (const int ret = pin(which, core); ret != 0) return ret;
   _placed[core][index(which)] = true;
-  if (which == core_thread::hotplug) spread();  // the others may use this CPU again
+  if (which == core_thread::hotplug) spread(core);  // the others may use this CPU again
   return 0;
 }
 
 void placement::leave(core_thread which, unsigned core) noexcept {
   _placed[core][index(which)] = false;
-  if (which == core_thread::hotplug) spread();  // the core is down: everyone leaves it
+  if (which == core_thread::hotplug) spread(core);  // the core is down: everyone leaves it
   else (void)set_mask(_thread_of(which, core), spare());
 }
 
@@ -99,7 +106,8 @@ int placement::restore_all() noexcept {
       }
       if (const int ret = pin(t, id); ret != 0 && err == 0) err = ret;
     }
-  spread();
+  _spread_valid = false;  // the kernel widened masks behind our back: give every one again
+  spread(UINT_MAX);
   return err;
 }
 

@@ -65,7 +65,7 @@ class placement {
   [[nodiscard]] cpu_set_t spare() const noexcept;
   [[nodiscard]] bool up(unsigned core) const noexcept;  // its hotplug thread is placed
   int pin(core_thread which, unsigned core) noexcept;
-  void spread() noexcept;
+  void spread(unsigned changing) noexcept;
 
   std::vector<unsigned> _cores;  // ascending
   cpu_set_t _home;
@@ -73,6 +73,8 @@ class placement {
   // By core id: _placed[core][thread] says the thread is pinned to the core's CPU.
   std::vector<std::array<bool, 2>> _placed;
   std::vector<pid_t> _helpers;
+  cpu_set_t _spread{};        // the spare mask last given to every thread off its core
+  bool _spread_valid = false;  // false: _spread was never given (or must be given again)
   thread_of_fn _thread_of;
 };
 
