@@ -38,15 +38,22 @@ def stamp(run, command):
         command)
 
 
-def rows(run):
-    """(workload, pool, cores) -> the benchmark's row: the median aggregate if the run
-    had repetitions, else the single run."""
-    out = {}
+def median_or_single(run):
+    """The run's benchmarks that carry a figure: the median aggregates and the single
+    runs (a run with repetitions has both; callers prefer the aggregate)."""
     for b in run["benchmarks"]:
         if b.get("error_occurred"):
             continue
         if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
             continue
+        yield b
+
+
+def rows(run):
+    """(workload, pool, cores) -> the benchmark's row: the median aggregate if the run
+    had repetitions, else the single run."""
+    out = {}
+    for b in median_or_single(run):
         m = NAME.match(b["name"])
         if m:
             key = (m["workload"], m["pool"], int(m["cores"]))
@@ -169,11 +176,7 @@ def scale_rows(run):
     """op -> [(cores, ns)], the per-core or per-operation figure (median aggregate if
     the run had repetitions)."""
     out = {}
-    for b in run["benchmarks"]:
-        if b.get("error_occurred"):
-            continue
-        if b.get("run_type") == "aggregate" and b.get("aggregate_name") != "median":
-            continue
+    for b in median_or_single(run):
         m = SCALE_NAME.match(b["name"])
         figure = b.get("per_core_ns", b.get("per_op_ns"))
         if m and figure is not None:

@@ -64,7 +64,7 @@ class governor {
   // _mutex serializes the governor's decisions and the user's moves. It is taken before
   // the hotplug path's own locks, never inside a callback or a task.
   mutable std::mutex _mutex;
-  // By OS CPU number, guarded by _mutex:
+  // By core id, guarded by _mutex:
   std::vector<char> _available;      // the core can run (default: yes)
   std::vector<char> _user_down;      // the user took it down: the governor leaves it
   std::vector<char> _governor_down;  // the governor took it down: it brings it back

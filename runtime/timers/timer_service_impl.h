@@ -30,7 +30,7 @@ struct core_timers {
 };
 
 struct timer_service_impl final : subsystem_instance {
-  // A service of rt: a slot for each of rt's cores (by OS CPU number).
+  // A service of rt: a slot for each of rt's cores (by core id).
   explicit timer_service_impl(runtime& rt_);
   ~timer_service_impl();
 
@@ -49,7 +49,7 @@ struct timer_service_impl final : subsystem_instance {
 
   runtime& rt;
   std::vector<unsigned> cores;
-  std::unique_ptr<core_timers[]> per_core;  // by OS CPU number
+  std::unique_ptr<core_timers[]> per_core;  // by core id
   std::size_t ncores = 0;
   std::mutex parked_mutex;
   timer_rec* parked = nullptr;              // guarded by parked_mutex
