@@ -2,7 +2,8 @@
 // bench/scale_bench.cpp — how hotcore's costs grow with the core count, on runtimes of
 // 2, 4, ... 256 simulated cores (runtime_options::simulated_cores) mapped onto the CPUs
 // this process may use: one core's walk, add+remove_instance across every core, a
-// quota step (set_core_limit) to 16 cores and back, cpus_read_lock, submit and steal.
+// quota step (set_core_limit) to 16 cores and back (one core after another, and with
+// parallel_calls together), cpus_read_lock, submit and steal.
 // Every benchmark reports the figure that should stay flat as the core count grows:
 // per_core_ns (an operation over every core, divided by the cores it moved or visited)
 // or per_op_ns (an operation that touches one core), and vs_2_cores, that figure over
@@ -42,15 +43,19 @@ std::int64_t ns_since(clock_type::time_point t0) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - t0).count();
 }
 
-// simulated_rt() is a runtime of state.range(0) simulated cores, all online. One lives at
-// a time: a new count destroys the last runtime, so no idle pool shares the CPUs.
-runtime* simulated_rt(benchmark::State& state) {
+// simulated_rt() is a runtime of state.range(0) simulated cores, all online, with
+// runtime_options::parallel_calls or without. One lives at a time: a new count destroys
+// the last runtime, so no idle pool shares the CPUs.
+runtime* simulated_rt(benchmark::State& state, bool parallel = false) {
   static std::unique_ptr<runtime> rt;
+  static bool rt_parallel = false;
   const auto cores = static_cast<unsigned>(state.range(0));
-  if (rt && rt->cores().size() == cores) return rt.get();
+  if (rt && rt->cores().size() == cores && rt_parallel == parallel) return rt.get();
   rt.reset();
   hotcore::runtime_options options;
   options.simulated_cores = cores;
+  options.parallel_calls = parallel;
+  rt_parallel = parallel;
   std::error_code ec;
   rt = runtime::create(options, ec);
   if (!rt) state.SkipWithError(("runtime::create(simulated_cores): " + ec.message()).c_str());
@@ -83,8 +88,8 @@ void report(benchmark::State& state, const char* family, std::vector<std::int64_
 
 // split() runs op once more with the trace on and sets where its time went, divided by
 // `per` like the figure: callbacks_ns (every callback that ran), outside_ns (the rest of
-// the wall time: hand-overs, locks, the governor) and state_<name>_ns for the three
-// costliest states.
+// the wall time: hand-overs, locks, the governor; only when the callbacks did not
+// overlap) and state_<name>_ns for the three costliest states.
 template <class Op>
 void split(benchmark::State& state, runtime& rt, double per, Op op) {
   (void)rt.take_trace();
@@ -107,7 +112,9 @@ void split(benchmark::State& state, runtime& rt, double per, Op op) {
   for (std::size_t i = 0; i < top.size() && i < 3; ++i)
     state.counters["state_" + top[i].second + "_ns"] = static_cast<double>(top[i].first) / per;
   state.counters["callbacks_ns"] = static_cast<double>(callbacks) / per;
-  state.counters["outside_ns"] = static_cast<double>(wall - callbacks) / per;
+  // With parallel_calls the callbacks of different cores overlap: their sum may exceed
+  // the wall time, and the time outside them is not known.
+  if (callbacks <= wall) state.counters["outside_ns"] = static_cast<double>(wall - callbacks) / per;
 }
 
 // walk: the last core down and up (core_down + core_up) with 8 empty ONLINE states.
@@ -162,9 +169,9 @@ void add_remove_instance(benchmark::State& state) {
 }
 
 // quota_step: set_core_limit(M) then set_core_limit(0), M = 16 (N/2 below 32 cores): N - M
-// cores go down and come back up through the governor.
-void quota_step(benchmark::State& state) {
-  runtime* rt = simulated_rt(state);
+// cores go down and come back up through the governor; with parallel_calls, together.
+void quota_step(benchmark::State& state, const char* family, bool parallel) {
+  runtime* rt = simulated_rt(state, parallel);
   if (!rt) return;
   const auto n = static_cast<unsigned>(state.range(0));
   const unsigned m = n >= 2 * quota_floor ? quota_floor : n / 2;
@@ -178,7 +185,7 @@ void quota_step(benchmark::State& state) {
   split(state, *rt, n - m, [&] { return rt->set_core_limit(m) == 0 && rt->set_core_limit(0) == 0; });
   if (rt->online_cores().size() != n) return (void)failed(state, "cores back up", -EIO);
   state.counters["moved"] = n - m;
-  report(state, "quota_step", std::move(ns), "per_core_ns", n - m);
+  report(state, family, std::move(ns), "per_core_ns", n - m);
 }
 
 // cpus_read_lock: cpus_read_lock() + cpus_read_unlock() from the benchmark thread, 1024
@@ -282,7 +289,10 @@ void scale_sweep(benchmark::internal::Benchmark* b) {
 
 BENCHMARK(walk)->Name("scale_walk")->Apply(scale_sweep);
 BENCHMARK(add_remove_instance)->Name("scale_add_remove_instance")->Apply(scale_sweep);
-BENCHMARK(quota_step)->Name("scale_quota_step")->Apply(scale_sweep);
+BENCHMARK_CAPTURE(quota_step, serial, "quota_step", false)->Name("scale_quota_step")->Apply(scale_sweep);
+BENCHMARK_CAPTURE(quota_step, parallel, "quota_step_parallel", true)
+    ->Name("scale_quota_step_parallel")
+    ->Apply(scale_sweep);
 BENCHMARK(cpus_read_lock)->Name("scale_cpus_read_lock")->Apply(scale_sweep);
 BENCHMARK(submit)->Name("scale_submit")->Apply(scale_sweep);
 BENCHMARK(steal)->Name("scale_steal")->Apply(scale_sweep);

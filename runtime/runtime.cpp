@@ -36,7 +36,7 @@ runtime_impl::runtime_impl(std::vector<unsigned> ids, const std::vector<unsigned
           {.follow_kernel = opts.follow_cpu_hotplug,
            .online_at_start = opts.online_at_start,
            .come_back = opts.come_back},
-          [this](unsigned core, int target) { return hotplug_op(core, target, op_mode::normal); },
+          [this](const std::vector<unsigned>& cores, int target) { return hotplug_ops(cores, target); },
           // relaxed: the governor asks under its mutex, which serializes its walks.
           [this](unsigned core) { return by_id[core]->state.load(std::memory_order_relaxed); }),
       physical(core_ids.back() + 1),

@@ -74,6 +74,15 @@ struct step_spec {
   multi_callback startup_multi{}, teardown_multi{};
 };
 
+// core_move is one core's part of a hotplug operation over several cores.
+struct core_move {
+  core_ctx* c;
+  std::size_t index;    // the core's place in the caller's list
+  int prev = INVALID;   // its state before
+  int result = 0;       // 0 or a negative errno
+  bool moving = false;  // it walks (it is not at the target already, nor kept up)
+};
+
 struct runtime_impl {
   // core_cpu[i] is the CPU of core_ids[i] (the identity unless simulated_cores).
   runtime_impl(std::vector<unsigned> core_ids, const std::vector<unsigned>& core_cpu,
@@ -82,8 +91,19 @@ struct runtime_impl {
 
   // ---- the one hotplug path (walk.cpp)
   int hotplug_op(unsigned core, int target, op_mode mode);
+  // hotplug_ops() moves several cores to target, a governor step: with
+  // options.parallel_calls together, under one write lock, their STARTING and ONLINE
+  // steps at the same time; otherwise with hotplug_op() one core after another. Each
+  // core's result, in the order given.
+  std::vector<int> hotplug_ops(const std::vector<unsigned>& cores, int target);
+  int walk_done(core_ctx& c, int prev, int target, int ret, std::int64_t ns);
   int walk_to(core_ctx& c, int target, op_mode mode);
+  void walk_back(core_ctx& c, int prev);
+  void walk_together(std::vector<core_move>& moves, int target);
+  void keep_last_active(std::vector<core_move>& moves, int target);
   int move(core_ctx& c, int target);
+  int walk_here(core_ctx& c, int target);
+  int ap_part(const core_ctx& c, int target) const;
   int walk(core_ctx& c, int target);
   int invoke(core_ctx& c, int state, bool up, instance_node* node, bool rollback);
 

@@ -19,48 +19,13 @@
 #include "hotcore/arena.h"
 #include "hotcore/timers.h"
 #include "on_core.h"
+#include "rendezvous.h"
 #include "test_support.h"
 
 using namespace hotcore_test;
 using namespace std::chrono_literals;
 
 namespace {
-
-// rendezvous is a meeting point for the callbacks of one operation: each callback that
-// arrives counts itself, then waits until `expected` callbacks arrived, for at most
-// `patience`. met counts the callbacks that saw all of them arrive. Callbacks that run
-// one core after another never all meet: the first one waits alone until its patience
-// runs out (so a missing overlap fails the test instead of hanging it).
-struct rendezvous {
-  rendezvous(int expected_, std::chrono::milliseconds patience_)
-      : expected(expected_), patience(patience_) {}
-  const int expected;
-  const std::chrono::milliseconds patience;
-  // seq_cst: a test's counters, no ordering subtleties wanted.
-  std::atomic<int> arrived{0};
-  std::atomic<int> met{0};
-
-  void reset() {
-    arrived.store(0);
-    met.store(0);
-  }
-  int arrive() {
-    arrived.fetch_add(1);
-    const auto deadline = std::chrono::steady_clock::now() + patience;
-    while (arrived.load() < expected) {
-      if (std::chrono::steady_clock::now() > deadline) return 0;
-      std::this_thread::sleep_for(20us);
-    }
-    met.fetch_add(1);
-    return 0;
-  }
-  callback single() {
-    return [this](unsigned) { return arrive(); };
-  }
-  multi_callback multi() {
-    return [this](unsigned, instance_node*) { return arrive(); };
-  }
-};
 
 std::unique_ptr<runtime> parallel_runtime(const cpu_pair& cpus, bool parallel = true) {
   return make_runtime(runtime_options{.cores = {cpus.a, cpus.b}, .parallel_calls = parallel});

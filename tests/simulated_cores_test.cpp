@@ -2,9 +2,7 @@
 // tests/simulated_cores_test.cpp — runtime_options::simulated_cores: more worker cores than
 // the machine has PUs, mapped round-robin onto the allowed CPUs, each core's threads on
 // cpu_of(core); walks, callbacks, tasks, the core limit and refused combinations.
-#include <fcntl.h>
 #include <sched.h>
-#include <sys/file.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -13,6 +11,7 @@
 #include <set>
 #include <vector>
 
+#include "cpu1_hold.h"
 #include "test_support.h"
 
 namespace {
@@ -21,21 +20,6 @@ using namespace hotcore_test;
 
 constexpr unsigned simulated = 64;
 
-// cpu1_hold keeps other programs' physical tests, which take cpu1 offline only while they
-// hold /tmp/hotcore-cpu1.lock, from doing so while this program runs: a core created on an
-// offline CPU stays down, and these cases expect every core up. Taken before the first
-// case (the leak fixture counts its fd as already there).
-struct cpu1_hold {
-  cpu1_hold() : fd(::open("/tmp/hotcore-cpu1.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0666)) {
-    if (fd >= 0) (void)::flock(fd, LOCK_EX);
-  }
-  ~cpu1_hold() {
-    if (fd >= 0) ::close(fd);
-  }
-  cpu1_hold(const cpu1_hold&) = delete;
-  cpu1_hold& operator=(const cpu1_hold&) = delete;
-  const int fd;
-};
 const cpu1_hold hold_cpu1;
 
 runtime_options simulated_options(unsigned n = simulated) {

@@ -166,6 +166,7 @@ SCALE_LABELS = {
     "walk": "one core down+up (8 empty states), per walk",
     "add_remove_instance": "add+remove_instance on every core, per core",
     "quota_step": "set_core_limit(16) and back, per core moved",
+    "quota_step_parallel": "the same with parallel_calls (cores move together)",
     "cpus_read_lock": "cpus_read_lock+unlock, per pair",
     "submit": "submit from outside, per task",
     "steal": "fork-join tree (stealing), per task",
@@ -191,7 +192,7 @@ def scale(run, out_dir, command):
     for i, op in enumerate(o for o in SCALE_LABELS if o in r):
         xs = [c for c, _ in r[op]]
         ys = [v for _, v in r[op]]
-        marker = "os^vD<"[i % 6]
+        marker = "os^vD<>"[i % 7]
         left.plot(xs, [y / 1e3 for y in ys], marker=marker, label=SCALE_LABELS[op])
         right.plot(xs, [y / ys[0] for y in ys], marker=marker)
         ticks.update(xs)

@@ -87,7 +87,11 @@ struct runtime_options {
   // time: they must not share unsynchronized state, and their order across cores is not
   // fixed. When a startup fails on some cores, every core whose startup succeeded (cores
   // after the first failing one too) is torn down, and the first failing core's error is
-  // returned.
+  // returned. A governor step that moves several cores (set_core_limit(),
+  // set_leave_order(), set_core_available() and the machine's triggers) walks them
+  // together the same way, as the kernel brings CPUs up in parallel: their PREPARE steps
+  // here one core after another, then all their STARTING and ONLINE steps at once; a core
+  // that fails walks back alone to where it was, and the others reach the target.
   bool parallel_calls = false;
   // simulated_cores (0: off) runs this many worker cores, numbered 0..N-1, whatever the
   // machine has: core i's threads are pinned to the i-th of the CPUs the runtime would

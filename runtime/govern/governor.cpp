@@ -22,7 +22,7 @@ governor::governor(const std::vector<unsigned>& cores, policy p, move_fn move, s
 
 int governor::user_move(unsigned core, int target) {
   std::lock_guard lk(_mutex);
-  const int ret = _move(core, target);
+  const int ret = _move({core}, target).front();
   if (ret == 0) {
     _user_down[core] = target < ONLINE ? 1 : 0;
     _governor_down[core] = 0;
@@ -103,7 +103,9 @@ std::vector<unsigned> governor::over_limit(const std::vector<unsigned>& candidat
 // govern() moves the cores to what the governor wants. Candidates are the cores that are
 // available and not held down by the user; with a limit, the first ones in leave order
 // stay down. Cores come up before others go down, so the count never dips below what is
-// wanted. A core the user holds down stays where the user put it while it can run.
+// wanted; the cores of each direction move in one step, together (the hotplug path walks
+// them at the same time with parallel_calls). A core the user holds down stays where the
+// user put it while it can run.
 int governor::govern() {
   std::vector<unsigned> candidates;
   for (unsigned id : _cores)
@@ -113,23 +115,29 @@ int governor::govern() {
     return _available[id] && !_user_down[id] && std::find(leave.begin(), leave.end(), id) == leave.end();
   };
   int first_error = 0;
+  std::vector<unsigned> up;
   for (unsigned id : _cores)
-    if (wanted_up(id) && _governor_down[id]) {
-      const int ret = _move(id, ONLINE);
-      if (ret == 0) _governor_down[id] = 0;
-      // -EHOSTDOWN: the kernel took the CPU away again meanwhile; that is the machine's
-      // state, not a failure: the core stays the governor's, and its offline uevent
-      // (already queued) and the next online bring it back.
-      if (ret != 0 && ret != -EHOSTDOWN && first_error == 0) first_error = ret;
-    }
+    if (wanted_up(id) && _governor_down[id]) up.push_back(id);
+  const std::vector<int> up_results = _move(up, ONLINE);
+  for (std::size_t i = 0; i < up.size(); ++i) {
+    const int ret = up_results[i];
+    if (ret == 0) _governor_down[up[i]] = 0;
+    // -EHOSTDOWN: the kernel took the CPU away again meanwhile; that is the machine's
+    // state, not a failure: the core stays the governor's, and its offline uevent
+    // (already queued) and the next online bring it back.
+    if (ret != 0 && ret != -EHOSTDOWN && first_error == 0) first_error = ret;
+  }
   // A core the user holds (set_target() below ONLINE) leaves only when it cannot run.
   auto must_leave = [&](unsigned id) { return _user_down[id] ? !_available[id] : !wanted_up(id); };
+  std::vector<unsigned> down;
   for (auto it = _cores.rbegin(); it != _cores.rend(); ++it)
-    if (must_leave(*it) && _state(*it) != OFFLINE) {
-      const int ret = _move(*it, OFFLINE);
-      if (ret == 0 && !_user_down[*it]) _governor_down[*it] = 1;
-      if (ret != 0 && first_error == 0) first_error = ret;
-    }
+    if (must_leave(*it) && _state(*it) != OFFLINE) down.push_back(*it);
+  const std::vector<int> down_results = _move(down, OFFLINE);
+  for (std::size_t i = 0; i < down.size(); ++i) {
+    const int ret = down_results[i];
+    if (ret == 0 && !_user_down[down[i]]) _governor_down[down[i]] = 1;
+    if (ret != 0 && first_error == 0) first_error = ret;
+  }
   return first_error;
 }
 

@@ -15,8 +15,9 @@ namespace hotcore::detail {
 class governor {
  public:
   using leave_order_fn = std::function<std::vector<unsigned>(const std::vector<unsigned>&)>;
-  // move_fn walks a core to a target through the one hotplug path: 0 or a negative errno.
-  using move_fn = std::function<int(unsigned core, int target)>;
+  // move_fn walks cores to a target through the one hotplug path, together (a governor
+  // step may move many): each core's result, 0 or a negative errno, in the order given.
+  using move_fn = std::function<std::vector<int>(const std::vector<unsigned>& cores, int target)>;
   // state_fn is a core's hotplug state now.
   using state_fn = std::function<int(unsigned core)>;
   // policy is what runtime_options say about cores the machine takes away.

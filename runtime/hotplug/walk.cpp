@@ -45,19 +45,54 @@ int runtime_impl::hotplug_op(unsigned core, int target, op_mode mode) {
   const int prev = c->state.load(std::memory_order_relaxed);
   c->failed_state = INVALID;
   const std::int64_t t0 = monotonic_ns();
-  int ret = walk_to(*c, target, mode);
-  const std::int64_t ns = monotonic_ns() - t0;
-  // relaxed: the walk is over and serialized by the locks held here.
-  if (c->state.load(std::memory_order_relaxed) != prev || ret != 0) note_walk(*c, target > prev, ns);
+  const int ret = walk_to(*c, target, mode);
+  const int result = walk_done(*c, prev, target, ret, monotonic_ns() - t0);
   lock.write_unlock();
-  // The steps that pin a thread to the core's CPU (core:bringup, workers:online) fail with
-  // EINVAL only when the kernel has that CPU offline (or the cpuset took it away): say so
-  // with -EHOSTDOWN (runtime.h), the machine's state rather than a bad argument. The CPU
-  // may be back by now (stress-ng toggles it in microseconds), so the step tells, not a
-  // second look at the CPU.
+  return result;
+}
+
+// hotplug_ops() is hotplug_op() for several cores, the governor's step. With
+// options.parallel_calls it takes the locks once and walks the cores together
+// (walk_together()); otherwise it is hotplug_op() for one core after another.
+std::vector<int> runtime_impl::hotplug_ops(const std::vector<unsigned>& cores, int target) {
+  std::vector<int> results(cores.size(), 0);
+  if (cores.size() < 2 || !options.parallel_calls) {
+    for (std::size_t i = 0; i < cores.size(); ++i)
+      results[i] = hotplug_op(cores[i], target, op_mode::normal);
+    return results;
+  }
+  if (in_callback() || lock.read_held()) return std::vector<int>(cores.size(), -EDEADLK);
+  std::vector<core_move> moves;
+  for (std::size_t i = 0; i < cores.size(); ++i)
+    if (core_ctx* c = find(cores[i]); c == nullptr) results[i] = -EINVAL;
+    else moves.push_back({.c = c, .index = i});
+  std::lock_guard serialize(add_remove_mutex);
+  if (disable_count > 0) return std::vector<int>(cores.size(), -EBUSY);
+  lock.write_lock();
+  for (core_move& m : moves) {
+    m.prev = m.c->state.load(std::memory_order_relaxed);
+    m.c->failed_state = INVALID;
+  }
+  const std::int64_t t0 = monotonic_ns();
+  walk_together(moves, target);
+  const std::int64_t ns = monotonic_ns() - t0;  // each core's walk took the whole step
+  for (core_move& m : moves) results[m.index] = walk_done(*m.c, m.prev, target, m.result, ns);
+  lock.write_unlock();
+  return results;
+}
+
+// walk_done() ends one core's walk: it counts the walk in the core's statistics and says
+// what it returns. The steps that pin a thread to the core's CPU (core:bringup,
+// workers:online) fail with EINVAL only when the kernel has that CPU offline (or the
+// cpuset took it away): say so with -EHOSTDOWN (runtime.h), the machine's state rather
+// than a bad argument. The CPU may be back by now (stress-ng toggles it in microseconds),
+// so the step tells, not a second look at the CPU.
+int runtime_impl::walk_done(core_ctx& c, int prev, int target, int ret, std::int64_t ns) {
+  // relaxed: the walk is over and serialized by the locks the caller holds.
+  if (c.state.load(std::memory_order_relaxed) != prev || ret != 0) note_walk(c, target > prev, ns);
   if (ret == -EINVAL && target > prev &&
-      (c->failed_state == BRINGUP_CORE || c->failed_state == AP_WORKERS_ONLINE))
-    ret = -EHOSTDOWN;
+      (c.failed_state == BRINGUP_CORE || c.failed_state == AP_WORKERS_ONLINE))
+    return -EHOSTDOWN;
   return ret;
 }
 
@@ -102,31 +137,110 @@ int runtime_impl::walk_to(core_ctx& c, int target, op_mode mode) {
     return -EBUSY;  // the last core taking tasks stays
   c.target.store(target, std::memory_order_relaxed);
   const int ret = move(c, target);
-  if (ret == 0) return 0;
+  if (ret != 0) walk_back(c, prev);
+  return ret;
+}
+
+// walk_back() returns a core whose move failed to where it was (the spec's rollback).
+void runtime_impl::walk_back(core_ctx& c, int prev) {
   c.rollback = true;
   c.target.store(prev, std::memory_order_relaxed);
   (void)move(c, prev);
   c.rollback = false;
-  return ret;
 }
 
-// move() crosses the sections: PREPARE steps run here on the control thread, STARTING and
-// ONLINE steps on the core's hotplug thread, in one hand-over per direction.
+namespace {
+// A move crosses the sections at BRINGUP_CORE: the PREPARE steps (up to and including
+// core:bringup) run on the control thread, the STARTING and ONLINE steps on the core's
+// hotplug thread, in one hand-over per direction. Going up the PREPARE steps come first,
+// going down last.
+constexpr int bringup = BRINGUP_CORE;
+
+// ap_walk is the part of a move the core's hotplug thread walks.
+struct ap_walk {
+  runtime_impl* rt;
+  core_ctx* c;
+  int to;
+  int operator()() const { return rt->walk(*c, to); }
+};
+}  // namespace
+
+// walk_here() walks the PREPARE part of a move to target, if the move has one left.
+int runtime_impl::walk_here(core_ctx& c, int target) {
+  const int state = c.state.load(std::memory_order_relaxed);
+  const int to = std::min(target, bringup);
+  return state <= bringup && state != to ? walk(c, to) : 0;
+}
+
+// ap_part() is where the hotplug thread's part of a move to target ends, or -1 when the
+// move has none left.
+int runtime_impl::ap_part(const core_ctx& c, int target) const {
+  const int state = c.state.load(std::memory_order_relaxed);
+  const int to = std::max(target, bringup);
+  return state >= bringup && state != to ? to : -1;
+}
+
 int runtime_impl::move(core_ctx& c, int target) {
-  if (target > c.state.load(std::memory_order_relaxed)) {
-    if (c.state.load(std::memory_order_relaxed) < BRINGUP_CORE) {
-      const int ret = walk(c, std::min(target, static_cast<int>(BRINGUP_CORE)));
-      if (ret != 0 || target <= BRINGUP_CORE) return ret;
+  const bool up = target > c.state.load(std::memory_order_relaxed);
+  if (up)
+    if (const int ret = walk_here(c, target); ret != 0) return ret;
+  if (const int to = ap_part(c, target); to >= 0) {
+    ap_walk w{this, &c, to};
+    // linger: a core that went up is up, its thread on its CPU.
+    if (const int ret = c.thread.run(w, up); ret != 0) return ret;
+  }
+  return up ? 0 : walk_here(c, target);
+}
+
+// walk_together() is walk_to() for several cores at once, the kernel's parallel bringup:
+// the PREPARE steps of the cores going up, here, one core after another; then every
+// core's STARTING and ONLINE steps at the same time, each on its own hotplug thread; then
+// the PREPARE steps of the cores going down, here. A core that fails walks back alone, as
+// walk_to() does it; the others stay where they got to.
+void runtime_impl::walk_together(std::vector<core_move>& moves, int target) {
+  for (core_move& m : moves) m.moving = m.prev != target;
+  keep_last_active(moves, target);
+  for (core_move& m : moves)
+    if (m.moving) {
+      m.c->target.store(target, std::memory_order_relaxed);
+      if (target > m.prev) m.result = walk_here(*m.c, target);
     }
-    auto ap = [&] { return walk(c, target); };
-    return c.thread.run(ap, true);  // the core is up: its thread may linger there
+  std::vector<ap_walk> walks;
+  walks.reserve(moves.size());  // no reallocation: each thread holds a reference to its walk
+  std::vector<function_ref> refs;
+  refs.reserve(moves.size());
+  std::vector<core_move*> posted;
+  for (core_move& m : moves)
+    if (const int to = ap_part(*m.c, target); m.moving && m.result == 0 && to >= 0) {
+      // No linger: no request follows a step at once, and the threads of many cores may
+      // share a CPU (simulated cores), where each lingering one would hold up the others.
+      m.c->thread.post(refs.emplace_back(walks.emplace_back(ap_walk{this, m.c, to})));
+      posted.push_back(&m);
+    }
+  for (core_move* m : posted) m->result = m->c->thread.wait();
+  for (core_move& m : moves) {
+    if (!m.moving) continue;
+    if (m.result == 0 && target < m.prev) m.result = walk_here(*m.c, target);
+    if (m.result != 0) walk_back(*m.c, m.prev);
   }
-  if (c.state.load(std::memory_order_relaxed) > BRINGUP_CORE) {
-    auto ap = [&] { return walk(c, std::max(target, static_cast<int>(BRINGUP_CORE))); };
-    const int ret = c.thread.run(ap);
-    if (ret != 0 || target >= BRINGUP_CORE) return ret;
+}
+
+// keep_last_active() refuses the move of the last core that would leave no core active
+// (-EBUSY, and it stays), as walk_to() refuses the last one of cores that go one by one.
+void runtime_impl::keep_last_active(std::vector<core_move>& moves, int target) {
+  if (target >= AP_SCHED_ACTIVE) return;
+  core_move* last = nullptr;
+  int leaving = 0;
+  for (core_move& m : moves)
+    // relaxed: under the hotplug write lock, which orders every change of `active`.
+    if (m.moving && m.c->active.load(std::memory_order_relaxed)) {
+      ++leaving;
+      last = &m;
+    }
+  if (last != nullptr && leaving == active_count()) {
+    last->moving = false;
+    last->result = -EBUSY;
   }
-  return walk(c, target);
 }
 
 // walk() is the one loop: step from the core's state toward target, invoking each state's

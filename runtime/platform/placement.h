@@ -28,7 +28,10 @@ enum class core_thread { hotplug, worker };
 // leave() gave it.
 //
 // Not thread-safe: the caller serializes every call (the hotplug path holds
-// add_remove_mutex, and the hotplug write lock for a move).
+// add_remove_mutex, and the hotplug write lock for a move). One exception: while cores
+// walk together (parallel_calls), their hotplug threads place and leave their own
+// workers at the same time. That only writes the worker's own flag and reads the
+// hotplug threads' flags, which change only in the PREPARE steps, one core after another.
 class placement {
  public:
   // thread_of() is the kernel id of a core's thread now, or 0 while it does not exist
