@@ -103,7 +103,8 @@ hotcore::runtime* the_runtime(std::error_code& ec) {
 }
 
 // BM_cpus_read_lock: one inner step is cpus_read_lock() + cpus_read_unlock(), the public
-// API (its check for "inside a callback" included); an iteration is `steps` of them.
+// API as a program compiles it (inline, with its check for "inside a callback"); an
+// iteration is `steps` of them.
 void BM_cpus_read_lock(benchmark::State& state) {
   std::error_code ec;
   hotcore::runtime* rt = the_runtime(ec);

@@ -233,7 +233,8 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
   return rt;
 }
 
-runtime::runtime(std::unique_ptr<detail::runtime_impl> impl) : _impl(std::move(impl)) {}
+runtime::runtime(std::unique_ptr<detail::runtime_impl> impl)
+    : _impl(std::move(impl)), _gate(&_impl->lock) {}
 runtime::~runtime() { detail::forget_quota_totals(*this); }
 
 const std::vector<unsigned>& runtime::cores() const noexcept { return _impl->core_ids; }
@@ -411,13 +412,13 @@ int runtime::remove_instance_nocalls(int state, instance_node* node) {
 // Inside a hotplug callback the operation running it already holds the hotplug lock for
 // this thread's purposes (it is the writer, or a reader waiting on us): taking it again
 // would deadlock, so lock and unlock are no-ops there, as a pair.
-void runtime::cpus_read_lock() noexcept {
+void runtime::cpus_read_lock_slow() noexcept {
   if (!_impl->in_callback()) _impl->lock.read_lock();
 }
 bool runtime::cpus_read_trylock() noexcept {
   return _impl->in_callback() || _impl->lock.read_trylock();
 }
-void runtime::cpus_read_unlock() noexcept {
+void runtime::cpus_read_unlock_slow() noexcept {
   if (!_impl->in_callback()) _impl->lock.read_unlock();
 }
 

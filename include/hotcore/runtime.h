@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "hotcore/core_poller.h"
+#include "hotcore/detail/read_side.h"
 #include "hotcore/instance.h"
 #include "hotcore/states.h"
 #include "hotcore/stats.h"
@@ -305,9 +306,18 @@ class runtime {
   // never write a shared cache line in the uncontended case, so they do not slow each
   // other; the lock nests within one thread. Inside a hotplug callback the running
   // operation already holds it, so there these calls do nothing (and never deadlock).
-  void cpus_read_lock() noexcept;
+  //
+  // Both are inline: uncontended, a lock+unlock is four plain stores to the calling
+  // thread's own record and one load (hotcore/detail/read_side.h), with no call into the
+  // library; nested holds, a writer in, a callback and the first lock of a thread take
+  // the general way.
+  void cpus_read_lock() noexcept {
+    if (!detail::read_enter(*_gate)) cpus_read_lock_slow();
+  }
   [[nodiscard]] bool cpus_read_trylock() noexcept;
-  void cpus_read_unlock() noexcept;
+  void cpus_read_unlock() noexcept {
+    if (!detail::read_exit(*_gate)) cpus_read_unlock_slow();
+  }
   // cpu_hotplug_disable() makes core_up/core_down/set_target return -EBUSY until the
   // matching cpu_hotplug_enable(); it counts. enable() without disable() is -EINVAL; both
   // return -EDEADLK from inside a hotplug callback.
@@ -426,8 +436,13 @@ class runtime {
   // submit_node() takes the node in every case: queued, or dropped on error.
   int submit_node(detail::task_node* node, bool pinned, unsigned core) noexcept;
 
+  // The general way of cpus_read_lock() / cpus_read_unlock().
+  void cpus_read_lock_slow() noexcept;
+  void cpus_read_unlock_slow() noexcept;
+
   explicit runtime(std::unique_ptr<detail::runtime_impl> impl);
   std::unique_ptr<detail::runtime_impl> _impl;
+  const detail::read_gate* _gate;  // the hotplug lock's, for the inline read side
 };
 
 namespace detail {

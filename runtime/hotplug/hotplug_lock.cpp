@@ -124,7 +124,14 @@ int free_entry() noexcept {
 }  // namespace
 
 hotplug_lock::hotplug_lock(read_side side) noexcept
-    : _asymmetric(side == read_side::asymmetric && membarrier_ready()) {}
+    : _asymmetric(side == read_side::asymmetric && membarrier_ready()) {
+  // A chaos build takes the general way, where its chaos points are.
+#ifdef HOTCORE_CHAOS
+  inline_read = false;
+#else
+  inline_read = _asymmetric;
+#endif
+}
 
 // try_enter() is inlined into read_lock() and read_trylock(): it is the read side's fast path.
 [[gnu::always_inline]] inline bool hotplug_lock::try_enter() noexcept {
@@ -133,7 +140,7 @@ hotplug_lock::hotplug_lock(read_side side) noexcept
   if (i < 0) return try_enter_shared();
   this_reader.depth[i] = 1;
   this_reader.used = std::max(this_reader.used, i + 1);
-  bool writer_in;
+  bool writer_seen;
 #ifndef HOTCORE_TSAN
   if (_asymmetric) {
     // relaxed, and only a compiler barrier before the flag's load: this is one half of a
@@ -143,7 +150,7 @@ hotplug_lock::hotplug_lock(read_side side) noexcept
     std::atomic_signal_fence(std::memory_order_seq_cst);
     HOTCORE_CHAOS_POINT("read_lock:enter");
     // acquire: what the last writer did before write_unlock() happens before our reads.
-    writer_in = _writer.load(std::memory_order_acquire);
+    writer_seen = writer_in.load(std::memory_order_acquire);
   } else
 #endif
   {
@@ -151,9 +158,9 @@ hotplug_lock::hotplug_lock(read_side side) noexcept
     // (membarrier unavailable, or TSan, which sees this happens-before and not membarrier's).
     this_reader.held[i].store(this, std::memory_order_seq_cst);
     HOTCORE_CHAOS_POINT("read_lock:enter");
-    writer_in = _writer.load(std::memory_order_seq_cst);
+    writer_seen = writer_in.load(std::memory_order_seq_cst);
   }
-  if (!writer_in) return true;
+  if (!writer_seen) return true;
   // release: pairs with the writer's scan, like read_unlock().
   this_reader.held[i].store(nullptr, std::memory_order_release);
   this_reader.depth[i] = 0;
@@ -165,7 +172,7 @@ hotplug_lock::hotplug_lock(read_side side) noexcept
   // scan, in the language's own terms (the writer's membarrier is not needed here).
   _shared_readers.fetch_add(1, std::memory_order_seq_cst);
   HOTCORE_CHAOS_POINT("read_lock:enter");
-  if (!_writer.load(std::memory_order_seq_cst)) return true;
+  if (!writer_in.load(std::memory_order_seq_cst)) return true;
   // seq_cst: withdraw the count in the same total order the writer scans in.
   _shared_readers.fetch_sub(1, std::memory_order_seq_cst);
   return false;
@@ -183,7 +190,7 @@ void hotplug_lock::wait_and_enter() noexcept {
   do {
     std::unique_lock lk(_wait_mutex);
     // seq_cst pairs with write_unlock()'s store, made under the same mutex.
-    _writer_done.wait(lk, [&] { return !_writer.load(std::memory_order_seq_cst); });
+    _writer_done.wait(lk, [&] { return !writer_in.load(std::memory_order_seq_cst); });
   } while (!try_enter());
 }
 
@@ -227,7 +234,7 @@ bool hotplug_lock::readers_in() const {
 void hotplug_lock::write_lock() {
   _writer_mutex.lock();
   // seq_cst: the flag half of the handshake with try_enter() and try_enter_shared().
-  _writer.store(true, std::memory_order_seq_cst);
+  writer_in.store(true, std::memory_order_seq_cst);
   // Every reader now runs a full barrier: one that published its entry before this point
   // has it visible to our scan, one that publishes later sees the flag.
   if (_asymmetric) force_barrier();
@@ -246,7 +253,7 @@ void hotplug_lock::write_unlock() {
   {
     std::lock_guard lk(_wait_mutex);
     // seq_cst: readers re-check the flag in try_enter() with acquire or seq_cst.
-    _writer.store(false, std::memory_order_seq_cst);
+    writer_in.store(false, std::memory_order_seq_cst);
   }
   _writer_done.notify_all();
   _writer_mutex.unlock();

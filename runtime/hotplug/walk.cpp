@@ -14,10 +14,6 @@
 
 namespace hotcore::detail {
 namespace {
-// The runtime whose callback this thread is running, for -EDEADLK detection.
-// initial-exec: read by every cpus_read_lock() (in_callback()), without a __tls_get_addr() call.
-[[gnu::tls_model("initial-exec")]] constinit thread_local const runtime_impl* callback_owner = nullptr;
-
 // call_event() is what the trace event of one callback call says about where it ran.
 trace_event call_event(unsigned core, int state, const std::string& name, bool up, bool rollback) {
   trace_event ev;
@@ -33,7 +29,9 @@ trace_event call_event(unsigned core, int state, const std::string& name, bool u
 }
 }  // namespace
 
-bool runtime_impl::in_callback() const noexcept { return callback_owner == this; }
+// The runtime whose callback this thread is running (-EDEADLK detection) is in the
+// thread's reader record, which every cpus_read_lock() reads anyway.
+bool runtime_impl::in_callback() const noexcept { return this_reader.callback_of == this; }
 
 int runtime_impl::hotplug_op(unsigned core, int target, op_mode mode) {
   if (in_callback() || lock.read_held()) return -EDEADLK;
@@ -293,12 +291,12 @@ int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool 
     else
       HOTCORE_PROBE(cpuhp_multi_enter, c.id, c.target.load(std::memory_order_relaxed), s, inst,
                     sp.name.c_str());
-    const runtime_impl* outer = callback_owner;
-    callback_owner = this;
+    const void* outer = this_reader.callback_of;
+    this_reader.callback_of = this;
     int ret;
     if constexpr (std::is_invocable_v<decltype(fn), unsigned>) ret = fn(c.id);
     else ret = fn(c.id, inst);
-    callback_owner = outer;
+    this_reader.callback_of = outer;
     HOTCORE_PROBE(cpuhp_exit, c.id, c.target.load(std::memory_order_relaxed), s, ret, sp.name.c_str());
     if (tracing) event(inst, ret, false, t0, monotonic_ns() - t0);
     return ret;
