@@ -161,12 +161,13 @@ worker* scheduler::push_to_active(task_node* node, const worker* exclude) {
   // task's data is still in this CPU's cache. Among those it prefers an awake worker,
   // starting from the one it pushed to last: a burst of tasks goes to one awake worker
   // (the others steal from it) rather than waking a worker per task.
-  // Passes: 0 an awake core on this CPU, 1 any core on this CPU, 2 a core on another CPU.
+  // Passes: 0 an awake core on this CPU among the next steal_tries from the last one,
+  // 1 any core on this CPU, 2 a core on another CPU.
   const int here = n > 1 ? ::sched_getcpu() : -1;
-  const unsigned start = tls_push_core;
+  const unsigned start = tls_push_core < n ? tls_push_core : 0;
   for (unsigned pass = 0; pass < 3; ++pass)
-    for (unsigned i = 0; i < n; ++i) {
-      const unsigned index = (start + i) % n;
+    for (unsigned i = 0, index = start; i < (pass == 0 ? std::min(n, steal_tries) : n);
+         ++i, index = index + 1 == n ? 0 : index + 1) {
       worker* w = _workers[index].get();
       if (w == exclude || (pass < 2) != (static_cast<int>(w->cpu) == here)) continue;
       // relaxed: a hint; a sleeping worker is still a valid target (pass 1).
