@@ -7,17 +7,22 @@
 //   a few cores per look. One that may not spin, or whose spin found nothing, joins the
 //   *sleeper set* (_sleepers) and, after heavy_fence(), makes a *last look* at every core
 //   before it sleeps.
-// - A pusher stores its task, calls light_fence() and wakes a sleeper only when someone
-//   sleeps and nobody spins (wake_needed()). try_wake() counts the woken worker as a
-//   spinner before it runs, so the pushes that follow wake nobody more: a burst of tasks
-//   wakes one worker, not one per task (no thundering herd).
+// - A pusher stores its task, calls light_fence() and wakes a sleeper when someone
+//   sleeps and nobody spins. try_wake() counts the woken worker as a spinner before it
+//   runs, so the pushes that follow wake nobody more: a burst of tasks wakes one worker,
+//   not one per task (no thundering herd). A pusher that leaves a sleeper asleep because
+//   a spinner looks sets _wake_skipped (wake_after_push()).
 // - No task is lost: a pusher that skipped the wake-up saw a spinner counted whose
 //   decrement (seq_cst) comes later. That spinner decrements either on its way to sleep,
 //   before the fence of its last look, which then sees the task (the Dekker pair of
 //   light_fence() and heavy_fence()), or because it found a task or got a command; then,
-//   if it was the last spinner and someone sleeps, it wakes a sleeper, who is a spinner
-//   from then on (hand_over_search(); Go's scheduler does the same). A spinner whose last
-//   look found a task hands over too.
+//   if it is the last spinner and _wake_skipped is set, it wakes a sleeper, who is a
+//   spinner from then on (hand_over_search(); Go's scheduler hands over the same way,
+//   unconditionally). The flag and _spinning form a second Dekker pair (all seq_cst):
+//   the pusher stores the flag and then reads _spinning, the spinner decrements _spinning
+//   and then reads the flag; either the pusher sees no spinner left and wakes a sleeper
+//   itself, or the spinner sees the flag. Without a skipped wake-up nobody hands over: a
+//   lone task wakes one worker, not two.
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -43,16 +48,24 @@ __attribute__((tls_model("initial-exec"))) thread_local unsigned tls_wake_start 
 
 // ---- the pushers' side
 
-bool scheduler::wake_needed() const noexcept {
+void scheduler::wake_after_push(worker* prefer, const worker* exclude) noexcept {
   // relaxed: the caller pushed and then called light_fence(), which with the sleepers'
   // heavy_fence() orders these loads after its push (see the top of this file).
-  return _sleepers.load(std::memory_order_relaxed) != 0 &&
-         _spinning.load(std::memory_order_relaxed) == 0;
+  if (_sleepers.load(std::memory_order_relaxed) == 0) return;
+  if (_spinning.load(std::memory_order_relaxed) != 0) {
+    // relaxed: already set, a spinner's hand-over stands for this push too: it wakes a
+    // sleeper whose last look, after heavy_fence(), sees the push.
+    if (_wake_skipped.load(std::memory_order_relaxed)) return;
+    // seq_cst store, then seq_cst load: the Dekker pair with hand_over_search().
+    _wake_skipped.store(true, std::memory_order_seq_cst);
+    if (_spinning.load(std::memory_order_seq_cst) != 0) return;
+  }
+  wake_one(prefer, exclude);
 }
 
 void scheduler::notify(const worker* self) noexcept {
   light_fence();
-  if (wake_needed()) wake_one(nullptr, self);
+  wake_after_push(nullptr, self);
 }
 
 bool scheduler::try_wake(worker& w) noexcept {
@@ -111,14 +124,17 @@ void scheduler::stop_spinning(worker& w) noexcept {
 }
 
 // hand_over_search() runs after a spinner stopped looking without a last look that found
-// nothing: if no spinner is left and someone sleeps, it wakes a sleeper to look on.
+// nothing: if a pusher skipped a wake-up and no spinner is left, it wakes a sleeper.
 void scheduler::hand_over_search(worker& w) noexcept {
-  // seq_cst: after our decrement (or heavy_fence()) in the single order: a pusher that
-  // skipped its wake-up because of us pushed before it; a worker that joins the sleeper
-  // set after these loads makes its last look after that push.
-  if (_spinning.load(std::memory_order_seq_cst) == 0 &&
-      _sleepers.load(std::memory_order_seq_cst) != 0)
-    wake_one(nullptr, &w);
+  // seq_cst loads after our seq_cst decrement: the Dekker pair with wake_after_push().
+  if (!_wake_skipped.load(std::memory_order_seq_cst)) return;
+  // A spinner still counted stands for the skipped wake-ups: it comes here when it stops.
+  if (_spinning.load(std::memory_order_seq_cst) != 0) return;
+  // seq_cst: one stopping spinner takes the flag; it is in the same single order.
+  if (!_wake_skipped.exchange(false, std::memory_order_seq_cst)) return;
+  // seq_cst: a worker that joins the sleeper set after this load makes its last look
+  // after the skipped push; one counted here is woken.
+  if (_sleepers.load(std::memory_order_seq_cst) != 0) wake_one(nullptr, &w);
 }
 
 // join_sleepers() puts the worker in the sleeper set, drops its spinner's count and

@@ -177,7 +177,7 @@ worker* scheduler::push_to_active(task_node* node, const worker* exclude) {
       if (!w->shared.push(node)) continue;
       tls_push_core = index;
       light_fence();
-      if (wake_needed()) wake_one(w, nullptr);
+      wake_after_push(w, nullptr);
       return w;
     }
   return nullptr;

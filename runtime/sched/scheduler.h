@@ -205,7 +205,7 @@ class scheduler {
   void adopt_orphans();
   [[nodiscard]] bool any_active() const noexcept;
   // searching and sleeping (idle.cpp)
-  [[nodiscard]] bool wake_needed() const noexcept;
+  void wake_after_push(worker* prefer, const worker* exclude) noexcept;
   void notify(const worker* self) noexcept;
   void wake_one(worker* prefer, const worker* exclude) noexcept;
   bool try_wake(worker& w) noexcept;
@@ -254,9 +254,12 @@ class scheduler {
   // (idle()'s spin, or woken and not yet running a task), at most _max_spinning of them
   // by their own choice. Pushers read both (relaxed, after light_fence()) and wake a
   // sleeper only when someone sleeps and nobody looks (idle.cpp says why that loses no
-  // task). One cache line: a pusher reads both with one miss.
+  // task). One cache line: a pusher reads them with one miss.
   alignas(64) std::atomic<int> _sleepers{0};
   std::atomic<int> _spinning{0};
+  // _wake_skipped: a pusher left a sleeper asleep because a spinner was looking; the
+  // spinner that stops last without a last look wakes one (hand_over_search()).
+  std::atomic<bool> _wake_skipped{false};
   int _max_spinning = 1;  // the number of distinct CPUs the workers run on
   // _closing: set by shutdown() (seq_cst, a Dekker pair with submit()'s counter bump).
   alignas(64) std::atomic<bool> _closing{false};
