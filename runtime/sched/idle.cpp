@@ -16,13 +16,13 @@
 //   decrement (seq_cst) comes later. That spinner decrements either on its way to sleep,
 //   before the fence of its last look, which then sees the task (the Dekker pair of
 //   light_fence() and heavy_fence()), or because it found a task or got a command; then,
-//   if it is the last spinner and _wake_skipped is set, it wakes a sleeper, who is a
-//   spinner from then on (hand_over_search(); Go's scheduler hands over the same way,
-//   unconditionally). The flag and _spinning form a second Dekker pair (all seq_cst):
-//   the pusher stores the flag and then reads _spinning, the spinner decrements _spinning
-//   and then reads the flag; either the pusher sees no spinner left and wakes a sleeper
-//   itself, or the spinner sees the flag. Without a skipped wake-up nobody hands over: a
-//   lone task wakes one worker, not two.
+//   if it is the last spinner and _wake_skipped is set or a task is still queued, it
+//   wakes a sleeper, who is a spinner from then on (hand_over_search(); Go's scheduler
+//   hands over the same way, unconditionally). The flag and _spinning form a second
+//   Dekker pair (all seq_cst): the pusher stores the flag and then reads _spinning, the
+//   spinner decrements _spinning and then reads the flag; either the pusher sees no
+//   spinner left and wakes a sleeper itself, or the spinner sees the flag. With nothing
+//   skipped and nothing queued nobody hands over: a lone task wakes one worker, not two.
 #include <algorithm>
 #include <chrono>
 #include <thread>
@@ -124,17 +124,20 @@ void scheduler::stop_spinning(worker& w) noexcept {
 }
 
 // hand_over_search() runs after a spinner stopped looking without a last look that found
-// nothing: if a pusher skipped a wake-up and no spinner is left, it wakes a sleeper.
+// nothing. When it was the last spinner, someone sleeps and there is more to do (a pusher
+// skipped a wake-up, or a task is queued), it wakes a sleeper to look on: a chain of
+// hand-overs runs while tasks wait, also when each of them blocks its worker.
 void scheduler::hand_over_search(worker& w) noexcept {
   // seq_cst loads after our seq_cst decrement: the Dekker pair with wake_after_push().
-  if (!_wake_skipped.load(std::memory_order_seq_cst)) return;
-  // A spinner still counted stands for the skipped wake-ups: it comes here when it stops.
+  const bool skipped = _wake_skipped.load(std::memory_order_seq_cst);
+  // A spinner still counted stands for the rest: it comes here when it stops.
   if (_spinning.load(std::memory_order_seq_cst) != 0) return;
   // seq_cst: one stopping spinner takes the flag; it is in the same single order.
-  if (!_wake_skipped.exchange(false, std::memory_order_seq_cst)) return;
+  bool more = skipped && _wake_skipped.exchange(false, std::memory_order_seq_cst);
+  if (!more) more = work_visible();
   // seq_cst: a worker that joins the sleeper set after this load makes its last look
-  // after the skipped push; one counted here is woken.
-  if (_sleepers.load(std::memory_order_seq_cst) != 0) wake_one(nullptr, &w);
+  // after the pushes above; one counted here is woken.
+  if (more && _sleepers.load(std::memory_order_seq_cst) != 0) wake_one(nullptr, &w);
 }
 
 // join_sleepers() puts the worker in the sleeper set, drops its spinner's count and

@@ -342,6 +342,18 @@ task_node* scheduler::steal_from_others(thread_ctx& c, unsigned tries) {
   return nullptr;
 }
 
+bool scheduler::work_visible() const noexcept {
+  for (const auto& w : _workers)
+    // relaxed: a hint for hand_over_search(); a core that is not active takes no tasks.
+    if (w->active.load(std::memory_order_relaxed) && (!w->deque.empty() || !w->shared.empty()))
+      return true;
+  // relaxed: a hint, as above.
+  for (std::uint32_t mask = _helper_mask.load(std::memory_order_relaxed); mask != 0;
+       mask &= mask - 1)
+    if (!_helpers[static_cast<unsigned>(__builtin_ctz(mask))].deque.empty()) return true;
+  return !_orphans.empty();
+}
+
 // ---- running
 
 void scheduler::run_task(counter_slot& counters, task_node* node) noexcept {

@@ -222,6 +222,8 @@ class scheduler {
   task_node* take_list(thread_ctx& c, task_node* list);
   task_node* steal(thread_ctx& c, bool full);
   task_node* steal_from_others(thread_ctx& c, unsigned tries);
+  // work_visible() is true when a queue that any worker may take from holds a task.
+  [[nodiscard]] bool work_visible() const noexcept;
   void run_task(counter_slot& counters, task_node* node) noexcept;
   [[nodiscard]] bool quiescent() const noexcept;
 
