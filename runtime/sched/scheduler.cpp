@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // runtime/sched/scheduler.cpp — where tasks go and where workers find them: submit and
-// spawn, the injection and orphan queues, stealing between active cores, waking sleepers,
+// spawn, the injection and orphan queues, stealing between active cores (a few at a time),
 // running a task, and shutdown's wait for every accepted task.
 #include "sched/scheduler.h"
 #include "chaos.h"

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
 // runtime/sched/worker.cpp — a core's worker thread and its life under hotplug: the loop
-// that runs tasks and sleeps when there are none, the commands the hotplug thread sends
-// (unpark, activate, deactivate, park, exit) and the drain that moves a leaving core's
-// queued tasks to the cores that stay.
+// that runs tasks (idle.cpp looks for more and sleeps), the commands the hotplug thread
+// sends (unpark, activate, deactivate, park, exit) and the drain that moves a leaving
+// core's queued tasks to the cores that stay.
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
