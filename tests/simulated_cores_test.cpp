@@ -272,4 +272,49 @@ TEST_CASE("a quota follower on simulated cores refuses keep_together, which read
   CHECK(rt->online_cores().size() == 8u);
 }
 
+// meet() is a task of a rendezvous: it arrives and waits until `total` tasks arrived, so
+// `total` tasks finish only if that many workers run them at once. Past `limit` it gives
+// up (and counts a failure), so that a lost wake-up fails the case instead of hanging it.
+void meet(std::atomic<unsigned>& arrived, std::atomic<unsigned>& gave_up, unsigned total,
+          std::chrono::steady_clock::time_point limit) {
+  arrived.fetch_add(1, std::memory_order_acq_rel);
+  while (arrived.load(std::memory_order_acquire) < total)
+    if (std::chrono::steady_clock::now() > limit) {
+      gave_up.fetch_add(1, std::memory_order_relaxed);
+      return;
+    } else {
+      std::this_thread::yield();
+    }
+}
+
+TEST_CASE("tasks that wait for one another on 64 sleeping simulated cores all run at once: "
+          "a worker that takes a task and blocks hands the search to a sleeper while tasks "
+          "are queued (submitted from outside, and spawned inside a task)") {
+  constexpr unsigned total = 32;
+  std::atomic<unsigned> arrived{0}, gave_up{0}, finished{0};
+  const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  auto rt = make_runtime(simulated_options());  // destroyed first: its tasks use the above
+  for (unsigned i = 0; i < total; ++i)
+    REQUIRE(rt->submit([&] {
+      meet(arrived, gave_up, total, limit);
+      finished.fetch_add(1, std::memory_order_release);
+      finished.notify_all();
+    }) == 0);
+  wait_for_count(finished, total);
+  CHECK(gave_up.load() == 0);
+  // The same from one task's deque: the other workers must steal every one.
+  arrived.store(0);
+  REQUIRE(rt->submit([&] {
+    hotcore::task_group g(*rt);
+    for (unsigned i = 0; i + 1 < total; ++i) g.run([&] { meet(arrived, gave_up, total, limit); });
+    meet(arrived, gave_up, total, limit);
+    g.wait();
+    finished.fetch_add(1, std::memory_order_release);
+    finished.notify_all();
+  }) == 0);
+  wait_for_count(finished, total + 1);
+  CHECK(arrived.load() == total);
+  CHECK(gave_up.load() == 0);
+}
+
 }  // namespace

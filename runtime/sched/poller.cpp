@@ -127,19 +127,13 @@ task_node* scheduler::sleep_on_fds(worker& w, std::uint32_t cmd) noexcept {
   if (event < 0) return nullptr;  // the attach that made it is not visible yet: go round
   pollfd fds[1 + worker::max_pollers];
   fds[0] = {event, POLLIN, 0};
-  // seq_cst: see idle() and command().
-  w.sleeping.store(sleep_fds, std::memory_order_seq_cst);
-  _sleepers.fetch_add(1, std::memory_order_seq_cst);
-  heavy_fence();
+  const bool was_spinning = join_sleepers(w, sleep_fds);  // idle.cpp
   // seq_cst: see command().
   if (w.command.load(std::memory_order_seq_cst) != cmd) {
-    cancel_sleep(w);
+    leave_sleepers(w, was_spinning);
     return nullptr;
   }
-  if (task_node* t = find_work(w.ctx)) {
-    cancel_sleep(w);
-    return t;
-  }
+  if (task_node* t = last_look(w, was_spinning)) return t;
   if (poll_all(w) != 0) {
     cancel_sleep(w);
     return nullptr;

@@ -1,12 +1,13 @@
 // SPDX-License-Identifier: MIT
 // runtime/sched/scheduler.cpp — where tasks go and where workers find them: submit and
-// spawn, the injection and orphan queues, stealing between active cores, waking sleepers,
+// spawn, the injection and orphan queues, stealing between active cores (a few at a time),
 // running a task, and shutdown's wait for every accepted task.
 #include "sched/scheduler.h"
 #include "chaos.h"
 
 #include <sched.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <climits>
@@ -20,8 +21,10 @@ namespace hotcore::detail {
 __attribute__((tls_model("initial-exec"))) thread_local thread_ctx* tls_ctx = nullptr;
 
 namespace {
-// Round-robin start for an outside thread's choice of core (no shared counter).
-__attribute__((tls_model("initial-exec"))) thread_local unsigned tls_rr = 0;
+// The core this thread last queued a task on (push_to_active() starts there), and the
+// round-robin start of an outside thread's steals: per thread, no shared counter.
+__attribute__((tls_model("initial-exec"))) thread_local unsigned tls_push_core = 0;
+__attribute__((tls_model("initial-exec"))) thread_local unsigned tls_steal_start = 0;
 // An outside thread's counter slot number, handed out once per thread.
 __attribute__((tls_model("initial-exec"))) thread_local unsigned tls_slot = UINT_MAX;
 std::atomic<unsigned> next_slot{0};
@@ -29,6 +32,12 @@ std::atomic<unsigned> next_slot{0};
 // inbox_period: a worker busy with its own deque still looks at its injection queue every
 // this many tasks, so tasks from outside are not starved by a long fork-join.
 constexpr unsigned inbox_period = 61;
+
+// steal_tries: the cores a thread with nothing to run tries per look, from a random one
+// on, as oneTBB and Cilk do. Trying every core makes a look cost O(cores) and, with many
+// idle workers, O(cores^2) in all; a worker that found nothing in its spin still makes
+// one full look before it sleeps (idle.cpp), so bounding the spin's looks loses nothing.
+constexpr unsigned steal_tries = 4;
 }  // namespace
 
 worker::worker(scheduler& s, unsigned core_, unsigned cpu_, unsigned index_)
@@ -47,6 +56,10 @@ scheduler::scheduler(const std::vector<unsigned>& cores, const std::vector<unsig
     _workers.push_back(std::make_unique<worker>(*this, cores[i], cpus[i], i));
     _by_core[cores[i]] = _workers.back().get();
   }
+  std::vector<unsigned> distinct(cpus);
+  std::sort(distinct.begin(), distinct.end());
+  _max_spinning = std::max(1, static_cast<int>(std::unique(distinct.begin(), distinct.end()) -
+                                               distinct.begin()));
   for (unsigned i = 0; i < helper_slots; ++i) {
     helper_slot& h = _helpers[i];
     h.index = static_cast<int>(i);
@@ -142,22 +155,29 @@ void scheduler::spawn(task_node* node) {
 
 worker* scheduler::push_to_active(task_node* node, const worker* exclude) {
   const unsigned n = static_cast<unsigned>(_workers.size());
-  const unsigned start = tls_rr++;
   // An outside thread prefers the core of the CPU it runs on: waking a worker there is a
   // local wake-up, where one on another CPU costs an inter-processor interrupt (on these
   // VMs 30-45 us against about 4 us, measured by sched_bench's wake_latency), and the
-  // task's data is still in this CPU's cache.
+  // task's data is still in this CPU's cache. Among those it prefers an awake worker,
+  // starting from the one it pushed to last: a burst of tasks goes to one awake worker
+  // (the others steal from it) rather than waking a worker per task.
+  // Passes: 0 an awake core on this CPU among the next steal_tries from the last one,
+  // 1 any core on this CPU, 2 a core on another CPU.
   const int here = n > 1 ? ::sched_getcpu() : -1;
-  for (unsigned pass = 0; pass < 2; ++pass)
-    for (unsigned i = 0; i < n; ++i) {
-      worker* w = _workers[(start + i) % n].get();
-      if (w == exclude || (pass == 0) != (static_cast<int>(w->cpu) == here)) continue;
+  const unsigned start = tls_push_core < n ? tls_push_core : 0;
+  for (unsigned pass = 0; pass < 3; ++pass)
+    for (unsigned i = 0, index = start; i < (pass == 0 ? std::min(n, steal_tries) : n);
+         ++i, index = index + 1 == n ? 0 : index + 1) {
+      worker* w = _workers[index].get();
+      if (w == exclude || (pass < 2) != (static_cast<int>(w->cpu) == here)) continue;
+      // relaxed: a hint; a sleeping worker is still a valid target (pass 1).
+      if (pass == 0 && w->sleeping.load(std::memory_order_relaxed) != 0) continue;
       // acquire: a hint paired with activate(); a closed inbox refuses the push anyway.
       if (!w->active.load(std::memory_order_acquire)) continue;
       if (!w->shared.push(node)) continue;
+      tls_push_core = index;
       light_fence();
-      // relaxed: ordered after the push by light_fence() and the sleeper's heavy_fence().
-      if (_sleepers.load(std::memory_order_relaxed) != 0) wake_one(w, nullptr);
+      wake_after_push(w, nullptr);
       return w;
     }
   return nullptr;
@@ -203,41 +223,6 @@ void scheduler::adopt_orphans() {
   }
 }
 
-// ---- waking
-
-void scheduler::notify(const worker* self) noexcept {
-  light_fence();
-  // relaxed: ordered after the push by light_fence() and the sleeper's heavy_fence().
-  if (_sleepers.load(std::memory_order_relaxed) != 0) wake_one(nullptr, self);
-}
-
-bool scheduler::try_wake(worker& w) noexcept {
-  // relaxed: the CAS below decides; a stale kind only makes it fail.
-  std::uint32_t kind = w.sleeping.load(std::memory_order_relaxed);
-  // acq_rel: exactly one of the wakers / the worker itself takes it out of the set.
-  if (kind == 0 || !w.sleeping.compare_exchange_strong(kind, 0, std::memory_order_acq_rel,
-                                                       std::memory_order_relaxed))
-    return false;
-  // relaxed: a count for the pushers' quick check; the CAS above is the real hand-off.
-  _sleepers.fetch_sub(1, std::memory_order_relaxed);
-  wake_sleeper(w, kind);
-  return true;
-}
-
-void scheduler::wake_one(worker* prefer, const worker* exclude) noexcept {
-  // relaxed loads of sleeping: hints; try_wake()'s CAS decides.
-  if (prefer != nullptr && prefer->sleeping.load(std::memory_order_relaxed) != 0 &&
-      try_wake(*prefer))
-    return;
-  const unsigned n = static_cast<unsigned>(_workers.size());
-  const unsigned start = tls_rr++;
-  for (unsigned i = 0; i < n; ++i) {
-    worker* w = _workers[(start + i) % n].get();
-    if (w == prefer || w == exclude) continue;
-    if (w->sleeping.load(std::memory_order_relaxed) != 0 && try_wake(*w)) return;
-  }
-}
-
 // ---- finding work
 
 task_node* scheduler::take_pinned(worker& w) noexcept {
@@ -274,7 +259,7 @@ task_node* scheduler::take_list(thread_ctx& c, task_node* list) {
   return list;
 }
 
-task_node* scheduler::find_work(thread_ctx& c) {
+task_node* scheduler::find_work(thread_ctx& c, bool full) {
   if (worker* w = c.w; w != nullptr) {
     const bool open = w->open();
     if (open) {
@@ -291,12 +276,13 @@ task_node* scheduler::find_work(thread_ctx& c) {
   } else if (c.deque != nullptr) {
     if (task_node* n = c.deque->pop()) return n;
   }
-  return steal(c);
+  return steal(c, full);
 }
 
 // steal() takes a task queued elsewhere; a worker counts it.
-task_node* scheduler::steal(thread_ctx& c) {
-  task_node* t = steal_from_others(c);
+task_node* scheduler::steal(thread_ctx& c, bool full) {
+  const auto n = static_cast<unsigned>(_workers.size());
+  task_node* t = steal_from_others(c, full ? n : std::min(n, steal_tries));
   if (t != nullptr && c.w != nullptr)
     // relaxed load and store: only this worker writes the counter (see worker::stolen).
     c.w->stolen.store(c.w->stolen.load(std::memory_order_relaxed) + 1, std::memory_order_relaxed);
@@ -311,7 +297,8 @@ scheduler::task_counts scheduler::counts(unsigned core) const noexcept {
           w->stolen.load(std::memory_order_relaxed), w->moved.load(std::memory_order_relaxed)};
 }
 
-task_node* scheduler::steal_from_others(thread_ctx& c) {
+// steal_from_others() tries `tries` cores from a random one on.
+task_node* scheduler::steal_from_others(thread_ctx& c, unsigned tries) {
   const unsigned n = static_cast<unsigned>(_workers.size());
   unsigned start;
   if (c.w != nullptr) {
@@ -320,10 +307,10 @@ task_node* scheduler::steal_from_others(thread_ctx& c) {
     c.w->rng ^= c.w->rng << 5;
     start = c.w->rng;
   } else {
-    start = tls_rr++;
+    start = tls_steal_start++;
   }
   // Deques of the other active cores first (the oldest, biggest pieces of work)...
-  for (unsigned i = 0; i < n; ++i) {
+  for (unsigned i = 0; i < tries; ++i) {
     worker* v = _workers[(start + i) % n].get();
     if (v == c.w) continue;
     // acquire: pairs with activate(); steal only from cores that take tasks.
@@ -333,7 +320,7 @@ task_node* scheduler::steal_from_others(thread_ctx& c) {
   }
   if (c.deque == nullptr) return nullptr;
   // ...then their injection queues...
-  for (unsigned i = 0; i < n; ++i) {
+  for (unsigned i = 0; i < tries; ++i) {
     worker* v = _workers[(start + i) % n].get();
     // acquire: as above.
     if (v == c.w || !v->active.load(std::memory_order_acquire)) continue;
@@ -353,6 +340,18 @@ task_node* scheduler::steal_from_others(thread_ctx& c) {
   if (!_orphans.empty())
     if (task_node* t = take_list(c, _orphans.take_all())) return t;
   return nullptr;
+}
+
+bool scheduler::work_visible() const noexcept {
+  for (const auto& w : _workers)
+    // relaxed: a hint for hand_over_search(); a core that is not active takes no tasks.
+    if (w->active.load(std::memory_order_relaxed) && (!w->deque.empty() || !w->shared.empty()))
+      return true;
+  // relaxed: a hint, as above.
+  for (std::uint32_t mask = _helper_mask.load(std::memory_order_relaxed); mask != 0;
+       mask &= mask - 1)
+    if (!_helpers[static_cast<unsigned>(__builtin_ctz(mask))].deque.empty()) return true;
+  return !_orphans.empty();
 }
 
 // ---- running

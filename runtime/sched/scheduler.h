@@ -70,6 +70,7 @@ struct worker {
   task_node* pinned_head = nullptr;  // taken from `pinned`, oldest first (worker only)
   unsigned since_inbox = 0;          // tasks popped since the inbox was last looked at
   std::uint32_t rng;                 // victim choice (worker only)
+  bool spinning = false;             // counted in scheduler::_spinning (worker only)
 
   // active: the core takes tasks (between sched:active up and down). Submitters read it
   // as a hint (acquire); the closed inboxes are what keep tasks out of a leaving core.
@@ -192,7 +193,7 @@ class scheduler {
   counter_slot& my_counters() noexcept;
   static void drop(task_node* node) noexcept;
 
-  // queues and waking (scheduler.cpp)
+  // queues (scheduler.cpp)
   // push_to_active() queues node on an active core other than exclude: the one it chose,
   // or null when none is active.
   worker* push_to_active(task_node* node, const worker* exclude);
@@ -203,14 +204,26 @@ class scheduler {
   void park_orphan(task_node* node);
   void adopt_orphans();
   [[nodiscard]] bool any_active() const noexcept;
+  // searching and sleeping (idle.cpp)
+  void wake_after_push(worker* prefer, const worker* exclude) noexcept;
   void notify(const worker* self) noexcept;
   void wake_one(worker* prefer, const worker* exclude) noexcept;
   bool try_wake(worker& w) noexcept;
-  task_node* find_work(thread_ctx& c);
+  bool try_spin(worker& w) noexcept;
+  void stop_spinning(worker& w) noexcept;
+  void hand_over_search(worker& w) noexcept;
+  bool join_sleepers(worker& w, std::uint32_t kind) noexcept;
+  void leave_sleepers(worker& w, bool was_spinning) noexcept;
+  task_node* last_look(worker& w, bool was_spinning);
+  // finding work (scheduler.cpp). A full look (`full`) tries every other core; otherwise
+  // steal() tries steal_tries cores from a random one on.
+  task_node* find_work(thread_ctx& c, bool full = false);
   task_node* take_pinned(worker& w) noexcept;
   task_node* take_list(thread_ctx& c, task_node* list);
-  task_node* steal(thread_ctx& c);
-  task_node* steal_from_others(thread_ctx& c);
+  task_node* steal(thread_ctx& c, bool full);
+  task_node* steal_from_others(thread_ctx& c, unsigned tries);
+  // work_visible() is true when a queue that any worker may take from holds a task.
+  [[nodiscard]] bool work_visible() const noexcept;
   void run_task(counter_slot& counters, task_node* node) noexcept;
   [[nodiscard]] bool quiescent() const noexcept;
 
@@ -221,8 +234,8 @@ class scheduler {
 
   // the worker thread (worker.cpp)
   void worker_main(worker& w);
-  task_node* idle(worker& w, std::uint32_t cmd);
-  void cancel_sleep(worker& w) noexcept;
+  task_node* idle(worker& w, std::uint32_t cmd);  // idle.cpp
+  void cancel_sleep(worker& w) noexcept;          // idle.cpp
   void close_and_drain(worker& w);
   std::uint32_t command(worker& w, mode m) noexcept;
   static void run_call(worker& w) noexcept;
@@ -239,9 +252,17 @@ class scheduler {
   std::array<helper_slot, helper_slots> _helpers;
   // _helper_mask: bit i set while _helpers[i] is in use (acquire/release with its user).
   alignas(64) std::atomic<std::uint32_t> _helper_mask{0};
-  // _sleepers: workers in the sleeper set. Pushers read it (relaxed, after light_fence())
-  // to skip the wake-up path when nobody sleeps.
+  // _sleepers: workers in the sleeper set. _spinning: workers awake and looking for tasks
+  // (idle()'s spin, or woken and not yet running a task), at most _max_spinning of them
+  // by their own choice. Pushers read both (relaxed, after light_fence()) and wake a
+  // sleeper only when someone sleeps and nobody looks (idle.cpp says why that loses no
+  // task). One cache line: a pusher reads them with one miss.
   alignas(64) std::atomic<int> _sleepers{0};
+  std::atomic<int> _spinning{0};
+  // _wake_skipped: a pusher left a sleeper asleep because a spinner was looking; the
+  // spinner that stops last without a last look wakes one (hand_over_search()).
+  std::atomic<bool> _wake_skipped{false};
+  int _max_spinning = 1;  // the number of distinct CPUs the workers run on
   // _closing: set by shutdown() (seq_cst, a Dekker pair with submit()'s counter bump).
   alignas(64) std::atomic<bool> _closing{false};
   inbox _orphans;  // tasks submitted while no core is active

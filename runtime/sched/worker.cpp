@@ -1,17 +1,15 @@
 // SPDX-License-Identifier: MIT
 // runtime/sched/worker.cpp — a core's worker thread and its life under hotplug: the loop
-// that runs tasks and sleeps when there are none, the commands the hotplug thread sends
-// (unpark, activate, deactivate, park, exit) and the drain that moves a leaving core's
-// queued tasks to the cores that stay.
+// that runs tasks (idle.cpp looks for more and sleeps), the commands the hotplug thread
+// sends (unpark, activate, deactivate, park, exit) and the drain that moves a leaving
+// core's queued tasks to the cores that stay.
 #include <pthread.h>
 #include <sched.h>
 #include <sys/prctl.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <cerrno>
-#include <chrono>
 #include <string>
 #include <system_error>
 #include <thread>
@@ -23,16 +21,6 @@
 
 namespace hotcore::detail {
 namespace {
-// An idle worker keeps looking for tasks before it sleeps: first with pauses, then
-// yielding its CPU between looks (to a thread that wants it more), for spin_time in all.
-// Long enough to bridge the gaps of fork-join work and to skip the wake-up (tens of us
-// when the core's CPU has gone idle, on a VM), short enough that an idle runtime costs
-// nothing. The pause phase is kept short because it does not give the CPU away: with 20
-// us, the core's own hotplug thread, woken on the same CPU, waited for it (sched:active
-// up took 24 us in `hotcore cycle`; with 2 us it takes 0.3 us, and sched_bench's
-// fork-join ratios did not move).
-constexpr auto pause_time = std::chrono::microseconds(2);
-constexpr auto spin_time = std::chrono::microseconds(500);
 // A busy worker still runs its core's pollers every this many tasks.
 constexpr unsigned poll_period = 64;
 }  // namespace
@@ -205,11 +193,14 @@ void scheduler::worker_main(worker& w) {
       task_node* n = find_work(w.ctx);
       if (n == nullptr && poll_all(w) != 0) continue;  // a poller may have made work
       if (n == nullptr) n = idle(w, cmd);
-      if (n != nullptr) run_task(w.counters, n);
+      if (n == nullptr) continue;
+      if (w.spinning) stop_spinning(w);  // found work: no longer looking (idle.cpp)
+      run_task(w.counters, n);
       continue;
     }
     // Not taking tasks: the task we ran has finished (we are between tasks); hand what is
     // queued here to the cores that stay, then report and wait for the next command.
+    if (w.spinning) stop_spinning(w);  // no longer looking: another worker takes over
     close_and_drain(w);
     if (mode_of(cmd) == mode_exit) return;
     run_call(w);
@@ -217,57 +208,6 @@ void scheduler::worker_main(worker& w) {
     // acquire: as above.
     while (w.command.load(std::memory_order_acquire) == cmd) futex_wait(w.command, cmd);
   }
-}
-
-// idle() spins for a while looking for tasks, then sleeps until a pusher or a command
-// wakes it. Returns a task, or null to go round the main loop again.
-task_node* scheduler::idle(worker& w, std::uint32_t cmd) {
-  const auto start = std::chrono::steady_clock::now();
-  for (unsigned round = 0;; ++round) {
-    const auto spent = round < 6 ? std::chrono::steady_clock::duration{}
-                                 : std::chrono::steady_clock::now() - start;
-    if (spent > spin_time) break;
-    if (spent > pause_time)
-      std::this_thread::yield();
-    else
-      for (unsigned i = 0, n = 1u << std::min(round, 6u); i < n; ++i) cpu_relax();
-    // relaxed: a quick check; the sleep path below re-reads with seq_cst.
-    if (w.command.load(std::memory_order_relaxed) != cmd) return nullptr;
-    if (task_node* t = find_work(w.ctx)) return t;
-    if (poll_all(w) != 0) return nullptr;  // go round: it may have made work
-  }
-  // relaxed: a hint written by attach/detach under their mutex; a poller attached after
-  // this look is not lost, attach_poller() wakes the worker.
-  if (w.poller_count.load(std::memory_order_relaxed) != 0) return sleep_on_fds(w, cmd);
-  // Join the sleeper set, then look once more: a pusher that pushed before heavy_fence()
-  // is seen by the look; one that pushes after it sees _sleepers > 0 and wakes us.
-  // seq_cst: see command().
-  w.sleeping.store(sleep_futex, std::memory_order_seq_cst);
-  // seq_cst: an RMW the pushers' relaxed loads will see once heavy_fence() returned.
-  _sleepers.fetch_add(1, std::memory_order_seq_cst);
-  heavy_fence();
-  for (;;) {
-    // seq_cst: see command().
-    if (w.command.load(std::memory_order_seq_cst) != cmd) break;
-    if (task_node* t = find_work(w.ctx)) {
-      cancel_sleep(w);
-      return t;
-    }
-    futex_wait(w.sleeping, sleep_futex);
-    // acquire: pairs with try_wake()'s CAS.
-    if (w.sleeping.load(std::memory_order_acquire) == 0) return nullptr;  // woken
-  }
-  cancel_sleep(w);
-  return nullptr;
-}
-
-void scheduler::cancel_sleep(worker& w) noexcept {
-  // relaxed: only this thread makes it non-zero; the CAS below decides.
-  std::uint32_t kind = w.sleeping.load(std::memory_order_relaxed);
-  // acq_rel: races try_wake(); whoever wins takes the worker out of the count.
-  if (kind != 0 && w.sleeping.compare_exchange_strong(kind, 0, std::memory_order_acq_rel,
-                                                      std::memory_order_relaxed))
-    _sleepers.fetch_sub(1, std::memory_order_relaxed);  // relaxed: see try_wake()
 }
 
 bool scheduler::move_off(task_node* node, worker& from) {
