@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // bench/scale_bench.cpp — how hotcore's costs grow with the core count, on runtimes of
 // 2, 4, ... 256 simulated cores (runtime_options::simulated_cores) mapped onto the CPUs
-// this process may use: one core's walk, add+remove_instance across every core, a
+// this process may use: one core's walk, add+remove_instance across every core (one
+// core after another, and with parallel_calls at once), a
 // quota step (set_core_limit) to 16 cores and back (one core after another, and with
 // parallel_calls together), cpus_read_lock, submit and steal.
 // Every benchmark reports the figure that should stay flat as the core count grows:
@@ -137,9 +138,10 @@ void walk(benchmark::State& state) {
 }
 
 // add_remove_instance: one instance of a multi-instance ONLINE state with empty callbacks
-// added and removed, which runs the startup and the teardown on every core.
-void add_remove_instance(benchmark::State& state) {
-  runtime* rt = simulated_rt(state);
+// added and removed, which runs the startup and the teardown on every core; with
+// parallel_calls on all cores at once.
+void add_remove_instance(benchmark::State& state, const char* family, bool parallel) {
+  runtime* rt = simulated_rt(state, parallel);
   if (!rt) return;
   const auto nothing = [](unsigned, hotcore::instance_node*) { return 0; };
   const int st = rt->setup_state_multi(hotcore::ONLINE_DYN, "scale:multi", nothing, nothing);
@@ -164,7 +166,7 @@ void add_remove_instance(benchmark::State& state) {
     });
   if (node.attached_state >= 0) (void)rt->remove_instance(st, &node);
   (void)rt->remove_multi_state(st);
-  report(state, "add_remove_instance", std::move(ns), "per_core_ns",
+  report(state, family, std::move(ns), "per_core_ns",
          static_cast<double>(state.range(0)));
 }
 
@@ -288,7 +290,12 @@ void scale_sweep(benchmark::internal::Benchmark* b) {
 }
 
 BENCHMARK(walk)->Name("scale_walk")->Apply(scale_sweep);
-BENCHMARK(add_remove_instance)->Name("scale_add_remove_instance")->Apply(scale_sweep);
+BENCHMARK_CAPTURE(add_remove_instance, serial, "add_remove_instance", false)
+    ->Name("scale_add_remove_instance")
+    ->Apply(scale_sweep);
+BENCHMARK_CAPTURE(add_remove_instance, parallel, "add_remove_instance_parallel", true)
+    ->Name("scale_add_remove_instance_parallel")
+    ->Apply(scale_sweep);
 BENCHMARK_CAPTURE(quota_step, serial, "quota_step", false)->Name("scale_quota_step")->Apply(scale_sweep);
 BENCHMARK_CAPTURE(quota_step, parallel, "quota_step_parallel", true)
     ->Name("scale_quota_step_parallel")

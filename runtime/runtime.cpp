@@ -10,6 +10,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <mutex>
+#include <set>
 #include <utility>
 
 #include "hotcore/topology.h"
@@ -27,6 +28,7 @@ runtime_impl::runtime_impl(std::vector<unsigned> ids, const std::vector<unsigned
     : core_ids(std::move(ids)),
       home_mask(home),
       options(opts),
+      own_cpus(std::set<unsigned>(cpus.begin(), cpus.end()).size() == cpus.size()),
       steps(make_step_table(*this)),
       placing(core_ids, cpus, home_mask,
               [this](core_thread t, unsigned core) {

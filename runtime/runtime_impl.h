@@ -180,6 +180,10 @@ struct runtime_impl {
   std::vector<std::unique_ptr<core_ctx>> by_id; // indexed by core id
   cpu_set_t home_mask;                          // the process's affinity at create()
   const runtime_options options;                // before steps: the table reads it
+  // own_cpus: every core has a CPU of its own (no two simulated cores share one). Only
+  // then does a core's hotplug thread linger after a request (hotplug_thread::post()):
+  // where cores share a CPU, a lingering thread would hold up the next core's.
+  const bool own_cpus;
   step_table steps;                             // guarded by state_mutex + the hotplug lock
   hotplug_lock lock;
   std::mutex state_mutex;       // serializes setup/remove/instances (cpuhp_state_mutex)

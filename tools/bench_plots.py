@@ -165,8 +165,9 @@ SCALE_NAME = re.compile(r"^scale_(?P<op>[a-z_]+)/cores:(?P<cores>\d+)")
 SCALE_LABELS = {
     "walk": "one core down+up (8 empty states), per walk",
     "add_remove_instance": "add+remove_instance on every core, per core",
+    "add_remove_instance_parallel": "add+remove_instance, parallel_calls, per core",
     "quota_step": "set_core_limit(16) and back, per core moved",
-    "quota_step_parallel": "the same with parallel_calls (cores move together)",
+    "quota_step_parallel": "set_core_limit(16) and back, parallel_calls, per core moved",
     "cpus_read_lock": "cpus_read_lock+unlock, per pair",
     "submit": "submit from outside, per task",
     "steal": "fork-join tree (stealing), per task",
@@ -192,9 +193,11 @@ def scale(run, out_dir, command):
     for i, op in enumerate(o for o in SCALE_LABELS if o in r):
         xs = [c for c, _ in r[op]]
         ys = [v for _, v in r[op]]
-        marker = "os^vD<>"[i % 7]
-        left.plot(xs, [y / 1e3 for y in ys], marker=marker, label=SCALE_LABELS[op])
-        right.plot(xs, [y / ys[0] for y in ys], marker=marker)
+        marker = "os^vD<>p"[i % 8]
+        # A parallel_calls variant: dashed, beside its one-core-after-another line.
+        style = "--" if op.endswith("_parallel") else "-"
+        left.plot(xs, [y / 1e3 for y in ys], marker=marker, linestyle=style, label=SCALE_LABELS[op])
+        right.plot(xs, [y / ys[0] for y in ys], marker=marker, linestyle=style)
         ticks.update(xs)
     for ax in (left, right):
         ax.set_xscale("log", base=2)
@@ -213,9 +216,9 @@ def scale(run, out_dir, command):
     right.set_title("flat means per-core cost does not grow with the core count\n"
                     "(medians; one run, one binary)")
     handles, labels = left.get_legend_handles_labels()
-    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, bbox_to_anchor=(0.5, 0.03))
+    fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, 0.03))
     fig.text(0.01, 0.005, stamp(run, command), fontsize=7, color="gray")
-    fig.tight_layout(rect=(0, 0.13, 1, 1))
+    fig.tight_layout(rect=(0, 0.17, 1, 1))
     path = os.path.join(out_dir, "scale.png")
     fig.savefig(path, dpi=110)
     plt.close(fig)

@@ -79,7 +79,7 @@ void call_all(std::vector<core_call>& calls, bool stop_on_failure) {
   const bool on_caller = section_of(calls.front().state) == section::prepare;
   if (on_caller || !calls.front().rt->options.parallel_calls) {
     for (core_call& k : calls) {
-      k.result = on_caller ? k() : k.c->thread.run(k, true);
+      k.result = on_caller ? k() : k.c->thread.run(k, k.rt->own_cpus);
       k.called = true;
       if (k.result != 0 && stop_on_failure) return;
     }
@@ -87,7 +87,9 @@ void call_all(std::vector<core_call>& calls, bool stop_on_failure) {
   }
   std::vector<function_ref> refs;
   refs.reserve(calls.size());  // no reallocation: each thread holds a pointer to its ref
-  // linger: a core past a STARTING or ONLINE state is up, its thread on its CPU.
+  // linger: a core past a STARTING or ONLINE state is up, its thread on its CPU. Here
+  // even where cores share a CPU (runtime_impl::own_cpus): every core gets a request at
+  // once, so a thread that lingers finds the next operation's at once too.
   for (core_call& k : calls) k.c->thread.post(refs.emplace_back(k), true);
   for (core_call& k : calls) {
     k.result = k.c->thread.wait();

@@ -184,8 +184,8 @@ int runtime_impl::move(core_ctx& c, int target) {
     if (const int ret = walk_here(c, target); ret != 0) return ret;
   if (const int to = ap_part(c, target); to >= 0) {
     ap_walk w{this, &c, to};
-    // linger: a core that went up is up, its thread on its CPU.
-    if (const int ret = c.thread.run(w, up); ret != 0) return ret;
+    // linger: a core that went up is up, its thread on its CPU (see own_cpus).
+    if (const int ret = c.thread.run(w, up && own_cpus); ret != 0) return ret;
   }
   return up ? 0 : walk_here(c, target);
 }
