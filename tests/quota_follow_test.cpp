@@ -332,8 +332,9 @@ TEST_CASE("Switchable at run time: disabled, the follower has no thread and read
   CHECK(cores_up(*fx.rt) == 1);         // the limit stays where it was
   f->disable();                         // idempotent
   REQUIRE(f->enable() == 0);            // the first check runs inside enable()
-  CHECK(cores_up(*fx.rt) == 2);
-  CHECK(f->status().checks == checks + 1);
+  CHECK(cores_up(*fx.rt) == 2);         // applied before enable() returned
+  // At least that check; the new thread's first poll (5 ms later) may have run too.
+  CHECK(f->status().checks >= checks + 1);
 }
 
 TEST_CASE("The follower reports its own CPU use, and enable() from inside a task is "
