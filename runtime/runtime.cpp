@@ -38,7 +38,9 @@ runtime_impl::runtime_impl(std::vector<unsigned> ids, const std::vector<unsigned
           {.follow_kernel = opts.follow_cpu_hotplug,
            .online_at_start = opts.online_at_start,
            .come_back = opts.come_back},
-          [this](const std::vector<unsigned>& cores, int target) { return hotplug_ops(cores, target); },
+          [this](const std::vector<unsigned>& cores, int target) {
+            return hotplug_ops(cores, target, op_mode::normal);
+          },
           // relaxed: the governor asks under its mutex, which serializes its walks.
           [this](unsigned core) { return by_id[core]->state.load(std::memory_order_relaxed); }),
       physical(core_ids.back() + 1),

@@ -91,11 +91,12 @@ struct runtime_impl {
 
   // ---- the one hotplug path (walk.cpp)
   int hotplug_op(unsigned core, int target, op_mode mode);
-  // hotplug_ops() moves several cores to target, a governor step: with
-  // options.parallel_calls together, under one write lock, their STARTING and ONLINE
-  // steps at the same time; otherwise with hotplug_op() one core after another. Each
-  // core's result, in the order given.
-  std::vector<int> hotplug_ops(const std::vector<unsigned>& cores, int target);
+  // hotplug_ops() moves cores to target (hotplug_op() is it for one core; a governor
+  // step may move several): with options.parallel_calls together, under one write lock,
+  // their STARTING and ONLINE steps at the same time; otherwise one core after another.
+  // Each core's result, in the order given. walk_together() ignores op_mode (it is only
+  // ever normal there: the destructor moves one core at a time).
+  std::vector<int> hotplug_ops(const std::vector<unsigned>& cores, int target, op_mode mode);
   int walk_done(core_ctx& c, int prev, int target, int ret, std::int64_t ns);
   int walk_to(core_ctx& c, int target, op_mode mode);
   void walk_back(core_ctx& c, int prev);

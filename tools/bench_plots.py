@@ -38,6 +38,17 @@ def stamp(run, command):
         command)
 
 
+def save(fig, run, command, out_dir, name, bottom=0.03):
+    """Stamps the figure with its run and command, writes out_dir/name, returns the path.
+    bottom: the share of the figure's height kept below the axes (the stamp, a legend)."""
+    fig.text(0.01, 0.005, stamp(run, command), fontsize=7, color="gray")
+    fig.tight_layout(rect=(0, bottom, 1, 1))
+    path = os.path.join(out_dir, name)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return path
+
+
 def median_or_single(run):
     """The run's benchmarks that carry a figure: the median aggregates and the single
     runs (a run with repetitions has both; callers prefer the aggregate)."""
@@ -93,12 +104,7 @@ def sched_ratio(run, out_dir, command):
                  "below the dashed line hotcore is faster; wake_latency: p50")
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1.0), fontsize=8)
     ax.grid(True, which="both", alpha=0.3)
-    fig.text(0.01, 0.005, stamp(run, command), fontsize=7, color="gray")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    path = os.path.join(out_dir, "sched_ratio.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, run, command, out_dir, "sched_ratio.png")
 
 
 def core_cost(run, out_dir, command):
@@ -153,12 +159,7 @@ def core_cost(run, out_dir, command):
                     "\noneTBB's arena does not pin, vacate a CPU or run callbacks")
     right.legend(fontsize=8, loc="upper left")
     right.margins(y=0.15)
-    fig.text(0.01, 0.005, stamp(run, command), fontsize=7, color="gray")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
-    path = os.path.join(out_dir, "core_cost.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, run, command, out_dir, "core_cost.png")
 
 
 SCALE_NAME = re.compile(r"^scale_(?P<op>[a-z_]+)/cores:(?P<cores>\d+)")
@@ -217,12 +218,7 @@ def scale(run, out_dir, command):
                     "(medians; one run, one binary)")
     handles, labels = left.get_legend_handles_labels()
     fig.legend(handles, labels, loc="lower center", ncol=2, fontsize=8, bbox_to_anchor=(0.5, 0.03))
-    fig.text(0.01, 0.005, stamp(run, command), fontsize=7, color="gray")
-    fig.tight_layout(rect=(0, 0.17, 1, 1))
-    path = os.path.join(out_dir, "scale.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    return path
+    return save(fig, run, command, out_dir, "scale.png", bottom=0.17)
 
 
 def main(args):

@@ -34,29 +34,17 @@ trace_event call_event(unsigned core, int state, const std::string& name, bool u
 bool runtime_impl::in_callback() const noexcept { return this_reader.callback_of == this; }
 
 int runtime_impl::hotplug_op(unsigned core, int target, op_mode mode) {
-  if (in_callback() || lock.read_held()) return -EDEADLK;
-  core_ctx* c = find(core);
-  if (c == nullptr) return -EINVAL;
-  std::lock_guard serialize(add_remove_mutex);
-  if (disable_count > 0 && mode == op_mode::normal) return -EBUSY;
-  lock.write_lock();
-  const int prev = c->state.load(std::memory_order_relaxed);
-  c->failed_state = INVALID;
-  const std::int64_t t0 = monotonic_ns();
-  const int ret = walk_to(*c, target, mode);
-  const int result = walk_done(*c, prev, target, ret, monotonic_ns() - t0);
-  lock.write_unlock();
-  return result;
+  return hotplug_ops({core}, target, mode).front();
 }
 
-// hotplug_ops() is hotplug_op() for several cores, the governor's step. With
-// options.parallel_calls it takes the locks once and walks the cores together
-// (walk_together()); otherwise it is hotplug_op() for one core after another.
-std::vector<int> runtime_impl::hotplug_ops(const std::vector<unsigned>& cores, int target) {
+// hotplug_ops() takes add_remove_mutex and the hotplug write lock, and walks: one core
+// with walk_to(), several together with walk_together() (options.parallel_calls).
+// Without the option several cores go one after another, each under the locks anew.
+std::vector<int> runtime_impl::hotplug_ops(const std::vector<unsigned>& cores, int target,
+                                           op_mode mode) {
   std::vector<int> results(cores.size(), 0);
-  if (cores.size() < 2 || !options.parallel_calls) {
-    for (std::size_t i = 0; i < cores.size(); ++i)
-      results[i] = hotplug_op(cores[i], target, op_mode::normal);
+  if (cores.size() > 1 && !options.parallel_calls) {
+    for (std::size_t i = 0; i < cores.size(); ++i) results[i] = hotplug_op(cores[i], target, mode);
     return results;
   }
   if (in_callback() || lock.read_held()) return std::vector<int>(cores.size(), -EDEADLK);
@@ -64,16 +52,18 @@ std::vector<int> runtime_impl::hotplug_ops(const std::vector<unsigned>& cores, i
   for (std::size_t i = 0; i < cores.size(); ++i)
     if (core_ctx* c = find(cores[i]); c == nullptr) results[i] = -EINVAL;
     else moves.push_back({.c = c, .index = i});
+  if (moves.empty()) return results;
   std::lock_guard serialize(add_remove_mutex);
-  if (disable_count > 0) return std::vector<int>(cores.size(), -EBUSY);
+  if (disable_count > 0 && mode == op_mode::normal) return std::vector<int>(cores.size(), -EBUSY);
   lock.write_lock();
   for (core_move& m : moves) {
     m.prev = m.c->state.load(std::memory_order_relaxed);
     m.c->failed_state = INVALID;
   }
   const std::int64_t t0 = monotonic_ns();
-  walk_together(moves, target);
-  const std::int64_t ns = monotonic_ns() - t0;  // each core's walk took the whole step
+  if (moves.size() == 1) moves.front().result = walk_to(*moves.front().c, target, mode);
+  else walk_together(moves, target);
+  const std::int64_t ns = monotonic_ns() - t0;  // with several cores, each took the whole step
   for (core_move& m : moves) results[m.index] = walk_done(*m.c, m.prev, target, m.result, ns);
   lock.write_unlock();
   return results;

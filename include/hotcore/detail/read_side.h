@@ -72,12 +72,13 @@ inline bool read_enter(const read_gate& g) noexcept {
 #endif
 }
 
-// read_exit() gives back what read_enter() took: true. False (nothing changed) for any
-// other hold, which the general way gives back.
+// read_exit() gives back a single hold in entry 0 (what read_enter() takes): true. False
+// (nothing changed) for any other hold, and where the lock is not read inline (a chaos
+// build keeps its chaos point there), which the general way gives back.
 inline bool read_exit(const read_gate& g) noexcept {
   reader_record& r = this_reader;
   // relaxed: only this thread writes its own entries.
-  if (r.used != 1 || r.depth[0] != 1 || r.callback_of != nullptr ||
+  if (!g.inline_read || r.used != 1 || r.depth[0] != 1 || r.callback_of != nullptr ||
       r.held[0].load(std::memory_order_relaxed) != &g)
     return false;
   r.depth[0] = 0;
