@@ -193,7 +193,8 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
   topology topo = detail::load_topology_for(home, options.policy, ec);
   if (ec) return nullptr;
   std::vector<unsigned> ids = worker_ids(options, topo, home);
-  if (ids.empty() || options.affinity_poll_ms == 0) {
+  if (ids.empty() || options.affinity_poll_ms == 0 ||
+      options.idle_spin < std::chrono::microseconds::zero() || options.idle_spin > max_idle_spin) {
     ec = std::make_error_code(std::errc::invalid_argument);
     return nullptr;
   }
@@ -211,6 +212,7 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
       new runtime(std::make_unique<detail::runtime_impl>(std::move(ids), cpus, home, options)));
   detail::runtime_impl& impl = *rt->_impl;
   impl.topo = std::move(topo);
+  impl.sched.set_idle_spin(options.idle_spin);
   if (options.physical)
     if (const int ret = impl.physical.claim(physical_cores(impl.core_ids)); ret < 0) {
       ec = std::error_code(-ret, std::generic_category());
@@ -267,6 +269,14 @@ int runtime::set_core_limit(unsigned n) {
   return _impl->gov.set_limit(n);
 }
 unsigned runtime::core_limit() const { return _impl->gov.limit(); }
+int runtime::set_idle_spin(std::chrono::microseconds spin) noexcept {
+  if (spin < std::chrono::microseconds::zero() || spin > max_idle_spin) return -EINVAL;
+  _impl->sched.set_idle_spin(spin);
+  return 0;
+}
+std::chrono::microseconds runtime::idle_spin() const noexcept {
+  return std::chrono::duration_cast<std::chrono::microseconds>(_impl->sched.idle_spin());
+}
 int runtime::set_leave_order(leave_order_fn order) {
   if (_impl->must_not_govern()) return -EDEADLK;
   return _impl->gov.set_leave_order(std::move(order));

@@ -371,4 +371,27 @@ TEST_CASE("Bad options are refused with EINVAL") {
   o.proc_self.clear();
   CHECK(quota_follower::create(*fx.rt, o, ec) == nullptr);
   CHECK(ec == std::errc::invalid_argument);
+  o = fx.options();
+  o.idle_spin_limited = max_idle_spin + 1us;
+  CHECK(quota_follower::create(*fx.rt, o, ec) == nullptr);
+  CHECK(ec == std::errc::invalid_argument);
+}
+
+TEST_CASE("Spinning is paid out of the limit: while a CPU limit applies the runtime's idle "
+          "spin is the follower's idle_spin_limited, and its own spin returns when the limit "
+          "goes away and when the follower is disabled") {
+  fixture fx;
+  REQUIRE(fx.rt->set_idle_spin(80us) == 0);
+  auto o = fx.options();
+  o.idle_spin_limited = 3us;
+  auto f = fx.follower(o);
+  fx.tree.set("/kubepods/pod1", "cpu.max", "150000 100000\n");
+  REQUIRE(f->enable() == 0);
+  CHECK(fx.rt->idle_spin() == 3us);  // enable() applies the limit at once
+  fx.tree.set("/kubepods/pod1", "cpu.max", "max 100000\n");
+  CHECK(wait_until([&] { return fx.rt->idle_spin() == 80us; }));
+  fx.tree.set("/kubepods/pod1", "cpu.max", "100000 100000\n");
+  CHECK(wait_until([&] { return fx.rt->idle_spin() == 3us; }));
+  f->disable();
+  CHECK(fx.rt->idle_spin() == 80us);
 }

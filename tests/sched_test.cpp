@@ -4,6 +4,7 @@
 // down and up; errors; shutdown; exceptions; worker threads pinned and gone at the end.
 #include <sched.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cerrno>
@@ -593,4 +594,37 @@ TEST_CASE("an idle runtime's threads all sleep (none spins while there is no wor
   std::atomic<bool> done{false};
   REQUIRE(rt->submit([&] { done = true; }) == 0);
   CHECK(wait_until([&] { return done.load(); }));
+}
+
+TEST_CASE("idle_spin: with no spin at all (every idle worker sleeps at once, as under a CPU "
+          "limit) a fork-join tree and outside submits from two threads run every task once; "
+          "a spin over max_idle_spin or below zero is EINVAL") {
+  runtime_options options;
+  options.idle_spin = 0us;
+  auto rt = make_runtime(options);
+  CHECK(rt->idle_spin() == 0us);
+  std::vector<std::atomic<int>> runs(20000);
+  parallel_for(*rt, 0, 10000, 1, [&](int i) { runs[static_cast<std::size_t>(i)].fetch_add(1); });
+  std::atomic<int> done{0};
+  auto submitter = [&](int from) {
+    for (int i = from; i < from + 5000; ++i)
+      REQUIRE(rt->submit([&, i] {
+        runs[static_cast<std::size_t>(i)].fetch_add(1);
+        done.fetch_add(1);
+      }) == 0);
+  };
+  std::thread a(submitter, 10000), b(submitter, 15000);
+  a.join();
+  b.join();
+  CHECK(wait_until([&] { return done.load() == 10000; }));
+  CHECK(std::all_of(runs.begin(), runs.end(), [](const std::atomic<int>& r) { return r.load() == 1; }));
+  CHECK(rt->set_idle_spin(max_idle_spin + 1us) == -EINVAL);
+  CHECK(rt->set_idle_spin(-1us) == -EINVAL);
+  CHECK(rt->idle_spin() == 0us);
+  CHECK(rt->set_idle_spin(max_idle_spin) == 0);
+  CHECK(rt->idle_spin() == max_idle_spin);
+  options.idle_spin = max_idle_spin + 1us;
+  std::error_code ec;
+  CHECK(runtime::create(options, ec) == nullptr);
+  CHECK(ec == std::errc::invalid_argument);
 }

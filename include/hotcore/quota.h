@@ -105,6 +105,11 @@ struct quota_follower_options {
   // proc_self is where `cgroup` and `mountinfo` are read ("/proc/self"); a test points it
   // at a directory of its own whose mountinfo mounts a tree of files.
   std::string proc_self = "/proc/self";
+  // idle_spin_limited is the runtime's idle spin (runtime::set_idle_spin()) while a CPU
+  // limit applies: the kernel bills spinning to the quota, so a worker with nothing to
+  // run sleeps at once by default. The runtime's own spin returns when the limit goes
+  // away or the follower is disabled. At most max_idle_spin (EINVAL).
+  std::chrono::microseconds idle_spin_limited{0};
   // on_change runs on the follower's thread after every move; on_error when a check
   // fails with an error different from the last one (the last good target is kept).
   std::function<void(const quota_change&)> on_change;

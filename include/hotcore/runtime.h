@@ -5,6 +5,7 @@
 
 #include "hotcore/version.h"  // first: the C++20 gate
 
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -104,7 +105,18 @@ struct runtime_options {
   // CPU per core). The quota follower reads a cpuset through cpu_of(); its keep_together
   // leave order is refused (-EOPNOTSUPP from enable()).
   unsigned simulated_cores = 0;
+  // idle_spin is how long a worker with nothing to run keeps looking for tasks before it
+  // sleeps (at most one looking worker per CPU). Longer bridges the gaps of fork-join
+  // work without a wake-up (tens of microseconds on a VM); shorter spends less CPU at
+  // partial load, where every request ends in an idle period. Under a CPU limit the
+  // spin is paid out of the quota: the quota follower sets it to its idle_spin_limited
+  // while a limit applies (set_idle_spin()). At most max_idle_spin (EINVAL).
+  std::chrono::microseconds idle_spin{50};
 };
+
+// max_idle_spin is the longest idle spin runtime_options::idle_spin and set_idle_spin()
+// take.
+inline constexpr std::chrono::microseconds max_idle_spin{100'000};
 
 // max_simulated_cores is the most runtime_options::simulated_cores may ask for.
 inline constexpr unsigned max_simulated_cores = 1024;
@@ -220,6 +232,10 @@ class runtime {
   // Never below one core (-EBUSY). Errors as set_core_available().
   [[nodiscard]] int set_core_limit(unsigned n);
   [[nodiscard]] unsigned core_limit() const;
+  // set_idle_spin() changes runtime_options::idle_spin live; idle_spin() reads it.
+  // Returns 0, or -EINVAL over max_idle_spin. Any thread, any time; never blocks.
+  [[nodiscard]] int set_idle_spin(std::chrono::microseconds spin) noexcept;
+  [[nodiscard]] std::chrono::microseconds idle_spin() const noexcept;
   // leave_order_fn gets the cores the governor may keep up (available, not taken down by
   // the user), ascending, and returns them in the order they should leave; cores it
   // leaves out leave last. The default is highest core id first.

@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <ctime>
 #include <mutex>
+#include <optional>
 #include <thread>
 #include <utility>
 
@@ -99,6 +100,8 @@ struct quota_follower::impl {
   int proc_cgroup_fd = -1;
   std::string proc_cgroup_text;
   unsigned quota_count = 0;  // quota_cores() of the last good limit, for hysteresis
+  // own_spin is the runtime's idle spin from before a limit applied (set while one does).
+  std::optional<std::chrono::microseconds> own_spin;
   std::int64_t last_check_ns = 0;
   std::int64_t last_lookup_ns = 0;  // when /proc/self/cgroup was last read
   static constexpr std::int64_t rediscover_ns = 1'000'000'000;
@@ -126,6 +129,7 @@ struct quota_follower::impl {
   targets_t targets(const cpu_limit& limit, const reading& r);
   cpu_limit record(const reading& r, unsigned target);
   int apply(quota_change& change, bool move, unsigned gov_limit);
+  void idle_spin_for(const cpu_limit& limit);
   bool discover(cgroup_error& err);
   void report(const cgroup_error& err);
   void loop();
@@ -221,6 +225,18 @@ cpu_limit quota_follower::impl::record(const reading& r, unsigned target) {
   return old_limit;
 }
 
+// idle_spin_for() gives the runtime the idle spin for a limit: idle_spin_limited while a
+// limit applies (the kernel bills spinning to the quota that requests need), and the
+// runtime's own spin back when none does.
+void quota_follower::impl::idle_spin_for(const cpu_limit& limit) {
+  if (limit.unlimited()) {
+    if (own_spin) (void)rt.set_idle_spin(*std::exchange(own_spin, std::nullopt));
+    return;
+  }
+  if (!own_spin) own_spin = rt.idle_spin();
+  (void)rt.set_idle_spin(opts.idle_spin_limited);  // checked by create()
+}
+
 // apply() moves the runtime's core limit (when it changed) and reports the change.
 int quota_follower::impl::apply(quota_change& change, bool move, unsigned gov_limit) {
   change.old_cores = static_cast<unsigned>(rt.online_cores().size());
@@ -264,6 +280,7 @@ int quota_follower::impl::check(bool by_event) {
   report(err);
   const targets_t t = targets(r.limit, r);
   const cpu_limit old_limit = record(r, t.target);
+  idle_spin_for(r.limit);
   const bool move = t.gov_limit != rt.core_limit();
   if (!move && r.limit == old_limit) return 0;
   quota_change change;
@@ -314,7 +331,9 @@ std::unique_ptr<quota_follower> quota_follower::create(runtime& rt, quota_follow
                                                        std::error_code& ec) {
   ec.clear();
   if (options.proc_self.empty() || options.poll_interval.count() < 0 ||
-      (options.poll_interval.count() == 0 && !options.use_inotify)) {
+      (options.poll_interval.count() == 0 && !options.use_inotify) ||
+      options.idle_spin_limited < std::chrono::microseconds::zero() ||
+      options.idle_spin_limited > max_idle_spin) {
     ec = std::make_error_code(std::errc::invalid_argument);
     return nullptr;
   }
@@ -369,6 +388,10 @@ void quota_follower::disable() {
   d.thread.join();
   ::close(d.wake_fd);
   d.wake_fd = -1;
+  {
+    std::lock_guard lk(d.check_mutex);
+    d.idle_spin_for(cpu_limit{});  // not following: the runtime's own spin again
+  }
   std::lock_guard lk(d.status_mutex);
   d.st.enabled = false;
 }

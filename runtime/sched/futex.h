@@ -1,7 +1,6 @@
 // SPDX-License-Identifier: MIT
 // runtime/sched/futex.h — the scheduler's sleep and wake primitives: futex wait/wake on a
-// 32-bit atomic, a pause for spin loops, and the asymmetric fence pair that lets task
-// pushes skip a full fence (the rare sleeper pays with membarrier() instead).
+// 32-bit atomic, a pause for spin loops, and the full fence of the pusher/sleeper handshake.
 #pragma once
 
 #include <atomic>
@@ -34,20 +33,12 @@ inline void full_fence() noexcept { std::atomic_thread_fence(std::memory_order_s
 #endif
 
 // The store→load handshake between a task pusher (store the task, then load the sleeper
-// count) and a worker going to sleep (raise the count, then look for tasks) needs a full
-// fence on both sides. light_fence() is the pusher's side: only a compiler barrier when
-// membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED) works, which heavy_fence() (the sleeper's
-// side) then issues: it runs a full barrier on every CPU running one of our threads.
-// Without membarrier both sides are full_fence().
-extern bool asymmetric_fences;  // set once, before any scheduler exists
-void init_fences() noexcept;
+// count) and a worker going to sleep (raise the count, then look for tasks) is a full
+// fence on both sides, as oneTBB's spawn does. membarrier() on the sleeper's side would
+// spare the pusher its fence, but interrupts every running thread of the process each
+// time a worker sleeps: at partial load, where workers fall asleep thousands of times a
+// second, that costs more CPU than it saves (and more still on a VM, where each
+// interrupt is a VM exit).
 
-inline void light_fence() noexcept {
-  if (asymmetric_fences)
-    std::atomic_signal_fence(std::memory_order_seq_cst);
-  else
-    full_fence();
-}
-void heavy_fence() noexcept;
 
 }  // namespace hotcore::detail

@@ -5,9 +5,9 @@
 // - A worker with nothing to run becomes a *spinner* (counted in _spinning; at most
 //   _max_spinning by their own choice, one per CPU) and looks for tasks for spin_time,
 //   a few cores per look. One that may not spin, or whose spin found nothing, joins the
-//   *sleeper set* (_sleepers) and, after heavy_fence(), makes a *last look* at every core
+//   *sleeper set* (_sleepers) and, after full_fence(), makes a *last look* at every core
 //   before it sleeps.
-// - A pusher stores its task, calls light_fence() and wakes a sleeper when someone
+// - A pusher stores its task, calls full_fence() and wakes a sleeper when someone
 //   sleeps and nobody spins. try_wake() counts the woken worker as a spinner before it
 //   runs, so the pushes that follow wake nobody more: a burst of tasks wakes one worker,
 //   not one per task (no thundering herd). A pusher that leaves a sleeper asleep because
@@ -15,7 +15,7 @@
 // - No task is lost: a pusher that skipped the wake-up saw a spinner counted whose
 //   decrement (seq_cst) comes later. That spinner decrements either on its way to sleep,
 //   before the fence of its last look, which then sees the task (the Dekker pair of
-//   light_fence() and heavy_fence()), or because it found a task or got a command; then,
+//   the two full_fence()s), or because it found a task or got a command; then,
 //   if it is the last spinner and _wake_skipped is set or a task is still queued, it
 //   wakes a sleeper, who is a spinner from then on (hand_over_search(); Go's scheduler
 //   hands over the same way, unconditionally). The flag and _spinning form a second
@@ -33,15 +33,12 @@
 namespace hotcore::detail {
 namespace {
 // A spinner keeps looking for tasks before it sleeps: first with pauses, then yielding
-// its CPU between looks (to a thread that wants it more), for spin_time in all. Long
-// enough to bridge the gaps of fork-join work and to skip the wake-up (tens of us when
-// the core's CPU has gone idle, on a VM), short enough that an idle runtime costs
-// nothing. The pause phase is kept short because it does not give the CPU away: with 20
+// its CPU between looks (to a thread that wants it more), for the scheduler's idle spin
+// in all (set_idle_spin(); runtime_options::idle_spin, 50 us by default). The pause phase is kept short because it does not give the CPU away: with 20
 // us, the core's own hotplug thread, woken on the same CPU, waited for it (sched:active
 // up took 24 us in `hotcore cycle`; with 2 us it takes 0.3 us, and sched_bench's
 // fork-join ratios did not move).
 constexpr auto pause_time = std::chrono::microseconds(2);
-constexpr auto spin_time = std::chrono::microseconds(500);
 // Round-robin start of wake_one()'s look for a sleeper (per thread, no shared counter).
 __attribute__((tls_model("initial-exec"))) thread_local unsigned tls_wake_start = 0;
 }  // namespace
@@ -49,12 +46,12 @@ __attribute__((tls_model("initial-exec"))) thread_local unsigned tls_wake_start 
 // ---- the pushers' side
 
 void scheduler::wake_after_push(worker* prefer, const worker* exclude) noexcept {
-  // relaxed: the caller pushed and then called light_fence(), which with the sleepers'
-  // heavy_fence() orders these loads after its push (see the top of this file).
+  // relaxed: the caller pushed and then called full_fence(), which with the sleepers'
+  // full_fence() orders these loads after its push (see the top of this file).
   if (_sleepers.load(std::memory_order_relaxed) == 0) return;
   if (_spinning.load(std::memory_order_relaxed) != 0) {
     // relaxed: already set, a spinner's hand-over stands for this push too: it wakes a
-    // sleeper whose last look, after heavy_fence(), sees the push.
+    // sleeper whose last look, after full_fence(), sees the push.
     if (_wake_skipped.load(std::memory_order_relaxed)) return;
     // seq_cst store, then seq_cst load: the Dekker pair with hand_over_search().
     _wake_skipped.store(true, std::memory_order_seq_cst);
@@ -64,7 +61,7 @@ void scheduler::wake_after_push(worker* prefer, const worker* exclude) noexcept 
 }
 
 void scheduler::notify(const worker* self) noexcept {
-  light_fence();
+  full_fence();
   wake_after_push(nullptr, self);
 }
 
@@ -141,20 +138,20 @@ void scheduler::hand_over_search(worker& w) noexcept {
 }
 
 // join_sleepers() puts the worker in the sleeper set, drops its spinner's count and
-// fences: whatever was pushed before a pusher's light_fence() that did not see it here
+// fences: whatever was pushed before a pusher's full_fence() that did not see it here
 // is seen by its last look. True when the worker was a spinner.
 bool scheduler::join_sleepers(worker& w, std::uint32_t kind) noexcept {
   // seq_cst: see command().
   w.sleeping.store(kind, std::memory_order_seq_cst);
-  // seq_cst: an RMW the pushers' relaxed loads will see once heavy_fence() returned.
+  // seq_cst: an RMW the pushers' relaxed loads will see once full_fence() returned.
   _sleepers.fetch_add(1, std::memory_order_seq_cst);
   const bool was_spinning = w.spinning;
   if (was_spinning) {
     w.spinning = false;
-    // seq_cst: see try_wake(); the last look after heavy_fence() replaces the hand-over.
+    // seq_cst: see try_wake(); the last look after full_fence() replaces the hand-over.
     _spinning.fetch_sub(1, std::memory_order_seq_cst);
   }
-  heavy_fence();
+  full_fence();
   return was_spinning;
 }
 
@@ -188,12 +185,14 @@ void scheduler::cancel_sleep(worker& w) noexcept {
 // idle() spins for a while looking for tasks, then sleeps until a pusher or a command
 // wakes it. Returns a task, or null to go round the main loop again.
 task_node* scheduler::idle(worker& w, std::uint32_t cmd) {
+  // relaxed: a tuning value; a stale one only changes how long this one idle period spins.
+  const std::chrono::nanoseconds spin_time(_idle_spin_ns.load(std::memory_order_relaxed));
   if (try_spin(w)) {
     const auto start = std::chrono::steady_clock::now();
     for (unsigned round = 0;; ++round) {
       const auto spent = round < 6 ? std::chrono::steady_clock::duration{}
                                    : std::chrono::steady_clock::now() - start;
-      if (spent > spin_time) break;
+      if (spent >= spin_time) break;
       if (spent > pause_time)
         std::this_thread::yield();
       else

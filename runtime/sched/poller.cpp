@@ -84,7 +84,7 @@ void scheduler::kick(unsigned core) noexcept {
   worker* w = find(core);
   if (w == nullptr) return;
   // full fence: what the caller did just before (armed an earlier timer) is ordered before
-  // our look at `sleeping`; the worker raises `sleeping` (seq_cst, then heavy_fence())
+  // our look at `sleeping`; the worker raises `sleeping` (seq_cst, then full_fence())
   // before it reads the deadlines. Either it sees the new deadline or we see it asleep.
   full_fence();
   // relaxed: ordered by the fence; try_wake()'s CAS decides.

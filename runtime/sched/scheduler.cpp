@@ -50,7 +50,6 @@ worker::worker(scheduler& s, unsigned core_, unsigned cpu_, unsigned index_)
 }
 
 scheduler::scheduler(const std::vector<unsigned>& cores, const std::vector<unsigned>& cpus) {
-  init_fences();
   _by_core.assign(cores.empty() ? 0 : cores.back() + 1, nullptr);
   for (unsigned i = 0; i < cores.size(); ++i) {
     _workers.push_back(std::make_unique<worker>(*this, cores[i], cpus[i], i));
@@ -122,8 +121,8 @@ int scheduler::submit(task_node* node, bool pinned, unsigned core) noexcept {
     if (!target->active.load(std::memory_order_acquire) || !target->pinned.push(node)) {
       err = -ENODEV;
     } else {
-      light_fence();
-      // relaxed: ordered after the push by light_fence()/heavy_fence().
+      full_fence();
+      // relaxed: ordered after the push by full_fence() on both sides.
       if (target->sleeping.load(std::memory_order_relaxed) != 0) try_wake(*target);
     }
   } else {
@@ -176,7 +175,7 @@ worker* scheduler::push_to_active(task_node* node, const worker* exclude) {
       if (!w->active.load(std::memory_order_acquire)) continue;
       if (!w->shared.push(node)) continue;
       tls_push_core = index;
-      light_fence();
+      full_fence();
       wake_after_push(w, nullptr);
       return w;
     }

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <mutex>
@@ -160,6 +161,16 @@ class scheduler {
   // Read by the hotplug path (under the hotplug lock) to pin or vacate it.
   [[nodiscard]] pid_t worker_tid(unsigned core) const noexcept;
 
+  // set_idle_spin() sets how long an idle worker looks for tasks before it sleeps
+  // (idle.cpp); idle_spin() reads it. Any thread, any time.
+  void set_idle_spin(std::chrono::nanoseconds spin) noexcept {
+    // relaxed: a tuning value that orders nothing; idle() reads it once per idle period.
+    _idle_spin_ns.store(spin.count(), std::memory_order_relaxed);
+  }
+  [[nodiscard]] std::chrono::nanoseconds idle_spin() const noexcept {
+    return std::chrono::nanoseconds(_idle_spin_ns.load(std::memory_order_relaxed));  // as above
+  }
+
   // task_counts is what one core's worker did with tasks (runtime::stats()).
   struct task_counts {
     std::uint64_t run = 0, stolen = 0, moved = 0;
@@ -254,7 +265,7 @@ class scheduler {
   alignas(64) std::atomic<std::uint32_t> _helper_mask{0};
   // _sleepers: workers in the sleeper set. _spinning: workers awake and looking for tasks
   // (idle()'s spin, or woken and not yet running a task), at most _max_spinning of them
-  // by their own choice. Pushers read both (relaxed, after light_fence()) and wake a
+  // by their own choice. Pushers read both (relaxed, after full_fence()) and wake a
   // sleeper only when someone sleeps and nobody looks (idle.cpp says why that loses no
   // task). One cache line: a pusher reads them with one miss.
   alignas(64) std::atomic<int> _sleepers{0};
@@ -263,6 +274,7 @@ class scheduler {
   // spinner that stops last without a last look wakes one (hand_over_search()).
   std::atomic<bool> _wake_skipped{false};
   int _max_spinning = 1;  // the number of distinct CPUs the workers run on
+  std::atomic<std::int64_t> _idle_spin_ns{50'000};  // set_idle_spin()
   // _closing: set by shutdown() (seq_cst, a Dekker pair with submit()'s counter bump).
   alignas(64) std::atomic<bool> _closing{false};
   inbox _orphans;  // tasks submitted while no core is active
