@@ -395,3 +395,45 @@ TEST_CASE("Spinning is paid out of the limit: while a CPU limit applies the runt
   f->disable();
   CHECK(fx.rt->idle_spin() == 80us);
 }
+
+TEST_CASE("Never throttle itself below the limit: at 1.5 CPUs on 2 busy cores the pacer holds "
+          "the extra core back before the quota is spent and gives it back as the period "
+          "slides; with pace off it never moves a core") {
+  fixture fx;
+  if (!fx.two_cores()) SKIP_CASE("needs two worker cores up");
+  // The process's CPU time as if every core that is up were busy all the time.
+  struct busy_clock {
+    runtime* rt;
+    std::int64_t last = 0, cpu = 0;
+    std::int64_t operator()() {
+      const std::int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                   std::chrono::steady_clock::now().time_since_epoch()).count();
+      if (last != 0) cpu += (now - last) * static_cast<std::int64_t>(cores_up(*rt));
+      last = now;
+      return cpu;
+    }
+  };
+  fx.tree.set("/kubepods/pod1", "cpu.max", "150000 100000\n");
+  auto o = fx.options();
+  o.process_cpu_ns = busy_clock{fx.rt.get()};
+  SUBCASE("paced") {
+    auto f = fx.follower(o);
+    REQUIRE(f->enable() == 0);
+    CHECK(f->status().pacing);
+    CHECK(wait_until([&] { return cores_up(*fx.rt) == 1 && f->status().paced; }));
+    CHECK(wait_until([&] { return cores_up(*fx.rt) == 2 && !f->status().paced; }));
+    CHECK(f->status().paced_moves >= 2);
+    std::lock_guard lk(fx.mu);
+    CHECK(fx.changes.size() == 1);  // the limit changed once; pacing is not a quota change
+  }
+  SUBCASE("pace off") {
+    o.pace = false;
+    auto f = fx.follower(o);
+    REQUIRE(f->enable() == 0);
+    CHECK_FALSE(f->status().pacing);
+    const std::uint64_t checks = f->status().checks;
+    CHECK(wait_until([&] { return f->status().checks >= checks + 5; }));
+    CHECK(f->status().paced_moves == 0);
+    CHECK(cores_up(*fx.rt) == 2);
+  }
+}

@@ -110,6 +110,21 @@ struct quota_follower_options {
   // run sleeps at once by default. The runtime's own spin returns when the limit goes
   // away or the follower is disabled. At most max_idle_spin (EINVAL).
   std::chrono::microseconds idle_spin_limited{0};
+  // pace keeps the process under a fractional limit before the kernel throttles it: the
+  // cores above the limit's floor (ceil rounding's extra core: 2 cores for 1.5 CPUs) run
+  // only while the process's CPU time over the last period leaves room for them. The
+  // follower looks at it every 2 ms while little room is left, and rarely while the
+  // process is idle; it caps the cores at the floor (through the governor, the one
+  // hotplug path) until the sliding period frees the quota again. The kernel stops every
+  // thread of the group for the rest of a period once its quota is spent; the pacer
+  // holds back only the extra core. CPU time is the process's own: other processes in
+  // the same group are not counted. Whole limits and floor/headroom rounding have no
+  // extra core and are not paced.
+  bool pace = true;
+  // process_cpu_ns is what the pacer reads as the CPU time used (ns, counting up); empty:
+  // the process's own (CLOCK_PROCESS_CPUTIME_ID). A program that shares its group with
+  // other processes can give the group's usage (cpu.stat usage_usec x 1000).
+  std::function<std::int64_t()> process_cpu_ns;
   // on_change runs on the follower's thread after every move; on_error when a check
   // fails with an error different from the last one (the last good target is kept).
   std::function<void(const quota_change&)> on_change;
@@ -130,6 +145,9 @@ struct quota_status {
   std::uint64_t checks = 0;          // checks done (timer + events)
   std::uint64_t events = 0;          // checks woken by inotify
   std::uint64_t changes = 0;         // moves made
+  std::uint64_t paced_moves = 0;     // moves the pacer made (extra core held back or freed)
+  bool pacing = false;               // a fractional limit's extra core is paced
+  bool paced = false;                // the pacer holds the extra core back now
   std::int64_t cpu_ns = 0;           // CPU time the follower's thread used, all runs
 };
 

@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "platform/cgroup_reader.h"
 #include "platform/file_read.h"
+#include "platform/quota_pacer.h"
 #include "platform/quota_totals.h"
 #include "trace/probes.h"
 
@@ -36,6 +37,13 @@ std::int64_t thread_cpu_ns() {
   if (getrusage(RUSAGE_THREAD, &ru) != 0) return 0;
   const auto us = [](const timeval& tv) { return static_cast<std::int64_t>(tv.tv_sec) * 1000000 + tv.tv_usec; };
   return (us(ru.ru_utime) + us(ru.ru_stime)) * 1000;
+}
+
+// process_cpu_ns() is the CPU time of every thread of the process (user + system).
+std::int64_t process_cpu_ns() {
+  timespec ts{};
+  if (clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts) != 0) return 0;
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
 }
 
 // errno_of() is the negative errno check_now() returns for an error.
@@ -100,6 +108,12 @@ struct quota_follower::impl {
   int proc_cgroup_fd = -1;
   std::string proc_cgroup_text;
   unsigned quota_count = 0;  // quota_cores() of the last good limit, for hysteresis
+  // pacer keeps a fractional limit's extra core within the quota (quota_pacer.h);
+  // gov_full is the governor's limit without the pacer's cap (0: no limit), paced_at
+  // when the pacer looks next (0: not pacing).
+  detail::quota_pacer pacer{2'000'000, std::max<std::int64_t>(2'000'000, opts.poll_interval.count() * 1'000'000)};
+  unsigned gov_full = 0;
+  std::int64_t paced_at = 0;
   // own_spin is the runtime's idle spin from before a limit applied (set while one does).
   std::optional<std::chrono::microseconds> own_spin;
   std::int64_t last_check_ns = 0;
@@ -128,8 +142,12 @@ struct quota_follower::impl {
   void lookup(std::int64_t seen, cgroup_error& err);
   targets_t targets(const cpu_limit& limit, const reading& r);
   cpu_limit record(const reading& r, unsigned target);
-  int apply(quota_change& change, bool move, unsigned gov_limit);
+  int apply(quota_change& change, bool move);
   void idle_spin_for(const cpu_limit& limit);
+  unsigned governor_limit() const;
+  void pace_limit(const cpu_limit& limit, unsigned full);
+  void pace(std::int64_t now);
+  int loop_timeout(std::int64_t now, std::int64_t next_check) const;
   bool discover(cgroup_error& err);
   void report(const cgroup_error& err);
   void loop();
@@ -237,10 +255,43 @@ void quota_follower::impl::idle_spin_for(const cpu_limit& limit) {
   (void)rt.set_idle_spin(opts.idle_spin_limited);  // checked by create()
 }
 
-// apply() moves the runtime's core limit (when it changed) and reports the change.
-int quota_follower::impl::apply(quota_change& change, bool move, unsigned gov_limit) {
+// governor_limit() is the limit the governor should hold now: gov_full, capped by the
+// pacer while it holds the extra core back.
+unsigned quota_follower::impl::governor_limit() const {
+  const unsigned cap = pacer.cap();
+  return cap == 0 ? gov_full : gov_full == 0 ? cap : std::min(gov_full, cap);
+}
+
+// pace_limit() tells the pacer the limit and the cores it gives: what a whole period can
+// keep running is its floor.
+void quota_follower::impl::pace_limit(const cpu_limit& limit, unsigned full) {
+  const bool was = pacer.pacing();
+  const auto low = limit.unlimited() ? 0u : static_cast<unsigned>(limit.quota_us / limit.period_us);
+  pacer.set_limit(opts.pace ? limit.quota_us : -1, limit.period_us, full, low);
+  if (pacer.pacing() && !was) paced_at = detail::monotonic_ns();
+  if (!pacer.pacing()) paced_at = 0;
+  std::lock_guard lk(status_mutex);
+  st.pacing = pacer.pacing();
+  st.paced = pacer.cap() != 0;
+}
+
+// pace() is one look of the pacer: it moves the cores when its cap changes.
+void quota_follower::impl::pace(std::int64_t now) {
+  const unsigned before = pacer.cap();
+  (void)pacer.look(now, opts.process_cpu_ns ? opts.process_cpu_ns() : process_cpu_ns());
+  paced_at = now + pacer.next_look_ns();
+  if (pacer.cap() == before || governor_limit() == rt.core_limit()) return;
+  if (rt.set_core_limit(governor_limit()) != 0) return;
+  std::lock_guard lk(status_mutex);
+  ++st.paced_moves;
+  st.paced = pacer.cap() != 0;
+}
+
+// apply() moves the runtime's core limit to governor_limit() (when it changed) and
+// reports the change.
+int quota_follower::impl::apply(quota_change& change, bool move) {
   change.old_cores = static_cast<unsigned>(rt.online_cores().size());
-  if (move) change.result = rt.set_core_limit(gov_limit);
+  if (move) change.result = rt.set_core_limit(governor_limit());
   change.applied_ns = detail::monotonic_ns();
   change.new_cores = static_cast<unsigned>(rt.online_cores().size());
   // relaxed: statistics for runtime::stats().
@@ -281,7 +332,9 @@ int quota_follower::impl::check(bool by_event) {
   const targets_t t = targets(r.limit, r);
   const cpu_limit old_limit = record(r, t.target);
   idle_spin_for(r.limit);
-  const bool move = t.gov_limit != rt.core_limit();
+  gov_full = t.gov_limit;
+  pace_limit(r.limit, t.gov_limit);
+  const bool move = governor_limit() != rt.core_limit();
   if (!move && r.limit == old_limit) return 0;
   quota_change change;
   change.old_limit = old_limit;
@@ -291,7 +344,16 @@ int quota_follower::impl::check(bool by_event) {
   change.previous_check_ns = previous;
   change.seen_ns = seen;
   change.by_event = by_event;
-  return apply(change, move, t.gov_limit);
+  return apply(change, move);
+}
+
+// loop_timeout() is poll()'s timeout in ms: until the next check (poll_interval) or the
+// pacer's next look, whichever comes first; -1: none is due.
+int quota_follower::impl::loop_timeout(std::int64_t now, std::int64_t next_check) const {
+  std::int64_t due = next_check;
+  if (paced_at != 0 && (due == 0 || paced_at < due)) due = paced_at;
+  if (due == 0) return -1;
+  return static_cast<int>(std::max<std::int64_t>(0, (due - now + 999'999) / 1'000'000));
 }
 
 void quota_follower::impl::loop() {
@@ -299,20 +361,28 @@ void quota_follower::impl::loop() {
   // Off the cores that are down, like the runtime's own threads (README: vacating a
   // core); every core that goes down or comes up re-places it from now on.
   rt.adopt_thread();
-  const int timeout = opts.poll_interval.count() > 0 ? static_cast<int>(opts.poll_interval.count()) : -1;
+  const std::int64_t interval = opts.poll_interval.count() * 1'000'000;
+  std::int64_t next_check = interval > 0 ? detail::monotonic_ns() + interval : 0;
   for (;;) {
     pollfd fds[2] = {{wake_fd, POLLIN, 0}, {-1, POLLIN, 0}};
+    int timeout;
     {
       std::lock_guard lk(check_mutex);
       fds[1].fd = reader.event_fd();
+      timeout = loop_timeout(detail::monotonic_ns(), next_check);
     }
     const int n = ::poll(fds, 2, timeout);
     if (stop.load(std::memory_order_relaxed)) break;
     if (n < 0 && errno != EINTR) break;
     {
       std::lock_guard lk(check_mutex);
+      const std::int64_t now = detail::monotonic_ns();
       const bool by_event = reader.drain_events();
-      (void)check(by_event);
+      if (by_event || (interval > 0 && now >= next_check)) {
+        (void)check(by_event);
+        if (interval > 0) next_check = now + interval;
+      }
+      if (paced_at != 0 && now >= paced_at) pace(now);
     }
     cpu_this_run.store(thread_cpu_ns(), std::memory_order_relaxed);
   }
@@ -391,6 +461,10 @@ void quota_follower::disable() {
   {
     std::lock_guard lk(d.check_mutex);
     d.idle_spin_for(cpu_limit{});  // not following: the runtime's own spin again
+    // A core the pacer holds back comes back: pacing stops with the follower.
+    const bool capped = d.pacer.cap() != 0;
+    d.pace_limit(cpu_limit{}, 0);
+    if (capped) (void)d.rt.set_core_limit(d.gov_full);
   }
   std::lock_guard lk(d.status_mutex);
   d.st.enabled = false;
