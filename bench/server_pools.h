@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -70,8 +71,9 @@ class hotcore_pool final : public work_pool {
       fo.poll_interval = std::chrono::milliseconds(o.poll_ms);
     }
     fo.on_change = [](const hotcore::quota_change& c) {
-      std::printf("pool_server: quota %s: %u -> %u cores\n", hotcore::limit_text(c.new_limit).c_str(),
-                  c.old_cores, c.new_cores);
+      std::printf("pool_server: quota %s: %u -> %u cores (target %u%s%s)\n",
+                  hotcore::limit_text(c.new_limit).c_str(), c.old_cores, c.new_cores, c.target,
+                  c.result < 0 ? ", set_core_limit: " : "", c.result < 0 ? std::strerror(-c.result) : "");
       std::fflush(stdout);
     };
     fo.on_error = [](const hotcore::cgroup_error& e) {
