@@ -180,7 +180,8 @@ def measure_point(a, iters, server, limit, load):
              "p999_us": lat["p999"], "max_us": lat["max"],
              "cpu_us_per_request": d["usage_us"] / done, "proc_cpu_us_per_request": d["proc_us"] / done,
              "nr_periods": d["nr_periods"], "nr_throttled": d["nr_throttled"],
-             "throttled_ms": d["throttled_us"] / 1000, "interval_s": d["t"]}
+             "throttled_ms": d["throttled_us"] / 1000, "interval_s": d["t"],
+             "loadavg_1m": os.getloadavg()[0]}  # the machine's business besides the run
     print("%-15s limit %-4s load %3.0f%% %6.0f/s: p50 %6.2f p99 %7.2f p99.9 %7.2f max %7.2f ms, "
           "%5.0f us CPU/req, throttled %d/%d, errors %d" %
           (server, limit or "none", 100 * load, rate, lat["p50"] / 1e3, lat["p99"] / 1e3,
@@ -255,7 +256,8 @@ def step_limits(a, port, group, set_limit, t0):
         snap = group.snapshot()
         samples.append({"t": now, "cores": pool_cores(port),
                         "nr_throttled": snap["nr_throttled"] - first["nr_throttled"]})
-        time.sleep(0.25)
+        next_step = t0 + len(steps) * a.step_s  # wake for the next step on time
+        time.sleep(max(0.0, min(time.monotonic() + 0.25, next_step, end) - time.monotonic()))
     return steps, samples
 
 
@@ -342,15 +344,34 @@ def outputs(result, out_dir):
     print("wrote %s in %s" % (", ".join(made) or "no PNG", out_dir))
 
 
+def machine():
+    try:
+        with open("/etc/debian_version") as f:
+            distro = "Debian " + f.read().strip()
+    except OSError:
+        distro = platform.system()
+    return "%s, %d CPUs, %s, Linux %s" % (platform.node(), MACHINE_CPUS, distro, platform.release())
+
+
+def git_commit():
+    """The source the servers were built from (the runtime's scheduler changes their figures)."""
+    try:
+        return subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"], capture_output=True,
+                              text=True, timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
 def run(a):
     result = {"command": " ".join(["bench/latency_driver.py"] + sys.argv[1:]),
               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "machine": "%s, %d CPUs, Linux %s" % (platform.node(), MACHINE_CPUS, platform.release()),
-              "slo_ms": a.slo_ms, "work_us": a.work_us, "ways": a.ways, "arrival": a.arrival,
+              "machine": machine(),
+              "commit": git_commit(), "slo_ms": a.slo_ms, "work_us": a.work_us, "ways": a.ways, "arrival": a.arrival,
               "connections": a.connections, "seconds": a.seconds,
               "cgroup": "v2" if latency_cgroup.cgroup_v2() else "v1",
               "servers": a.servers.split(","), "points": []}
-    result["stamp"] = "%s — %s — %s" % (result["command"], result["machine"], result["date"])
+    result["stamp"] = "%s — %s — %s — source %s" % (result["command"], result["machine"], result["date"],
+                                                      result["commit"])
     result["iters_per_us"] = iters = calibrate(a)
     path = os.path.join(a.out, "latency_results.json")
     try:

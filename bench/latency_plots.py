@@ -56,19 +56,22 @@ def plot_latency(result, path):
 
 
 def plot_capacity(result, path):
-    cap, limits, servers = latency_capacity.capacity(result), limits_of(result["points"]), result["servers"]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    limits, servers = limits_of(result["points"]), result["servers"]
+    slos = latency_capacity.slos(result)
+    fig, axes = plt.subplots(1, len(slos), figsize=(6 * len(slos), 4), squeeze=False)
     width = 0.8 / max(1, len(servers))
-    for i, server in enumerate(servers):
-        xs = [j + i * width for j in range(len(limits))]
-        bars = ax.bar(xs, [cap.get((lim, server), 0.0) for lim in limits], width, label=server,
-                      color=COLORS.get(server))
-        ax.bar_label(bars, fmt="%.0f", fontsize=7)  # a 0 shows too
-    ax.set_xticks([j + width * (len(servers) - 1) / 2 for j in range(len(limits))])
-    ax.set_xticklabels([limit_label(lim) for lim in limits])
-    ax.set_ylabel("req/s at p99 <= %g ms" % result["slo_ms"])
-    ax.set_title("Capacity at the p99 SLO (every load up to it met the SLO)")
-    ax.legend(fontsize=8)
+    for ax, slo in zip(axes[0], slos):
+        cap = latency_capacity.capacity(result, slo)
+        for i, server in enumerate(servers):
+            xs = [j + i * width for j in range(len(limits))]
+            bars = ax.bar(xs, [cap.get((lim, server), 0.0) for lim in limits], width, label=server,
+                          color=COLORS.get(server))
+            ax.bar_label(bars, fmt="%.0f", fontsize=7)  # a 0 shows too
+        ax.set_xticks([j + width * (len(servers) - 1) / 2 for j in range(len(limits))])
+        ax.set_xticklabels([limit_label(lim) for lim in limits], fontsize=8)
+        ax.set_ylabel("req/s")
+        ax.set_title("Capacity at p99 <= %g ms (every load up to it met it)" % slo, fontsize=10)
+    axes[0][0].legend(fontsize=8)
     save(fig, path, result["stamp"])
 
 

@@ -24,8 +24,8 @@ def matrix(result):
     return rows
 
 
-def capacity_table(result):
-    cap = latency_capacity.capacity(result)
+def capacity_table(result, slo_ms):
+    cap = latency_capacity.capacity(result, slo_ms)
     servers = result["servers"]
     limits = []
     for p in result["points"]:
@@ -62,12 +62,17 @@ def resize_rows(resize):
 
 
 def markdown(result):
-    out = ["Command: `%s`; machine: %s; date: %s; %s us x %d ways per request, %s arrivals, "
+    out = ["Command: `%s`; machine: %s; date: %s; source %s; %s us x %d ways per request, %s arrivals, "
            "%d connections, cgroup %s." % (result["command"], result["machine"], result["date"],
+                                          result.get("commit", "unknown"),
                                           result["work_us"], result["ways"], result["arrival"],
                                           result["connections"], result["cgroup"]), ""]
+    loads = [p["loadavg_1m"] for p in result.get("points", []) if "loadavg_1m" in p]
+    if loads:
+        out[0] += " Machine load average (1 min) over the points: %.1f to %.1f." % (min(loads), max(loads))
     if result.get("points"):
-        out += ["Capacity (req/s) at p99 <= %g ms:" % result["slo_ms"], ""] + capacity_table(result) + [""]
+        for slo in latency_capacity.slos(result):
+            out += ["Capacity (req/s) at p99 <= %g ms:" % slo, ""] + capacity_table(result, slo) + [""]
         out += matrix(result) + [""]
     if result.get("hey"):
         h = result["hey"]
