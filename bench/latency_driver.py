@@ -6,9 +6,12 @@
 # load (1 -> 2 -> 1.5 -> 1 CPU, through the cgroup or `runc update`), JSON then PNGs.
 #   latency_driver.py [--build DIR] [--out DIR] [--servers a,b] [--limits none,1.0,1.5]
 #                     [--loads 0.3,0.6] [--seconds S] [--hey] [--resize] [--runc] [--no-matrix]
-#   latency_driver.py --plots-only OUT/latency.json
+#   latency_driver.py --plots-only OUT/latency_results.json
+# `latency_driver.py --all --out docs` makes every figure and table of docs/latency.md.
 import argparse
+import contextlib
 import datetime
+import fcntl
 import json
 import os
 import platform
@@ -23,6 +26,7 @@ import urllib.request
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import latency_cgroup  # noqa: E402
 import latency_runc  # noqa: E402
+import latency_summary  # noqa: E402
 from latency_servers import SERVERS, Server, free_port, wait_listening  # noqa: E402
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -33,6 +37,8 @@ def parse_args(argv):
     ap = argparse.ArgumentParser(description="hotcore latency benchmark driver")
     ap.add_argument("--build", default=os.path.join(REPO, "build"))
     ap.add_argument("--out", default=os.path.join(REPO, "build", "latency"))
+    ap.add_argument("--log", default=os.path.join(REPO, "build", "latency_servers.log"),
+                    help="the servers' output (appended)")
     ap.add_argument("--servers", default="hotcore-follow,hotcore-fixed,tbb,nginx")
     ap.add_argument("--limits", default="none,1.0,1.5")
     ap.add_argument("--loads", default="0.3,0.45,0.6,0.75,0.9,0.95")
@@ -50,8 +56,14 @@ def parse_args(argv):
     ap.add_argument("--resize-servers", default="hotcore-follow,hotcore-poll1s,hotcore-fixed")
     ap.add_argument("--resize-load", type=float, default=0.6, help="share of 1 CPU")
     ap.add_argument("--step-s", type=float, default=5.0)
+    ap.add_argument("--all", action="store_true",
+                    help="the matrix, --hey, --resize and --runc: every figure of docs/latency.md")
+    ap.add_argument("--lock-wait", type=float, default=900.0,
+                    help="seconds to wait for %s (cpu1 kept online during the run)" % CPU1_LOCK)
     ap.add_argument("--plots-only", metavar="JSON")
     a = ap.parse_args(argv)
+    if a.all:
+        a.hey = a.resize = a.runc = True
     bad = [s for s in a.servers.split(",") + a.resize_servers.split(",") if s not in SERVERS]
     if bad:
         ap.error("unknown server %s (known: %s)" % (bad[0], ", ".join(SERVERS)))
@@ -69,6 +81,48 @@ def parse_args(argv):
     if not 1 <= a.connections <= 1024 or not 1 <= a.ways <= 256 or not 0 < a.work_us <= 1e5:
         ap.error("--connections in [1, 1024], --ways in [1, 256], --work-us in (0, 1e5]")
     return a
+
+
+CPU1_LOCK = "/tmp/hotcore-cpu1.lock"  # held by whoever takes cpu1 offline (tests, `hotcore cycle`)
+
+
+LOCK_WAIT_S = [900.0]  # --lock-wait
+
+
+@contextlib.contextmanager
+def cpus_online():
+    """Holds CPU1_LOCK around one measurement (a point, a resize run), so that no cooperating
+    process takes a CPU offline under it; between measurements others may."""
+    f = lock_cpu1(LOCK_WAIT_S[0])
+    try:
+        yield
+    finally:
+        f.close()
+
+
+def lock_cpu1(wait_s):
+    f = open(CPU1_LOCK, "a")
+    deadline = time.monotonic() + wait_s
+    told = False
+    while True:
+        try:
+            fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
+        except BlockingIOError:
+            if time.monotonic() > deadline:
+                f.close()
+                raise RuntimeError("%s still held after %.0f s: another process takes cpu1 "
+                                   "offline" % (CPU1_LOCK, wait_s))
+            if not told:
+                print("waiting for %s (another process takes cpu1 offline)" % CPU1_LOCK, flush=True)
+                told = True
+            time.sleep(1)
+    with open("/sys/devices/system/cpu/online") as on, open("/sys/devices/system/cpu/present") as pr:
+        online, present = on.read().strip(), pr.read().strip()
+    if online != present:
+        f.close()
+        raise RuntimeError("CPUs %s online of %s present: bring them online first" % (online, present))
+    return f
 
 
 def stop_on_signals():
@@ -109,7 +163,7 @@ def measure_point(a, iters, server, limit, load):
     group = latency_cgroup.CpuGroup(server)
     try:
         group.set_limit(limit)
-        log = os.path.join(a.out, "servers.log")
+        log = a.log
         with Server(server, group, a.build, server_args(a, iters), a.seconds + a.warmup + 60, log) as s:
             if a.warmup > 0:
                 loadgen(a, s.port, rate, a.warmup, 0)
@@ -126,7 +180,8 @@ def measure_point(a, iters, server, limit, load):
              "p999_us": lat["p999"], "max_us": lat["max"],
              "cpu_us_per_request": d["usage_us"] / done, "proc_cpu_us_per_request": d["proc_us"] / done,
              "nr_periods": d["nr_periods"], "nr_throttled": d["nr_throttled"],
-             "throttled_ms": d["throttled_us"] / 1000, "interval_s": d["t"]}
+             "throttled_ms": d["throttled_us"] / 1000, "interval_s": d["t"],
+             "loadavg_1m": os.getloadavg()[0]}  # the machine's business besides the run
     print("%-15s limit %-4s load %3.0f%% %6.0f/s: p50 %6.2f p99 %7.2f p99.9 %7.2f max %7.2f ms, "
           "%5.0f us CPU/req, throttled %d/%d, errors %d" %
           (server, limit or "none", 100 * load, rate, lat["p50"] / 1e3, lat["p99"] / 1e3,
@@ -156,7 +211,7 @@ def cross_check_hey(a, iters, server="tbb", limit=None, load=0.45):
     try:
         group.set_limit(limit)
         with Server(server, group, a.build, server_args(a, iters), 3 * seconds + 60,
-                    os.path.join(a.out, "servers.log")) as s:
+                    a.log) as s:
             loadgen(a, s.port, rate, a.warmup or 1, 0)
             ours = loadgen(a, s.port, rate, seconds, 0, arrival="constant")
             text = subprocess.run(["hey", "-z", "%ds" % seconds, "-c", str(workers), "-q",
@@ -201,14 +256,15 @@ def step_limits(a, port, group, set_limit, t0):
         snap = group.snapshot()
         samples.append({"t": now, "cores": pool_cores(port),
                         "nr_throttled": snap["nr_throttled"] - first["nr_throttled"]})
-        time.sleep(0.25)
+        next_step = t0 + len(steps) * a.step_s  # wake for the next step on time
+        time.sleep(max(0.0, min(time.monotonic() + 0.25, next_step, end) - time.monotonic()))
     return steps, samples
 
 
 def resize_run(a, iters, server, via):
     """One configuration through the steps, by cgroup writes or by `runc update`."""
     rate, seconds = a.resize_load * 1e6 / (a.ways * a.work_us), len(STEPS) * a.step_s
-    log = os.path.join(a.out, "servers.log")
+    log = a.log
     tmp = tempfile.mkdtemp(prefix="hotcore-bench-")
     group, container, srv = None, None, None
     try:
@@ -253,7 +309,10 @@ def resize_run(a, iters, server, via):
 
 
 def resize(a, iters, via, servers):
-    runs = [resize_run(a, iters, s, via) for s in servers]
+    runs = []
+    for s in servers:
+        with cpus_online():
+            runs.append(resize_run(a, iters, s, via))
     return {"via": via, "rate": a.resize_load * 1e6 / (a.ways * a.work_us), "step_s": a.step_s,
             "steps": [{"t": i * a.step_s, "cpus": c} for i, c in enumerate(STEPS)], "runs": runs}
 
@@ -264,7 +323,10 @@ def calibrate(a):
     return float(out.stdout)
 
 
-def plots(result, out_dir):
+def outputs(result, out_dir):
+    """OUT/latency_tables.md and the PNGs from the result."""
+    with open(os.path.join(out_dir, "latency_tables.md"), "w") as f:
+        f.write(latency_summary.markdown(result) + "\n")
     try:
         import latency_plots  # matplotlib (python3-matplotlib): only for the PNGs
     except ImportError as e:
@@ -275,32 +337,53 @@ def plots(result, out_dir):
         latency_plots.plot_latency(result, os.path.join(out_dir, "latency_p99.png"))
         latency_plots.plot_capacity(result, os.path.join(out_dir, "latency_capacity.png"))
         made += ["latency_p99.png", "latency_capacity.png"]
-    for key, name in (("resize", "resize_p99.png"), ("resize_runc", "resize_runc_p99.png")):
+    for key, name in (("resize", "latency_resize.png"), ("resize_runc", "latency_resize_runc.png")):
         if result.get(key):
             latency_plots.plot_resize(result[key], os.path.join(out_dir, name), result["stamp"])
             made.append(name)
     print("wrote %s in %s" % (", ".join(made) or "no PNG", out_dir))
 
 
+def machine():
+    try:
+        with open("/etc/debian_version") as f:
+            distro = "Debian " + f.read().strip()
+    except OSError:
+        distro = platform.system()
+    return "%s, %d CPUs, %s, Linux %s" % (platform.node(), MACHINE_CPUS, distro, platform.release())
+
+
+def git_commit():
+    """The source the servers were built from (the runtime's scheduler changes their figures)."""
+    try:
+        return subprocess.run(["git", "-C", REPO, "describe", "--always", "--dirty"], capture_output=True,
+                              text=True, timeout=10).stdout.strip() or "unknown"
+    except OSError:
+        return "unknown"
+
+
 def run(a):
     result = {"command": " ".join(["bench/latency_driver.py"] + sys.argv[1:]),
               "date": datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-              "machine": "%s, %d CPUs, Linux %s" % (platform.node(), MACHINE_CPUS, platform.release()),
-              "slo_ms": a.slo_ms, "work_us": a.work_us, "ways": a.ways, "arrival": a.arrival,
+              "machine": machine(),
+              "commit": git_commit(), "slo_ms": a.slo_ms, "work_us": a.work_us, "ways": a.ways, "arrival": a.arrival,
               "connections": a.connections, "seconds": a.seconds,
               "cgroup": "v2" if latency_cgroup.cgroup_v2() else "v1",
               "servers": a.servers.split(","), "points": []}
-    result["stamp"] = "%s — %s — %s" % (result["command"], result["machine"], result["date"])
+    result["stamp"] = "%s — %s — %s — source %s" % (result["command"], result["machine"], result["date"],
+                                                      result["commit"])
     result["iters_per_us"] = iters = calibrate(a)
-    path = os.path.join(a.out, "latency.json")
+    path = os.path.join(a.out, "latency_results.json")
     try:
         if not a.no_matrix:
             for limit in a.limit_list:
                 for load in a.load_list:
                     for server in result["servers"]:
-                        result["points"].append(measure_point(a, iters, server, limit, load))
+                        with cpus_online():
+                            result["points"].append(measure_point(a, iters, server, limit, load))
         if a.hey:
-            result["hey"] = cross_check_hey(a, iters)
+            with cpus_online():
+                result["hey"] = cross_check_hey(a, iters)
         if a.resize:
             result["resize"] = resize(a, iters, "cgroup", a.resize_servers.split(","))
         if a.runc:
@@ -309,19 +392,20 @@ def run(a):
         with open(path, "w") as f:
             json.dump(result, f, indent=1)
         print("wrote %s" % path)
-    plots(result, a.out)
+    outputs(result, a.out)
 
 
 def main(argv):
     a = parse_args(argv)
     if a.plots_only:
         with open(a.plots_only) as f:
-            plots(json.load(f), os.path.dirname(os.path.abspath(a.plots_only)))
+            outputs(json.load(f), os.path.dirname(os.path.abspath(a.plots_only)))
         return 0
     if os.geteuid() != 0:
         sys.exit("latency_driver.py: needs root (it makes hotcore-bench-* cgroups)")
     os.makedirs(a.out, exist_ok=True)
     stop_on_signals()
+    LOCK_WAIT_S[0] = a.lock_wait
     try:
         run(a)
     except KeyboardInterrupt as e:

@@ -7,6 +7,8 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
+import latency_capacity  # noqa: E402
+
 COLORS = {"hotcore-follow": "tab:blue", "hotcore-poll1s": "tab:cyan", "hotcore-fixed": "tab:orange",
           "tbb": "tab:green", "nginx": "tab:gray"}
 
@@ -24,8 +26,10 @@ def limits_of(points):
 
 
 def save(fig, path, stamp):
-    fig.text(0.01, 0.005, stamp, fontsize=7, color="dimgray")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+    """stamp: "command — machine — date", written under the axes on two lines."""
+    command, _, rest = stamp.partition(" — ")
+    fig.text(0.01, 0.005, "%s\n%s" % (command, rest), fontsize=7, color="dimgray")
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -51,29 +55,23 @@ def plot_latency(result, path):
     save(fig, path, result["stamp"])
 
 
-def capacity(result):
-    """{(limit, server): highest offered req/s with p99 <= SLO and no errors, 0 if none}."""
-    out = {}
-    for p in result["points"]:
-        key = (p["limit"], p["server"])
-        ok = p["p99_us"] <= result["slo_ms"] * 1000 and p["errors"] == 0
-        out[key] = max(out.get(key, 0.0), p["rate"] if ok else 0.0)
-    return out
-
-
 def plot_capacity(result, path):
-    cap, limits, servers = capacity(result), limits_of(result["points"]), result["servers"]
-    fig, ax = plt.subplots(figsize=(7, 4))
+    limits, servers = limits_of(result["points"]), result["servers"]
+    slos = latency_capacity.slos(result)
+    fig, axes = plt.subplots(1, len(slos), figsize=(6 * len(slos), 4), squeeze=False)
     width = 0.8 / max(1, len(servers))
-    for i, server in enumerate(servers):
-        xs = [j + i * width for j in range(len(limits))]
-        ax.bar(xs, [cap.get((lim, server), 0.0) for lim in limits], width, label=server,
-               color=COLORS.get(server))
-    ax.set_xticks([j + width * (len(servers) - 1) / 2 for j in range(len(limits))])
-    ax.set_xticklabels([limit_label(lim) for lim in limits])
-    ax.set_ylabel("req/s at p99 <= %g ms" % result["slo_ms"])
-    ax.set_title("Capacity at the p99 SLO (highest offered load that met it)")
-    ax.legend(fontsize=8)
+    for ax, slo in zip(axes[0], slos):
+        cap = latency_capacity.capacity(result, slo)
+        for i, server in enumerate(servers):
+            xs = [j + i * width for j in range(len(limits))]
+            bars = ax.bar(xs, [cap.get((lim, server), 0.0) for lim in limits], width, label=server,
+                          color=COLORS.get(server))
+            ax.bar_label(bars, fmt="%.0f", fontsize=7)  # a 0 shows too
+        ax.set_xticks([j + width * (len(servers) - 1) / 2 for j in range(len(limits))])
+        ax.set_xticklabels([limit_label(lim) for lim in limits], fontsize=8)
+        ax.set_ylabel("req/s")
+        ax.set_title("Capacity at p99 <= %g ms (every load up to it met it)" % slo, fontsize=10)
+    axes[0][0].legend(fontsize=8)
     save(fig, path, result["stamp"])
 
 
@@ -81,12 +79,13 @@ def plot_resize(resize, path, stamp):
     runs = resize["runs"]
     fig, (top, bottom) = plt.subplots(2, 1, figsize=(8, 6), sharex=True,
                                       gridspec_kw={"height_ratios": [3, 1]})
-    for run in runs:
+    for i, run in enumerate(runs):
+        style = ("-", "--", ":")[i % 3]  # the core counts of two runs often coincide
         xs = [s["t"] + 0.5 for s in run["per_second"]]
         top.plot(xs, [max(s["p99_us"], 1) / 1000 for s in run["per_second"]], "o-", markersize=3,
                  label=run["server"], color=COLORS.get(run["server"]))
         bottom.step([s["t"] for s in run["samples"]], [s["cores"] for s in run["samples"]],
-                    where="post", color=COLORS.get(run["server"]), label=run["server"])
+                    where="post", color=COLORS.get(run["server"]), linestyle=style, linewidth=2)
     for step in resize["steps"]:
         for ax in (top, bottom):
             ax.axvline(step["t"], color="gray", linestyle=":", linewidth=1)

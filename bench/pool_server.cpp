@@ -195,14 +195,20 @@ void front_end::serve(std::uint64_t id, connection& c) {
     return flush(id, c);
   }
   c.in.erase(0, req.size);
-  c.busy = true;
-  ++_in_flight;
-  _pool.run(_job, [this, id] {  // under the lock: the destructor closes _done_fd under it
+  const bool queued = _pool.run(_job, [this, id] {  // under the lock: see ~front_end()
     std::lock_guard lk(_done_mutex);
     _done.push_back(id);
     const std::uint64_t one = 1;
     (void)!::write(_done_fd, &one, sizeof one);
   });
+  if (queued) {
+    c.busy = true;
+    ++_in_flight;
+    return;
+  }
+  c.out = "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+  c.close_after = true;
+  flush(id, c);
 }
 
 void front_end::flush(std::uint64_t id, connection& c) {

@@ -16,6 +16,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <cstring>
 #include <functional>
 #include <memory>
 #include <string>
@@ -41,7 +42,8 @@ class work_pool {
  public:
   virtual ~work_pool() = default;
   // run() queues the job; done() runs on a pool thread once every piece has finished.
-  virtual void run(const job& j, std::function<void()> done) = 0;
+  // Returns false when the pool refused it (done() never runs then).
+  [[nodiscard]] virtual bool run(const job& j, std::function<void()> done) = 0;
   [[nodiscard]] virtual unsigned cores() const = 0;
   [[nodiscard]] virtual std::string limit() const { return "-"; }
 };
@@ -70,8 +72,9 @@ class hotcore_pool final : public work_pool {
       fo.poll_interval = std::chrono::milliseconds(o.poll_ms);
     }
     fo.on_change = [](const hotcore::quota_change& c) {
-      std::printf("pool_server: quota %s: %u -> %u cores\n", hotcore::limit_text(c.new_limit).c_str(),
-                  c.old_cores, c.new_cores);
+      std::printf("pool_server: quota %s: %u -> %u cores (target %u%s%s)\n",
+                  hotcore::limit_text(c.new_limit).c_str(), c.old_cores, c.new_cores, c.target,
+                  c.result < 0 ? ", set_core_limit: " : "", c.result < 0 ? std::strerror(-c.result) : "");
       std::fflush(stdout);
     };
     fo.on_error = [](const hotcore::cgroup_error& e) {
@@ -85,13 +88,14 @@ class hotcore_pool final : public work_pool {
   }
   ~hotcore_pool() override { _follower.reset(); }  // before the runtime
 
-  void run(const job& j, std::function<void()> done) override {
+  bool run(const job& j, std::function<void()> done) override {
     hotcore::runtime& rt = *_rt;
     const int r = rt.submit([&rt, j, done = std::move(done)] {
       hotcore::parallel_for(rt, 0u, j.ways, 1, [&j](unsigned) { run_piece(j); });
       done();
     });
-    if (r < 0) std::fprintf(stderr, "pool_server: submit: %d\n", r);
+    if (r < 0) std::fprintf(stderr, "pool_server: submit: %s\n", std::strerror(-r));
+    return r == 0;
   }
   [[nodiscard]] unsigned cores() const override {
     return static_cast<unsigned>(_rt->online_cores().size());
@@ -113,7 +117,7 @@ class tbb_pool final : public work_pool {
   explicit tbb_pool(unsigned n)
       : _threads(n), _control(tbb::global_control::max_allowed_parallelism, n + 1),
         _arena(static_cast<int>(n), 0) {}
-  void run(const job& j, std::function<void()> done) override {
+  bool run(const job& j, std::function<void()> done) override {
     _arena.enqueue([j, done = std::move(done)] {
       tbb::parallel_for(tbb::blocked_range<unsigned>(0, j.ways, 1),
                         [&j](const tbb::blocked_range<unsigned>& r) {
@@ -122,6 +126,7 @@ class tbb_pool final : public work_pool {
                         tbb::simple_partitioner());
       done();
     });
+    return true;
   }
   [[nodiscard]] unsigned cores() const override { return _threads; }
 
