@@ -17,6 +17,9 @@ BODY = "Hello from hotcore\\n"  # nginx's escape of examples/http_request.h's bo
 SERVERS = {
     "hotcore-follow": ["--pool", "hotcore"],
     "hotcore-poll1s": ["--pool", "hotcore", "--poll-ms", "1000"],
+    "hotcore-nopace": ["--pool", "hotcore", "--no-pace"],
+    "hotcore-floor": ["--pool", "hotcore", "--rounding", "floor"],
+    "hotcore-headroom": ["--pool", "hotcore", "--rounding", "headroom"],
     "hotcore-fixed": ["--pool", "hotcore", "--cores", "2"],
     "tbb": ["--pool", "tbb", "--cores", "2"],
     "nginx": None,

@@ -6,9 +6,11 @@
 // pool's core count (JSON). Every other answer is the bytes of examples/http_server.
 //   pool_server --pool hotcore|tbb [--cores N] [--poll-ms M] [--work-us W] [--ways K]
 //               [--iters-per-us X] [--port P] [--seconds S]
+//               [--rounding ceil|floor|headroom] [--no-pace]
 //   pool_server --calibrate        prints spin() iterations per µs of CPU and exits
 // hotcore follows the CPU quota (inotify) unless --cores N fixes it or --poll-ms M makes
-// it re-read the limit every M ms instead; tbb is a fixed arena of N threads (default 2).
+// it re-read the limit every M ms instead (--rounding and --no-pace set the follower's
+// quota_policy::rounding and pace); tbb is a fixed arena of N threads (default 2).
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
@@ -40,7 +42,8 @@
 namespace {
 
 struct server_options {
-  std::string pool;
+  std::string pool, rounding = "ceil";
+  bool pace = true;
   long cores = 0, poll_ms = 0, ways = 4, port = 0, seconds = 3600;
   double work_us = 300, iters_per_us = 0;
   bool calibrate = false;
@@ -49,8 +52,8 @@ struct server_options {
 bool parse_flags(int argc, char** argv, server_options& o, std::string& error) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--calibrate") {
-      o.calibrate = true;
+    if (flag == "--calibrate" || flag == "--no-pace") {
+      (flag == "--calibrate" ? o.calibrate : o.pace) = flag == "--calibrate";
       continue;
     }
     if (i + 1 >= argc) return error = flag + " needs a value", false;
@@ -69,6 +72,10 @@ bool parse_flags(int argc, char** argv, server_options& o, std::string& error) {
     if (flag == "--pool") {
       o.pool = v;
       if (o.pool != "hotcore" && o.pool != "tbb") return bad("hotcore or tbb");
+    } else if (flag == "--rounding") {
+      o.rounding = v;
+      if (o.rounding != "ceil" && o.rounding != "floor" && o.rounding != "headroom")
+        return bad("ceil, floor or headroom");
     } else if (flag == "--cores" || flag == "--poll-ms" || flag == "--ways" || flag == "--port" ||
                flag == "--seconds") {
       const bool ok = flag == "--cores" ? whole(1, 1024, o.cores)
@@ -309,7 +316,11 @@ int front_end::run(const sigset_t& stop, long seconds) {
 
 std::unique_ptr<bench::work_pool> make_pool(const server_options& o, std::string& error) {
   if (o.pool == "tbb") return std::make_unique<bench::tbb_pool>(o.cores > 0 ? static_cast<unsigned>(o.cores) : 2u);
-  return bench::hotcore_pool::create({static_cast<unsigned>(o.cores), static_cast<unsigned>(o.poll_ms)}, error);
+  const auto rounding = o.rounding == "floor"      ? hotcore::quota_rounding::floor
+                        : o.rounding == "headroom" ? hotcore::quota_rounding::headroom
+                                                   : hotcore::quota_rounding::ceil;
+  return bench::hotcore_pool::create(
+      {static_cast<unsigned>(o.cores), static_cast<unsigned>(o.poll_ms), rounding, o.pace}, error);
 }
 
 }  // namespace

@@ -52,6 +52,8 @@ class work_pool {
 struct hotcore_pool_options {
   unsigned fixed_cores = 0;  // > 0: set_core_limit(n), no follower
   unsigned poll_ms = 0;      // > 0: follower without inotify, re-reading every poll_ms
+  hotcore::quota_rounding rounding = hotcore::quota_rounding::ceil;
+  bool pace = true;          // quota_follower_options::pace
 };
 
 class hotcore_pool final : public work_pool {
@@ -67,6 +69,8 @@ class hotcore_pool final : public work_pool {
       return p;
     }
     hotcore::quota_follower_options fo;
+    fo.policy.rounding = o.rounding;
+    fo.pace = o.pace;
     if (o.poll_ms > 0) {
       fo.use_inotify = false;
       fo.poll_interval = std::chrono::milliseconds(o.poll_ms);
