@@ -19,10 +19,12 @@ inline constexpr long long core_max = 0xffff;
 // JSON and 100 bytes of memory each): the first cycles of the traced run.
 inline constexpr unsigned long trace_out_events_max = 200'000;
 
-// soak --seconds / follow-quota --seconds: one day.
+// soak --seconds / follow-quota --seconds / http_server --seconds: one day.
 inline constexpr long seconds_max = 24 * 3600;
-// soak --churn-ms, follow-quota --poll-ms: one minute.
+// soak --churn-ms, follow-quota --poll-ms, http_server --churn-ms: one minute.
 inline constexpr long period_ms_max = 60'000;
+// examples/http_server --header-timeout-ms / --idle-timeout-ms: one hour.
+inline constexpr long deadline_ms_max = 3'600'000;
 // soak --threads: submitting threads.
 inline constexpr long threads_max = 64;
 
