@@ -20,6 +20,8 @@
 #include <string_view>
 #include <vector>
 
+#include "flag_limits.h"
+
 namespace hotcore::tools::cli {
 
 // The program's exit statuses, the same for every command (hotcore(1), EXIT STATUS).
@@ -79,7 +81,7 @@ int usage_error(const command& cmd, const std::string& what);
 
 // parse_cpu_list() reads "0-3,5" (ranges and single CPUs, comma separated, each at most
 // max_cpu) into an ascending list without repeats; nullopt with `why` set when malformed.
-inline constexpr unsigned max_cpu = 0xffff;
+inline constexpr unsigned max_cpu = static_cast<unsigned>(limits::core_max);
 [[nodiscard]] std::optional<std::vector<unsigned>> parse_cpu_list(std::string_view text,
                                                                   std::string& why);
 
