@@ -5,7 +5,10 @@
 # quota by default (1 core up of its 2) and not with --no-follow (both up), and GET
 # /metrics reports the group's cpu.stat: hotcore_cgroup_periods_total and
 # hotcore_cgroup_throttled_periods_total lie between the file's values read before and
-# after the scrape, with HELP lines. Root only; skips (77) without root, the v1 cpu
+# after the scrape, with HELP lines. A cpu.stat it cannot read (an empty directory bound
+# over the cpu hierarchy in a mount namespace of the server's own) leaves the three
+# families out of every scrape, with one line on stderr, and the server keeps serving.
+# Root only; skips (77) without root, the v1 cpu
 # controller, CFS bandwidth, or a second core. Usage: cgroup_metrics_test.sh path/to/http_server
 set -u
 server=${1:?usage: cgroup_metrics_test.sh path/to/http_server}
@@ -16,9 +19,11 @@ base=/sys/fs/cgroup/cpu
 group=$base/hotcore-http-$$
 log=$(mktemp)
 pid=
+empty=
 cleanup() {
   if [ -n "$pid" ]; then kill "$pid" 2>/dev/null; wait "$pid" 2>/dev/null; fi
   [ -d "$group" ] && rmdir "$group"
+  [ -n "$empty" ] && rmdir "$empty" 2>/dev/null
   rm -f "$log"
 }
 trap cleanup EXIT
@@ -74,5 +79,35 @@ stop
 start --no-follow
 grep -q ', 2 cores (2 up), .*not following the CPU quota' "$log" || { echo "FAIL --no-follow still follows"; failures=$((failures + 1)); }
 stop
+
+if command -v unshare >/dev/null; then
+  empty=$(mktemp -d)
+  : >"$log"
+  # The bind mount lives in the server's own mount namespace and goes with it.
+  unshare -m --propagation private bash -c 'mount --bind "$1" "$2" && shift 2 && exec "$@"' _ \
+    "$empty" "$base" "$server" --port 0 --seconds 60 --no-follow >"$log" 2>&1 &
+  pid=$!
+  for _ in $(seq 100); do grep -q 'listening on' "$log" && break; sleep 0.1; done
+  port=$(grep -o '127\.0\.0\.1:[0-9]*' "$log" | cut -d: -f2)
+  if [ -z "$port" ]; then
+    echo "FAIL the server did not start in its mount namespace:"; cat "$log"; failures=$((failures + 1))
+  else
+    python3 - "$port" <<'PY' || failures=$((failures + 1))
+import sys, urllib.request
+port = sys.argv[1]
+texts = [urllib.request.urlopen("http://127.0.0.1:%s/metrics" % port, timeout=10).read().decode()
+         for _ in range(3)]
+ok = all("hotcore_tasks_run_total" in t and "hotcore_cgroup_" not in t for t in texts)
+print(("ok   " if ok else "FAIL ") + "cpu.stat unreadable: 3 scrapes answered without the cgroup families")
+sys.exit(0 if ok else 1)
+PY
+    stop
+    n=$(grep -c "leaves out the cgroup's throttling" "$log")
+    grep "leaves out the cgroup's throttling" "$log"
+    [ "$n" -eq 1 ] && echo "ok   the error is reported once" || { echo "FAIL the error was reported $n times"; failures=$((failures + 1)); }
+  fi
+  rmdir "$empty"
+  empty=
+fi
 echo "failures: $failures"
 exit $((failures > 0))
