@@ -14,13 +14,15 @@ namespace http {
 
 inline constexpr std::size_t max_request = 8192;  // request line + headers
 
-// too_large: a request whose head and body do not fit the connection's buffer
-// (max_request bytes): answer 413 and close.
-enum class parse_result { complete, incomplete, bad, too_large };
+// too_large: a request whose head, or head and body, do not fit the connection's buffer
+// (max_request bytes): answer 413 and close. uri_too_long: no request line ends within the
+// buffer: answer 414 and close.
+enum class parse_result { complete, incomplete, bad, too_large, uri_too_long };
 
 struct request {
   std::string_view method;
   std::string_view target;
+  std::string_view accept;  // the Accept header, empty when none
   bool keep_alive = true;
   std::size_t size = 0;  // bytes of the buffer this request took (head and body)
 };
@@ -42,12 +44,17 @@ inline std::string_view trim(std::string_view s) {
 }  // namespace detail
 
 // parse() reads the request at the front of buf: complete (out filled), incomplete (wait
-// for more bytes), bad (answer 400 and close), or too_large (the announced body does not
-// fit the buffer with its head: answer 413 and close).
+// for more bytes), bad (answer 400 and close), too_large (the head, or the announced body
+// with its head, does not fit the buffer: answer 413 and close) or uri_too_long (the
+// request line does not: 414).
 inline parse_result parse(std::string_view buf, request& out) {
+  out = request{};
   const std::size_t end = buf.find("\r\n\r\n");
-  if (end == std::string_view::npos)
-    return buf.size() >= max_request ? parse_result::bad : parse_result::incomplete;
+  if (end == std::string_view::npos) {
+    if (buf.size() < max_request) return parse_result::incomplete;
+    return buf.find("\r\n") == std::string_view::npos ? parse_result::uri_too_long
+                                                      : parse_result::too_large;
+  }
   std::string_view head = buf.substr(0, end + 2);
   const std::size_t eol = head.find("\r\n");
   const std::string_view line = head.substr(0, eol);
@@ -77,6 +84,8 @@ inline parse_result parse(std::string_view buf, request& out) {
     } else if (detail::iequals(name, "content-length")) {
       const auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), body);
       if (ec != std::errc() || p != value.data() + value.size()) return parse_result::bad;
+    } else if (detail::iequals(name, "accept")) {
+      out.accept = value;
     } else if (detail::iequals(name, "transfer-encoding")) {
       return parse_result::bad;  // no chunked bodies here
     }
@@ -86,18 +95,25 @@ inline parse_result parse(std::string_view buf, request& out) {
   return out.size <= buf.size() ? parse_result::complete : parse_result::incomplete;
 }
 
-// respond_too_large() appends the answer to a request that does not fit the buffer.
-inline void respond_too_large(std::string& out) {
-  out += "HTTP/1.1 413 Content Too Large\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+// respond_closing() appends an empty answer after which the server closes the connection:
+// status is "413 Content Too Large", "414 URI Too Long", "408 Request Timeout"...
+inline void respond_closing(std::string& out, std::string_view status) {
+  out.append("HTTP/1.1 ").append(status);
+  out += "\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+}
+
+// respond_refused() appends the answer to a request parse() refused (bad, too_large,
+// uri_too_long): 400, 413 or 414, each closing the connection.
+inline void respond_refused(parse_result r, std::string& out) {
+  respond_closing(out, r == parse_result::too_large      ? "413 Content Too Large"
+                       : r == parse_result::uri_too_long ? "414 URI Too Long"
+                                                         : "400 Bad Request");
 }
 
 // respond() appends the answer to a request (or to a bad one, req == nullptr).
 inline void respond(const request* req, std::string& out) {
   static constexpr std::string_view body = "Hello from hotcore\n";
-  if (req == nullptr) {
-    out += "HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
-    return;
-  }
+  if (req == nullptr) return respond_closing(out, "400 Bad Request");
   const bool get = req->method == "GET";
   out += get ? "HTTP/1.1 200 OK\r\n" : "HTTP/1.1 405 Method Not Allowed\r\nAllow: GET\r\n";
   out += "Content-Type: text/plain\r\nContent-Length: ";

@@ -84,7 +84,11 @@ def total(samples, name):
 
 
 def scrape(port):
-    with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10) as r:
+    # What Prometheus sends: OpenMetrics preferred (without it the server answers the
+    # Prometheus text format, see promtool_test.sh).
+    req = urllib.request.Request(f"http://127.0.0.1:{port}/metrics", headers={
+        "Accept": "application/openmetrics-text;version=1.0.0,text/plain;version=0.0.4;q=0.5"})
+    with urllib.request.urlopen(req, timeout=10) as r:
         ctype = r.headers.get("Content-Type", "")
         if not ctype.startswith("application/openmetrics-text"):
             fail(f"Content-Type {ctype!r}")

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// runtime/metrics.cpp — runtime_stats as OpenMetrics text (hotcore/metrics.h): one
-// family per quantity, one sample per core, "# EOF" last.
+// runtime/metrics.cpp — runtime_stats as OpenMetrics or Prometheus text (hotcore/metrics.h):
+// one family per quantity, one sample per core, the cgroup's throttling counters if given.
 #include "hotcore/metrics.h"
 
 #include <cinttypes>
@@ -14,12 +14,17 @@ namespace {
 // text collects the exposition.
 class text {
  public:
-  // family() writes a metric family's TYPE, UNIT (when given) and HELP lines.
+  explicit text(metrics_format format) : _format(format) {}
+  // family() writes a metric family's TYPE, UNIT (when given) and HELP lines. The
+  // Prometheus format names a counter by its sample (NAME_total) and has no UNIT.
   void family(std::string_view name, std::string_view type, std::string_view unit,
               std::string_view help) {
-    _s.append("# TYPE ").append(name).append(" ").append(type).append("\n");
-    if (!unit.empty()) _s.append("# UNIT ").append(name).append(" ").append(unit).append("\n");
-    _s.append("# HELP ").append(name).append(" ").append(help).append("\n");
+    std::string named(name);
+    if (_format == metrics_format::prometheus && type == "counter") named += "_total";
+    _s.append("# TYPE ").append(named).append(" ").append(type).append("\n");
+    if (!unit.empty() && _format == metrics_format::openmetrics)
+      _s.append("# UNIT ").append(named).append(" ").append(unit).append("\n");
+    _s.append("# HELP ").append(named).append(" ").append(help).append("\n");
   }
   void sample(std::string_view name, std::string_view labels, std::uint64_t v) {
     char buf[32];
@@ -31,7 +36,10 @@ class text {
     std::snprintf(buf, sizeof buf, "%.9f", static_cast<double>(ns) / 1e9);
     line(name, labels, buf);
   }
-  std::string take() { return std::move(_s); }
+  std::string take() {
+    if (_format == metrics_format::openmetrics) _s.append("# EOF\n");
+    return std::move(_s);
+  }
 
  private:
   void line(std::string_view name, std::string_view labels, const char* value) {
@@ -39,6 +47,7 @@ class text {
     if (!labels.empty()) _s.append("{").append(labels).append("}");
     _s.append(" ").append(value).append("\n");
   }
+  metrics_format _format;
   std::string _s;
 };
 
@@ -104,17 +113,21 @@ void walk_families(text& t, const runtime_stats& stats) {
 
 }
 
+// one_sample() writes a family of one sample: the value in ns for a unit of seconds, else
+// a count.
+void one_sample(text& t, const char* name, const char* type, const char* unit, const char* help,
+                std::uint64_t v) {
+  t.family(name, type, unit, help);
+  const std::string sample = type == std::string_view("counter") ? std::string(name) + "_total" : name;
+  if (*unit != '\0') t.seconds(sample, "", static_cast<std::int64_t>(v));
+  else t.sample(sample, "", v);
+}
+
 // machine_families() writes the one-sample families of the quota followers and the
 // machine watch.
 void machine_families(text& t, const runtime_stats& stats) {
-  // One sample each: (family, type, unit, help, value in ns for seconds, else a count).
   const auto one = [&t](const char* name, const char* type, const char* unit, const char* help,
-                        std::uint64_t v) {
-    t.family(name, type, unit, help);
-    const std::string sample = type == std::string_view("counter") ? std::string(name) + "_total" : name;
-    if (*unit != '\0') t.seconds(sample, "", static_cast<std::int64_t>(v));
-    else t.sample(sample, "", v);
-  };
+                        std::uint64_t v) { one_sample(t, name, type, unit, help, v); };
   one("hotcore_quota_checks", "counter", "", "Times a quota follower read the CPU quota.",
       stats.quota.checks);
   one("hotcore_quota_changes", "counter", "", "Quota changes a follower acted on.", stats.quota.changes);
@@ -132,16 +145,33 @@ void machine_families(text& t, const runtime_stats& stats) {
       stats.machine.availability_changes);
 }
 
+// cgroup_families() writes the kernel's CFS bandwidth counters of the process's group.
+void cgroup_families(text& t, const cpu_throttling& c) {
+  one_sample(t, "hotcore_cgroup_periods", "counter", "",
+             "CFS bandwidth periods of the process's cgroup with runnable threads (cpu.stat "
+             "nr_periods).", c.periods);
+  one_sample(t, "hotcore_cgroup_throttled_periods", "counter", "",
+             "Periods in which the cgroup used up its CPU quota and was throttled (cpu.stat "
+             "nr_throttled).", c.throttled_periods);
+  one_sample(t, "hotcore_cgroup_throttled_seconds", "counter", "seconds",
+             "Time the cgroup's threads were held back by throttling (cpu.stat "
+             "throttled_time or throttled_usec).", c.throttled_ns);
+}
+
 }  // namespace
 
-std::string openmetrics_text(const runtime_stats& stats) {
-  text t;
+std::string metrics_text(const runtime_stats& stats, metrics_format format,
+                         const cpu_throttling* cgroup) {
+  text t(format);
   core_families(t, stats);
   walk_families(t, stats);
   machine_families(t, stats);
-  std::string out = t.take();
-  out.append("# EOF\n");
-  return out;
+  if (cgroup != nullptr && cgroup->bandwidth) cgroup_families(t, *cgroup);
+  return t.take();
+}
+
+std::string openmetrics_text(const runtime_stats& stats) {
+  return metrics_text(stats, metrics_format::openmetrics);
 }
 
 }  // namespace hotcore

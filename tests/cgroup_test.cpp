@@ -209,13 +209,22 @@ TEST_CASE("The tightest limit wins: any limit is tighter than none, compared as 
   CHECK(tighter(lim((std::int64_t{1} << 44) - 2, 1000000), lim((std::int64_t{1} << 44) - 1, 1000000)));
 }
 
-TEST_CASE("Reading a v2 tree: the quota of the group and every ancestor, the tightest wins; "
-          "a level without the cpu controller sets no limit; messages name the file") {
-  hotcore_test::cgroup_tree tree("/a/b/c");
+namespace {
+// locate() is the cpu group of the tree's process, found as the follower finds it.
+cgroup_location locate(const hotcore_test::cgroup_tree& tree) {
   cgroup_error err;
   const cgroup_location loc =
       find_cgroup("cpu", slurp(tree.proc + "/cgroup"), slurp(tree.proc + "/mountinfo"), err);
   REQUIRE_MESSAGE(!err, err.message);
+  return loc;
+}
+}  // namespace
+
+TEST_CASE("Reading a v2 tree: the quota of the group and every ancestor, the tightest wins; "
+          "a level without the cpu controller sets no limit; messages name the file") {
+  hotcore_test::cgroup_tree tree("/a/b/c");
+  cgroup_error err;
+  const cgroup_location loc = locate(tree);
   CHECK(read_cpu_limit(loc, err).unlimited());
   CHECK_FALSE(err);
   tree.set("/a", "cpu.max", "150000 100000\n");
@@ -245,6 +254,58 @@ TEST_CASE("Reading a v2 tree: the quota of the group and every ancestor, the tig
   CHECK(found);
   tree.set("/a/b", "cpuset.cpus.effective", "1\n");
   CHECK(read_cpuset(loc, found, err) == std::vector<unsigned>{1});
+}
+
+TEST_CASE("cpu.stat: v1 (throttled_time in ns) and v2 (throttled_usec) give the same "
+          "counters; no bandwidth fields is no bandwidth; bad lines and half sets are errors") {
+  cgroup_error err;
+  cpu_throttling t = parse_cpu_stat(
+      "nr_periods 60\nnr_throttled 7\nthrottled_time 1500000\nnr_bursts 0\nburst_time 0\n", err);
+  CHECK_FALSE(err);
+  CHECK(t.bandwidth);
+  CHECK(t.periods == 60);
+  CHECK(t.throttled_periods == 7);
+  CHECK(t.throttled_ns == 1500000);
+  t = parse_cpu_stat("usage_usec 10\nuser_usec 5\nsystem_usec 5\nnr_periods 60\n"
+                     "nr_throttled 7\nthrottled_usec 1500\n", err);
+  CHECK_FALSE(err);
+  CHECK(t.throttled_ns == 1500000);
+  CHECK(t.periods == 60);
+  t = parse_cpu_stat("usage_usec 10\nuser_usec 5\nsystem_usec 5\n", err);  // v2, no cpu controller
+  CHECK_FALSE(err);
+  CHECK_FALSE(t.bandwidth);
+  CHECK(t.periods == 0);
+  for (const char* bad : {"nr_periods\n", "nr_periods x\n", "nr_periods 1 2\n", "nr_periods -1\n",
+                          "nr_periods 1\nnr_throttled 0\n"}) {
+    CAPTURE(bad);
+    t = parse_cpu_stat(bad, err);
+    CHECK(err.code == cgroup_errc::malformed);
+    CHECK_FALSE(t.bandwidth);
+  }
+}
+
+TEST_CASE("read_cpu_stat() reads the group's own cpu.stat in a v2 tree; a missing or bad "
+          "file is an error naming it") {
+  hotcore_test::cgroup_tree tree("/a/b");
+  cgroup_error err;
+  const cgroup_location loc = locate(tree);
+  (void)read_cpu_stat(loc, err);
+  CHECK(err.code == std::errc::no_such_file_or_directory);
+  CHECK(err.message.find(tree.dir("/a/b") + "/cpu.stat") == 0);
+  tree.set("/a", "cpu.stat", "nr_periods 9\nnr_throttled 9\nthrottled_usec 9\n");
+  tree.set("/a/b", "cpu.stat",
+           "usage_usec 4\nuser_usec 2\nsystem_usec 2\nnr_periods 40\nnr_throttled 3\n"
+           "throttled_usec 2500\n");
+  const cpu_throttling t = read_cpu_stat(loc, err);
+  REQUIRE_MESSAGE(!err, err.message);
+  CHECK(t.bandwidth);
+  CHECK(t.periods == 40);
+  CHECK(t.throttled_periods == 3);
+  CHECK(t.throttled_ns == 2500000);
+  tree.set("/a/b", "cpu.stat", "nr_periods 40\nnr_throttled x\n");
+  (void)read_cpu_stat(loc, err);
+  CHECK(err.code == cgroup_errc::malformed);
+  CHECK(err.message.find(tree.dir("/a/b") + "/cpu.stat: ") == 0);
 }
 
 TEST_CASE("The real cgroups of this process are found and read (v1 here; v2 elsewhere)") {

@@ -3,6 +3,7 @@
 // incomplete and bad requests, pipelining, keep-alive rules and the fixed responses.
 #include <string>
 #include <string_view>
+#include <utility>
 
 #include "../examples/http_request.h"
 #include "test_support.h"
@@ -58,14 +59,14 @@ TEST_CASE("a body announced by Content-Length belongs to its request") {
 }
 
 TEST_CASE("bad requests are refused: no version, unknown version, header without colon, "
-          "bad Content-Length, chunked body, an oversized header") {
+          "bad Content-Length, chunked body, an empty request line") {
   http::request req;
   CHECK(parse("GET /\r\n\r\n", req) == parse_result::bad);
   CHECK(parse("GET / HTTP/2.0\r\n\r\n", req) == parse_result::bad);
   CHECK(parse("GET / HTTP/1.1\r\nNoColon\r\n\r\n", req) == parse_result::bad);
   CHECK(parse("GET / HTTP/1.1\r\nContent-Length: 5x\r\n\r\n", req) == parse_result::bad);
   CHECK(parse("POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n", req) == parse_result::bad);
-  CHECK(parse(std::string(http::max_request, 'a'), req) == parse_result::bad);
+  CHECK(parse("\r\n\r\n" + std::string(10000, '\n'), req) == parse_result::bad);
 }
 
 TEST_CASE("a body that does not fit the buffer with its head is too large (413), also when "
@@ -77,9 +78,37 @@ TEST_CASE("a body that does not fit the buffer with its head is too large (413),
   CHECK(parse(head + "8170\r\n\r\n", req) == parse_result::too_large);  // head + body > 8 KiB
   CHECK(parse(head + "100\r\n\r\n", req) == parse_result::incomplete);
   std::string out;
-  http::respond_too_large(out);
+  http::respond_refused(parse_result::too_large, out);
   CHECK(out.rfind("HTTP/1.1 413 ", 0) == 0);
   CHECK(out.find("Connection: close") != std::string::npos);
+}
+
+TEST_CASE("a head over 8 KiB is 413 once its request line has ended, 414 while the request "
+          "line alone fills the buffer; each answer closes the connection") {
+  http::request req;
+  const std::string line = "GET / HTTP/1.1\r\n";
+  const std::string big_header = line + "X-Pad: " + std::string(http::max_request, 'p');
+  CHECK(parse(big_header.substr(0, http::max_request - 1), req) == parse_result::incomplete);
+  CHECK(parse(big_header.substr(0, http::max_request), req) == parse_result::too_large);
+  const std::string long_target = "GET /" + std::string(9000, 'a') + " HTTP/1.1\r\n\r\n";
+  CHECK(parse(long_target.substr(0, http::max_request), req) == parse_result::uri_too_long);
+  for (const auto& [r, status] : {std::pair{parse_result::too_large, "413 "},
+                                 std::pair{parse_result::uri_too_long, "414 "},
+                                 std::pair{parse_result::bad, "400 "}}) {
+    std::string out;
+    http::respond_refused(r, out);
+    CHECK(out.rfind(std::string("HTTP/1.1 ") + status, 0) == 0);
+    CHECK(out.find("\r\nConnection: close\r\n\r\n") != std::string::npos);
+  }
+}
+
+TEST_CASE("the Accept header is kept for content negotiation (/metrics)") {
+  http::request req;
+  REQUIRE(parse("GET /metrics HTTP/1.1\r\nACCEPT:  application/openmetrics-text \r\n\r\n", req) ==
+          parse_result::complete);
+  CHECK(req.accept == "application/openmetrics-text");
+  REQUIRE(parse("GET /metrics HTTP/1.1\r\n\r\n", req) == parse_result::complete);
+  CHECK(req.accept.empty());
 }
 
 TEST_CASE("responses: 200 with the fixed body for GET, 405 for other methods, 400 and close "

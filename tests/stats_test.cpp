@@ -151,3 +151,29 @@ TEST_CASE("openmetrics_text(): families with TYPE and HELP, one walk histogram p
   CHECK(text.find("hotcore_tasks_run_total{core=") != std::string::npos);
   CHECK(text.find("\n\n") == std::string::npos);
 }
+
+TEST_CASE("metrics_text() in the Prometheus format: TYPE and HELP name each counter's _total "
+          "sample, no UNIT, no '# EOF'; the cgroup's throttling counters only with bandwidth") {
+  const auto rt = make();
+  hotcore::cpu_throttling cg;
+  cg.periods = 60;
+  cg.throttled_periods = 7;
+  cg.throttled_ns = 1'500'000'000;
+  const std::string none = hotcore::metrics_text(rt->stats(), hotcore::metrics_format::prometheus, &cg);
+  CHECK(none.find("hotcore_cgroup_") == std::string::npos);  // bandwidth false: nothing to say
+  cg.bandwidth = true;
+  const std::string text = hotcore::metrics_text(rt->stats(), hotcore::metrics_format::prometheus, &cg);
+  CHECK(text.find("# TYPE hotcore_tasks_run_total counter\n") != std::string::npos);
+  CHECK(text.find("# HELP hotcore_tasks_run_total ") != std::string::npos);
+  CHECK(text.find("# TYPE hotcore_core_parked_seconds_total counter\n") != std::string::npos);
+  CHECK(text.find("# UNIT") == std::string::npos);
+  CHECK(text.find("# EOF") == std::string::npos);
+  CHECK(text.find("# HELP hotcore_cgroup_throttled_periods_total ") != std::string::npos);
+  CHECK(text.find("\nhotcore_cgroup_periods_total 60\n") != std::string::npos);
+  CHECK(text.find("\nhotcore_cgroup_throttled_periods_total 7\n") != std::string::npos);
+  CHECK(text.find("\nhotcore_cgroup_throttled_seconds_total 1.500000000\n") != std::string::npos);
+  const std::string om = hotcore::metrics_text(rt->stats(), hotcore::metrics_format::openmetrics, &cg);
+  CHECK(om.find("# TYPE hotcore_cgroup_throttled_seconds counter\n# UNIT hotcore_cgroup_throttled_seconds "
+                "seconds\n") != std::string::npos);
+  CHECK(om.substr(om.size() - 6) == "# EOF\n");
+}

@@ -3,13 +3,18 @@
 // option table), its --help text, CPU lists, safe echoes and the output check.
 #include "cli.h"
 
+#include <fcntl.h>
 #include <getopt.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <charconv>
 #include <cstdio>
 #include <cstring>
+
+#include "json_mode.h"
 
 namespace hotcore::tools::cli {
 namespace {
@@ -68,6 +73,16 @@ void print_help(const command& cmd, std::span<const option> opts) {
   std::printf("\nexit status: 0 success, 1 an operation failed, 2 usage error\n");
 }
 
+// asks_json() is whether the command has --json and the command line gives it.
+bool asks_json(int argc, char** argv, std::span<const option> opts) {
+  if (std::none_of(opts.begin(), opts.end(),
+                   [](const option& o) { return std::string_view(o.name) == "json"; }))
+    return false;
+  for (int i = 1; i < argc && std::string_view(argv[i]) != "--"; ++i)
+    if (std::string_view(argv[i]) == "--json") return true;
+  return false;
+}
+
 }  // namespace
 
 option flag(const char* name, bool& target, const char* help) {
@@ -119,6 +134,7 @@ int usage_error(const command& cmd, const std::string& what) {
 }
 
 int parse(const command& cmd, int argc, char** argv, std::span<const option> opts) {
+  if (asks_json(argc, argv, opts)) (void)json_mode::begin(cmd.name);
   std::vector<::option> longopts;
   for (std::size_t i = 0; i < opts.size(); ++i)
     longopts.push_back({opts[i].name, opts[i].value ? required_argument : no_argument, nullptr,
@@ -236,7 +252,26 @@ std::string cpu_list_text(const std::vector<unsigned>& cpus) {
   return out;
 }
 
+int check_output_path(const command& cmd, const char* flag, const std::string& path) {
+  const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+  if (fd < 0) {
+    const int err = errno;
+    std::fprintf(stderr, "hotcore %s: --%s %s: %s\n", cmd.name, flag, quoted(path).c_str(),
+                 std::strerror(err));
+    return exit_failed;
+  }
+  struct stat file{}, out{};
+  const bool same = ::fstat(fd, &file) == 0 && ::fstat(STDOUT_FILENO, &out) == 0 &&
+                    file.st_dev == out.st_dev && file.st_ino == out.st_ino;
+  ::close(fd);
+  if (same && json_mode::active())
+    return usage_error(cmd, "--" + std::string(flag) + " " + quoted(path) +
+                                " is the standard output, which --json writes: name another file");
+  return -1;
+}
+
 int finish_output(int status) {
+  status = json_mode::end(status);
   errno = 0;
   const bool flushed = std::fflush(stdout) == 0;
   const int err = errno;

@@ -2,7 +2,8 @@
 // tools/cli.h — the one argument parser of the `hotcore` program. Each command declares
 // its options as a table of rows (name, value name, help, where the value goes); parse()
 // reads them with getopt_long, prints `--help` from the same table, and reports a bad
-// argument on one line, its echo cut at 200 bytes with control characters escaped.
+// argument on one line, its echo cut at 200 bytes with control characters escaped. A
+// command with a "json" row given --json runs in JSON mode (tools/json_mode.h), errors too.
 //
 // Example (a command with one number):
 //   long count = 10;
@@ -18,6 +19,8 @@
 #include <string>
 #include <string_view>
 #include <vector>
+
+#include "flag_limits.h"
 
 namespace hotcore::tools::cli {
 
@@ -78,14 +81,21 @@ int usage_error(const command& cmd, const std::string& what);
 
 // parse_cpu_list() reads "0-3,5" (ranges and single CPUs, comma separated, each at most
 // max_cpu) into an ascending list without repeats; nullopt with `why` set when malformed.
-inline constexpr unsigned max_cpu = 0xffff;
+inline constexpr unsigned max_cpu = static_cast<unsigned>(limits::core_max);
 [[nodiscard]] std::optional<std::vector<unsigned>> parse_cpu_list(std::string_view text,
                                                                   std::string& why);
 
 // cpu_list_text() writes a list back in that form: {0,1,2,3,5} -> "0-3,5".
 [[nodiscard]] std::string cpu_list_text(const std::vector<unsigned>& cpus);
 
-// finish_output() flushes stdout. When that fails, or an earlier write did (a full disk,
+// check_output_path() runs before a command's work: `path` (the value of --FLAG) must be
+// a file it can write (created if missing, not truncated here), and under --json not the
+// standard output, which holds the JSON. Returns -1 when it is fine; otherwise the exit
+// status after one error line (exit_failed: it cannot be opened; exit_usage: stdout).
+[[nodiscard]] int check_output_path(const command& cmd, const char* flag, const std::string& path);
+
+// finish_output() ends --json mode (tools/json_mode.h: the document goes out), then flushes
+// stdout. When that fails, or an earlier write did (a full disk,
 // `> /dev/full`, a closed pipe), it prints one line to stderr and returns exit_failed if
 // status was exit_ok; otherwise it returns status.
 int finish_output(int status);

@@ -19,6 +19,7 @@
 #include "demo.h"
 #include "follow_quota.h"
 #include "flag_limits.h"
+#include "json_mode.h"
 #include "json_writer.h"
 #include "machine.h"
 #include "restore.h"
@@ -30,6 +31,7 @@ namespace {
 
 namespace cli = hotcore::tools::cli;
 namespace limits = hotcore::tools::limits;
+namespace json_mode = hotcore::tools::json_mode;
 using hotcore::runtime;
 using cli::exit_failed;
 using cli::exit_ok;
@@ -57,6 +59,11 @@ std::unique_ptr<runtime> make_runtime(const char* command,
     return nullptr;
   }
   return rt;
+}
+
+// json_lines_row() is --json for a command whose report is lines of text.
+cli::option json_lines_row(bool& json) {
+  return cli::flag("json", json, "one JSON object: {\"command\", \"lines\": [the report's lines]}");
 }
 
 // ---- one function per command: its options, then the run.
@@ -126,6 +133,9 @@ int cmd_cycle(const cli::command& self, int argc, char** argv) {
        }},
   };
   if (const int done = cli::parse(self, argc, argv, table); done >= 0) return done;
+  if (!opts.trace_out.empty())  // refused now, not after the run has printed its results
+    if (const int bad = cli::check_output_path(self, "trace-out", opts.trace_out); bad >= 0)
+      return bad;
   if (opts.physical) {
     opts.count = 20;
     opts.warmup = 2;
@@ -162,11 +172,14 @@ int cmd_cycle(const cli::command& self, int argc, char** argv) {
 
 int cmd_demo(const cli::command& self, int argc, char** argv) {
   bool physical = false;
+  bool json = false;
   const cli::option opts[] = {
       cli::flag("physical", physical, "as root: also one physical down/up of the last core,\n"
                                       "the runtime's state beside the kernel's"),
+      json_lines_row(json),
   };
   if (const int done = cli::parse(self, argc, argv, opts); done >= 0) return done;
+  if (json) json_mode::wrap_lines();
   hotcore::runtime_options ropts;
   ropts.physical = physical;
   auto rt = make_runtime(self.name, ropts);
@@ -176,7 +189,10 @@ int cmd_demo(const cli::command& self, int argc, char** argv) {
 }
 
 int cmd_restore(const cli::command& self, int argc, char** argv) {
-  if (const int done = cli::parse(self, argc, argv, {}); done >= 0) return done;
+  bool json = false;
+  const cli::option opts[] = {json_lines_row(json)};
+  if (const int done = cli::parse(self, argc, argv, opts); done >= 0) return done;
+  if (json) json_mode::wrap_lines();
   return hotcore::tools::restore_main(hotcore::tools::restore_options{});
 }
 

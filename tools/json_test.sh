@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # tools/json_test.sh — every --json output of the built `hotcore` parses with python3's
-# json module and holds what its text twin holds; cycle --trace-out writes a trace-event
-# file Perfetto can open. Usage: json_test.sh path/to/hotcore
+# json module and holds what its text twin holds; every command takes --json and, given a
+# bad option, prints one JSON error object (errno, message) on stdout and the same one
+# line on stderr; demo and restore wrap their lines; cycle --trace-out writes a
+# trace-event file Perfetto can open, and a path it cannot write (or stdout under --json)
+# is refused before the run. Usage: json_test.sh path/to/hotcore
 set -u
 
 hotcore=${1:?usage: json_test.sh path/to/hotcore}
@@ -68,6 +71,41 @@ fi
 
 run cycle --count 5 --trace-out /nonexistent/dir/trace.json
 check "cycle --trace-out into a missing directory exits 1" test "$rc" -eq 1
+check "... before the run: nothing printed on stdout" test ! -s "$out"
+run cycle --count 5 --json --trace-out /nonexistent/dir/trace.json
+check "cycle --json --trace-out into a missing directory: a JSON error, ENOENT, exit 1" \
+  json 'd["error"]["errno"] == 2 and d["error"]["name"] == "ENOENT" and "output" not in d'
+check "... exit 1" test "$rc" -eq 1
+run cycle --count 5 --json --trace-out /dev/stdout
+check "cycle --json --trace-out /dev/stdout is refused: a JSON error naming it, exit 2" \
+  json 'd["error"]["errno"] == 22 and "standard output" in d["error"]["message"]'
+check "... exit 2" test "$rc" -eq 2
+
+# Every command takes --json; a bad option is one JSON error object on stdout (EINVAL) and
+# the same message as the one line on stderr.
+for cmd in states topology cycle demo soak follow-quota restore; do
+  run "$cmd" --json --no-such-option
+  check "$cmd --json --no-such-option: exit 2, one JSON error (EINVAL) with stderr's one line" \
+    python3 -c 'import json, sys
+d = json.load(open(sys.argv[1]))["error"]
+err = open(sys.argv[2]).read().splitlines()
+sys.exit(0 if d["errno"] == 22 and d["name"] == "EINVAL" and d["command"] == sys.argv[3] and
+         err == [d["message"]] and "--no-such-option" in d["message"] else 1)' "$out" "$err" "$cmd"
+  check "... exit 2" test "$rc" -eq 2
+done
+
+run demo --json
+check "demo --json exits 0" test "$rc" -eq 0
+check "demo --json parses: its text lines, the state table among them" \
+  json 'd["command"] == "demo" and any("sched:active" in l for l in d["lines"])'
+run restore --json
+if [ "$(id -u)" -eq 0 ]; then
+  check "restore --json as root parses: its report lines" \
+    json 'd["command"] == "restore" and len(d["lines"]) >= 1'
+else
+  check "restore --json without root: a JSON error saying it needs root" \
+    json '"needs root" in d["error"]["message"]'
+fi
 
 run soak --seconds 1 --json
 check "soak --json exits 0" test "$rc" -eq 0

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // runtime/platform/cgroup_parse.cpp — the contents of cgroup files: cpu.max (v2),
-// cpu.cfs_quota_us/cpu.cfs_period_us (v1), cpu lists, with the kernel's own bounds, and
+// cpu.cfs_quota_us/cpu.cfs_period_us (v1), cpu lists, cpu.stat's throttling counters, with the kernel's own bounds, and
 // the error category that names what was wrong with them.
 #include <algorithm>
 #include <charconv>
@@ -188,6 +188,36 @@ cpu_limit parse_cfs(std::string_view quota_text, std::string_view period_text,
     return {};
   }
   return limit_of(q[0], quota_text, "-1", p[0], period_text, err);
+}
+
+cpu_throttling parse_cpu_stat(std::string_view text, cgroup_error& err) {
+  err.clear();
+  cpu_throttling out;
+  unsigned seen = 0;  // bits: nr_periods, nr_throttled, throttled time
+  for (std::string_view rest = text; !rest.empty();) {
+    const std::size_t eol = std::min(rest.find('\n'), rest.size());
+    const std::string_view line = rest.substr(0, eol);
+    rest.remove_prefix(std::min(eol + 1, rest.size()));
+    const std::vector<std::string_view> f = fields(line);
+    if (f.empty()) continue;
+    std::uint64_t value = 0;
+    if (f.size() != 2 || !to_number(f[1], value)) {
+      fail(err, cgroup_errc::malformed, "cpu.stat line " + quoted(line) + ": not KEY NUMBER");
+      return {};
+    }
+    if (f[0] == "nr_periods") out.periods = value, seen |= 1;
+    else if (f[0] == "nr_throttled") out.throttled_periods = value, seen |= 2;
+    else if (f[0] == "throttled_time") out.throttled_ns = value, seen |= 4;
+    else if (f[0] == "throttled_usec") out.throttled_ns = value * 1000, seen |= 4;
+  }
+  if (seen != 0 && seen != 7) {
+    fail(err, cgroup_errc::malformed,
+         "cpu.stat " + quoted(text) + ": some of nr_periods, nr_throttled and the throttled "
+         "time are missing");
+    return {};
+  }
+  out.bandwidth = seen == 7;
+  return out;
 }
 
 std::vector<unsigned> parse_cpu_list(std::string_view text, cgroup_error& err) {

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // runtime/platform/cgroup_reader.cpp — reading the process's cgroup files through fds
 // kept open (pread at offset 0 makes cgroupfs regenerate the contents), the tightest quota
-// over the ancestors, and the public one-shot read_cpu_limit()/read_cpuset().
+// over the ancestors, and the public one-shot read_cpu_limit()/read_cpuset()/read_cpu_stat().
 #include "platform/cgroup_reader.h"
 
 #include "platform/file_read.h"
@@ -276,6 +276,23 @@ std::vector<unsigned> read_cpuset(const cgroup_location& where, bool& found, cgr
   found = false;
   if (!reader.open_cpuset(where, false, err) || !reader.read_cpuset(cpus, found, err)) return {};
   return cpus;
+}
+
+cpu_throttling read_cpu_stat(const cgroup_location& where, cgroup_error& err) {
+  err.clear();
+  const std::string path = where.dir() + "/cpu.stat";
+  int fd = detail::open_in(AT_FDCWD, path.c_str());
+  if (fd < 0) {
+    detail::sys_fail(err, errno, path);
+    return {};
+  }
+  std::string text;
+  const bool read = detail::read_at(fd, path, text, err);
+  detail::close_fd(fd);
+  if (!read) return {};
+  cpu_throttling out = parse_cpu_stat(text, err);
+  if (err) err.message = path + ": " + err.message;
+  return out;
 }
 
 }  // namespace hotcore
