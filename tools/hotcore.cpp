@@ -18,6 +18,7 @@
 #include "cycle.h"
 #include "demo.h"
 #include "follow_quota.h"
+#include "guard.h"
 #include "flag_limits.h"
 #include "json_writer.h"
 #include "machine.h"
@@ -180,6 +181,11 @@ int cmd_restore(const cli::command& self, int argc, char** argv) {
   return hotcore::tools::restore_main(hotcore::tools::restore_options{});
 }
 
+int cmd_guard(const cli::command& self, int argc, char** argv) {
+  if (const int done = cli::parse(self, argc, argv, {}); done >= 0) return done;
+  return hotcore::tools::guard_main();
+}
+
 int cmd_soak(const cli::command& self, int argc, char** argv) {
   soak_options opts;
   const cli::option table[] = {
@@ -263,6 +269,12 @@ constexpr cli::command commands[] = {
      "/run/hotcore/ as taken offline, and remove its tracefs instance. A CPU offline\n"
      "without a record (an operator's), or recorded by a live process, stays as it is.",
      cmd_restore},
+    {"guard", "as root: the guard service physical-mode runtimes register with",
+     "Serve /run/hotcore/guard.sock until SIGTERM: physical-mode runtimes (root, or\n"
+     "members of the group hotcore) have it claim, offline and online their CPUs; when\n"
+     "a runtime's process ends, however it ends, every CPU it changed goes back to\n"
+     "the state the runtime found it in. Run by systemd/hotcore-guard.service.",
+     cmd_guard},
 };
 
 void print_usage(std::FILE* out) {
