@@ -52,8 +52,15 @@ int guard_client::ask(const char* verb, unsigned cpu) noexcept {
   if (_fd < 0) return -ENOTCONN;
   char packet[guard_packet_max];
   const int len = std::snprintf(packet, sizeof packet, "%s %u", verb, cpu);
-  if (::send(_fd, packet, static_cast<std::size_t>(len), MSG_NOSIGNAL) != len) return -errno;
-  const ssize_t got = ::recv(_fd, packet, sizeof packet - 1, 0);
+  // EINTR again: a socket call with a timeout returns it after SIGSTOP and SIGCONT
+  // (Ctrl-Z, a debugger), SA_RESTART or not; the request or its answer is still due.
+  ssize_t sent = 0;
+  do sent = ::send(_fd, packet, static_cast<std::size_t>(len), MSG_NOSIGNAL);
+  while (sent < 0 && errno == EINTR);
+  if (sent != len) return sent < 0 ? -errno : -EIO;
+  ssize_t got = 0;
+  do got = ::recv(_fd, packet, sizeof packet - 1, 0);
+  while (got < 0 && errno == EINTR);
   if (got < 0) return errno == EAGAIN ? -ETIMEDOUT : -errno;
   if (got == 0) return -ECONNRESET;  // the service went away
   packet[got] = '\0';
