@@ -4,7 +4,8 @@
 # against `hotcore cycle --physical --core 1` caught with cpu1 offline. With the guard
 # service (`hotcore guard`, started and stopped here) cpu1 is online again within 1 s, 5
 # runs each: the process as pid 1 of a pid namespace SIGKILLed; its cgroup frozen, every
-# task SIGKILLed, thawed; cgroup.procs SIGKILLed in a loop; its guardian killed first.
+# task SIGKILLed, thawed; cgroup.procs SIGKILLed in a loop; its guardian killed first. A
+# user who may not write sysfs but may reach the socket uses physical mode through it.
 # Without the service: `hotcore restore` repairs the pid-namespace kill; a killed guardian
 # costs no SIGPIPE, no cut output, no cpu1.tmp. A CPU offline before the run is offline
 # after it, with and without the service, after a clean end and after SIGKILL. As root
@@ -224,6 +225,26 @@ victim= wrapper=
 check "service, cpu1 offline before the run, SIGKILL: offline again within 1 s" wait_cpu1 0
 check "service: the guard says what it put back" grep -q 'cpu1 offline, as found' "$guard_log"
 echo 1 >"$on"
+# Least privilege: a process that may not write cpu1/online but may connect to the socket
+# (the group hotcore, or here the socket's group set to one it has) cycles cpu1 through
+# the service; without that permission it fails with a one-line error and cpu1 is intact.
+if command -v setpriv >/dev/null; then
+  gid=$(getent group hotcore | cut -d: -f3)
+  [ -n "$gid" ] || { gid=0; chgrp 0 "$sock" && chmod 0660 "$sock"; }
+  as_user=(setpriv --reuid=65534 --regid="$gid" --clear-groups)
+  check "unprivileged: cannot write cpu1/online itself" not "${as_user[@]}" sh -c "echo 1 >$on" 2>/dev/null
+  "${as_user[@]}" "$hotcore" cycle --physical --core 1 --count 3 >"$out" 2>"$err"
+  rc=$?
+  check "unprivileged, socket group: cycle --physical through the service exits 0" test "$rc" -eq 0
+  check "unprivileged, socket group: cpu1 online after it" test "$(<"$on")" = 1
+  chmod 0600 "$sock"
+  "${as_user[@]}" "$hotcore" cycle --physical --core 1 --count 3 >"$out" 2>"$err"
+  rc=$?
+  check "unprivileged, no access to the socket: exits 1 with one line" test "$rc" -eq 1 -a "$(wc -l <"$err")" -eq 1
+  check "unprivileged, no access to the socket: cpu1 online" test "$(<"$on")" = 1
+else
+  echo "skip least-privilege checks: no setpriv (util-linux)"
+fi
 stop_guard
 check "the guard removes its socket when it stops" test ! -e "$sock"
 

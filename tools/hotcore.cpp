@@ -52,7 +52,8 @@ std::unique_ptr<runtime> make_runtime(const char* command,
                      ? " (physical mode: another physical-mode runtime holds a worker core's CPU; "
                        "its pid is in /run/hotcore/cpuN.lock)"
                                                         : " (physical mode needs write access to "
-                                                          "/sys/devices/system/cpu/cpuN/online: root)");
+                                                          "/sys/devices/system/cpu/cpuN/online: root, "
+                                                          "or the group hotcore with hotcore-guard running)");
   } else if (rt->cores().empty()) {
     std::fprintf(stderr, "hotcore %s: the runtime has no worker cores\n", command);
     return nullptr;
