@@ -5,7 +5,7 @@
 // pid's for dead ones; refuses a forged tracefs record (a tmpfs, a plain directory); never
 // follows a symlinked cpu1.lock or cpu1.tmp; prints names escaped; reads pid 4294967297 as
 // no pid (not pid 1); puts a CPU found offline back offline; reports a CPU held by a live
-// runtime (restore then exits 1). A successor started while its predecessor is an unreaped
+// runtime (restore then exits 1); removes a dead writer's cpu1.tmp. A successor started while its predecessor is an unreaped
 // zombie waits for the guardian instead of failing with EBUSY. As root only (skips with
 // 77); holds /tmp/hotcore-cpu1.lock throughout, always leaves cpu1 online.
 #include <poll.h>
@@ -206,6 +206,21 @@ TEST_CASE("a symlinked cpu1.tmp or cpu1.lock is never followed: its target stays
   }
   fs::remove("/run/hotcore/cpu1.tmp");
   fs::remove(target);
+}
+
+TEST_CASE("restore removes a half-written cpu1.tmp whose writer is gone (nobody holds the "
+          "lock), and keeps it while a runtime holds cpu1") {
+  cpu1_online_guard guard;
+  fs::create_directories("/run/hotcore");
+  write_text("/run/hotcore/cpu1.tmp", "1");
+  {
+    auto rt = make_runtime({.cores = {0, 1}, .physical = true});
+    (void)hotcore::restore_machine();
+    CHECK(fs::exists("/run/hotcore/cpu1.tmp"));
+  }
+  const hotcore::restore_report r = hotcore::restore_machine();
+  CHECK(has_line(r, "cpu1.tmp: removed a half-written record"));
+  CHECK_FALSE(fs::exists("/run/hotcore/cpu1.tmp"));
 }
 
 TEST_CASE("a successor started while its SIGKILLed predecessor is an unreaped zombie waits "

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // runtime/platform/records.cpp — the records under /run/hotcore/ and the per-CPU locks,
-// with plain syscalls only (the guardian calls them after fork()).
+// with plain syscalls where the guardian calls them after fork() (records.h).
 #include "platform/records.h"
 
 #include "platform/file_read.h"

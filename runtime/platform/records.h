@@ -3,8 +3,9 @@
 // under /run/hotcore/ so that it can be undone after the process died: one record per
 // CPU it took offline ("cpuN"), one per tracefs instance it made ("tracefs-PID"), and the
 // per-CPU lock files ("cpuN.lock") that keep two physical-mode runtimes off one CPU.
-// Everything here but the directory walk is async-signal-safe (plain syscalls, no
-// allocation): the guardian runs it in a child forked from a threaded process.
+// What the guardian calls (read_record, repair_record with the raw writer, remove_record)
+// is async-signal-safe (plain syscalls, no allocation): it runs in a child forked from a
+// threaded process. lock_cpu() is not (it may walk /proc, proc_id.h).
 #pragma once
 
 #include <sys/types.h>
