@@ -14,6 +14,7 @@
 #include <utility>
 
 #include "hotcore/topology.h"
+#include "guard/client.h"
 #include "platform/machine_watch.h"
 #include "platform/quota_totals.h"
 #include "platform/sysfs_cpu.h"
@@ -98,13 +99,14 @@ std::vector<unsigned> physical_cores(const std::vector<unsigned>& ids) {
 
 // check_physical() tells whether the physical option can be honoured for these cores:
 // 0, or -ENODEV when no core's CPU has an online file, or the error of opening one for
-// writing (-EACCES without permission, say).
+// writing (-EACCES without permission, say) where no guard service writes it for us.
 int check_physical(const std::vector<unsigned>& ids) {
   bool any = false;
   for (unsigned id : ids) {
     if (!detail::has_online_file(id)) continue;  // cpu0: stays logical
     any = true;
-    if (const int ret = detail::check_online_writable(id); ret < 0) return ret;
+    if (const int ret = detail::check_online_writable(id); ret < 0 && !detail::guard_reachable())
+      return ret;
   }
   return any ? 0 : -ENODEV;
 }

@@ -207,6 +207,17 @@ if [ "$(id -u)" -eq 0 ] && [ -n "$cpu_v1" ] && [ -d "/sys/fs/cgroup/cpu$cpu_v1" 
   check "follow-quota --drive leaves no group of its own" \
     sh -c "! ls -d /sys/fs/cgroup/cpu${cpu_v1%/}/hotcore-follow-* 2>/dev/null"
   rmdir "$stale" 2>/dev/null
+  # SIGHUP (a closed terminal) ends --drive as SIGTERM does: its group goes with it.
+  "$hotcore" follow-quota --drive --seconds 60 >"$out" 2>"$err" &
+  fq=$!
+  own="/sys/fs/cgroup/cpu${cpu_v1%/}/hotcore-follow-$fq"
+  for _ in $(seq 500); do [ -d "$own" ] && break; sleep 0.01; done
+  check "follow-quota --drive makes its group" test -d "$own"
+  kill -HUP "$fq"
+  wait "$fq"
+  rc=$?
+  check "follow-quota --drive ended by SIGHUP exits (not killed by the signal)" test "$rc" -lt 128
+  check "follow-quota --drive ended by SIGHUP removes its group" test ! -d "$own"
 else
   echo "skip follow-quota --drive checks (not root or no cgroup v1 cpu controller)"
 fi

@@ -44,7 +44,8 @@ using hotcore::quota_change;
 constexpr int exit_ok = 0;
 constexpr int exit_failed = 1;
 
-// stop_requested is set by SIGINT/SIGTERM so that --drive still removes its group.
+// stop_requested is set by SIGINT/SIGTERM/SIGHUP (a closed terminal) so that --drive
+// still removes its group.
 std::atomic<bool> stop_requested{false};  // relaxed everywhere: a flag polled by loops
 void on_signal(int) { stop_requested.store(true, std::memory_order_relaxed); }
 
@@ -352,6 +353,7 @@ int run_follow_quota(const follow_options& o) {
   sa.sa_handler = on_signal;
   sigaction(SIGINT, &sa, nullptr);
   sigaction(SIGTERM, &sa, nullptr);
+  sigaction(SIGHUP, &sa, nullptr);
 
   own_group group;
   if (o.drive && !group.enter()) return exit_failed;  // before any thread starts

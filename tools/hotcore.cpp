@@ -18,6 +18,7 @@
 #include "cycle.h"
 #include "demo.h"
 #include "follow_quota.h"
+#include "guard.h"
 #include "flag_limits.h"
 #include "json_mode.h"
 #include "json_writer.h"
@@ -53,7 +54,8 @@ std::unique_ptr<runtime> make_runtime(const char* command,
                      ? " (physical mode: another physical-mode runtime holds a worker core's CPU; "
                        "its pid is in /run/hotcore/cpuN.lock)"
                                                         : " (physical mode needs write access to "
-                                                          "/sys/devices/system/cpu/cpuN/online: root)");
+                                                          "/sys/devices/system/cpu/cpuN/online: root, "
+                                                          "or the group hotcore with hotcore-guard running)");
   } else if (rt->cores().empty()) {
     std::fprintf(stderr, "hotcore %s: the runtime has no worker cores\n", command);
     return nullptr;
@@ -196,6 +198,11 @@ int cmd_restore(const cli::command& self, int argc, char** argv) {
   return hotcore::tools::restore_main(hotcore::tools::restore_options{});
 }
 
+int cmd_guard(const cli::command& self, int argc, char** argv) {
+  if (const int done = cli::parse(self, argc, argv, {}); done >= 0) return done;
+  return hotcore::tools::guard_main();
+}
+
 int cmd_soak(const cli::command& self, int argc, char** argv) {
   soak_options opts;
   const cli::option table[] = {
@@ -279,6 +286,12 @@ constexpr cli::command commands[] = {
      "/run/hotcore/ as taken offline, and remove its tracefs instance. A CPU offline\n"
      "without a record (an operator's), or recorded by a live process, stays as it is.",
      cmd_restore},
+    {"guard", "as root: the guard service physical-mode runtimes register with",
+     "Serve /run/hotcore/guard.sock until SIGTERM: physical-mode runtimes (root, or\n"
+     "members of the group hotcore) have it claim, offline and online their CPUs; when\n"
+     "a runtime's process ends, however it ends, every CPU it changed goes back to\n"
+     "the state the runtime found it in. Run by systemd/hotcore-guard.service.",
+     cmd_guard},
 };
 
 void print_usage(std::FILE* out) {

@@ -18,7 +18,8 @@ int restore_main(const restore_options&) {
   const restore_report report = restore_machine();
   for (const std::string& line : report.lines) std::printf("%s\n", line.c_str());
   if (report.lines.empty()) std::printf("nothing to restore\n");
-  return report.errors == 0 ? 0 : 1;
+  // Success means the machine is restored: no recorded CPU stays offline.
+  return report.errors == 0 && report.still_held == 0 ? 0 : 1;
 }
 
 }  // namespace hotcore::tools

@@ -9,8 +9,8 @@ namespace hotcore::tools {
 struct restore_options {};
 
 // restore_main() prints one line per record or offline CPU it looked at and returns an
-// exit status: 0 when everything it was allowed to repair is repaired, 1 when a repair
-// failed or the command is not run as root.
+// exit status: 0 when every record is repaired, 1 when a repair failed, a recorded CPU
+// stays offline because its runtime still runs, or the command is not run as root.
 int restore_main(const restore_options& opts);
 
 }  // namespace hotcore::tools

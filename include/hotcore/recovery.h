@@ -21,18 +21,23 @@ int record_tracefs_instance(std::string_view instance, std::string_view mounted_
 void forget_tracefs_instance();
 
 // restore_report is what restore_machine() did: one line per record or offline CPU it
-// looked at, and how many of them it could not repair.
+// looked at, how many of them it could not repair, and how many recorded CPUs stay
+// offline because the runtime that took them still runs (or holds their lock).
 struct restore_report {
   std::vector<std::string> lines;
   int errors = 0;
+  int still_held = 0;
 };
 
 // restore_machine() repairs what dead physical-mode processes left: every CPU recorded
-// as taken offline by a runtime that no longer runs (its process is gone and nobody holds
-// the CPU's lock) comes back online, and every tracefs instance of a dead process is
-// removed (tracefs unmounted if hotcore mounted it). It leaves alone a CPU recorded by a
-// runtime that still runs and a CPU that is offline without a record (an operator's).
-// Root only; without /run/hotcore there is nothing to repair.
+// by a runtime that no longer runs (its process is gone, a zombie, or its pid now names
+// another process, in whatever pid namespace it ran; and nobody holds the CPU's lock) is
+// put back as that runtime found it, and every tracefs instance of a dead process is
+// removed (tracefs unmounted if hotcore mounted it) where it is on tracefs and named as
+// hotcore names its instances. Half-written records (*.tmp) of dead writers are removed.
+// It leaves alone a CPU recorded by a runtime that still runs, a CPU that is offline
+// without a record (an operator's) and a file that is no record; names are printed with
+// control bytes escaped. Root only; without /run/hotcore there is nothing to repair.
 restore_report restore_machine();
 
 }  // namespace hotcore

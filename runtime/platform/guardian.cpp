@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // runtime/platform/guardian.cpp — forking the guardian and its loop: poll the runtime's
-// pidfd and a quit pipe; on the process's death, repair its records and exit. The child
+// pidfd and a quit socket; on the process's death, repair its records and exit. The child
 // of a threaded process may only make async-signal-safe calls: plain syscalls here.
 #include "platform/guardian.h"
 
@@ -8,6 +8,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -36,10 +37,11 @@ void close_other_fds(const std::vector<int>& keep) noexcept {
 // its CPUs and its tracefs instance.
 void repair_after(pid_t pid, const std::vector<unsigned>& cpus) noexcept {
   char name[32], line1[256], line2[256];
-  pid_t owner = 0;
+  proc_id owner;
+  const auto own = [&] { return owner.pid == static_cast<unsigned long>(pid); };
   for (const unsigned cpu : cpus) {
     cpu_record_name(cpu, name);
-    if (read_record(name, owner, line1, line2, sizeof line1) == 0 && owner == pid)
+    if (read_record(name, owner, line1, line2, sizeof line1) == 0 && own())
       (void)repair_record(name);
   }
   // "tracefs-<pid>"
@@ -51,7 +53,7 @@ void repair_after(pid_t pid, const std::vector<unsigned>& cpus) noexcept {
   for (const char c : {'t', 'r', 'a', 'c', 'e', 'f', 's', '-'}) name[p++] = c;
   while (n > 0) name[p++] = digits[--n];
   name[p] = '\0';
-  if (read_record(name, owner, line1, line2, sizeof line1) == 0 && owner == pid)
+  if (read_record(name, owner, line1, line2, sizeof line1) == 0 && own())
     (void)repair_record(name);
 }
 
@@ -104,33 +106,35 @@ int guardian::start(const std::vector<unsigned>& cpus, const std::vector<int>& l
   const pid_t self = ::getpid();
   const int pidfd = static_cast<int>(::syscall(SYS_pidfd_open, self, 0u));
   if (pidfd < 0) return -errno;
-  int pipe_fds[2];
-  if (::pipe2(pipe_fds, O_CLOEXEC) != 0) {
+  // A socket pair, not a pipe: stop() sends with MSG_NOSIGNAL, so a guardian killed
+  // before the runtime ends costs no SIGPIPE.
+  int pair[2];
+  if (::socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair) != 0) {
     const int err = errno;
     ::close(pidfd);
     return -err;
   }
   std::vector<int> keep = lock_fds;
   keep.push_back(pidfd);
-  keep.push_back(pipe_fds[0]);
+  keep.push_back(pair[0]);
   std::sort(keep.begin(), keep.end());
   const pid_t child = ::fork();
-  if (child == 0) guardian_main(self, pidfd, pipe_fds[0], cpus, keep);
+  if (child == 0) guardian_main(self, pidfd, pair[0], cpus, keep);
   const int err = errno;
   ::close(pidfd);
-  ::close(pipe_fds[0]);
+  ::close(pair[0]);
   if (child < 0) {
-    ::close(pipe_fds[1]);
+    ::close(pair[1]);
     return -err;
   }
   _pid = child;
-  _quit_fd = pipe_fds[1];
+  _quit_fd = pair[1];
   return 0;
 }
 
 void guardian::stop() noexcept {
   if (_pid <= 0) return;
-  (void)!::write(_quit_fd, "q", 1);
+  (void)!::send(_quit_fd, "q", 1, MSG_NOSIGNAL);
   ::close(_quit_fd);
   _quit_fd = -1;
   while (::waitpid(_pid, nullptr, 0) < 0 && errno == EINTR) {

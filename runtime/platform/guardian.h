@@ -28,7 +28,7 @@ class guardian : non_copyable {
 
  private:
   pid_t _pid = -1;
-  int _quit_fd = -1;  // write end of the pipe the guardian reads
+  int _quit_fd = -1;  // our end of the socket pair the guardian reads
 };
 
 }  // namespace hotcore::detail

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
 // runtime/platform/physical_cpus.cpp — physical mode: the "cpu:physical" state (the
 // kernel's own CPU hotplug through /sys/devices/system/cpu/cpuN/online, below core:bringup
-// in the PREPARE section), the per-CPU locks and the guardian.
+// in the PREPARE section), the per-CPU locks and the guard (service or forked guardian).
 #include "platform/physical_cpus.h"
 
 #include <unistd.h>
@@ -42,13 +42,14 @@ bool physical_cpus::take_own_offline(unsigned core) noexcept {
 int physical_cpus::online(unsigned core) {
   cpu& c = _cpus[core];
   if (!c.physical) return 0;  // no online file (cpu0): this core stays logical
-  const int ret = write_cpu_online(core, true);
+  const int ret = write(core, true);
   // relaxed: see cpu.
   if (ret == 0) {
     c.offlined_by_us.store(false, std::memory_order_relaxed);
     char name[16];
     cpu_record_name(core, name);
-    remove_record(name);
+    // A CPU found offline keeps its record (the repair takes it offline again).
+    if (!_service.connected() && !c.found_offline) remove_record(name);
   }
   return ret;
 }
@@ -66,22 +67,24 @@ int physical_cpus::offline(unsigned core) {
   const bool was_online = read_cpu_online(core) == 1;
   // The record goes first: whatever kills the process from here on, the guardian (or
   // `hotcore restore`) finds which CPU to bring back.
+  // (The guard service writes it itself; a CPU found offline has its record already.)
   char name[16];
   cpu_record_name(core, name);
-  if (was_online)
-    if (const int ret = write_record(name, ::getpid(), nullptr, nullptr); ret < 0) {
+  const bool record = was_online && !c.found_offline && !_service.connected();
+  proc_id self;
+  if (record)
+    if (const int ret = read_proc_id(0, self) < 0 ? -ESRCH : write_record(name, self, nullptr, nullptr);
+        ret < 0) {
       std::fprintf(stderr, "hotcore: cpu:physical: cpu%u stays online: cannot record it in %s: %s\n",
                    core, record_dir, std::strerror(-ret));
       return 0;
     }
   // relaxed: see cpu.
   if (was_online) c.own_offlines.fetch_add(1, std::memory_order_relaxed);
-  const int ret = write_cpu_online(core, false);
+  const int ret = write(core, false);
   if (ret < 0) {
-    if (was_online) {
-      c.own_offlines.fetch_sub(1, std::memory_order_relaxed);
-      remove_record(name);
-    }
+    if (was_online) c.own_offlines.fetch_sub(1, std::memory_order_relaxed);
+    if (record) remove_record(name);
     std::fprintf(stderr, "hotcore: cpu:physical: cpu%u stays online: %s\n", core, std::strerror(-ret));
     return 0;
   }
@@ -91,35 +94,63 @@ int physical_cpus::offline(unsigned core) {
   return 0;
 }
 
+int physical_cpus::write(unsigned core, bool online) {
+  return _service.connected() ? _service.set_online(core, online) : write_cpu_online(core, online);
+}
+
 int physical_cpus::claim(const std::vector<unsigned>& cores) {
-  for (unsigned id : cores) _cpus[id].physical = true;
+  for (unsigned id : cores) {
+    _cpus[id].physical = true;
+    _cpus[id].found_offline = read_cpu_online(id) == 0;
+  }
+  if (cores.empty()) return 0;
+  if (_service.connect() == 0) {
+    for (unsigned id : cores)
+      if (const int ret = _service.claim(id); ret < 0) return ret;
+    return 0;
+  }
+  proc_id self;
+  if (const int ret = read_proc_id(0, self); ret < 0) return ret;
   for (unsigned id : cores) {
     const int fd = lock_cpu(id);
     if (fd < 0) return fd;  // release() closes the locks taken so far
     _locks.push_back(fd);
+    char name[16];
+    cpu_record_name(id, name);
+    if (_cpus[id].found_offline)
+      if (const int ret = write_record(name, self, found_offline, nullptr); ret < 0) return ret;
   }
-  return cores.empty() ? 0 : _guard.start(cores, _locks);
+  return _guard.start(cores, _locks);
+}
+
+bool physical_cpus::settle(unsigned id) {
+  cpu& c = _cpus[id];
+  // relaxed: every hotplug operation and the watch have finished.
+  const bool back_online = !c.found_offline && c.offlined_by_us.load(std::memory_order_relaxed);
+  const bool back_offline = c.found_offline && read_cpu_online(id) == 1;
+  if (back_online || back_offline) {
+    if (const int ret = write(id, back_online); ret < 0) {
+      // The record stays: the guardian does not act on a clean exit, `hotcore restore` does.
+      std::fprintf(stderr, "hotcore: cannot bring cpu%u back %s: %s (hotcore restore retries)\n",
+                   id, back_online ? "online" : "offline", std::strerror(-ret));
+      return false;
+    }
+  }
+  c.offlined_by_us.store(false, std::memory_order_relaxed);
+  return true;
 }
 
 void physical_cpus::release() {
   for (unsigned id = 0; id < _slots; ++id) {
-    cpu& c = _cpus[id];
-    // relaxed: every hotplug operation and the watch have finished.
-    if (!c.physical || !c.offlined_by_us.load(std::memory_order_relaxed)) continue;
-    if (const int ret = write_cpu_online(id, true); ret < 0) {
-      // The record stays: the guardian does not act on a clean exit, `hotcore restore` does.
-      std::fprintf(stderr, "hotcore: cannot bring cpu%u back online: %s (hotcore restore retries)\n",
-                   id, std::strerror(-ret));
-      continue;
-    }
-    c.offlined_by_us.store(false, std::memory_order_relaxed);
+    if (!_cpus[id].physical || !settle(id)) continue;
     char name[16];
     cpu_record_name(id, name);
-    remove_record(name);
+    if (!_service.connected()) remove_record(name);
   }
   _guard.stop();
   for (const int fd : _locks) ::close(fd);
   _locks.clear();
+  _service.close();
 }
 
 }  // namespace hotcore::detail

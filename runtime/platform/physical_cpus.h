@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
 // runtime/platform/physical_cpus.h — physical mode: the cores whose CPU the kernel takes
 // offline and online with them (the row cpu:physical), the per-CPU locks that keep other
-// physical-mode runtimes off those CPUs, the guardian that brings them back if the
-// process dies, and which offlines were the runtime's own.
+// physical-mode runtimes off those CPUs, the guard that brings them back if the process
+// dies (the guard service when it runs, runtime/guard/, else a forked guardian), and
+// which offlines were the runtime's own. Each CPU ends as the runtime found it.
 #pragma once
 
 #include <atomic>
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "non_copyable.h"
+#include "guard/client.h"
 #include "platform/guardian.h"
 
 namespace hotcore::detail {
@@ -19,12 +21,15 @@ class physical_cpus : non_copyable {
   // slots: one more than the highest core id. No core is physical before claim().
   explicit physical_cpus(unsigned slots);
 
-  // claim() makes these cores physical (each has a cpuN/online file), takes each one's
-  // per-CPU lock (-EBUSY: another physical-mode runtime holds one) and starts the
-  // guardian. 0 or a negative errno; release() undoes what was done.
+  // claim() makes these cores physical (each has a cpuN/online file) and notes the state
+  // each CPU is found in. Where the guard service runs, it claims them there; otherwise it
+  // takes each one's per-CPU lock, records the CPUs found offline, and starts the
+  // guardian. -EBUSY: another physical-mode runtime holds one. 0 or a negative errno;
+  // release() undoes what was done.
   int claim(const std::vector<unsigned>& cores);
-  // release() brings back online every CPU the runtime took offline (at destruction: the
-  // machine is left as the runtime found it), then stops the guardian and drops the locks.
+  // release() puts every CPU back as the runtime found it (at destruction): online again
+  // if the runtime took it offline, offline again if it was offline at claim() and the
+  // runtime brought it online; then it stops the guard and drops the locks.
   void release();
   // leave(): from now on cores go down without taking their CPU offline (the destructor's
   // last walks), so destruction leaves each CPU as it was found.
@@ -53,12 +58,19 @@ class physical_cpus : non_copyable {
     // published through them.
     std::atomic<bool> offlined_by_us{false};
     std::atomic<int> own_offlines{0};
+    bool found_offline = false;  // set by claim()
   };
+
+  // write() writes cpuN/online, through the guard service when it runs.
+  int write(unsigned core, bool online);
+  // settle() puts one CPU back as found; false if the kernel refused.
+  bool settle(unsigned core);
 
   const unsigned _slots;
   std::unique_ptr<cpu[]> _cpus;  // by core id
   std::vector<int> _locks;       // the per-CPU lock fds
   guardian _guard;
+  guard_client _service;
   // Set by the destructor before its last walks (which read it); see leave().
   bool _leaving = false;
 };
