@@ -25,14 +25,16 @@
 #include <thread>
 #include <utility>
 
+#include "core_churn.h"
 #include "http_request.h"
 #include "metrics_route.h"
+#include "server_args.h"
 
 namespace {
 
 hotcore::io_context* io;                 // the rings
 int listener = -1;
-std::atomic<long> requests{0}, connections{0}, churns{0}, errors{0};
+std::atomic<long> requests{0}, connections{0}, errors{0};
 std::atomic<int> first_error{0};  // the first errno a recv/send failed with
 
 struct connection {
@@ -195,18 +197,10 @@ int open_listener(long& port) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  long port = 8080, churn_ms = 0, seconds = 0;
-  for (int i = 1; i < argc; i += 2) {
-    const std::string flag = argv[i];
-    long* value = flag == "--port" ? &port : flag == "--churn-ms" ? &churn_ms
-                : flag == "--seconds" ? &seconds : nullptr;
-    char* end = nullptr;
-    if (value != nullptr && i + 1 < argc) *value = std::strtol(argv[i + 1], &end, 10);
-    if (value == nullptr || end == nullptr || *end != '\0' || *value < 0 || port > 65535) {
-      std::fprintf(stderr, "usage: http_server [--port P] [--churn-ms M] [--seconds S]\n");
-      return 2;
-    }
-  }
+  server_args args;
+  if (!parse_server_args(argc, argv, "http_server", args)) return 2;
+  long port = args.port;
+  const long churn_ms = args.churn_ms, seconds = args.seconds;
   // SIGINT/SIGTERM are taken by sigtimedwait() below; every thread inherits the mask.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -234,28 +228,7 @@ int main(int argc, char** argv) {
               rt->cores().size(), churn_ms);
   std::fflush(stdout);
 
-  std::atomic<bool> stop{false};
-  std::thread churn([&] {  // one core leaves and comes back every churn_ms; never the last
-    const auto& cores = rt->cores();
-    for (std::size_t i = 0; churn_ms > 0 && cores.size() > 1 && !stop; ++i) {
-      const auto half = std::chrono::milliseconds(churn_ms / 2);
-      std::this_thread::sleep_for(half);
-      const unsigned core = cores[i % cores.size()];
-      if (const int r = rt->core_down(core); r != 0) {  // e.g. the governor has it down
-        std::fprintf(stderr, "http_server: core_down(%u): %s\n", core, std::strerror(-r));
-        continue;
-      }
-      std::this_thread::sleep_for(half);
-      int r;
-      while ((r = rt->core_up(core)) != 0 && !stop) {
-        // -EHOSTDOWN: the kernel has the CPU offline (the machine's state): wait for it.
-        if (r != -EHOSTDOWN)
-          std::fprintf(stderr, "http_server: core_up(%u): %s\n", core, std::strerror(-r));
-        std::this_thread::sleep_for(std::chrono::milliseconds(10));
-      }
-      if (r == 0) churns++;
-    }
-  });
+  core_churn churn(*rt, churn_ms);
   const auto deadline = std::chrono::steady_clock::now() +
                         std::chrono::seconds(seconds > 0 ? seconds : 1L << 30);
   for (;;) {  // until a stop signal or the deadline (EINTR: io_uring task work, go on)
@@ -266,15 +239,14 @@ int main(int argc, char** argv) {
                       static_cast<long>(std::chrono::nanoseconds(left - s).count())};
     if (sigtimedwait(&stop_signals, nullptr, &ts) >= 0 || errno == EAGAIN) break;
   }
-  stop = true;
-  churn.join();
+  churn.stop();
   const hotcore::io_stats st = ctx->stats();
   ctx.reset();  // cancels the pending accepts and recvs; their continuations close up
   ::close(listener);
   std::printf("http_server: %ld requests, %ld connections, %ld core down+up cycles, "
               "%llu operations re-issued on another core, %ld recv/send failed, %ld idle "
               "connections closed at the fd limit%s%s\n",
-              requests.load(), connections.load(), churns.load(),
+              requests.load(), connections.load(), churn.cycles(),
               static_cast<unsigned long long>(st.reissued), errors.load(), shed.load(),
               first_error.load() != 0 ? ", first: " : "",
               first_error.load() != 0 ? std::strerror(first_error.load()) : "");
