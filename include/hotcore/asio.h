@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// hotcore/asio.h — an executor for standalone Asio (1.22, <asio.hpp>) whose work runs on a
-// runtime's worker cores: asio::post, dispatch, co_spawn, strand<> and bind_executor take it.
+/// @file
+/// hotcore/asio.h — an executor for standalone Asio (1.22, <asio.hpp>) whose work runs on a
+/// runtime's worker cores: asio::post, dispatch, co_spawn, strand<> and bind_executor take it.
 #pragma once
 
 #include "hotcore/version.h"  // first: the C++20 gate
@@ -57,7 +58,7 @@ class asio_context : public asio::execution_context {
 
  private:
   friend class asio_executor;
-  // ticket counts one submitted function while it lives; it is moved with the function.
+  /// ticket counts one submitted function while it lives; it is moved with the function.
   class ticket {
    public:
     explicit ticket(asio_context* ctx) noexcept : _ctx(ctx) {
@@ -74,8 +75,8 @@ class asio_context : public asio::execution_context {
     asio_context* _ctx;
   };
 
-  // release() drops one count; the last one (the destructor's own count gone first) wakes
-  // the destructor under its mutex, so the destructor cannot return before this is done.
+  /// release() drops one count; the last one (the destructor's own count gone first) wakes
+  /// the destructor under its mutex, so the destructor cannot return before this is done.
   void release() noexcept {
     // acq_rel: the function's effects happen before the destructor's return.
     if (_pending.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
@@ -85,7 +86,7 @@ class asio_context : public asio::execution_context {
   }
 
   runtime& _rt;
-  // 1 for the context itself, plus one per function submitted and not yet destroyed.
+  /// 1 for the context itself, plus one per function submitted and not yet destroyed.
   std::atomic<long> _pending{1};
   std::mutex _mutex;
   std::condition_variable _idle;
@@ -191,8 +192,8 @@ class asio_executor {
   }
 
  private:
-  // task is what runtime::submit() gets: the function, and its ticket (destroyed last,
-  // after the function, so the context outlives whatever the function held).
+  /// task is what runtime::submit() gets: the function, and its ticket (destroyed last,
+  /// after the function, so the context outlives whatever the function held).
   template <class F>
   struct task {
     asio_context::ticket ticket;
