@@ -181,7 +181,7 @@ void front_end::serve(std::uint64_t id, connection& c) {
   if (r == http::parse_result::incomplete) return;
   ++_requests;
   if (r != http::parse_result::complete) {
-    r == http::parse_result::too_large ? http::respond_too_large(c.out) : http::respond(nullptr, c.out);
+    http::respond_refused(r, c.out);
     c.close_after = true;
     return flush(id, c);
   }

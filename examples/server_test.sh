@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
-# examples/server_test.sh — the io_uring HTTP server under wrk while a core leaves and comes
-# back every second: wrk must report no socket error and no non-2xx response, and the
-# server must have served them all and churned its cores. Skips (77) without wrk or with
-# a single core.
+# examples/server_test.sh — an example HTTP server (http_server on io_uring, asio_server on
+# Asio) under wrk while a core leaves and comes back every second: wrk must report no
+# socket error and no non-2xx response, and the server must have served them all and
+# churned its cores. Skips (77) without wrk or with a single core.
 set -euo pipefail
 server=$1
+name=$(basename "$server")  # it prints "NAME: listening on ..." and "NAME: R requests, ..."
 command -v wrk >/dev/null || { echo "wrk not installed: skipped"; exit 77; }
 log=$(mktemp)
 out=$(mktemp)
@@ -30,7 +31,7 @@ grep -q 'Requests/sec' "$out" || fail "wrk printed no result"
 ! grep -q 'Socket errors' "$out" || fail "wrk saw socket errors"
 ! grep -q 'Non-2xx' "$out" || fail "wrk saw non-2xx responses"
 sent=$(awk '/requests in/ {print $1}' "$out")
-served=$(sed -n 's/^http_server: \([0-9]*\) requests.*/\1/p' "$log")
+served=$(sed -n "s/^$name: \([0-9]*\) requests.*/\1/p" "$log")
 cycles=$(sed -n 's/.* \([0-9]*\) core down+up cycles.*/\1/p' "$log")
 [ "$sent" -gt 0 ] || fail "no request completed"
 # wrk counts the responses it read; the server may have answered a few more as wrk stopped.

@@ -16,15 +16,9 @@ tmp=$(mktemp -d)
 prefix=$tmp/prefix
 # check_lib.sh: check() reports a failed condition with the last command's $out and $err.
 . "$src/tools/check_lib.sh"
+. "$src/tests/install/consumers.sh"
 trap 'rm -rf "$tmp"; remove_outputs' EXIT
 trap 'exit 1' INT TERM
-
-# quietly CMD...: runs CMD with its output in $out and $err, its status in $rc.
-quietly() {
-  "$@" >"$out" 2>"$err"
-  rc=$?
-  return $rc
-}
 
 # 1. The library alone (plain buildtype: this test checks packaging, not speed), installed.
 check "meson setup --prefix=$prefix (library and examples only)" \
@@ -39,14 +33,9 @@ check "no test or benchmark program is installed" test ! -e "$prefix/bin"
 
 export LD_LIBRARY_PATH=$prefix/lib
 export PKG_CONFIG_PATH=$prefix/lib/pkgconfig
-want='^hotcore headers ([0-9.]+) library \1 ran 1 task$'
 
 # 2. pkg-config.
-mkdir -p "$tmp/pc"
-check "pkg-config consumer builds" quietly bash -c \
-  "c++ -std=c++20 '$src/tests/install/consumer.cpp' \$(pkg-config --cflags --libs hotcore) -o '$tmp/pc/consumer'"
-check "pkg-config consumer runs" quietly "$tmp/pc/consumer"
-check "pkg-config consumer ran its task with matching versions" grep -Eq "$want" "$out"
+check_pkg_config_consumer "$tmp/pc"
 
 # A consumer that forgets C++20 gets hotcore's own message first, not a cascade.
 echo '#include <hotcore/hotcore.h>' >"$tmp/pc/old.cpp"
@@ -55,12 +44,7 @@ check "without -std=c++20 the first error says hotcore needs C++20" \
   bash -c "grep -m1 'error' '$err' | grep -q 'hotcore needs C++20'"
 
 # 3. CMake find_package.
-cp "$src/tests/install/CMakeLists.txt" "$src/tests/install/consumer.cpp" "$tmp/pc/"
-check "CMake consumer configures with find_package(hotcore)" \
-  quietly cmake -S "$tmp/pc" -B "$tmp/cmake" -G Ninja -DCMAKE_PREFIX_PATH="$prefix"
-check "CMake consumer builds against hotcore::hotcore" quietly cmake --build "$tmp/cmake"
-check "CMake consumer runs" quietly "$tmp/cmake/consumer"
-check "CMake consumer ran its task with matching versions" grep -Eq "$want" "$out"
+check_cmake_consumer "$tmp/cmake" -DCMAKE_PREFIX_PATH="$prefix"
 
 # 4. The installed examples, with their installed Makefile.
 cp -r "$prefix/share/doc/hotcore/examples" "$tmp/examples"

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-// hotcore/hotcore.h — everything public in one include.
+/// @file
+/// hotcore/hotcore.h — everything public in one include.
 #pragma once
 
 #include "hotcore/version.h"  // first: the C++20 gate

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// hotcore/task_group.h — fork-join: run() tasks on a runtime's worker cores, wait() for
-// all of them while helping to run tasks; an exception thrown by a task comes back out of
-// wait(), as with oneTBB's task_group.
+/// @file
+/// hotcore/task_group.h — fork-join: run() tasks on a runtime's worker cores, wait() for
+/// all of them while helping to run tasks; an exception thrown by a task comes back out of
+/// wait(), as with oneTBB's task_group.
 #pragma once
 
 #include "hotcore/version.h"  // first: the C++20 gate
@@ -15,34 +16,37 @@
 
 namespace hotcore {
 
-// task_group runs tasks concurrently on the runtime's active cores and waits for them.
-//
-// run() may be called from any thread, also from inside the group's own tasks; wait()
-// returns when every task run() so far has finished. The thread in wait() does not just
-// sleep: it runs queued tasks (its own group's first) until the group is done. If tasks
-// threw, wait() rethrows the first exception (the other tasks still ran) and the group
-// can be used again. The destructor waits too, but swallows an exception nobody waited
-// for. Tasks of a group queued on a core that goes down run on another core.
-//
-// Example:
-//   long fib(hotcore::runtime& rt, int n) {
-//     if (n < 20) return serial_fib(n);
-//     long a = 0, b = 0;
-//     hotcore::task_group g(rt);
-//     g.run([&] { a = fib(rt, n - 1); });
-//     b = fib(rt, n - 2);
-//     g.wait();
-//     return a + b;
-//   }
+/// task_group runs tasks concurrently on the runtime's active cores and waits for them.
+///
+/// run() may be called from any thread, also from inside the group's own tasks; wait()
+/// returns when every task run() so far has finished. The thread in wait() does not just
+/// sleep: it runs queued tasks (its own group's first) until the group is done. If tasks
+/// threw, wait() rethrows the first exception (the other tasks still ran) and the group
+/// can be used again. The destructor waits too, but swallows an exception nobody waited
+/// for. Tasks of a group queued on a core that goes down run on another core.
+///
+/// Example:
+/// @code
+/// long fib(hotcore::runtime& rt, int n) {
+///   if (n < 20) return serial_fib(n);
+///   long a = 0, b = 0;
+///   hotcore::task_group g(rt);
+///   g.run([&] { a = fib(rt, n - 1); });
+///   b = fib(rt, n - 2);
+///   g.wait();
+///   return a + b;
+/// }
+/// @endcode
 class task_group {
  public:
+  /// task_group() makes an empty group whose tasks run on rt's cores.
   explicit task_group(runtime& rt) noexcept : _sched(&detail::task_access::sched(rt)) {}
   ~task_group() { detail::wait_group(*_sched, _state); }
   task_group(const task_group&) = delete;
   task_group& operator=(const task_group&) = delete;
 
-  // run() queues fn (moved in once; copied if you pass an lvalue) as a task of the group.
-  // Small callables need no heap allocation. Throws std::bad_alloc only.
+  /// run() queues fn (moved in once; copied if you pass an lvalue) as a task of the group.
+  /// Small callables need no heap allocation. Throws std::bad_alloc only.
   template <class F>
   void run(F&& fn) {
     detail::task_node* n = detail::make_task(std::forward<F>(fn));
@@ -54,8 +58,8 @@ class task_group {
     detail::spawn(*_sched, n);
   }
 
-  // wait() returns when all tasks run() so far have finished, helping to run tasks
-  // meanwhile; it rethrows the first exception one of them threw.
+  /// wait() returns when all tasks run() so far have finished, helping to run tasks
+  /// meanwhile; it rethrows the first exception one of them threw.
   void wait() {
     detail::wait_group(*_sched, _state);
     // relaxed: wait_group() saw the count reach 0 with acquire, which orders the failing
