@@ -134,20 +134,20 @@ struct cpu_limit {
 /// result). An empty list is malformed.
 [[nodiscard]] std::vector<unsigned> parse_cpu_list(std::string_view text, cgroup_error& err);
 
-// cpu_throttling is what CFS bandwidth control counted for a group in its cpu.stat: the
-// enforcement periods with runnable threads, those that ended throttled, and the time the
-// group's threads were held back. Counters: they only grow while the group exists.
+/// cpu_throttling is what CFS bandwidth control counted for a group in its cpu.stat: the
+/// enforcement periods with runnable threads, those that ended throttled, and the time the
+/// group's threads were held back. Counters: they only grow while the group exists.
 struct cpu_throttling {
-  // bandwidth is false when the file has no bandwidth fields (a v2 group whose cpu
-  // controller is not enabled has only usage_usec, user_usec and system_usec).
+  /// bandwidth is false when the file has no bandwidth fields (a v2 group whose cpu
+  /// controller is not enabled has only usage_usec, user_usec and system_usec).
   bool bandwidth = false;
-  std::uint64_t periods = 0;            // nr_periods
-  std::uint64_t throttled_periods = 0;  // nr_throttled
-  std::uint64_t throttled_ns = 0;       // v1 throttled_time (ns), v2 throttled_usec * 1000
+  std::uint64_t periods = 0;            ///< nr_periods
+  std::uint64_t throttled_periods = 0;  ///< nr_throttled
+  std::uint64_t throttled_ns = 0;       ///< v1 throttled_time (ns), v2 throttled_usec * 1000
 };
-// parse_cpu_stat() reads cpu.stat, "KEY VALUE" lines (v1: nr_periods, nr_throttled,
-// throttled_time; v2: the same with throttled_usec; other keys are skipped). A line that
-// is not a key and a whole number is malformed; so are bandwidth fields present in part.
+/// parse_cpu_stat() reads cpu.stat, "KEY VALUE" lines (v1: nr_periods, nr_throttled,
+/// throttled_time; v2: the same with throttled_usec; other keys are skipped). A line that
+/// is not a key and a whole number is malformed; so are bandwidth fields present in part.
 [[nodiscard]] cpu_throttling parse_cpu_stat(std::string_view text, cgroup_error& err);
 
 // ---- reading a group
@@ -163,9 +163,9 @@ struct cpu_throttling {
 [[nodiscard]] std::vector<unsigned> read_cpuset(const cgroup_location& where, bool& found,
                                                 cgroup_error& err);
 
-// read_cpu_stat() reads the cpu.stat of the group at `where` itself (the kernel counts the
-// throttling of a group's own limit there). Errors: those of parse_cpu_stat(), or the
-// errno of the file (ENOENT, EACCES, ENODEV for a removed group).
+/// read_cpu_stat() reads the cpu.stat of the group at `where` itself (the kernel counts the
+/// throttling of a group's own limit there). Errors: those of parse_cpu_stat(), or the
+/// errno of the file (ENOENT, EACCES, ENODEV for a removed group).
 [[nodiscard]] cpu_throttling read_cpu_stat(const cgroup_location& where, cgroup_error& err);
 
 }  // namespace hotcore

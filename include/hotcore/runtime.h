@@ -117,7 +117,7 @@ struct runtime_options {
 
 /// max_idle_spin is the longest idle spin runtime_options::idle_spin and set_idle_spin()
 /// take.
-inline constexpr std::chrono::microseconds max_idle_spin{100'000};
+inline constexpr std::chrono::microseconds max_idle_spin{100000};
 
 /// max_simulated_cores is the most runtime_options::simulated_cores may ask for.
 inline constexpr unsigned max_simulated_cores = 1024;
