@@ -23,26 +23,17 @@
 #include <memory>
 #include <thread>
 
+#include "core_churn.h"
 #include "http_connections.h"
+#include "loopback_listener.h"
 #include "server_flags.h"
 
 namespace {
 
+// open_listener() listens on 127.0.0.1:port (0: any free port, written back).
 int open_listener(long& port) {
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  (void)setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_port = htons(static_cast<std::uint16_t>(port));
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  socklen_t len = sizeof addr;
-  if (fd < 0 || ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) != 0 ||
-      ::listen(fd, 1024) != 0 || ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len) != 0) {
-    std::perror("http_server: listen");
-    return -1;
-  }
-  port = ntohs(addr.sin_port);
+  const int fd = http::open_loopback_listener(port, 0, 1024);
+  if (fd < 0) std::fprintf(stderr, "http_server: listen: %s\n", std::strerror(-fd));
   return fd;
 }
 
@@ -61,29 +52,6 @@ std::unique_ptr<hotcore::quota_follower> follow_quota(hotcore::runtime& rt) {
     return nullptr;
   }
   return follower;
-}
-
-// churn() takes one core down and brings it back every churn_ms until stop; never the last.
-void churn(hotcore::runtime& rt, long churn_ms, const std::atomic<bool>& stop, long& cycles) {
-  const auto& cores = rt.cores();
-  for (std::size_t i = 0; churn_ms > 0 && cores.size() > 1 && !stop; ++i) {
-    const auto half = std::chrono::milliseconds(churn_ms / 2);
-    std::this_thread::sleep_for(half);
-    const unsigned core = cores[i % cores.size()];
-    if (const int r = rt.core_down(core); r != 0) {  // e.g. the governor has it down
-      std::fprintf(stderr, "http_server: core_down(%u): %s\n", core, std::strerror(-r));
-      continue;
-    }
-    std::this_thread::sleep_for(half);
-    int r;
-    while ((r = rt.core_up(core)) != 0 && !stop) {
-      // -EHOSTDOWN: the kernel has the CPU offline (the machine's state): wait for it.
-      if (r != -EHOSTDOWN)
-        std::fprintf(stderr, "http_server: core_up(%u): %s\n", core, std::strerror(-r));
-      std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (r == 0) ++cycles;
-  }
 }
 
 // serve() sweeps the deadlines every 100 ms until a stop signal or `seconds` (0: none).
@@ -138,12 +106,10 @@ int main(int argc, char** argv) {
               follower ? "following" : "not following");
   std::fflush(stdout);
 
-  std::atomic<bool> stop{false};
-  long cycles = 0;
-  std::thread churner([&] { churn(*rt, flags.churn_ms, stop, cycles); });
+  core_churn churner(*rt, flags.churn_ms);
   serve(stop_signals, flags.seconds);
-  stop = true;
-  churner.join();
+  churner.stop();
+  const long cycles = churner.cycles();
   const hotcore::io_stats st = ctx->stats();
   ctx.reset();  // cancels the pending accepts and recvs; their continuations close up
   ::close(server::listener);
