@@ -17,7 +17,7 @@ BODY = "Hello from hotcore\\n"  # nginx's escape of examples/http_request.h's bo
 SERVERS = {
     "hotcore-follow": ["--pool", "hotcore"],
     "hotcore-poll1s": ["--pool", "hotcore", "--poll-ms", "1000"],
-    "hotcore-nopace": ["--pool", "hotcore", "--no-pace"],
+    "hotcore-paced": ["--pool", "hotcore", "--pace"],
     "hotcore-floor": ["--pool", "hotcore", "--rounding", "floor"],
     "hotcore-headroom": ["--pool", "hotcore", "--rounding", "headroom"],
     "hotcore-fixed": ["--pool", "hotcore", "--cores", "2"],

@@ -6,10 +6,10 @@
 // pool's core count (JSON). Every other answer is the bytes of examples/http_server.
 //   pool_server --pool hotcore|tbb [--cores N] [--poll-ms M] [--work-us W] [--ways K]
 //               [--iters-per-us X] [--port P] [--seconds S]
-//               [--rounding ceil|floor|headroom] [--no-pace]
+//               [--rounding ceil|floor|headroom] [--pace]
 //   pool_server --calibrate        prints spin() iterations per µs of CPU and exits
 // hotcore follows the CPU quota (inotify) unless --cores N fixes it or --poll-ms M makes
-// it re-read the limit every M ms instead (--rounding and --no-pace set the follower's
+// it re-read the limit every M ms instead (--rounding and --pace set the follower's
 // quota_policy::rounding and pace); tbb is a fixed arena of N threads (default 2).
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -43,7 +43,7 @@ namespace {
 
 struct server_options {
   std::string pool, rounding = "ceil";
-  bool pace = true;
+  bool pace = false;
   long cores = 0, poll_ms = 0, ways = 4, port = 0, seconds = 3600;
   double work_us = 300, iters_per_us = 0;
   bool calibrate = false;
@@ -52,8 +52,8 @@ struct server_options {
 bool parse_flags(int argc, char** argv, server_options& o, std::string& error) {
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--calibrate" || flag == "--no-pace") {
-      (flag == "--calibrate" ? o.calibrate : o.pace) = flag == "--calibrate";
+    if (flag == "--calibrate" || flag == "--pace") {
+      (flag == "--calibrate" ? o.calibrate : o.pace) = true;
       continue;
     }
     if (i + 1 >= argc) return error = flag + " needs a value", false;

@@ -53,7 +53,7 @@ struct hotcore_pool_options {
   unsigned fixed_cores = 0;  // > 0: set_core_limit(n), no follower
   unsigned poll_ms = 0;      // > 0: follower without inotify, re-reading every poll_ms
   hotcore::quota_rounding rounding = hotcore::quota_rounding::ceil;
-  bool pace = true;          // quota_follower_options::pace
+  bool pace = false;         // quota_follower_options::pace
 };
 
 class hotcore_pool final : public work_pool {

@@ -417,6 +417,7 @@ TEST_CASE("Never throttle itself below the limit: at 1.5 CPUs on 2 busy cores th
   auto o = fx.options();
   o.process_cpu_ns = busy_clock{fx.rt.get()};
   SUBCASE("paced") {
+    o.pace = true;
     auto f = fx.follower(o);
     REQUIRE(f->enable() == 0);
     CHECK(f->status().pacing);
@@ -426,8 +427,7 @@ TEST_CASE("Never throttle itself below the limit: at 1.5 CPUs on 2 busy cores th
     std::lock_guard lk(fx.mu);
     CHECK(fx.changes.size() == 1);  // the limit changed once; pacing is not a quota change
   }
-  SUBCASE("pace off") {
-    o.pace = false;
+  SUBCASE("pace off (the default)") {
     auto f = fx.follower(o);
     REQUIRE(f->enable() == 0);
     CHECK_FALSE(f->status().pacing);
