@@ -280,11 +280,11 @@ void quota_follower::impl::pace(std::int64_t now) {
   const unsigned before = pacer.cap();
   (void)pacer.look(now, opts.process_cpu_ns ? opts.process_cpu_ns() : process_cpu_ns());
   paced_at = now + pacer.next_look_ns();
-  if (pacer.cap() == before || governor_limit() == rt.core_limit()) return;
-  if (rt.set_core_limit(governor_limit()) != 0) return;
+  if (pacer.cap() == before) return;
+  const bool moved = governor_limit() != rt.core_limit() && rt.set_core_limit(governor_limit()) == 0;
   std::lock_guard lk(status_mutex);
-  ++st.paced_moves;
-  st.paced = pacer.cap() != 0;
+  st.paced = pacer.cap() != 0;  // what the pacer decided, also when no core had to move
+  if (moved) ++st.paced_moves;
 }
 
 // apply() moves the runtime's core limit to governor_limit() (when it changed) and
