@@ -346,18 +346,10 @@ def key_figures(res):
     return table(["what", "figure", "run"], rows) + "\n\n" + "\n".join(notes)
 
 
-def record_commands(res):
-    """The bench/record.py line of every recorded run, to make them all again."""
-    lines = [f"bench/record.py {name} {i['command'].replace(' --benchmark_format=json', '')}"
-             for name, i in res.index.items()]
-    return "```\n" + "\n".join(lines) + "\n```"
-
-
 def all_tables(root):
     res = results(root)
     makers = {"key-figures": key_figures, "cycle": cycle,
               "hotplug": hotplug, "sched": sched, "churn": churn,
               "request-cost": request_cost, "alloc": alloc, "timer": timer, "io": io,
-              "core-cost": core_cost, "scale": scale, "lock": lock,
-              "record": record_commands}
+              "core-cost": core_cost, "scale": scale, "lock": lock}
     return {name: make(res) for name, make in makers.items()}
