@@ -14,12 +14,12 @@ FUNCTIONS = [
     "spawn(hotcore::detail::task_node*)",
     "push_external(hotcore::detail::task_node*)",
     "push_to_active(hotcore::detail::task_node*, hotcore::detail::worker const*)",
-    "find_work(hotcore::detail::thread_ctx&)",
+    "find_work(hotcore::detail::thread_ctx&, bool)",
     "take_pinned(hotcore::detail::worker&)",
     "run_task(hotcore::detail::counter_slot&, hotcore::detail::task_node*)",
     "worker_main(hotcore::detail::worker&)",
-    "steal(hotcore::detail::thread_ctx&)",
-    "steal_from_others(hotcore::detail::thread_ctx&)",
+    "steal(hotcore::detail::thread_ctx&, bool)",
+    "steal_from_others(hotcore::detail::thread_ctx&, unsigned int)",
 ]
 
 
