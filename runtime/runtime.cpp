@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// runtime/runtime.cpp — the public runtime: creation and destruction, and the thin API
-// that forwards to the one hotplug path and the state table.
+// runtime/runtime.cpp — the public runtime: creation and destruction of its composition,
+// the guard of the governor's entries, and the thin API over the engine, the governor and
+// the scheduler.
 #include "hotcore/runtime.h"
 
 #include <sched.h>
@@ -25,63 +26,85 @@ namespace hotcore {
 namespace detail {
 
 runtime_impl::runtime_impl(std::vector<unsigned> ids, const std::vector<unsigned>& cpus,
-                           const cpu_set_t& home, const runtime_options& opts)
-    : core_ids(std::move(ids)),
-      home_mask(home),
-      options(opts),
-      own_cpus(std::set<unsigned>(cpus.begin(), cpus.end()).size() == cpus.size()),
-      steps(make_step_table(*this)),
-      placing(core_ids, cpus, home_mask,
-              [this](core_thread t, unsigned core) {
-                return t == core_thread::hotplug ? by_id[core]->thread.tid() : sched.worker_tid(core);
-              }),
-      gov(core_ids,
-          {.follow_kernel = opts.follow_cpu_hotplug,
-           .online_at_start = opts.online_at_start,
-           .come_back = opts.come_back},
-          [this](const std::vector<unsigned>& cores, int target) {
-            return hotplug_ops(cores, target, op_mode::normal);
-          },
-          // relaxed: the governor asks under its mutex, which serializes its walks.
-          [this](unsigned core) { return by_id[core]->state.load(std::memory_order_relaxed); }),
-      physical(core_ids.back() + 1),
-      sched(core_ids, cpus) {
-  by_id.resize(core_ids.back() + 1);
-  for (unsigned id : core_ids) by_id[id] = std::make_unique<core_ctx>(id);
+                           const cpu_set_t& home, const runtime_options& opts, topology topo)
+    : _options(opts),
+      _home_mask(home),
+      _engine(ids, std::set<unsigned>(cpus.begin(), cpus.end()).size() == cpus.size(),
+              opts.parallel_calls),
+      _placing(ids, cpus, _home_mask,
+               [this](core_thread t, unsigned core) {
+                 return t == core_thread::hotplug ? _engine.hotplug_tid(core) : _sched.worker_tid(core);
+               }),
+      _gov(ids,
+           {.follow_kernel = opts.follow_cpu_hotplug,
+            .online_at_start = opts.online_at_start,
+            .come_back = opts.come_back},
+           [this](const std::vector<unsigned>& cores, int target) {
+             return _engine.move(cores, target, op_mode::normal);
+           },
+           [this](unsigned core) { return _engine.state(core); }),
+      _physical(ids.back() + 1),
+      _topo(std::move(topo)),
+      _sched(ids, cpus) {
+  _engine.install_builtin(builtin_rows());
+  _sched.set_idle_spin(opts.idle_spin);
 }
 
 runtime_impl::~runtime_impl() {
   // Nothing outside moves the cores from here on: join the machine watch first.
-  if (watch) watch->stop();
+  if (_watch) _watch->stop();
   // Run every task already accepted while the cores are still up; submit() is refused
   // from here on (task groups of running tasks still work).
-  (void)sched.shutdown();
-  physical.leave();  // cpu:physical: the CPUs stay as they are
+  (void)_sched.shutdown();
+  _physical.leave();  // cpu:physical: the CPUs stay as they are
   // Take every core down, highest first, running every installed teardown. A teardown that
   // fails rolls its core back up; try again (an armed fail fires only once).
+  const std::vector<unsigned>& ids = _engine.cores();
   for (int attempt = 0; attempt < 3; ++attempt)
-    for (auto it = core_ids.rbegin(); it != core_ids.rend(); ++it)
-      if (by_id[*it]->state.load(std::memory_order_relaxed) != OFFLINE) {
-        const int ret = hotplug_op(*it, OFFLINE, op_mode::shutdown);
+    for (auto it = ids.rbegin(); it != ids.rend(); ++it)
+      if (_engine.state(*it) != OFFLINE) {
+        const int ret = _engine.move(*it, OFFLINE, op_mode::shutdown);
         if (ret != 0)
           std::fprintf(stderr, "hotcore: core %u did not go down at shutdown: %d\n", *it, ret);
       }
   // Workers are parked now (a core that failed to go down is closed first, its tasks run);
   // end and join them before any member they use dies.
-  sched.stop();
-  for (unsigned id : core_ids) by_id[id]->thread.stop();
+  _sched.stop();
+  _engine.stop_threads();
   // Every CPU that cpu:physical took offline comes back online: the machine is left as
   // the runtime found it.
-  physical.release();
+  _physical.release();
 }
 
-core_ctx* runtime_impl::find(unsigned core) const noexcept {
-  return core < by_id.size() ? by_id[core].get() : nullptr;
+int runtime_impl::may_govern() const noexcept {
+  if (const int ret = _engine.guard(entry::write); ret != 0) return ret;
+  return _sched.in_task() ? -EDEADLK : 0;
 }
 
-void runtime_impl::record(const trace_event& ev) {
-  std::lock_guard lk(trace_mutex);
-  trace.push_back(ev);
+int runtime_impl::user_move(unsigned core, int target) {
+  if (const int ret = may_govern(); ret != 0) return ret;
+  if (!_engine.is_core(core)) return -EINVAL;
+  return _gov.user_move(core, target);
+}
+
+runtime_stats runtime_impl::stats() const {
+  runtime_stats out;
+  out.cores.reserve(_engine.cores().size());
+  _engine.fill_stats(out.cores);
+  for (core_stats& cs : out.cores) {
+    const scheduler::task_counts t = _sched.counts(cs.core);
+    cs.tasks_run = t.run;
+    cs.tasks_stolen = t.stolen;
+    cs.tasks_moved = t.moved;
+  }
+  out.machine.running = _watch != nullptr;
+  if (_watch) {
+    const watch_counts seen = _watch->counts();
+    out.machine.uevents = seen.uevents;
+    out.machine.mask_changes = seen.mask_changes;
+    out.machine.availability_changes = seen.availability_changes;
+  }
+  return out;
 }
 
 }  // namespace detail
@@ -155,7 +178,7 @@ int simulated_layout(const runtime_options& options, std::vector<unsigned>& ids,
 // online: 0, or a negative errno (-EHOSTDOWN: every CPU of the runtime is offline).
 int start_cores(runtime& rt, detail::runtime_impl& impl, const runtime_options& options) {
   // A core whose CPU the kernel has offline now stays down (the governor says until when).
-  const auto leave_down = [&impl](unsigned id) { impl.gov.offline_at_start(id); };
+  const auto leave_down = [&impl](unsigned id) { impl.gov().offline_at_start(id); };
   std::vector<unsigned> up_now;
   for (unsigned id : rt.cores()) {
     if (detail::read_cpu_online(impl.cpu_of(id)) != 0) up_now.push_back(id);
@@ -187,9 +210,8 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
   // The calling thread's mask with the CPUs that are offline now: a CPU the kernel
   // offlined is still the process's, a worker core that is down until it returns.
   cpu_set_t home;
-  CPU_ZERO(&home);
-  if (detail::read_thread_allowed(home) < 0 && sched_getaffinity(0, sizeof home, &home) != 0) {
-    ec = std::error_code(errno, std::generic_category());
+  if (const int ret = detail::read_home_mask(home); ret < 0) {
+    ec = std::error_code(-ret, std::generic_category());
     return nullptr;
   }
   topology topo = detail::load_topology_for(home, options.policy, ec);
@@ -201,55 +223,38 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
     return nullptr;
   }
   std::vector<unsigned> cpus;
-  if (const int ret = simulated_layout(options, ids, cpus); ret < 0) {
+  int ret = simulated_layout(options, ids, cpus);
+  if (ret == 0 && options.physical) ret = check_physical(ids);
+  if (ret < 0) {
     ec = std::error_code(-ret, std::generic_category());
     return nullptr;
   }
-  if (options.physical)
-    if (const int ret = check_physical(ids); ret < 0) {
-      ec = std::error_code(-ret, std::generic_category());
-      return nullptr;
-    }
-  std::unique_ptr<runtime> rt(
-      new runtime(std::make_unique<detail::runtime_impl>(std::move(ids), cpus, home, options)));
+  const std::vector<unsigned> physical = options.physical ? physical_cores(ids) : std::vector<unsigned>{};
+  std::unique_ptr<runtime> rt(new runtime(
+      std::make_unique<detail::runtime_impl>(std::move(ids), cpus, home, options, std::move(topo))));
   detail::runtime_impl& impl = *rt->_impl;
-  impl.topo = std::move(topo);
-  impl.sched.set_idle_spin(options.idle_spin);
-  if (options.physical)
-    if (const int ret = impl.physical.claim(physical_cores(impl.core_ids)); ret < 0) {
-      ec = std::error_code(-ret, std::generic_category());
-      return nullptr;
-    }
+  if (options.physical) ret = impl.physical().claim(physical);
   // The watch opens its socket before the cores come up, so that creation fails cleanly
   // (nothing moved yet) when it cannot; its thread starts once they are up.
-  if (options.follow_cpu_hotplug || options.follow_affinity) {
-    impl.watch = impl.make_watch();
-    if (const int ret = impl.watch->open(); ret < 0) {
-      ec = std::error_code(-ret, std::generic_category());
-      return nullptr;
-    }
-  }
-  if (const int ret = start_cores(*rt, impl, options); ret < 0) {
+  if (ret == 0) ret = impl.start_machine();
+  if (ret == 0) ret = start_cores(*rt, impl, options);
+  if (ret == 0) ret = impl.run_machine();
+  if (ret < 0) {
     ec = std::error_code(-ret, std::generic_category());
     return nullptr;
   }
-  if (impl.watch)
-    if (const int ret = impl.watch->start(); ret < 0) {
-      ec = std::error_code(-ret, std::generic_category());
-      return nullptr;
-    }
   return rt;
 }
 
 runtime::runtime(std::unique_ptr<detail::runtime_impl> impl)
-    : _impl(std::move(impl)), _gate(&_impl->lock) {}
+    : _impl(std::move(impl)), _gate(&_impl->engine().gate()) {}
 runtime::~runtime() { detail::forget_quota_totals(*this); }
 
-const std::vector<unsigned>& runtime::cores() const noexcept { return _impl->core_ids; }
+const std::vector<unsigned>& runtime::cores() const noexcept { return _impl->engine().cores(); }
 int runtime::cpu_of(unsigned core) const {
-  return _impl->find(core) != nullptr ? static_cast<int>(_impl->cpu_of(core)) : -EINVAL;
+  return _impl->engine().is_core(core) ? static_cast<int>(_impl->cpu_of(core)) : -EINVAL;
 }
-bool runtime::simulated() const noexcept { return _impl->options.simulated_cores != 0; }
+bool runtime::simulated() const noexcept { return _impl->options().simulated_cores != 0; }
 // A task that moved a core would wait for itself (core_down waits for the running tasks
 // of the core), so hotplug operations are refused from inside a task.
 // The user's core_up()/core_down()/set_target() go through the governor: a core the user
@@ -259,108 +264,79 @@ int runtime::core_up(unsigned core) { return _impl->user_move(core, ONLINE); }
 int runtime::core_down(unsigned core) { return _impl->user_move(core, OFFLINE); }
 
 int runtime::set_core_available(unsigned core, bool available) {
-  if (_impl->must_not_govern()) return -EDEADLK;
-  if (_impl->find(core) == nullptr) return -EINVAL;
-  return _impl->gov.set_available(core, available);
+  if (const int ret = _impl->may_govern(); ret != 0) return ret;
+  if (!_impl->engine().is_core(core)) return -EINVAL;
+  return _impl->gov().set_available(core, available);
 }
 bool runtime::core_available(unsigned core) const {
-  return _impl->find(core) != nullptr && _impl->gov.available(core);
+  return _impl->engine().is_core(core) && _impl->gov().available(core);
 }
 int runtime::set_core_limit(unsigned n) {
-  if (_impl->must_not_govern()) return -EDEADLK;
-  return _impl->gov.set_limit(n);
+  if (const int ret = _impl->may_govern(); ret != 0) return ret;
+  return _impl->gov().set_limit(n);
 }
-unsigned runtime::core_limit() const { return _impl->gov.limit(); }
+unsigned runtime::core_limit() const { return _impl->gov().limit(); }
 int runtime::set_idle_spin(std::chrono::microseconds spin) noexcept {
   if (spin < std::chrono::microseconds::zero() || spin > max_idle_spin) return -EINVAL;
-  _impl->sched.set_idle_spin(spin);
+  _impl->sched().set_idle_spin(spin);
   return 0;
 }
 std::chrono::microseconds runtime::idle_spin() const noexcept {
-  return std::chrono::duration_cast<std::chrono::microseconds>(_impl->sched.idle_spin());
+  return std::chrono::duration_cast<std::chrono::microseconds>(_impl->sched().idle_spin());
 }
 int runtime::set_leave_order(leave_order_fn order) {
-  if (_impl->must_not_govern()) return -EDEADLK;
-  return _impl->gov.set_leave_order(std::move(order));
+  if (const int ret = _impl->may_govern(); ret != 0) return ret;
+  return _impl->gov().set_leave_order(std::move(order));
 }
-
-namespace detail {
-// A caller that may not move cores through the governor: inside a callback (the operation
-// running it may be the governor's), holding cpus_read_lock (the governor waits for
-// readers), or inside a task (core_down waits for running tasks).
-bool runtime_impl::must_not_govern() const noexcept {
-  return in_callback() || lock.read_held() || sched.in_task();
-}
-int runtime_impl::user_move(unsigned core, int target) {
-  if (must_not_govern()) return -EDEADLK;
-  if (find(core) == nullptr) return -EINVAL;
-  return gov.user_move(core, target);
-}
-}  // namespace detail
 
 int runtime::attach_poller(unsigned core, core_poller* p) {
-  return _impl->sched.attach_poller(core, p);
+  return _impl->sched().attach_poller(core, p);
 }
 int runtime::detach_poller(unsigned core, core_poller* p) {
-  return _impl->sched.detach_poller(core, p);
+  return _impl->sched().detach_poller(core, p);
 }
-void runtime::kick_core(unsigned core) noexcept { _impl->sched.kick(core); }
+void runtime::kick_core(unsigned core) noexcept { _impl->sched().kick(core); }
 int runtime::run_on_worker(unsigned core, const std::function<void()>& fn) {
-  const detail::core_ctx* c = _impl->find(core);
-  if (c == nullptr || !fn) return -EINVAL;
-  if (_impl->sched.this_core() == static_cast<int>(core)) {  // on that worker: inline
+  detail::hotplug_engine& engine = _impl->engine();
+  if (!engine.is_core(core) || !fn) return -EINVAL;
+  detail::scheduler& sched = _impl->sched();
+  if (sched.this_core() == static_cast<int>(core)) {  // on that worker: inline
     fn();
     return 0;
   }
-  const bool locked = !_impl->in_callback();
-  if (locked) _impl->lock.read_lock();
+  engine.cpus_read_lock();
   int ret = -ENODEV;
-  // relaxed: the hotplug lock (held here, or by the operation running this callback)
-  // orders every change of state.
-  if (c->state.load(std::memory_order_relaxed) >= AP_WORKERS_ONLINE)
-    ret = _impl->sched.call_on_worker(
+  // The hotplug lock (held here, or by the operation running this callback) keeps the
+  // core where it is.
+  if (engine.state(core) >= AP_WORKERS_ONLINE)
+    ret = sched.call_on_worker(
         core, [](void* f) { (*static_cast<const std::function<void()>*>(f))(); },
         const_cast<std::function<void()>*>(&fn));
-  if (locked) _impl->lock.read_unlock();
+  engine.cpus_read_unlock();
   return ret;
 }
 
-int runtime::state(unsigned core) const {
-  const detail::core_ctx* c = _impl->find(core);
-  return c ? c->state.load(std::memory_order_relaxed) : -EINVAL;
-}
-int runtime::target(unsigned core) const {
-  const detail::core_ctx* c = _impl->find(core);
-  return c ? c->target.load(std::memory_order_relaxed) : -EINVAL;
-}
+int runtime::state(unsigned core) const { return _impl->engine().state(core); }
+int runtime::target(unsigned core) const { return _impl->engine().target(core); }
 int runtime::set_target(unsigned core, int state) {
-  if (_impl->sched.in_task()) return -EDEADLK;
-  return _impl->set_target(core, state);
+  if (_impl->sched().in_task()) return -EDEADLK;
+  if (const int ret = _impl->engine().target_check(state); ret != 0) return ret;
+  return _impl->user_move(core, state);  // through the governor, like core_up()/core_down()
 }
-int runtime::fail(unsigned core) const {
-  const detail::core_ctx* c = _impl->find(core);
-  return c ? c->fail.load(std::memory_order_relaxed) : -EINVAL;
-}
-int runtime::set_fail(unsigned core, int state) { return _impl->set_fail(core, state); }
+int runtime::fail(unsigned core) const { return _impl->engine().fail(core); }
+int runtime::set_fail(unsigned core, int state) { return _impl->engine().set_fail(core, state); }
 
-bool runtime::core_online(unsigned core) const {
-  const detail::core_ctx* c = _impl->find(core);
-  return c && c->online.load(std::memory_order_acquire);
-}
-bool runtime::core_active(unsigned core) const {
-  const detail::core_ctx* c = _impl->find(core);
-  return c && c->active.load(std::memory_order_acquire);
-}
+bool runtime::core_online(unsigned core) const { return _impl->engine().online(core); }
+bool runtime::core_active(unsigned core) const { return _impl->engine().active(core); }
 std::vector<unsigned> runtime::online_cores() const {
   std::vector<unsigned> out;
-  for (unsigned id : _impl->core_ids)
+  for (unsigned id : cores())
     if (state(id) == ONLINE) out.push_back(id);
   return out;
 }
 
-// The public setup/remove/instance calls differ only in what they ask of the one
-// implementation: the kind of state, whether callbacks run, whether the caller holds
-// cpus_read_lock().
+// The public setup/remove/instance calls differ only in what they ask of the engine: the
+// kind of state, whether callbacks run, whether the caller holds cpus_read_lock().
 namespace {
 using detail::read_lock;
 using detail::run_calls;
@@ -375,96 +351,64 @@ detail::step_spec single(int state, std::string_view name, callback startup, cal
 }  // namespace
 
 int runtime::setup_state(int state, std::string_view name, callback startup, callback teardown) {
-  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::yes, read_lock::take);
+  return _impl->engine().setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::yes, read_lock::take);
 }
 int runtime::setup_state_nocalls(int state, std::string_view name, callback startup, callback teardown) {
-  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::no, read_lock::take);
+  return _impl->engine().setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::no, read_lock::take);
 }
 int runtime::setup_state_cpuslocked(int state, std::string_view name, callback startup, callback teardown) {
-  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::yes, read_lock::held);
+  return _impl->engine().setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::yes, read_lock::held);
 }
 int runtime::setup_state_nocalls_cpuslocked(int state, std::string_view name, callback startup, callback teardown) {
-  return _impl->setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::no, read_lock::held);
+  return _impl->engine().setup(single(state, name, std::move(startup), std::move(teardown)), run_calls::no, read_lock::held);
 }
 int runtime::setup_state_multi(int state, std::string_view name, multi_callback startup,
                                multi_callback teardown) {
-  return _impl->setup({.state = state,
-                       .name = name,
-                       .kind = step_kind::multi,
-                       .startup_multi = std::move(startup),
-                       .teardown_multi = std::move(teardown)},
-                      run_calls::no, read_lock::take);
+  return _impl->engine().setup({.state = state,
+                                .name = name,
+                                .kind = step_kind::multi,
+                                .startup_multi = std::move(startup),
+                                .teardown_multi = std::move(teardown)},
+                               run_calls::no, read_lock::take);
 }
 int runtime::setup_state_multi_shared(int state, std::string_view name, multi_callback startup,
                                       multi_callback teardown) {
-  return _impl->setup_multi_once(state, name, std::move(startup), std::move(teardown));
+  return _impl->engine().setup_multi_once(state, name, std::move(startup), std::move(teardown));
 }
 int runtime::remove_state(int state) {
-  return _impl->remove(state, step_kind::single, run_calls::yes, read_lock::take);
+  return _impl->engine().remove(state, step_kind::single, run_calls::yes, read_lock::take);
 }
 int runtime::remove_state_nocalls(int state) {
-  return _impl->remove(state, step_kind::single, run_calls::no, read_lock::take);
+  return _impl->engine().remove(state, step_kind::single, run_calls::no, read_lock::take);
 }
 int runtime::remove_state_nocalls_cpuslocked(int state) {
-  return _impl->remove(state, step_kind::single, run_calls::no, read_lock::held);
+  return _impl->engine().remove(state, step_kind::single, run_calls::no, read_lock::held);
 }
 int runtime::remove_multi_state(int state) {
-  return _impl->remove(state, step_kind::multi, run_calls::no, read_lock::take);
+  return _impl->engine().remove(state, step_kind::multi, run_calls::no, read_lock::take);
 }
 
 int runtime::add_instance(int state, instance_node* node) {
-  return _impl->add_instance(state, node, run_calls::yes);
+  return _impl->engine().add_instance(state, node, run_calls::yes);
 }
 int runtime::add_instance_nocalls(int state, instance_node* node) {
-  return _impl->add_instance(state, node, run_calls::no);
+  return _impl->engine().add_instance(state, node, run_calls::no);
 }
 int runtime::remove_instance(int state, instance_node* node) {
-  return _impl->remove_instance(state, node, run_calls::yes);
+  return _impl->engine().remove_instance(state, node, run_calls::yes);
 }
 int runtime::remove_instance_nocalls(int state, instance_node* node) {
-  return _impl->remove_instance(state, node, run_calls::no);
+  return _impl->engine().remove_instance(state, node, run_calls::no);
 }
 
-// Inside a hotplug callback the operation running it already holds the hotplug lock for
-// this thread's purposes (it is the writer, or a reader waiting on us): taking it again
-// would deadlock, so lock and unlock are no-ops there, as a pair.
-void runtime::cpus_read_lock_slow() noexcept {
-  if (!_impl->in_callback()) _impl->lock.read_lock();
-}
-bool runtime::cpus_read_trylock() noexcept {
-  return _impl->in_callback() || _impl->lock.read_trylock();
-}
-void runtime::cpus_read_unlock_slow() noexcept {
-  if (!_impl->in_callback()) _impl->lock.read_unlock();
-}
+void runtime::cpus_read_lock_slow() noexcept { _impl->engine().cpus_read_lock(); }
+bool runtime::cpus_read_trylock() noexcept { return _impl->engine().cpus_read_trylock(); }
+void runtime::cpus_read_unlock_slow() noexcept { _impl->engine().cpus_read_unlock(); }
 
-int runtime::cpu_hotplug_disable() {
-  if (_impl->in_callback()) return -EDEADLK;
-  std::lock_guard lk(_impl->add_remove_mutex);
-  ++_impl->disable_count;
-  return 0;
-}
-int runtime::cpu_hotplug_enable() {
-  if (_impl->in_callback()) return -EDEADLK;
-  std::lock_guard lk(_impl->add_remove_mutex);
-  if (_impl->disable_count == 0) return -EINVAL;
-  --_impl->disable_count;
-  return 0;
-}
+int runtime::cpu_hotplug_disable() { return _impl->engine().disable(); }
+int runtime::cpu_hotplug_enable() { return _impl->engine().enable(); }
 
-std::vector<state_row> runtime::states() const {
-  // Inside a callback the operation running it already holds the state mutex or the
-  // hotplug lock, so the table cannot change; taking the mutex there could deadlock.
-  std::unique_lock lk(_impl->state_mutex, std::defer_lock);
-  if (!_impl->in_callback()) lk.lock();
-  std::vector<state_row> rows;
-  for (int s = 0; s < NR_STATES; ++s) {
-    const detail::step& sp = _impl->steps[s];
-    if (sp.installed())
-      rows.push_back({s, sp.name, sp.multi ? static_cast<int>(sp.instances.size()) : -1});
-  }
-  return rows;
-}
+std::vector<state_row> runtime::states() const { return _impl->engine().rows(); }
 
 std::string runtime::states_text() const {
   std::string out;
@@ -486,80 +430,35 @@ runtime_stats runtime::stats() const {
   return out;
 }
 
-namespace detail {
-runtime_stats runtime_impl::stats() const {
-  runtime_stats out;
-  out.cores.reserve(core_ids.size());
-  const std::int64_t now = monotonic_ns();
-  {
-    std::lock_guard lk(stats_mutex);
-    for (const unsigned id : core_ids) {
-      const core_ctx& c = *by_id[id];
-      core_stats cs;
-      cs.core = id;
-      // relaxed: see core_ctx; a walk may be under way.
-      cs.state = c.state.load(std::memory_order_relaxed);
-      cs.online = c.online.load(std::memory_order_relaxed);
-      cs.active = c.active.load(std::memory_order_relaxed);
-      cs.up = c.walks_up;
-      cs.down = c.walks_down;
-      const std::int64_t since = c.parked_since_ns.load(std::memory_order_relaxed);
-      cs.parked_ns = c.parked_total_ns.load(std::memory_order_relaxed) +
-                     (since != 0 && now > since ? now - since : 0);
-      out.cores.push_back(cs);
-    }
-  }
-  for (core_stats& cs : out.cores) {
-    const scheduler::task_counts t = sched.counts(cs.core);
-    cs.tasks_run = t.run;
-    cs.tasks_stolen = t.stolen;
-    cs.tasks_moved = t.moved;
-  }
-  out.machine.running = watch != nullptr;
-  if (watch) {
-    const watch_counts seen = watch->counts();
-    out.machine.uevents = seen.uevents;
-    out.machine.mask_changes = seen.mask_changes;
-    out.machine.availability_changes = seen.availability_changes;
-  }
-  return out;
-}
-}  // namespace detail
-
-void runtime::set_trace(bool on) { _impl->trace_on.store(on, std::memory_order_relaxed); }
-std::vector<trace_event> runtime::take_trace() {
-  std::lock_guard lk(_impl->trace_mutex);
-  return std::exchange(_impl->trace, {});
-}
+void runtime::set_trace(bool on) { _impl->engine().set_trace(on); }
+std::vector<trace_event> runtime::take_trace() { return _impl->engine().take_trace(); }
 
 // ---- the machine under the runtime
 
 bool runtime::core_physical(unsigned core) const {
-  return _impl->find(core) != nullptr && _impl->physical.physical(core);
+  return _impl->engine().is_core(core) && _impl->physical().physical(core);
 }
-unsigned long runtime::kernel_offlines(unsigned core) const {
-  return _impl->watch ? _impl->watch->kernel_offlines(core) : 0;
-}
+unsigned long runtime::kernel_offlines(unsigned core) const { return _impl->kernel_offlines(core); }
 int runtime::kernel_state(unsigned core) const {
-  if (_impl->find(core) == nullptr) return -EINVAL;
+  if (!_impl->engine().is_core(core)) return -EINVAL;
   return detail::read_kernel_hotplug_state(_impl->cpu_of(core));
 }
-topology runtime::topology_snapshot() const {
-  std::lock_guard lk(_impl->topo_mutex);
-  return _impl->topo;
-}
+topology runtime::topology_snapshot() const { return _impl->topology_snapshot(); }
 
 // ---- tasks
 
-int runtime::submit_node(detail::task_node* node, bool pinned, unsigned core) noexcept {
-  return _impl->sched.submit(node, pinned, core);
+int runtime::submit_node(detail::task_node* node) noexcept {
+  return _impl->sched().submit(node, detail::scheduler::any_core, 0);
 }
-int runtime::shutdown() { return _impl->sched.shutdown(); }
-int runtime::this_core() const noexcept { return _impl->sched.this_core(); }
+int runtime::submit_node_on(detail::task_node* node, unsigned core) noexcept {
+  return _impl->sched().submit(node, detail::scheduler::on_core, core);
+}
+int runtime::shutdown() { return _impl->sched().shutdown(); }
+int runtime::this_core() const noexcept { return _impl->sched().this_core(); }
 
 void runtime::adopt_thread() { _impl->adopt_helper(::gettid()); }
 void runtime::release_thread() { _impl->release_helper(::gettid()); }
 
-detail::scheduler& detail::task_access::sched(runtime& rt) noexcept { return rt._impl->sched; }
+detail::scheduler& detail::task_access::sched(runtime& rt) noexcept { return rt._impl->sched(); }
 
 }  // namespace hotcore

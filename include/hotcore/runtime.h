@@ -26,7 +26,7 @@
 namespace hotcore {
 
 namespace detail {
-struct runtime_impl;
+class runtime_impl;
 class scheduler;
 struct task_access;
 }  // namespace detail
@@ -437,7 +437,7 @@ class runtime {
   /// that becomes active. From a worker the task goes on that core's own deque.
   template <class F>
   [[nodiscard]] int submit(F&& fn) {
-    return submit_node(detail::make_task(std::forward<F>(fn)), false, 0);
+    return submit_node(detail::make_task(std::forward<F>(fn)));
   }
   /// submit_on() queues fn on one core (its worker runs it unless the core goes down
   /// first, see above). Returns 0, -EINVAL if core is not a worker core, -ENODEV if the
@@ -445,7 +445,7 @@ class runtime {
   /// shutdown() began. On error fn is destroyed without running.
   template <class F>
   [[nodiscard]] int submit_on(unsigned core, F&& fn) {
-    return submit_node(detail::make_task(std::forward<F>(fn)), true, core);
+    return submit_node_on(detail::make_task(std::forward<F>(fn)), core);
   }
   /// shutdown() stops accepting submit()/submit_on() (-ESHUTDOWN from then on) and returns
   /// once every task accepted before has run (none is dropped; it returns 0). Task groups
@@ -469,8 +469,10 @@ class runtime {
 
  private:
   friend struct detail::task_access;
-  /// submit_node() takes the node in every case: queued, or dropped on error.
-  int submit_node(detail::task_node* node, bool pinned, unsigned core) noexcept;
+  /// submit_node() (any core) and submit_node_on() (that core) take the node in every
+  /// case: queued, or dropped on error.
+  int submit_node(detail::task_node* node) noexcept;
+  int submit_node_on(detail::task_node* node, unsigned core) noexcept;
 
   /// The general way of cpus_read_lock() / cpus_read_unlock().
   void cpus_read_lock_slow() noexcept;

@@ -30,7 +30,7 @@ class governor {
   governor(const std::vector<unsigned>& cores, policy p, move_fn move, state_fn state);
 
   // Every call below moves cores, so its caller may not be inside a callback, a task, or
-  // hold cpus_read_lock() (runtime_impl::must_not_govern()). Each returns 0 or the first
+  // hold cpus_read_lock() (runtime_impl::may_govern()). Each returns 0 or the first
   // error of the moves it made.
 
   // user_move() is the user's core_up(), core_down() or set_target(): it moves the core to

@@ -194,7 +194,7 @@ void hotplug_lock::wait_and_enter() noexcept {
   } while (!try_enter());
 }
 
-bool hotplug_lock::read_trylock() noexcept {
+bool hotplug_lock::read_trylock() noexcept NO_THREAD_SAFETY_ANALYSIS {
   if (const int i = find_entry(this); i >= 0) {
     ++this_reader.depth[i];
     return true;
@@ -231,7 +231,7 @@ bool hotplug_lock::readers_in() const {
   return false;
 }
 
-void hotplug_lock::write_lock() {
+void hotplug_lock::write_lock() NO_THREAD_SAFETY_ANALYSIS {
   _writer_mutex.lock();
   // seq_cst: the flag half of the handshake with try_enter() and try_enter_shared().
   writer_in.store(true, std::memory_order_seq_cst);
@@ -249,7 +249,7 @@ void hotplug_lock::write_lock() {
   }
 }
 
-void hotplug_lock::write_unlock() {
+void hotplug_lock::write_unlock() NO_THREAD_SAFETY_ANALYSIS {
   {
     std::lock_guard lk(_wait_mutex);
     // seq_cst: readers re-check the flag in try_enter() with acquire or seq_cst.

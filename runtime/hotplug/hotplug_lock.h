@@ -9,6 +9,7 @@
 
 #include "chaos.h"
 #include "hotcore/detail/read_side.h"
+#include "thread_annotations.h"
 
 #if defined(__SANITIZE_THREAD__)
 #define HOTCORE_TSAN 1
@@ -32,7 +33,7 @@ namespace hotcore::detail {
 // Where membarrier is unavailable (ENOSYS, EPERM), and in TSan builds (TSan does not know
 // membarrier), the read side uses seq_cst accesses instead: correct, but each read_lock()
 // then costs a locked instruction (xchg on x86).
-class hotplug_lock : public read_gate {
+class CAPABILITY("hotplug lock") hotplug_lock : public read_gate {
  public:
   // read_side::asymmetric asks for the membarrier read side (granted only where membarrier
   // works: asymmetric() says what the lock got); read_side::symmetric always uses seq_cst.
@@ -44,14 +45,16 @@ class hotplug_lock : public read_gate {
 
   // read_lock() and read_unlock() are inline for their fast path: a thread that holds no
   // hotplug lock takes this one in entry 0 of its record, and gives it back from there.
-  void read_lock() noexcept;
-  [[nodiscard]] bool read_trylock() noexcept;
-  void read_unlock() noexcept;
+  // The analysis sees the read side as the shared capability and write_lock() as the
+  // exclusive one; the lock's own code is not analysed (it is the lock).
+  void read_lock() noexcept ACQUIRE_SHARED();
+  [[nodiscard]] bool read_trylock() noexcept TRY_ACQUIRE_SHARED(true);
+  void read_unlock() noexcept RELEASE_SHARED();
   // read_held() is true when the calling thread holds the read side of this lock.
   [[nodiscard]] bool read_held() const noexcept;
 
-  void write_lock();
-  void write_unlock();
+  void write_lock() ACQUIRE();
+  void write_unlock() RELEASE();
 
   // asymmetric() is true when readers rely on the writer's membarrier (no fence of their
   // own), false when they use seq_cst accesses.
@@ -79,11 +82,11 @@ class hotplug_lock : public read_gate {
   std::condition_variable _writer_done;
 };
 
-inline void hotplug_lock::read_lock() noexcept {
+inline void hotplug_lock::read_lock() noexcept NO_THREAD_SAFETY_ANALYSIS {
   if (!read_enter(*this)) read_lock_slow();
 }
 
-inline void hotplug_lock::read_unlock() noexcept {
+inline void hotplug_lock::read_unlock() noexcept NO_THREAD_SAFETY_ANALYSIS {
   if (!read_exit(*this)) read_unlock_slow();
 }
 

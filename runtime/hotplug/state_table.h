@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// runtime/hotplug/state_table.h — the one state table: a step per hp_state, holding its
-// name, callbacks, and instances; built from the static rows in state_table.cpp.
+// runtime/hotplug/state_table.h — private to the hotplug engine: a row of the one state
+// table (a step per hp_state), holding its name, callbacks and instances.
 #pragma once
 
 #include <array>
@@ -10,8 +10,6 @@
 #include "hotcore/runtime.h"
 
 namespace hotcore::detail {
-
-struct runtime_impl;
 
 // step is one row of the live table (the kernel's struct cpuhp_step).
 struct step {
@@ -38,8 +36,5 @@ struct step {
 };
 
 using step_table = std::array<step, NR_STATES>;
-
-// make_step_table() fills the table with the static rows; built-in callbacks call into rt.
-step_table make_step_table(runtime_impl& rt);
 
 }  // namespace hotcore::detail

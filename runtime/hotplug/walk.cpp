@@ -9,19 +9,22 @@
 #include <chrono>
 #include <type_traits>
 
-#include "runtime_impl.h"
+#include "hotplug/core_record.h"
+#include "hotplug/engine.h"
+#include "hotplug/state_table.h"
 #include "trace/probes.h"
 
 namespace hotcore::detail {
 namespace {
 // call_event() is what the trace event of one callback call says about where it ran.
-trace_event call_event(unsigned core, int state, const std::string& name, bool up, bool rollback) {
+trace_event call_event(unsigned core, int state, const std::string& name, direction dir,
+                       call_mode mode) {
   trace_event ev;
   ev.core = core;
   ev.state = state;
   ev.name = name;
-  ev.dir = up ? direction::up : direction::down;
-  ev.rollback = rollback;
+  ev.dir = dir;
+  ev.rollback = mode == call_mode::rollback;
   ev.ran_on_cpu = ::sched_getcpu();
   ev.on_hotplug_thread = hotplug_thread::on_hotplug_thread();
   ev.tid = ::gettid();
@@ -29,33 +32,37 @@ trace_event call_event(unsigned core, int state, const std::string& name, bool u
 }
 }  // namespace
 
-// The runtime whose callback this thread is running (-EDEADLK detection) is in the
-// thread's reader record, which every cpus_read_lock() reads anyway.
-bool runtime_impl::in_callback() const noexcept { return this_reader.callback_of == this; }
-
-int runtime_impl::hotplug_op(unsigned core, int target, op_mode mode) {
-  return hotplug_ops({core}, target, mode).front();
+int hotplug_engine::move(unsigned core, int target, op_mode mode) {
+  return move(std::vector<unsigned>{core}, target, mode).front();
 }
 
-// hotplug_ops() takes add_remove_mutex and the hotplug write lock, and walks: one core
-// with walk_to(), several together with walk_together() (options.parallel_calls).
-// Without the option several cores go one after another, each under the locks anew.
-std::vector<int> runtime_impl::hotplug_ops(const std::vector<unsigned>& cores, int target,
-                                           op_mode mode) {
+// move() takes cpu_add_remove_lock and the hotplug write lock, and walks: one core with
+// walk_to(), several together with walk_together() (parallel_calls). Without parallel
+// calls several cores go one after another, each under the locks anew.
+std::vector<int> hotplug_engine::move(const std::vector<unsigned>& cores, int target,
+                                      op_mode mode) {
   std::vector<int> results(cores.size(), 0);
-  if (cores.size() > 1 && !options.parallel_calls) {
-    for (std::size_t i = 0; i < cores.size(); ++i) results[i] = hotplug_op(cores[i], target, mode);
+  if (cores.size() > 1 && !_parallel_calls) {
+    for (std::size_t i = 0; i < cores.size(); ++i) results[i] = move(cores[i], target, mode);
     return results;
   }
-  if (in_callback() || lock.read_held()) return std::vector<int>(cores.size(), -EDEADLK);
+  if (const int ret = guard(entry::write); ret != 0) return std::vector<int>(cores.size(), ret);
   std::vector<core_move> moves;
   for (std::size_t i = 0; i < cores.size(); ++i)
     if (core_ctx* c = find(cores[i]); c == nullptr) results[i] = -EINVAL;
     else moves.push_back({.c = c, .index = i});
   if (moves.empty()) return results;
-  std::lock_guard serialize(add_remove_mutex);
-  if (disable_count > 0 && mode == op_mode::normal) return std::vector<int>(cores.size(), -EBUSY);
-  lock.write_lock();
+  locked serialize(_add_remove_mutex);
+  if (_disable_count > 0 && mode == op_mode::normal) return std::vector<int>(cores.size(), -EBUSY);
+  move_locked(moves, target, mode);
+  for (const core_move& m : moves) results[m.index] = m.result;
+  return results;
+}
+
+// move_locked() walks the moves under the write lock; each move's result is what
+// walk_done() says of it.
+void hotplug_engine::move_locked(std::vector<core_move>& moves, int target, op_mode mode) {
+  _lock.write_lock();
   for (core_move& m : moves) {
     m.prev = m.c->state.load(std::memory_order_relaxed);
     m.c->failed_state = INVALID;
@@ -64,9 +71,8 @@ std::vector<int> runtime_impl::hotplug_ops(const std::vector<unsigned>& cores, i
   if (moves.size() == 1) moves.front().result = walk_to(*moves.front().c, target, mode);
   else walk_together(moves, target);
   const std::int64_t ns = monotonic_ns() - t0;  // with several cores, each took the whole step
-  for (core_move& m : moves) results[m.index] = walk_done(*m.c, m.prev, target, m.result, ns);
-  lock.write_unlock();
-  return results;
+  for (core_move& m : moves) m.result = walk_done(*m.c, m.prev, target, m.result, ns);
+  _lock.write_unlock();
 }
 
 // walk_done() ends one core's walk: it counts the walk in the core's statistics and says
@@ -75,37 +81,32 @@ std::vector<int> runtime_impl::hotplug_ops(const std::vector<unsigned>& cores, i
 // cpuset took it away): say so with -EHOSTDOWN (runtime.h), the machine's state rather
 // than a bad argument. The CPU may be back by now (stress-ng toggles it in microseconds),
 // so the step tells, not a second look at the CPU.
-int runtime_impl::walk_done(core_ctx& c, int prev, int target, int ret, std::int64_t ns) {
+int hotplug_engine::walk_done(core_ctx& c, int prev, int target, int ret, std::int64_t ns) {
   // relaxed: the walk is over and serialized by the locks the caller holds.
-  if (c.state.load(std::memory_order_relaxed) != prev || ret != 0) note_walk(c, target > prev, ns);
+  if (c.state.load(std::memory_order_relaxed) != prev || ret != 0) note_walk(c, target > prev ? direction::up : direction::down, ns);
   if (ret == -EINVAL && target > prev &&
       (c.failed_state == BRINGUP_CORE || c.failed_state == AP_WORKERS_ONLINE))
     return -EHOSTDOWN;
   return ret;
 }
 
-int runtime_impl::restore_placement() {
-  std::lock_guard serialize(add_remove_mutex);
-  lock.write_lock();  // no callback or reader runs while threads move
-  const int ret = placing.restore_all();
-  lock.write_unlock();
+int hotplug_engine::exclusive(const function_ref& fn) {
+  locked serialize(_add_remove_mutex);
+  _lock.write_lock();  // no callback or reader runs while fn does
+  const int ret = fn();
+  _lock.write_unlock();
   return ret;
 }
 
-void runtime_impl::adopt_helper(pid_t tid) {
-  std::lock_guard serialize(add_remove_mutex);  // no walk moves a core meanwhile
-  placing.adopt(tid);
-}
-
-void runtime_impl::release_helper(pid_t tid) {
-  std::lock_guard serialize(add_remove_mutex);
-  placing.release(tid);
+void hotplug_engine::serialized(const function_ref& fn) {
+  locked serialize(_add_remove_mutex);  // no walk moves a core meanwhile
+  (void)fn();
 }
 
 // note_walk() adds one walk to the core's statistics (runtime::stats()).
-void runtime_impl::note_walk(core_ctx& c, bool up, std::int64_t ns) {
-  std::lock_guard lk(stats_mutex);
-  walk_stats& w = up ? c.walks_up : c.walks_down;
+void hotplug_engine::note_walk(core_ctx& c, direction dir, std::int64_t ns) {
+  locked lk(_stats_mutex);
+  walk_stats& w = _walks[c.id][dir == direction::up ? 1 : 0];
   ++w.count;
   w.last_ns = ns;
   w.max_ns = std::max(w.max_ns, ns);
@@ -117,23 +118,23 @@ void runtime_impl::note_walk(core_ctx& c, bool up, std::int64_t ns) {
 
 // walk_to() moves a core to target; on failure it walks back to where the core was. A
 // failure while walking back stops the machine right there (no endless loop).
-int runtime_impl::walk_to(core_ctx& c, int target, op_mode mode) {
+int hotplug_engine::walk_to(core_ctx& c, int target, op_mode mode) {
   const int prev = c.state.load(std::memory_order_relaxed);
   if (prev == target) return 0;
   if (mode == op_mode::normal && target < AP_SCHED_ACTIVE && c.active.load(std::memory_order_relaxed) &&
       active_count() == 1)
     return -EBUSY;  // the last core taking tasks stays
   c.target.store(target, std::memory_order_relaxed);
-  const int ret = move(c, target);
+  const int ret = step_core(c, target);
   if (ret != 0) walk_back(c, prev);
   return ret;
 }
 
 // walk_back() returns a core whose move failed to where it was (the spec's rollback).
-void runtime_impl::walk_back(core_ctx& c, int prev) {
+void hotplug_engine::walk_back(core_ctx& c, int prev) {
   c.rollback = true;
   c.target.store(prev, std::memory_order_relaxed);
-  (void)move(c, prev);
+  (void)step_core(c, prev);
   c.rollback = false;
 }
 
@@ -143,18 +144,20 @@ namespace {
 // hotplug thread, in one hand-over per direction. Going up the PREPARE steps come first,
 // going down last.
 constexpr int bringup = BRINGUP_CORE;
-
-// ap_walk is the part of a move the core's hotplug thread walks.
-struct ap_walk {
-  runtime_impl* rt;
-  core_ctx* c;
-  int to;
-  int operator()() const { return rt->walk(*c, to); }
-};
 }  // namespace
 
+// ap_walk is the part of a move the core's hotplug thread walks. It runs for the
+// operation that holds the write lock, on another thread: the analysis cannot follow
+// the hand-over.
+struct ap_walk {
+  hotplug_engine* engine;
+  core_ctx* c;
+  int to;
+  int operator()() const NO_THREAD_SAFETY_ANALYSIS { return engine->walk(*c, to); }
+};
+
 // walk_here() walks the PREPARE part of a move to target, if the move has one left.
-int runtime_impl::walk_here(core_ctx& c, int target) {
+int hotplug_engine::walk_here(core_ctx& c, int target) {
   const int state = c.state.load(std::memory_order_relaxed);
   const int to = std::min(target, bringup);
   return state <= bringup && state != to ? walk(c, to) : 0;
@@ -162,20 +165,21 @@ int runtime_impl::walk_here(core_ctx& c, int target) {
 
 // ap_part() is where the hotplug thread's part of a move to target ends, or -1 when the
 // move has none left.
-int runtime_impl::ap_part(const core_ctx& c, int target) const {
+int hotplug_engine::ap_part(const core_ctx& c, int target) const {
   const int state = c.state.load(std::memory_order_relaxed);
   const int to = std::max(target, bringup);
   return state >= bringup && state != to ? to : -1;
 }
 
-int runtime_impl::move(core_ctx& c, int target) {
+// step_core() walks one core to target: its PREPARE part here, the rest on its hotplug
+// thread, in one hand-over.
+int hotplug_engine::step_core(core_ctx& c, int target) {
   const bool up = target > c.state.load(std::memory_order_relaxed);
   if (up)
     if (const int ret = walk_here(c, target); ret != 0) return ret;
   if (const int to = ap_part(c, target); to >= 0) {
     ap_walk w{this, &c, to};
-    // linger: a core that went up is up, its thread on its CPU (see own_cpus).
-    if (const int ret = c.thread.run(w, up && own_cpus); ret != 0) return ret;
+    if (const int ret = c.thread.run(w, linger(up)); ret != 0) return ret;
   }
   return up ? 0 : walk_here(c, target);
 }
@@ -185,7 +189,7 @@ int runtime_impl::move(core_ctx& c, int target) {
 // core's STARTING and ONLINE steps at the same time, each on its own hotplug thread; then
 // the PREPARE steps of the cores going down, here. A core that fails walks back alone, as
 // walk_to() does it; the others stay where they got to.
-void runtime_impl::walk_together(std::vector<core_move>& moves, int target) {
+void hotplug_engine::walk_together(std::vector<core_move>& moves, int target) {
   for (core_move& m : moves) m.moving = m.prev != target;
   keep_last_active(moves, target);
   for (core_move& m : moves)
@@ -200,9 +204,8 @@ void runtime_impl::walk_together(std::vector<core_move>& moves, int target) {
   std::vector<core_move*> posted;
   for (core_move& m : moves)
     if (const int to = ap_part(*m.c, target); m.moving && m.result == 0 && to >= 0) {
-      // No linger: no request follows a step at once, and the threads of many cores may
-      // share a CPU (simulated cores), where each lingering one would hold up the others.
-      m.c->thread.post(refs.emplace_back(walks.emplace_back(ap_walk{this, m.c, to})));
+      m.c->thread.post(refs.emplace_back(walks.emplace_back(ap_walk{this, m.c, to})),
+                       linger(target > m.prev));
       posted.push_back(&m);
     }
   for (core_move* m : posted) m->result = m->c->thread.wait();
@@ -215,7 +218,7 @@ void runtime_impl::walk_together(std::vector<core_move>& moves, int target) {
 
 // keep_last_active() refuses the move of the last core that would leave no core active
 // (-EBUSY, and it stays), as walk_to() refuses the last one of cores that go one by one.
-void runtime_impl::keep_last_active(std::vector<core_move>& moves, int target) {
+void hotplug_engine::keep_last_active(std::vector<core_move>& moves, int target) {
   if (target >= AP_SCHED_ACTIVE) return;
   core_move* last = nullptr;
   int leaving = 0;
@@ -234,13 +237,14 @@ void runtime_impl::keep_last_active(std::vector<core_move>& moves, int target) {
 // walk() is the one loop: step from the core's state toward target, invoking each state's
 // startup (up) or teardown (down), skipping states without one, and stop at the first
 // failure. The core's state is always the last state whose startup completed.
-int runtime_impl::walk(core_ctx& c, int target) {
+int hotplug_engine::walk(core_ctx& c, int target) {
   int state = c.state.load(std::memory_order_relaxed);
   const bool up = target > state;
   while (state != target) {
     const int s = up ? state + 1 : state;
-    if (steps[s].has_callback(up)) {
-      const int ret = invoke(c, s, up, nullptr, c.rollback);
+    if ((*_steps)[s].has_callback(up)) {
+      const int ret = invoke(c, s, up ? direction::up : direction::down, nullptr,
+                             c.rollback ? call_mode::rollback : call_mode::forward);
       if (ret != 0) {
         if (!c.rollback) c.failed_state = s;
         return ret;
@@ -255,12 +259,13 @@ int runtime_impl::walk(core_ctx& c, int target) {
 // invoke() runs one state's callback for one core: for a multi-instance state, for `node`
 // only, or for every instance (undoing the ones done if one fails). An armed fail fires
 // here, once, before the callback.
-int runtime_impl::invoke(core_ctx& c, int s, bool up, instance_node* node, bool rollback) {
-  step& sp = steps[s];
-  const bool tracing = trace_on.load(std::memory_order_relaxed);
+int hotplug_engine::invoke(core_ctx& c, int s, direction dir, instance_node* node, call_mode mode) {
+  step& sp = (*_steps)[s];
+  const bool up = dir == direction::up;
+  const bool tracing = _trace_on.load(std::memory_order_relaxed);
   auto event = [&](instance_node* inst, int result, bool injected, std::int64_t start,
                    std::int64_t ns) {
-    trace_event ev = call_event(c.id, s, sp.name, up, rollback);
+    trace_event ev = call_event(c.id, s, sp.name, dir, mode);
     ev.instance = inst;
     ev.result = result;
     ev.injected = injected;

@@ -22,8 +22,9 @@
 namespace hotcore::detail {
 namespace {
 
-// action_name() names a uevent's action for the machine_event probe.
-const char* action_name(cpu_uevent::action a) noexcept {
+// action_name() names a uevent's action for the machine_event probe (unused where probes
+// compile to nothing).
+[[maybe_unused]] const char* action_name(cpu_uevent::action a) noexcept {
   switch (a) {
     case cpu_uevent::action::add: return "add";
     case cpu_uevent::action::remove: return "remove";

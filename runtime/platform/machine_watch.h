@@ -19,7 +19,7 @@
 
 namespace hotcore::detail {
 
-// watch_host is what the machine watch asks of the runtime (platform/machine_follow.cpp
+// watch_host is what the machine watch asks of the runtime (runtime/machine_host.cpp
 // implements it). Each call is made on the watch thread.
 class watch_host {
  public:

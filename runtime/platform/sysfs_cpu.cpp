@@ -140,6 +140,13 @@ int read_cpu_online(unsigned cpu) {
 
 int read_kernel_hotplug_state(unsigned cpu) { return read_int(cpu_file(cpu, "hotplug/state")); }
 
+int read_home_mask(cpu_set_t& mask) {
+  CPU_ZERO(&mask);
+  if (read_thread_allowed(mask) == 0) return 0;
+  if (sched_getaffinity(0, sizeof mask, &mask) != 0) return -errno;
+  return 0;
+}
+
 int read_process_mask(cpu_set_t& mask) {
   CPU_ZERO(&mask);
   if (read_thread_allowed(mask, ::getpid()) == 0) return 0;

@@ -50,6 +50,11 @@ int read_present_cpus(cpu_set_t& mask);
 // negative errno.
 int read_thread_allowed(cpu_set_t& mask, pid_t tid = 0);
 
+// read_home_mask() is the calling thread's mask with the CPUs that are offline now (what
+// a new runtime and load_topology() start from): read_thread_allowed(), or
+// sched_getaffinity() where /proc cannot tell. Returns 0 or a negative errno.
+int read_home_mask(cpu_set_t& mask);
+
 // read_kernel_hotplug_state() is the kernel's cpuN/hotplug/state (e.g. 236 for CPUHP_ONLINE
 // on 6.18), or a negative errno.
 int read_kernel_hotplug_state(unsigned cpu);

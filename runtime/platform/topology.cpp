@@ -195,10 +195,8 @@ topology load_topology_for(const cpu_set_t& mask, worker_policy policy, std::err
 
 topology load_topology(std::error_code& ec, worker_policy policy) {
   cpu_set_t mask;
-  CPU_ZERO(&mask);
-  // The thread's mask with the CPUs that are offline now (sched_getaffinity leaves them out).
-  if (detail::read_thread_allowed(mask) < 0 && sched_getaffinity(0, sizeof mask, &mask) != 0) {
-    ec = std::error_code(errno, std::generic_category());
+  if (const int ret = detail::read_home_mask(mask); ret < 0) {
+    ec = std::error_code(-ret, std::generic_category());
     return topology{};
   }
   return detail::load_topology_for(mask, policy, ec);

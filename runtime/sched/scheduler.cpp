@@ -100,7 +100,8 @@ int scheduler::this_core() const noexcept {
 
 // ---- submitting
 
-int scheduler::submit(task_node* node, bool pinned, unsigned core) noexcept {
+int scheduler::submit(task_node* node, where w, unsigned core) noexcept {
+  const bool pinned = w == on_core;
   worker* target = nullptr;
   if (pinned && (target = find(core)) == nullptr) {
     drop(node);

@@ -187,7 +187,9 @@ class scheduler {
   void kick(unsigned core) noexcept;
 
   // ---- tasks (scheduler.cpp, wait.cpp)
-  int submit(task_node* node, bool pinned, unsigned core) noexcept;
+  // where: any active core (the submitter's own first), or only `core` (submit_on()).
+  enum where { any_core, on_core };
+  int submit(task_node* node, where w, unsigned core) noexcept;
   void spawn(task_node* node);
   void wait(group_state& g) noexcept;
   int shutdown() noexcept;
