@@ -16,6 +16,7 @@
 #include "govern/governor.h"
 #include "platform/physical_cpus.h"
 #include "platform/placement.h"
+#include "quota/quota_totals.h"
 #include "hotcore/runtime.h"
 #include "hotcore/stats.h"
 #include "hotcore/topology.h"
@@ -209,6 +210,8 @@ struct runtime_impl {
   mutable std::mutex topo_mutex;
   topology topo;
   std::unique_ptr<machine_watch> watch;
+  // The quota followers' sums (runtime::stats().quota); a follower shares them.
+  const std::shared_ptr<quota_totals> quota_sums = std::make_shared<quota_totals>();
   // The task scheduler: one worker per core, started and stopped by "workers:online" and
   // opened and closed by "sched:active". Last member: built from core_ids and home_mask;
   // ~runtime_impl() drains it and joins its workers before any member dies.
