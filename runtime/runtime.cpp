@@ -17,7 +17,6 @@
 #include "hotcore/topology.h"
 #include "guard/client.h"
 #include "platform/machine_watch.h"
-#include "platform/quota_totals.h"
 #include "platform/sysfs_cpu.h"
 #include "platform/topology_load.h"
 #include "runtime_impl.h"
@@ -248,7 +247,7 @@ std::unique_ptr<runtime> runtime::create(const runtime_options& options, std::er
 
 runtime::runtime(std::unique_ptr<detail::runtime_impl> impl)
     : _impl(std::move(impl)), _gate(&_impl->engine().gate()) {}
-runtime::~runtime() { detail::forget_quota_totals(*this); }
+runtime::~runtime() = default;
 
 const std::vector<unsigned>& runtime::cores() const noexcept { return _impl->engine().cores(); }
 int runtime::cpu_of(unsigned core) const {
@@ -426,7 +425,7 @@ std::string runtime::states_text() const {
 
 runtime_stats runtime::stats() const {
   runtime_stats out = _impl->stats();
-  out.quota = detail::read_quota_totals(*this);
+  out.quota = detail::read_quota_totals(*_impl->quota_sums());
   return out;
 }
 
@@ -460,5 +459,8 @@ void runtime::adopt_thread() { _impl->adopt_helper(::gettid()); }
 void runtime::release_thread() { _impl->release_helper(::gettid()); }
 
 detail::scheduler& detail::task_access::sched(runtime& rt) noexcept { return rt._impl->sched(); }
+std::shared_ptr<detail::quota_totals> detail::quota_access::totals_of(runtime& rt) noexcept {
+  return rt._impl->quota_sums();
+}
 
 }  // namespace hotcore

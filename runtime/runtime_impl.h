@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // runtime/runtime_impl.h — the runtime as a composition: the hotplug engine, the scheduler,
-// the governor, placement, physical mode and the machine watch, and the
+// the governor, placement, physical mode, the quota sums and the machine watch, and the
 // few decisions that need more than one of them.
 #pragma once
 
@@ -18,6 +18,7 @@
 #include "platform/machine_watch.h"
 #include "platform/physical_cpus.h"
 #include "platform/placement.h"
+#include "quota/quota_totals.h"
 #include "sched/scheduler.h"
 
 namespace hotcore::detail {
@@ -66,6 +67,8 @@ class runtime_impl : non_copyable {
   topology topology_snapshot() const;
   unsigned long kernel_offlines(unsigned core) const;
   runtime_stats stats() const;
+  // quota_sums() is the quota followers' sums (runtime::stats().quota); a follower shares them.
+  const std::shared_ptr<quota_totals>& quota_sums() const noexcept { return _quota_sums; }
 
  private:
   std::vector<builtin_row> builtin_rows();
@@ -91,6 +94,7 @@ class runtime_impl : non_copyable {
   mutable std::mutex _topo_mutex;
   topology _topo;
   std::unique_ptr<machine_watch> _watch;
+  const std::shared_ptr<quota_totals> _quota_sums = std::make_shared<quota_totals>();
   // The task scheduler: one worker per core, started and stopped by "workers:online" and
   // opened and closed by "sched:active". Last member: ~runtime_impl() drains it and joins
   // its workers before any member dies.

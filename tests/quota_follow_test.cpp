@@ -5,7 +5,8 @@
 // a boundary, keeps the last good target on every bad input (missing files, `max` alone,
 // malformed contents, a third field, a quota below the kernel's minimum, the group
 // removed, no permission) with a message naming the file, re-discovers a moved process,
-// and when disabled has no thread and reads nothing. The runtime's real cores move.
+// and when disabled has no thread and reads nothing; runtime::stats().quota sums one
+// runtime's followers. The runtime's real cores move.
 #include <doctest/doctest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -335,6 +336,29 @@ TEST_CASE("Switchable at run time: disabled, the follower has no thread and read
   CHECK(cores_up(*fx.rt) == 2);         // applied before enable() returned
   // At least that check; the new thread's first poll (5 ms later) may have run too.
   CHECK(f->status().checks >= checks + 1);
+}
+
+TEST_CASE("runtime::stats().quota sums the checks and changes of the runtime's own followers "
+          "and of no other runtime's") {
+  fixture fx;
+  auto a = fx.follower(fx.options());
+  auto b = fx.follower(fx.options());
+  fx.tree.set("/kubepods/pod1", "cpu.max", "100000 100000\n");
+  REQUIRE(a->check_now() == 0);
+  REQUIRE(b->check_now() == 0);
+  REQUIRE(b->check_now() == 0);
+  const quota_counters sums = fx.rt->stats().quota;
+  CHECK(sums.checks == 3);
+  CHECK(sums.checks == a->status().checks + b->status().checks);
+  CHECK(sums.changes >= 1);  // each follower's first check sees the limit as new
+  CHECK(sums.changes == a->status().changes + b->status().changes);
+  const auto other = hotcore_test::make_runtime();
+  std::error_code ec;
+  auto c = quota_follower::create(*other, fx.options(), ec);
+  REQUIRE_MESSAGE(c != nullptr, ec.message());
+  REQUIRE(c->check_now() == 0);
+  CHECK(other->stats().quota.checks == 1);
+  CHECK(fx.rt->stats().quota.checks == 3);
 }
 
 TEST_CASE("The follower reports its own CPU use, and enable() from inside a task is "

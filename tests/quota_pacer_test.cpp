@@ -10,7 +10,7 @@
 #include <cstdint>
 #include <vector>
 
-#include "platform/quota_pacer.h"
+#include "quota/quota_pacer.h"
 
 using hotcore::detail::quota_pacer;
 

@@ -29,6 +29,7 @@ namespace detail {
 class runtime_impl;
 class scheduler;
 struct task_access;
+struct quota_access;
 }  // namespace detail
 
 /// callback is a single-instance startup or teardown: it gets the core (the OS CPU number)
@@ -469,6 +470,7 @@ class runtime {
 
  private:
   friend struct detail::task_access;
+  friend struct detail::quota_access;  // a quota follower's sums (runtime/quota/)
   /// submit_node() (any core) and submit_node_on() (that core) take the node in every
   /// case: queued, or dropped on error.
   int submit_node(detail::task_node* node) noexcept;

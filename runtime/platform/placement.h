@@ -55,7 +55,7 @@ class placement {
   // leaving takes the core down: every thread that is not placed gets the new spare mask.
   // May not fail: a thread the kernel cannot move keeps the mask it had.
   void leave(core_thread which, unsigned core) noexcept;
-  // adopt() puts a helper thread (the machine watch, a quota follower) on the spare mask
+  // adopt() puts a helper thread (the machine watch, a program's own thread) on the spare mask
   // and keeps it there; release() forgets it, before the thread exits.
   void adopt(pid_t tid);
   void release(pid_t tid);

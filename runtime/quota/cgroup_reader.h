@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// runtime/platform/cgroup_reader.h — the process's cgroup files kept open: the quota files
-// of the group and every ancestor, and the cpuset file, read with one pread each per check,
-// with inotify watches on them (writes through write(2) wake the follower at once).
+// runtime/quota/cgroup_reader.h — the files that state the process's CPU limit, kept open:
+// the quota files of the group and every ancestor, and the cpuset file, read with one pread
+// each per check, with inotify watches on them (writes through write(2) wake the follower
+// at once).
 #pragma once
 
 #include <string>

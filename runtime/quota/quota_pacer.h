@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// runtime/platform/quota_pacer.h — pacing a fractional CPU limit: the cores above what the
+// runtime/quota/quota_pacer.h — pacing a fractional CPU limit: the cores above what the
 // quota can keep running for a whole period (ceil's extra core) run only while the
 // process's CPU use over the last period leaves room for them, so the process stays under
 // its quota before the kernel's bandwidth control throttles the whole group.

@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// runtime/platform/quota_pacer.cpp — the pacer's window and its two thresholds (see
+// runtime/quota/quota_pacer.cpp — the pacer's window and its two thresholds (see
 // quota_pacer.h).
-#include "platform/quota_pacer.h"
+#include "quota/quota_pacer.h"
 
 #include <algorithm>
 

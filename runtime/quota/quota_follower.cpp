@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// runtime/platform/quota_follower.cpp — the quota follower: one thread that sleeps in
+// runtime/quota/quota_follower.cpp — the quota follower: one thread that sleeps in
 // poll() on inotify (writes to the quota files) and a timer, re-reads the process's
 // cgroup files through open fds, and moves the runtime to the target core count through
 // the governor. Bad input keeps the last good target.
@@ -22,10 +22,10 @@
 
 #include "hotcore/quota.h"
 #include "clock.h"
-#include "platform/cgroup_reader.h"
 #include "platform/file_read.h"
-#include "platform/quota_pacer.h"
-#include "platform/quota_totals.h"
+#include "quota/cgroup_reader.h"
+#include "quota/quota_pacer.h"
+#include "quota/quota_totals.h"
 #include "trace/probes.h"
 
 namespace hotcore {
@@ -83,7 +83,7 @@ bool read_path(const std::string& path, std::string& text, cgroup_error& err) {
 
 struct quota_follower::impl {
   impl(runtime& r, quota_follower_options o)
-      : rt(r), opts(std::move(o)), totals(detail::quota_totals_of(r)) {}
+      : rt(r), opts(std::move(o)), totals(detail::quota_access::totals_of(r)) {}
   ~impl() {
     if (proc_cgroup_fd >= 0) ::close(proc_cgroup_fd);
   }

@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: MIT
-// runtime/platform/cgroup_reader.cpp — reading the process's cgroup files through fds
+// runtime/quota/cgroup_reader.cpp — reading the CPU limit's cgroup files through fds
 // kept open (pread at offset 0 makes cgroupfs regenerate the contents), the tightest quota
 // over the ancestors, and the public one-shot read_cpu_limit()/read_cpuset()/read_cpu_stat().
-#include "platform/cgroup_reader.h"
+#include "quota/cgroup_reader.h"
 
 #include "platform/file_read.h"
 

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// runtime/platform/cgroup_parse.cpp — the contents of cgroup files: cpu.max (v2),
-// cpu.cfs_quota_us/cpu.cfs_period_us (v1), cpu lists, cpu.stat's throttling counters, with the kernel's own bounds, and
-// the error category that names what was wrong with them.
+// runtime/quota/cgroup_parse.cpp — the contents of the files that state a CPU limit:
+// cpu.max (v2), cpu.cfs_quota_us/cpu.cfs_period_us (v1), cpu lists, cpu.stat's throttling
+// counters, with the kernel's own bounds, and the error category that names what was wrong
+// with them.
 #include <algorithm>
 #include <charconv>
 #include <cstdio>

@@ -1,5 +1,5 @@
 // SPDX-License-Identifier: MIT
-// runtime/platform/quota_target.cpp — what a CPU quota is worth in worker cores (ceil,
+// runtime/quota/quota_target.cpp — what a CPU quota is worth in worker cores (ceil,
 // floor or headroom rounding, with hysteresis at the boundaries) and the leave orders the
 // quota follower gives the governor.
 #include <algorithm>
