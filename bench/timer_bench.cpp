@@ -103,6 +103,22 @@ void arm_cancel_local(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * batch);
 }
 
+// busy_loop resubmits itself to its core until *stop: a stream of ~5 us tasks; *left
+// drops to 0 when the stream has ended.
+struct busy_loop {
+  runtime* rt;
+  unsigned core;
+  std::atomic<bool>* stop;
+  std::atomic<int>* left;
+  void operator()() const {
+    const std::int64_t until = timer_service::now_ns() + 5'000;
+    while (timer_service::now_ns() < until) {
+    }
+    if (!stop->load(std::memory_order_relaxed) && rt->submit_on(core, *this) == 0) return;
+    left->fetch_sub(1, std::memory_order_release);
+  }
+};
+
 // lateness() arms one timer at a time from a task on the last core and records how late
 // each fires; with `busy`, the core's worker meanwhile runs short tasks back to back.
 void lateness(benchmark::State& state, bool busy, std::int64_t lo, std::int64_t hi) {
@@ -113,20 +129,6 @@ void lateness(benchmark::State& state, bool busy, std::int64_t lo, std::int64_t 
   std::mt19937 rng(3);
   std::atomic<bool> stop_busy{false};
   std::atomic<int> busy_left{0};
-  // busy_task resubmits itself to the core: a stream of ~5 us tasks.
-  struct busy_loop {
-    runtime* rt;
-    unsigned core;
-    std::atomic<bool>* stop;
-    std::atomic<int>* left;
-    void operator()() const {
-      const std::int64_t until = timer_service::now_ns() + 5'000;
-      while (timer_service::now_ns() < until) {
-      }
-      if (!stop->load(std::memory_order_relaxed) && rt->submit_on(core, *this) == 0) return;
-      left->fetch_sub(1, std::memory_order_release);
-    }
-  };
   if (busy) {
     busy_left.store(1);
     if (p->rt->submit_on(core, busy_loop{p->rt.get(), core, &stop_busy, &busy_left}) != 0)
