@@ -23,8 +23,8 @@
 #include <system_error>
 #include <vector>
 
-#include "hotcore/runtime.h"
 #include "core_tasks.h"
+#include "hotcore/runtime.h"
 #include "hotcore/timers.h"
 
 namespace {
