@@ -19,6 +19,7 @@
 #include <system_error>
 #include <vector>
 
+#include "core_tasks.h"
 #include "hotcore/arena.h"
 #include "hotcore/runtime.h"
 
@@ -26,27 +27,9 @@ namespace {
 
 using hotcore::runtime;
 
-struct pool {
-  std::unique_ptr<runtime> rt;
-  std::unique_ptr<hotcore::arena> arena;
-};
-
 // the_pool() is one runtime with every core online and its arena, made once.
-pool* the_pool(benchmark::State& state) {
-  static pool p;
-  static std::string error;
-  if (!p.rt && error.empty()) {
-    std::error_code ec;
-    p.rt = runtime::create({}, ec);
-    if (p.rt) p.arena = hotcore::arena::create(*p.rt, ec);
-    if (!p.arena) error = "create: " + ec.message();
-  }
-  if (!error.empty()) {
-    state.SkipWithError(error.c_str());
-    return nullptr;
-  }
-  return &p;
-}
+using pool = hotcore::bench::with_subsystem<hotcore::arena>;
+pool* the_pool(benchmark::State& state) { return hotcore::bench::shared_pool<hotcore::arena>(state); }
 
 // The three allocators behind one interface.
 struct use_hotcore {
@@ -68,17 +51,13 @@ struct use_tbbmalloc {
   void free(void* p) const noexcept { scalable_free(p); }
 };
 
-// on_every_core() runs fn(core index) as a task on each core and waits for all of them.
+// on_every_core() runs fn(core index) as a task on each core and waits for all of them;
+// false, after SkipWithError, when a core refused its task.
 template <class F>
-void on_every_core(runtime& rt, F fn) {
-  const auto& cores = rt.cores();
-  std::atomic<std::uint32_t> left{static_cast<std::uint32_t>(cores.size())};
-  for (std::size_t i = 0; i < cores.size(); ++i)
-    (void)rt.submit_on(cores[i], [&, i] {
-      fn(i);
-      if (left.fetch_sub(1, std::memory_order_acq_rel) == 1) left.notify_one();
-    });
-  for (std::uint32_t v; (v = left.load(std::memory_order_acquire)) != 0;) left.wait(v);
+bool on_every_core(benchmark::State& state, runtime& rt, F fn) {
+  if (hotcore::bench::on_cores(rt, rt.cores(), fn) == 0) return true;
+  state.SkipWithError("submit_on refused a task");
+  return false;
 }
 
 std::vector<std::size_t> mixed_sizes() {
@@ -92,17 +71,18 @@ template <class A>
 void same_core(benchmark::State& state, const std::vector<std::size_t>& sizes) {
   pool* p = the_pool(state);
   if (p == nullptr) return;
-  const A alloc{p->arena.get()};
+  const A alloc{p->sub.get()};
   constexpr int rounds = 200;
+  const auto churn = [&](std::size_t) {
+    void* blocks[256];
+    for (int r = 0; r < rounds; ++r) {
+      for (std::size_t i = 0; i < sizes.size(); ++i) blocks[i] = alloc.alloc(sizes[i]);
+      benchmark::DoNotOptimize(blocks);
+      for (std::size_t i = 0; i < sizes.size(); ++i) alloc.free(blocks[i]);
+    }
+  };
   for (auto _ : state)
-    on_every_core(*p->rt, [&](std::size_t) {
-      void* blocks[256];
-      for (int r = 0; r < rounds; ++r) {
-        for (std::size_t i = 0; i < sizes.size(); ++i) blocks[i] = alloc.alloc(sizes[i]);
-        benchmark::DoNotOptimize(blocks);
-        for (std::size_t i = 0; i < sizes.size(); ++i) alloc.free(blocks[i]);
-      }
-    });
+    if (!on_every_core(state, *p->rt, churn)) break;
   state.SetItemsProcessed(state.iterations() * rounds * static_cast<std::int64_t>(sizes.size()) *
                           static_cast<std::int64_t>(p->rt->cores().size()));
 }
@@ -111,17 +91,18 @@ template <class A>
 void cross_core(benchmark::State& state) {
   pool* p = the_pool(state);
   if (p == nullptr) return;
-  const A alloc{p->arena.get()};
+  const A alloc{p->sub.get()};
   constexpr std::size_t count = 16384;
   const std::size_t n = p->rt->cores().size();
   std::vector<std::vector<void*>> made(n, std::vector<void*>(count));
   for (auto _ : state) {
-    on_every_core(*p->rt, [&](std::size_t i) {
-      for (auto& b : made[i]) b = alloc.alloc(64);
-    });
-    on_every_core(*p->rt, [&](std::size_t i) {
-      for (void* b : made[(i + 1) % n]) alloc.free(b);  // the next core's blocks
-    });
+    if (!on_every_core(state, *p->rt, [&](std::size_t i) {
+          for (auto& b : made[i]) b = alloc.alloc(64);
+        }) ||
+        !on_every_core(state, *p->rt, [&](std::size_t i) {
+          for (void* b : made[(i + 1) % n]) alloc.free(b);  // the next core's blocks
+        }))
+      break;
   }
   state.SetItemsProcessed(state.iterations() * static_cast<std::int64_t>(count * n));
 }

@@ -10,9 +10,9 @@
 #include <fcntl.h>
 #include <oneapi/tbb/task_arena.h>
 #include <sys/file.h>
-#include <sched.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdint>
 #include <cstring>
@@ -21,57 +21,43 @@
 #include <system_error>
 #include <vector>
 
-#include "empty_states.h"
+#include "allowed_cpus.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
+#include "noop_states.h"
 #include "sched_pools.h"
-#include "stats.h"
+#include "timed_steps.h"
 
 namespace sched_bench {
 namespace {
 
-using clock_type = std::chrono::steady_clock;
+using hotcore::bench::clock_type;
+using hotcore::bench::ns_since;
+using hotcore::bench::skip_failed;
 constexpr int empty_state_count = 8;
-
-std::int64_t ns_between(clock_type::time_point a, clock_type::time_point b) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(b - a).count();
-}
 
 // set_us() stores the median and p99 of ns samples as counters name_p50_us, name_p99_us.
 void set_us(benchmark::State& state, const std::string& name, std::vector<std::int64_t> ns) {
-  const hotcore::tools::summary s = hotcore::tools::summarize(std::move(ns));
-  state.counters[name + "p50_us"] = static_cast<double>(s.median) / 1e3;
+  const hotcore::bench::percentiles s = hotcore::bench::percentiles_of(std::move(ns));
+  state.counters[name + "p50_us"] = static_cast<double>(s.p50) / 1e3;
   state.counters[name + "p99_us"] = static_cast<double>(s.p99) / 1e3;
-}
-
-// fail() ends the benchmark with the failed operation and its errno.
-void fail(benchmark::State& state, const char* op, int ret) {
-  state.SkipWithError((std::string(op) + ": " + std::strerror(-ret)).c_str());
 }
 
 // down_up() takes core down and up again and returns the time of both, or a negative errno.
 std::int64_t down_up(benchmark::State& state, hotcore::runtime& rt, unsigned core) {
   const auto t0 = clock_type::now();
-  if (const int ret = rt.core_down(core); ret < 0) return fail(state, "core_down", ret), ret;
-  if (const int ret = rt.core_up(core); ret < 0) return fail(state, "core_up", ret), ret;
-  return ns_between(t0, clock_type::now());
+  if (const int ret = rt.core_down(core); ret < 0) return skip_failed(state, "core_down", ret), ret;
+  if (const int ret = rt.core_up(core); ret < 0) return skip_failed(state, "core_up", ret), ret;
+  return ns_since(t0);
 }
 
 // logical: the last of `cores` worker cores down and up, the caller outside the pool.
 void logical(benchmark::State& state) {
   hotcore::runtime* rt = hotcore_rt(state);
   if (!rt) return;
-  hotcore::tools::empty_states extra(*rt);
-  if (const int ret = extra.add("cost:empty", empty_state_count); ret < 0)
-    return fail(state, "setup_state(ONLINE_DYN)", ret);
-  const unsigned core = rt->cores().back();
-  std::vector<std::int64_t> ns;
-  for (auto _ : state) {
-    const std::int64_t t = down_up(state, *rt, core);
-    if (t < 0) return;
-    ns.push_back(t);
-  }
-  set_us(state, "", std::move(ns));
+  const hotcore::bench::noop_states extra(*rt, "cost:empty", empty_state_count);
+  if (extra.error() < 0) return (void)skip_failed(state, "setup_state(ONLINE_DYN)", extra.error());
+  set_us(state, "", hotcore::bench::timed_core_cycles(state, *rt, rt->cores().back()));
 }
 
 // add_remove_instance: add_instance + remove_instance of one node of a multi-instance
@@ -79,25 +65,9 @@ void logical(benchmark::State& state) {
 void add_remove_instance(benchmark::State& state) {
   hotcore::runtime* rt = hotcore_rt(state);
   if (!rt) return;
-  const auto nothing = [](unsigned, hotcore::instance_node*) { return 0; };
-  const int st = rt->setup_state_multi(hotcore::ONLINE_DYN, "cost:multi", nothing, nothing);
-  if (st < 0) return fail(state, "setup_state_multi", st);
-  hotcore::instance_node node;
-  std::vector<std::int64_t> ns;
-  for (auto _ : state) {
-    const auto t0 = clock_type::now();
-    if (const int ret = rt->add_instance(st, &node); ret < 0) {
-      fail(state, "add_instance", ret);
-      break;
-    }
-    if (const int ret = rt->remove_instance(st, &node); ret < 0) {
-      fail(state, "remove_instance", ret);
-      break;
-    }
-    ns.push_back(ns_between(t0, clock_type::now()));
-  }
-  (void)rt->remove_state(st);
-  set_us(state, "", std::move(ns));
+  hotcore::bench::noop_multi_state multi(*rt, "cost:multi");
+  if (multi.error() < 0) return (void)skip_failed(state, "setup_state_multi", multi.error());
+  set_us(state, "", hotcore::bench::timed_instance_cycles(state, *rt, multi.state(), multi.node()));
 }
 
 // cpu1_lock holds /tmp/hotcore-cpu1.lock (every program that takes cpu1 offline takes it
@@ -141,10 +111,8 @@ std::int64_t kernel_part(const std::vector<hotcore::trace_event>& trace) {
 void physical(benchmark::State& state) {
   if (::geteuid() != 0 || ::access("/sys/devices/system/cpu/cpu1/online", W_OK) != 0)
     return state.SkipWithError("skipped: needs root and a writable cpu1/online");
-  cpu_set_t allowed;
-  CPU_ZERO(&allowed);
-  if (::sched_getaffinity(0, sizeof allowed, &allowed) != 0 || !CPU_ISSET(1, &allowed) ||
-      CPU_COUNT(&allowed) < 2)
+  const std::vector<unsigned> allowed = hotcore::bench::allowed_cpus();
+  if (allowed.size() < 2 || std::find(allowed.begin(), allowed.end(), 1u) == allowed.end())
     return state.SkipWithError("skipped: cpu1 and another CPU are not both allowed to this process");
   const cpu1_lock lock;
   if (!lock.held()) return state.SkipWithError("flock /tmp/hotcore-cpu1.lock failed");
@@ -154,9 +122,8 @@ void physical(benchmark::State& state) {
   const auto rt = hotcore::runtime::create(options, ec);
   if (!rt) return state.SkipWithError(("runtime::create(physical): " + ec.message()).c_str());
   if (!rt->core_physical(1)) return state.SkipWithError("skipped: cpu1 is not a physical worker core");
-  hotcore::tools::empty_states extra(*rt);
-  if (const int ret = extra.add("cost:empty", empty_state_count); ret < 0)
-    return fail(state, "setup_state(ONLINE_DYN)", ret);
+  const hotcore::bench::noop_states extra(*rt, "cost:empty", empty_state_count);
+  if (extra.error() < 0) return (void)skip_failed(state, "setup_state(ONLINE_DYN)", extra.error());
   std::vector<std::int64_t> total, kernel, ours;
   (void)rt->take_trace();
   rt->set_trace(true);
@@ -191,7 +158,7 @@ void tbb_arena_cycle(benchmark::State& state) {
     arena.terminate();
     arena.initialize(cores);
     arena.execute([] {});
-    ns.push_back(ns_between(t0, clock_type::now()));
+    ns.push_back(ns_since(t0));
   }
   set_us(state, "", std::move(ns));
 }

@@ -4,26 +4,23 @@
 // (bench/lock_bench.cpp measures cpus_read_lock()).
 #include <benchmark/benchmark.h>
 
-#include <chrono>
 #include <cstdint>
-#include <cstring>
 #include <memory>
-#include <string>
 #include <system_error>
 #include <vector>
 
 #include "allowed_cpus.h"
-#include "empty_states.h"
 #include "hotcore/instance.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
-#include "stats.h"
+#include "noop_states.h"
+#include "timed_steps.h"
 
 namespace {
 
 using hotcore::bench::allowed_cpus;
+using hotcore::bench::skip_failed;
 using hotcore::runtime;
-using clock_type = std::chrono::steady_clock;
 
 // the_runtime() is the process's one runtime, created on first use with every core online;
 // nullptr (and the reason in ec) if create() failed.
@@ -42,22 +39,12 @@ runtime* runtime_or_skip(benchmark::State& state) {
   return rt;
 }
 
-// skip_op() marks the benchmark skipped because op returned the negative errno ret.
-void skip_op(benchmark::State& state, const char* op, int ret) {
-  state.SkipWithError((std::string(op) + ": " + std::strerror(-ret)).c_str());
-}
-
-std::int64_t elapsed_ns(clock_type::time_point since) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - since)
-      .count();
-}
-
 // report() sets items_per_second (one item per iteration) and the median and p99 of the
 // per-iteration samples, in ns; the Time column is the mean ns per iteration.
 void report(benchmark::State& state, std::vector<std::int64_t> samples_ns) {
   state.SetItemsProcessed(state.iterations());
-  const hotcore::tools::summary s = hotcore::tools::summarize(std::move(samples_ns));
-  state.counters["median_ns"] = static_cast<double>(s.median);
+  const hotcore::bench::percentiles s = hotcore::bench::percentiles_of(std::move(samples_ns));
+  state.counters["median_ns"] = static_cast<double>(s.p50);
   state.counters["p99_ns"] = static_cast<double>(s.p99);
 }
 
@@ -67,25 +54,9 @@ void BM_cycle(benchmark::State& state) {
   runtime* rt = runtime_or_skip(state);
   if (!rt) return;
   const unsigned core = rt->cores().back();
-  hotcore::tools::empty_states extra(*rt);
-  if (const int ret = extra.add("bench:empty", static_cast<int>(state.range(0))); ret < 0)
-    return skip_op(state, "setup_state(ONLINE_DYN)", ret);
-
-  std::vector<std::int64_t> samples;
-  samples.reserve(static_cast<std::size_t>(state.max_iterations));
-  for (auto _ : state) {
-    const auto t0 = clock_type::now();
-    if (const int ret = rt->core_down(core); ret < 0) {
-      skip_op(state, "core_down", ret);
-      break;
-    }
-    if (const int ret = rt->core_up(core); ret < 0) {
-      skip_op(state, "core_up", ret);
-      break;
-    }
-    samples.push_back(elapsed_ns(t0));
-  }
-  report(state, std::move(samples));
+  const hotcore::bench::noop_states extra(*rt, "bench:empty", static_cast<int>(state.range(0)));
+  if (extra.error() < 0) return (void)skip_failed(state, "setup_state(ONLINE_DYN)", extra.error());
+  report(state, hotcore::bench::timed_core_cycles(state, *rt, core));
 }
 // The ONLINE dynamic range holds 40 states (ONLINE_DYN_END - ONLINE_DYN), so the sweep
 // stops there rather than at 64.
@@ -118,27 +89,10 @@ void BM_add_remove_instance(benchmark::State& state) {
     state.SkipWithError(("runtime::create: " + ec.message()).c_str());
     return;
   }
-  const auto nothing = [](unsigned, hotcore::instance_node*) { return 0; };
-  const int st = rt->setup_state_multi(hotcore::ONLINE_DYN, "bench:multi", nothing, nothing);
-  if (st < 0) return skip_op(state, "setup_state_multi", st);
-
-  hotcore::instance_node node;
-  std::vector<std::int64_t> samples;
-  samples.reserve(static_cast<std::size_t>(state.max_iterations));
-  for (auto _ : state) {
-    const auto t0 = clock_type::now();
-    if (const int ret = rt->add_instance(st, &node); ret < 0) {
-      skip_op(state, "add_instance", ret);
-      break;
-    }
-    if (const int ret = rt->remove_instance(st, &node); ret < 0) {
-      skip_op(state, "remove_instance", ret);
-      break;
-    }
-    samples.push_back(elapsed_ns(t0));
-  }
-  if (node.attached_state >= 0) (void)rt->remove_instance(st, &node);
-  (void)rt->remove_multi_state(st);
+  hotcore::bench::noop_multi_state multi(*rt, "bench:multi");
+  if (multi.error() < 0) return (void)skip_failed(state, "setup_state_multi", multi.error());
+  std::vector<std::int64_t> samples =
+      hotcore::bench::timed_instance_cycles(state, *rt, multi.state(), multi.node());
   state.counters["cores"] = static_cast<double>(rt->online_cores().size());
   report(state, std::move(samples));
 }

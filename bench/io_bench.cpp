@@ -7,7 +7,6 @@
 #include <sys/eventfd.h>
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <memory>
@@ -17,12 +16,11 @@
 
 #include "hotcore/io_context.h"
 #include "hotcore/runtime.h"
-#include "stats.h"
+#include "timed_steps.h"
 
 namespace {
 
 using hotcore::runtime;
-using clock_type = std::chrono::steady_clock;
 
 // io is the process's one runtime with the io_uring state installed.
 struct io {
@@ -41,24 +39,23 @@ io* io_or_skip(benchmark::State& bs) {
   return &the_io;
 }
 
-std::int64_t elapsed_ns(clock_type::time_point since) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - since).count();
-}
-
 // report() sets the median and p99 of the per-iteration samples, in ns.
 void report(benchmark::State& bs, std::vector<std::int64_t> samples_ns) {
-  const hotcore::tools::summary s = hotcore::tools::summarize(std::move(samples_ns));
-  bs.counters["median_ns"] = static_cast<double>(s.median);
+  const hotcore::bench::percentiles s = hotcore::bench::percentiles_of(std::move(samples_ns));
+  bs.counters["median_ns"] = static_cast<double>(s.p50);
   bs.counters["p99_ns"] = static_cast<double>(s.p99);
 }
 
 // report_state_cost() adds the median cost of the io/uring:online callbacks in the trace,
 // per direction ("up_ns" ring made, "down_ns" ring cancelled, drained and closed).
 void report_state_cost(benchmark::State& bs, runtime& rt, int state) {
-  for (const auto& row : hotcore::tools::cost_table(rt.take_trace()))
-    if (row.state == state)
-      bs.counters[row.dir == hotcore::direction::up ? "up_ns" : "down_ns"] =
-          static_cast<double>(row.ns.median);
+  std::vector<std::int64_t> up, down;
+  for (const hotcore::trace_event& ev : rt.take_trace())
+    if (ev.state == state && !ev.injected)
+      (ev.dir == hotcore::direction::up ? up : down).push_back(ev.nanoseconds);
+  if (!up.empty()) bs.counters["up_ns"] = static_cast<double>(hotcore::bench::percentiles_of(up).p50);
+  if (!down.empty())
+    bs.counters["down_ns"] = static_cast<double>(hotcore::bench::percentiles_of(down).p50);
 }
 
 // traced_pass() repeats fn `count` times with the trace on, after the timed loop (so that
@@ -108,12 +105,7 @@ void BM_context_add_remove(benchmark::State& bs) {
     if (!ctx) bs.SkipWithError(("io_context::create: " + ec.message()).c_str());
     return ctx != nullptr;
   };
-  std::vector<std::int64_t> samples;
-  for (auto _ : bs) {
-    const auto t0 = clock_type::now();
-    if (!add_remove()) break;
-    samples.push_back(elapsed_ns(t0));
-  }
+  std::vector<std::int64_t> samples = hotcore::bench::timed_calls(bs, add_remove);
   traced_pass(bs, *s->rt, s->state->state(), 100, add_remove);
   bs.counters["cores"] = static_cast<double>(s->rt->online_cores().size());
   report(bs, std::move(samples));
@@ -141,12 +133,7 @@ void BM_core_cycle(benchmark::State& bs) {
     bs.SkipWithError("core_down/core_up failed");
     return false;
   };
-  std::vector<std::int64_t> samples;
-  for (auto _ : bs) {
-    const auto t0 = clock_type::now();
-    if (!cycle()) break;
-    samples.push_back(elapsed_ns(t0));
-  }
+  std::vector<std::int64_t> samples = hotcore::bench::timed_calls(bs, cycle);
   traced_pass(bs, *s->rt, s->state->state(), 200, cycle);
   report(bs, std::move(samples));
 }

@@ -15,6 +15,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cinttypes>
+#include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
@@ -22,9 +24,9 @@
 #include <deque>
 #include <random>
 #include <string>
+#include <string_view>
 #include <vector>
 
-#include "json_writer.h"
 #include "latency_histogram.h"
 #include "loadgen_options.h"
 
@@ -323,52 +325,53 @@ int generator::run() {
   return 0;
 }
 
-void generator::report(std::FILE* out) const {
-  hotcore::tools::json_writer j(out);
-  j.begin_object();
-  j.field("host", _o.host);
-  j.field("port", _o.port);
-  j.field("path", _o.path);
-  j.field("arrival", _o.poisson ? "poisson" : "constant");
-  j.field("rate", _o.rate);
-  j.field("connections", _o.connections);
-  j.field("warmup_s", _o.warmup_s);
-  j.field("duration_s", _o.duration_s);
-  j.field("sent", _n.sent);
-  j.field("completed", _n.completed);
-  j.field("errors", _n.errors());
-  j.key("error_kinds");
-  j.begin_object();
-  j.field("reset", _n.reset);
-  j.field("status", _n.status);
-  j.field("timeout", _n.timeout);
-  j.end_object();
-  j.field("connect_errors", _n.connect);
-  j.field("warmup_completed", _n.warmup_completed);
-  j.field("max_queue", static_cast<unsigned long long>(_n.max_queue));
-  j.field("throughput_rps", static_cast<double>(_n.completed) / _o.duration_s);
-  j.key("latency_us");
-  j.begin_object();
-  j.field("p50", _all.percentile(0.50));
-  j.field("p90", _all.percentile(0.90));
-  j.field("p99", _all.percentile(0.99));
-  j.field("p999", _all.percentile(0.999));
-  j.field("max", _all.max());
-  j.field("mean", _all.mean());
-  j.end_object();
-  j.key("per_second");  // by due time: second i of the measured interval
-  j.begin_array();
-  for (std::size_t i = 0; i < _per_second.size(); ++i) {
-    if (static_cast<double>(i) >= _o.duration_s) break;
-    j.begin_object();
-    j.field("t", static_cast<unsigned long long>(i));
-    j.field("count", _per_second[i].total());
-    j.field("p99_us", _per_second[i].percentile(0.99));
-    j.field("max_us", _per_second[i].max());
-    j.end_object();
+// quoted() is s as a JSON string.
+std::string quoted(std::string_view s) {
+  std::string q = "\"";
+  for (const char ch : s) {
+    char esc[8];
+    if (ch == '"' || ch == '\\' || static_cast<unsigned char>(ch) < 0x20)
+      q.append(esc, static_cast<std::size_t>(std::snprintf(esc, sizeof esc, "\\u%04x", ch)));
+    else
+      q += ch;
   }
-  j.end_array();
-  j.end_object();
+  return q + '"';
+}
+
+// number() is d as a JSON number (null where JSON has none: NaN, infinity).
+std::string number(double d) {
+  char buf[32];
+  if (!std::isfinite(d)) return "null";
+  return {buf, static_cast<std::size_t>(std::snprintf(buf, sizeof buf, "%.17g", d))};
+}
+
+// report() writes the run as one JSON object on one line (bench/latency_driver.py reads it).
+void generator::report(std::FILE* out) const {
+  std::fprintf(out,
+               "{\"host\":%s,\"port\":%ld,\"path\":%s,\"arrival\":\"%s\",\"rate\":%s,"
+               "\"connections\":%ld,\"warmup_s\":%s,\"duration_s\":%s,",
+               quoted(_o.host).c_str(), _o.port, quoted(_o.path).c_str(),
+               _o.poisson ? "poisson" : "constant", number(_o.rate).c_str(), _o.connections,
+               number(_o.warmup_s).c_str(), number(_o.duration_s).c_str());
+  std::fprintf(out,
+               "\"sent\":%ld,\"completed\":%ld,\"errors\":%ld,\"error_kinds\":{\"reset\":%ld,"
+               "\"status\":%ld,\"timeout\":%ld},\"connect_errors\":%ld,\"warmup_completed\":%ld,"
+               "\"max_queue\":%zu,\"throughput_rps\":%s,",
+               _n.sent, _n.completed, _n.errors(), _n.reset, _n.status, _n.timeout, _n.connect,
+               _n.warmup_completed, _n.max_queue,
+               number(static_cast<double>(_n.completed) / _o.duration_s).c_str());
+  std::fprintf(out,
+               "\"latency_us\":{\"p50\":%" PRIu64 ",\"p90\":%" PRIu64 ",\"p99\":%" PRIu64
+               ",\"p999\":%" PRIu64 ",\"max\":%" PRIu64 ",\"mean\":%s},\"per_second\":[",
+               _all.percentile(0.50), _all.percentile(0.90), _all.percentile(0.99),
+               _all.percentile(0.999), _all.max(), number(_all.mean()).c_str());
+  // by due time: second i of the measured interval
+  for (std::size_t i = 0; i < _per_second.size() && static_cast<double>(i) < _o.duration_s; ++i)
+    std::fprintf(out,
+                 "%s{\"t\":%zu,\"count\":%" PRIu64 ",\"p99_us\":%" PRIu64 ",\"max_us\":%" PRIu64 "}",
+                 i == 0 ? "" : ",", i, _per_second[i].total(), _per_second[i].percentile(0.99),
+                 _per_second[i].max());
+  std::fputs("]}\n", out);
 }
 
 }  // namespace

@@ -1,8 +1,7 @@
 // SPDX-License-Identifier: MIT
 // bench/lock_bench.cpp — what the read side of the hotplug lock costs with 1, 2, ... N
 // reader threads, each pinned to its own CPU: cpus_read_lock()+cpus_read_unlock() through
-// the public API, read_lock()+read_unlock() of the lock itself, and two empty function
-// calls as the floor to compare them with.
+// the public API, and two empty function calls as the floor to compare them with.
 #include <benchmark/benchmark.h>
 #include <sched.h>
 #include <time.h>
@@ -15,7 +14,6 @@
 
 #include "allowed_cpus.h"
 #include "hotcore/runtime.h"
-#include "hotplug/hotplug_lock.h"
 
 namespace {
 
@@ -115,14 +113,6 @@ void BM_cpus_read_lock(benchmark::State& state) {
   measure(state, [rt] { rt->cpus_read_lock(); }, [rt] { rt->cpus_read_unlock(); });
 }
 BENCHMARK(BM_cpus_read_lock)->DenseThreadRange(1, max_threads())->UseRealTime();
-
-// BM_read_lock: one inner step is read_lock() + read_unlock() of a hotplug_lock of its own,
-// the lock without the runtime around it; an iteration is `steps` of them.
-void BM_read_lock(benchmark::State& state) {
-  static hotcore::detail::hotplug_lock lock;
-  measure(state, [] { lock.read_lock(); }, [] { lock.read_unlock(); });
-}
-BENCHMARK(BM_read_lock)->DenseThreadRange(1, max_threads())->UseRealTime();
 
 // store_one() is the least a lock or unlock can be: an out-of-line call that stores to the
 // caller's own memory.

@@ -23,26 +23,24 @@
 #include <system_error>
 #include <vector>
 
-#include "empty_states.h"
 #include "hotcore/instance.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
 #include "hotcore/task_group.h"
-#include "stats.h"
+#include "noop_states.h"
+#include "timed_steps.h"
 
 namespace {
 
 using hotcore::runtime;
-using clock_type = std::chrono::steady_clock;
+using hotcore::bench::clock_type;
+using hotcore::bench::ns_since;
+using hotcore::bench::skip_failed;
 
 constexpr int min_cores = 2;
 constexpr int max_cores = 256;
 constexpr unsigned quota_floor = 16;  // the quota step's low core count (N/2 below 32)
 constexpr int empty_state_count = 8;  // the walk's empty ONLINE states, as hotcore cycle
-
-std::int64_t ns_since(clock_type::time_point t0) {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(clock_type::now() - t0).count();
-}
 
 // simulated_rt() is a runtime of state.range(0) simulated cores, all online, with
 // runtime_options::parallel_calls or without. One lives at a time: a new count destroys
@@ -63,11 +61,6 @@ runtime* simulated_rt(benchmark::State& state, bool parallel = false) {
   return rt.get();
 }
 
-// failed() ends the benchmark with the operation that failed and its errno; false.
-bool failed(benchmark::State& state, const char* op, int ret) {
-  state.SkipWithError((std::string(op) + ": " + std::strerror(-ret)).c_str());
-  return false;
-}
 
 // report() sets p50_ns and p99_ns of one operation, `name` (per_core_ns or per_op_ns) as
 // the median divided by `per`, and vs_2_cores against the figure of the same benchmark
@@ -76,9 +69,9 @@ void report(benchmark::State& state, const char* family, std::vector<std::int64_
             const char* name, double per) {
   static std::map<std::string, double> at_two;  // family -> its figure at 2 cores
   if (ns.empty()) return;
-  const hotcore::tools::summary s = hotcore::tools::summarize(std::move(ns));
-  const double flat = static_cast<double>(s.median) / per;
-  state.counters["p50_ns"] = static_cast<double>(s.median);
+  const hotcore::bench::percentiles s = hotcore::bench::percentiles_of(std::move(ns));
+  const double flat = static_cast<double>(s.p50) / per;
+  state.counters["p50_ns"] = static_cast<double>(s.p50);
   state.counters["p99_ns"] = static_cast<double>(s.p99);
   state.counters[name] = flat;
   state.counters["cores"] = static_cast<double>(state.range(0));
@@ -122,17 +115,10 @@ void split(benchmark::State& state, runtime& rt, double per, Op op) {
 void walk(benchmark::State& state) {
   runtime* rt = simulated_rt(state);
   if (!rt) return;
-  hotcore::tools::empty_states extra(*rt);
-  if (const int ret = extra.add("scale:empty", empty_state_count); ret < 0)
-    return (void)failed(state, "setup_state(ONLINE_DYN)", ret);
+  const hotcore::bench::noop_states extra(*rt, "scale:empty", empty_state_count);
+  if (extra.error() < 0) return (void)skip_failed(state, "setup_state(ONLINE_DYN)", extra.error());
   const unsigned core = rt->cores().back();
-  std::vector<std::int64_t> ns;
-  for (auto _ : state) {
-    const auto t0 = clock_type::now();
-    if (const int ret = rt->core_down(core); ret < 0) return (void)failed(state, "core_down", ret);
-    if (const int ret = rt->core_up(core); ret < 0) return (void)failed(state, "core_up", ret);
-    ns.push_back(ns_since(t0));
-  }
+  std::vector<std::int64_t> ns = hotcore::bench::timed_core_cycles(state, *rt, core);
   split(state, *rt, 1, [&] { return rt->core_down(core) == 0 && rt->core_up(core) == 0; });
   report(state, "walk", std::move(ns), "per_op_ns", 1);
 }
@@ -143,29 +129,15 @@ void walk(benchmark::State& state) {
 void add_remove_instance(benchmark::State& state, const char* family, bool parallel) {
   runtime* rt = simulated_rt(state, parallel);
   if (!rt) return;
-  const auto nothing = [](unsigned, hotcore::instance_node*) { return 0; };
-  const int st = rt->setup_state_multi(hotcore::ONLINE_DYN, "scale:multi", nothing, nothing);
-  if (st < 0) return (void)failed(state, "setup_state_multi", st);
-  hotcore::instance_node node;
-  std::vector<std::int64_t> ns;
-  for (auto _ : state) {
-    const auto t0 = clock_type::now();
-    if (const int ret = rt->add_instance(st, &node); ret < 0) {
-      failed(state, "add_instance", ret);
-      break;
-    }
-    if (const int ret = rt->remove_instance(st, &node); ret < 0) {
-      failed(state, "remove_instance", ret);
-      break;
-    }
-    ns.push_back(ns_since(t0));
-  }
+  hotcore::bench::noop_multi_state multi(*rt, "scale:multi");
+  if (multi.error() < 0) return (void)skip_failed(state, "setup_state_multi", multi.error());
+  const int st = multi.state();
+  hotcore::instance_node& node = multi.node();
+  std::vector<std::int64_t> ns = hotcore::bench::timed_instance_cycles(state, *rt, st, node);
   if (node.attached_state < 0)
     split(state, *rt, static_cast<double>(state.range(0)), [&] {
       return rt->add_instance(st, &node) == 0 && rt->remove_instance(st, &node) == 0;
     });
-  if (node.attached_state >= 0) (void)rt->remove_instance(st, &node);
-  (void)rt->remove_multi_state(st);
   report(state, family, std::move(ns), "per_core_ns",
          static_cast<double>(state.range(0)));
 }
@@ -180,12 +152,12 @@ void quota_step(benchmark::State& state, const char* family, bool parallel) {
   std::vector<std::int64_t> ns;
   for (auto _ : state) {
     const auto t0 = clock_type::now();
-    if (const int ret = rt->set_core_limit(m); ret < 0) return (void)failed(state, "set_core_limit(M)", ret);
-    if (const int ret = rt->set_core_limit(0); ret < 0) return (void)failed(state, "set_core_limit(0)", ret);
+    if (const int ret = rt->set_core_limit(m); ret < 0) return (void)skip_failed(state, "set_core_limit(M)", ret);
+    if (const int ret = rt->set_core_limit(0); ret < 0) return (void)skip_failed(state, "set_core_limit(0)", ret);
     ns.push_back(ns_since(t0));
   }
   split(state, *rt, n - m, [&] { return rt->set_core_limit(m) == 0 && rt->set_core_limit(0) == 0; });
-  if (rt->online_cores().size() != n) return (void)failed(state, "cores back up", -EIO);
+  if (rt->online_cores().size() != n) return (void)skip_failed(state, "cores back up", -EIO);
   state.counters["moved"] = n - m;
   report(state, family, std::move(ns), "per_core_ns", n - m);
 }
@@ -226,7 +198,7 @@ void submit(benchmark::State& state) {
             if (ran.fetch_add(1, std::memory_order_acq_rel) + 1 == tasks) ran.notify_one();
           });
           ret < 0)
-        return (void)failed(state, "submit", ret);
+        return (void)skip_failed(state, "submit", ret);
     for (unsigned seen = ran.load(std::memory_order_acquire); seen != tasks;
          seen = ran.load(std::memory_order_acquire))
       ran.wait(seen, std::memory_order_acquire);
@@ -272,7 +244,7 @@ void steal(benchmark::State& state) {
           roots_done.notify_one();
         });
         ret < 0)
-      return (void)failed(state, "submit_on", ret);
+      return (void)skip_failed(state, "submit_on", ret);
     roots_done.wait(before, std::memory_order_acquire);
     ns.push_back(ns_since(t0));
   }

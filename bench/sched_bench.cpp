@@ -257,18 +257,12 @@ void churn_common(benchmark::State& state, bool churn) {
 void churn_hc(benchmark::State& state) { churn_common(state, true); }
 void churn_off_hc(benchmark::State& state) { churn_common(state, false); }
 
-BENCHMARK(fib_hc)->Name("fib/hotcore")->Apply(core_sweep);
-BENCHMARK(fib_tb)->Name("fib/tbb")->Apply(core_sweep);
-BENCHMARK(fib_external_hc)->Name("fib_external/hotcore")->Apply(core_sweep);
-BENCHMARK(fib_external_tb)->Name("fib_external/tbb")->Apply(core_sweep);
-BENCHMARK(fib_fine_hc)->Name("fib_fine/hotcore")->Apply(core_sweep);
-BENCHMARK(fib_fine_tb)->Name("fib_fine/tbb")->Apply(core_sweep);
-BENCHMARK(parallel_for_hc)->Name("parallel_for/hotcore")->Apply(core_sweep);
-BENCHMARK(parallel_for_tb)->Name("parallel_for/tbb")->Apply(core_sweep);
-BENCHMARK(spawn_hc)->Name("spawn/hotcore")->Apply(core_sweep);
-BENCHMARK(spawn_tb)->Name("spawn/tbb")->Apply(core_sweep);
-BENCHMARK(submit_external_hc)->Name("submit_external/hotcore")->Apply(core_sweep);
-BENCHMARK(submit_external_tb)->Name("submit_external/tbb")->Apply(core_sweep);
+HOTCORE_VS_TBB(fib);
+HOTCORE_VS_TBB(fib_external);
+HOTCORE_VS_TBB(fib_fine);
+HOTCORE_VS_TBB(parallel_for);
+HOTCORE_VS_TBB(spawn);
+HOTCORE_VS_TBB(submit_external);
 BENCHMARK(wake_latency_hc)->Name("wake_latency/hotcore")->Apply(core_sweep)->Iterations(300);
 BENCHMARK(wake_latency_tb)->Name("wake_latency/tbb")->Apply(core_sweep)->Iterations(300);
 BENCHMARK(churn_hc)->Name("churn/hotcore")->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);

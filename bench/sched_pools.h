@@ -7,7 +7,6 @@
 
 #include <benchmark/benchmark.h>
 #include <oneapi/tbb/task_arena.h>
-#include <sched.h>
 
 #include <atomic>
 #include <cstdint>
@@ -17,6 +16,7 @@
 #include <thread>
 #include <vector>
 
+#include "allowed_cpus.h"
 #include "hotcore/runtime.h"
 
 namespace sched_bench {
@@ -25,12 +25,17 @@ namespace sched_bench {
 // an affinity mask (taskset, a cpuset) allows fewer. The sweep stops there, since neither
 // pool can use more.
 inline int usable_cpus() {
-  cpu_set_t set;
   const int hw = static_cast<int>(std::thread::hardware_concurrency());
-  if (sched_getaffinity(0, sizeof set, &set) != 0) return hw > 0 ? hw : 1;
-  const int allowed = CPU_COUNT(&set);
+  const int allowed = static_cast<int>(hotcore::bench::allowed_cpus().size());
+  if (allowed == 0) return hw > 0 ? hw : 1;
   return hw > 0 && hw < allowed ? hw : allowed;
 }
+
+// HOTCORE_VS_TBB(workload) registers workload_hc as "workload/hotcore" and workload_tb as
+// "workload/tbb", both over core_sweep(): the pair one run compares.
+#define HOTCORE_VS_TBB(workload)                                               \
+  BENCHMARK(workload##_hc)->Name(#workload "/hotcore")->Apply(core_sweep);   \
+  BENCHMARK(workload##_tb)->Name(#workload "/tbb")->Apply(core_sweep)
 
 // core_sweep() gives a benchmark the core counts 1, 2, 4, ... and the CPU count itself
 // (also when it is not a power of two), named cores:N, timed in real time.

@@ -189,12 +189,9 @@ void skynet_tb(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * sky_tasks);
 }
 
-BENCHMARK(fork_join_hc)->Name("fork_join/hotcore")->Apply(core_sweep);
-BENCHMARK(fork_join_tb)->Name("fork_join/tbb")->Apply(core_sweep);
-BENCHMARK(nqueens_hc)->Name("nqueens/hotcore")->Apply(core_sweep);
-BENCHMARK(nqueens_tb)->Name("nqueens/tbb")->Apply(core_sweep);
-BENCHMARK(skynet_hc)->Name("skynet/hotcore")->Apply(core_sweep);
-BENCHMARK(skynet_tb)->Name("skynet/tbb")->Apply(core_sweep);
+HOTCORE_VS_TBB(fork_join);
+HOTCORE_VS_TBB(nqueens);
+HOTCORE_VS_TBB(skynet);
 
 }  // namespace
 }  // namespace sched_bench

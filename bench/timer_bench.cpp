@@ -23,6 +23,7 @@
 #include <system_error>
 #include <vector>
 
+#include "core_tasks.h"
 #include "hotcore/runtime.h"
 #include "hotcore/timers.h"
 
@@ -30,38 +31,18 @@ namespace {
 
 using hotcore::runtime;
 using hotcore::timer_service;
+using hotcore::bench::on_core;
 
-struct pool {
-  std::unique_ptr<runtime> rt;
-  std::unique_ptr<timer_service> timers;
-};
+using pool = hotcore::bench::with_subsystem<timer_service>;
+pool* the_pool(benchmark::State& state) { return hotcore::bench::shared_pool<timer_service>(state); }
 
-pool* the_pool(benchmark::State& state) {
-  static pool p;
-  static std::string error;
-  if (!p.rt && error.empty()) {
-    std::error_code ec;
-    p.rt = runtime::create({}, ec);
-    if (p.rt) p.timers = timer_service::create(*p.rt, ec);
-    if (!p.timers) error = "create: " + ec.message();
-  }
-  if (!error.empty()) {
-    state.SkipWithError(error.c_str());
-    return nullptr;
-  }
-  return &p;
-}
-
-// run_task() runs fn as a task on `core` and waits for it.
+// ran_on() runs fn as a task on `core` and waits; false, after SkipWithError, when the
+// core refused the task.
 template <class F>
-void run_task(runtime& rt, unsigned core, F fn) {
-  std::atomic<std::uint32_t> done{0};
-  (void)rt.submit_on(core, [&] {
-    fn();
-    done.store(1, std::memory_order_release);
-    done.notify_one();
-  });
-  done.wait(0, std::memory_order_acquire);
+bool ran_on(benchmark::State& state, runtime& rt, unsigned core, F fn) {
+  if (on_core(rt, core, fn) == 0) return true;
+  state.SkipWithError("submit_on refused the task");
+  return false;
 }
 
 void wait_for(const std::atomic<std::uint32_t>& count, std::uint32_t n) {
@@ -70,6 +51,15 @@ void wait_for(const std::atomic<std::uint32_t>& count, std::uint32_t n) {
 
 constexpr std::uint32_t batch = 1000;
 
+// arm_batch() arms `batch` timers due at once; the last to fire wakes `fired`'s waiter.
+void arm_batch(timer_service& timers, std::atomic<std::uint32_t>& fired) {
+  const std::int64_t now = timer_service::now_ns();
+  for (std::uint32_t i = 0; i < batch; ++i)
+    (void)timers.arm_at(now, [&] {
+      if (fired.fetch_add(1, std::memory_order_acq_rel) + 1 == batch) fired.notify_one();
+    });
+}
+
 void arm_fire_local(benchmark::State& state) {
   pool* p = the_pool(state);
   if (p == nullptr) return;
@@ -77,13 +67,7 @@ void arm_fire_local(benchmark::State& state) {
   std::atomic<std::uint32_t> fired{0};
   for (auto _ : state) {
     fired.store(0);
-    run_task(*p->rt, core, [&] {
-      const std::int64_t now = timer_service::now_ns();
-      for (std::uint32_t i = 0; i < batch; ++i)
-        (void)p->timers->arm_at(now, [&] {
-          if (fired.fetch_add(1, std::memory_order_acq_rel) + 1 == batch) fired.notify_one();
-        });
-    });
+    if (!ran_on(state, *p->rt, core, [&] { arm_batch(*p->sub, fired); })) break;
     wait_for(fired, batch);
   }
   state.SetItemsProcessed(state.iterations() * batch);
@@ -95,11 +79,7 @@ void arm_fire_remote(benchmark::State& state) {
   std::atomic<std::uint32_t> fired{0};
   for (auto _ : state) {
     fired.store(0);
-    const std::int64_t now = timer_service::now_ns();
-    for (std::uint32_t i = 0; i < batch; ++i)
-      (void)p->timers->arm_at(now, [&] {
-        if (fired.fetch_add(1, std::memory_order_acq_rel) + 1 == batch) fired.notify_one();
-      });
+    arm_batch(*p->sub, fired);
     wait_for(fired, batch);
   }
   state.SetItemsProcessed(state.iterations() * batch);
@@ -111,16 +91,33 @@ void arm_cancel_local(benchmark::State& state) {
   const unsigned core = p->rt->cores().back();
   std::uint64_t not_cancelled = 0;
   for (auto _ : state)
-    run_task(*p->rt, core, [&] {
-      const std::int64_t at = timer_service::now_ns() + 10'000'000;
-      for (std::uint32_t i = 0; i < batch; ++i) {
-        auto h = p->timers->arm_at(at, [] {});
-        not_cancelled += p->timers->cancel(h) ? 0 : 1;
-      }
-    });
+    if (!ran_on(state, *p->rt, core, [&] {
+          const std::int64_t at = timer_service::now_ns() + 10'000'000;
+          for (std::uint32_t i = 0; i < batch; ++i) {
+            auto h = p->sub->arm_at(at, [] {});
+            not_cancelled += p->sub->cancel(h) ? 0 : 1;
+          }
+        }))
+      break;
   if (not_cancelled != 0) state.SkipWithError("a timer could not be cancelled");
   state.SetItemsProcessed(state.iterations() * batch);
 }
+
+// busy_loop resubmits itself to its core until *stop: a stream of ~5 us tasks; *left
+// drops to 0 when the stream has ended.
+struct busy_loop {
+  runtime* rt;
+  unsigned core;
+  std::atomic<bool>* stop;
+  std::atomic<int>* left;
+  void operator()() const {
+    const std::int64_t until = timer_service::now_ns() + 5'000;
+    while (timer_service::now_ns() < until) {
+    }
+    if (!stop->load(std::memory_order_relaxed) && rt->submit_on(core, *this) == 0) return;
+    left->fetch_sub(1, std::memory_order_release);
+  }
+};
 
 // lateness() arms one timer at a time from a task on the last core and records how late
 // each fires; with `busy`, the core's worker meanwhile runs short tasks back to back.
@@ -132,20 +129,6 @@ void lateness(benchmark::State& state, bool busy, std::int64_t lo, std::int64_t 
   std::mt19937 rng(3);
   std::atomic<bool> stop_busy{false};
   std::atomic<int> busy_left{0};
-  // busy_task resubmits itself to the core: a stream of ~5 us tasks.
-  struct busy_loop {
-    runtime* rt;
-    unsigned core;
-    std::atomic<bool>* stop;
-    std::atomic<int>* left;
-    void operator()() const {
-      const std::int64_t until = timer_service::now_ns() + 5'000;
-      while (timer_service::now_ns() < until) {
-      }
-      if (!stop->load(std::memory_order_relaxed) && rt->submit_on(core, *this) == 0) return;
-      left->fetch_sub(1, std::memory_order_release);
-    }
-  };
   if (busy) {
     busy_left.store(1);
     if (p->rt->submit_on(core, busy_loop{p->rt.get(), core, &stop_busy, &busy_left}) != 0)
@@ -155,14 +138,15 @@ void lateness(benchmark::State& state, bool busy, std::int64_t lo, std::int64_t 
     std::atomic<std::uint32_t> fired{0};
     std::int64_t at = 0;
     const std::int64_t delay = std::uniform_int_distribution<std::int64_t>(lo, hi)(rng);
-    run_task(*p->rt, core, [&] {
-      at = timer_service::now_ns() + delay;
-      (void)p->timers->arm_at(at, [&] {
-        late.push_back(timer_service::now_ns() - at);
-        fired.store(1, std::memory_order_release);
-        fired.notify_one();
-      });
-    });
+    if (!ran_on(state, *p->rt, core, [&] {
+          at = timer_service::now_ns() + delay;
+          (void)p->sub->arm_at(at, [&] {
+            late.push_back(timer_service::now_ns() - at);
+            fired.store(1, std::memory_order_release);
+            fired.notify_one();
+          });
+        }))
+      break;
     wait_for(fired, 1);
   }
   stop_busy.store(true);

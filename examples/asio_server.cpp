@@ -14,7 +14,7 @@
 #include <string>
 
 #include "core_churn.h"
-#include "server_args.h"
+#include "server_flags.h"
 
 using asio::ip::tcp;
 namespace {
@@ -60,8 +60,8 @@ asio::awaitable<void> accept(tcp::acceptor& acceptor, hotcore::asio_context& cor
 }  // namespace
 
 int main(int argc, char** argv) {
-  server_args args;
-  if (!parse_server_args(argc, argv, "asio_server", args)) return 2;
+  server::flags args;
+  if (!server::parse_flags(argc, argv, "asio_server", server::flag_set::common, args)) return 2;
   std::error_code ec;
   auto rt = hotcore::runtime::create({}, ec);
   if (!rt) return std::fprintf(stderr, "asio_server: runtime: %s\n", ec.message().c_str()), 1;

@@ -74,7 +74,7 @@ void serve(const sigset_t& stop_signals, long seconds) {
 
 int main(int argc, char** argv) {
   server::flags flags;
-  if (!server::parse_flags(argc, argv, flags)) return 2;
+  if (!server::parse_flags(argc, argv, "http_server", server::flag_set::http, flags)) return 2;
   server::header_timeout = std::chrono::milliseconds(flags.header_timeout_ms);
   server::idle_timeout = std::chrono::milliseconds(flags.idle_timeout_ms);
   // The stop signals are taken by sigtimedwait() in serve(); every thread inherits the mask.

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
-// examples/server_flags.h — the command line of examples/http_server: each flag with its
+// examples/server_flags.h — the command line of the example servers: each flag with its
 // default and its bounds (tools/flag_limits.h, the bounds of the `hotcore` commands'
-// flags); a bad one is refused on one line that names it.
+// flags); a bad one is refused on one line that names it. Every server takes --port,
+// --churn-ms and --seconds; http_server also the timeouts and --no-follow.
 #pragma once
 
 #include <cerrno>
@@ -22,12 +23,19 @@ struct flags {
   bool follow = true;              // worker cores follow the cgroup's CPU quota
 };
 
-inline constexpr const char* usage =
-    "usage: http_server [--port P] [--churn-ms M] [--seconds S] [--header-timeout-ms T]\n"
-    "                   [--idle-timeout-ms T] [--no-follow]\n";
+// flag_set says which flags a server takes.
+enum class flag_set { common, http };
+
+// print_usage() prints the server's usage lines to stderr.
+inline void print_usage(const char* name, flag_set set) {
+  std::fprintf(stderr, "usage: %s [--port P] [--churn-ms M] [--seconds S]%s\n", name,
+               set == flag_set::http ? " [--header-timeout-ms T]\n"
+                                       "       [--idle-timeout-ms T] [--no-follow]"
+                                     : "");
+}
 
 // parse_flags() reads argv into f; false after printing one error line and the usage.
-inline bool parse_flags(int argc, char** argv, flags& f) {
+inline bool parse_flags(int argc, char** argv, const char* name, flag_set set, flags& f) {
   namespace limits = hotcore::tools::limits;
   struct row {
     const char* name;
@@ -39,27 +47,28 @@ inline bool parse_flags(int argc, char** argv, flags& f) {
                       {"--seconds", &f.seconds, 0, limits::seconds_max},
                       {"--header-timeout-ms", &f.header_timeout_ms, 1, limits::deadline_ms_max},
                       {"--idle-timeout-ms", &f.idle_timeout_ms, 1, limits::deadline_ms_max}};
+  const std::size_t taken = set == flag_set::http ? std::size(rows) : 3;
   for (int i = 1; i < argc; ++i) {
     const std::string flag = argv[i];
-    if (flag == "--no-follow") {
+    if (set == flag_set::http && flag == "--no-follow") {
       f.follow = false;
       continue;
     }
     const row* r = nullptr;
-    for (const row& candidate : rows)
-      if (flag == candidate.name) r = &candidate;
+    for (std::size_t k = 0; k < taken; ++k)
+      if (flag == rows[k].name) r = &rows[k];
     if (r == nullptr || i + 1 >= argc) {
-      std::fprintf(stderr, "http_server: %s: %s\n%s", flag.c_str(),
-                   r == nullptr ? "unknown flag" : "needs a value", usage);
-      return false;
+      std::fprintf(stderr, "%s: %s: %s\n", name, flag.c_str(),
+                   r == nullptr ? "unknown flag" : "needs a value");
+      return print_usage(name, set), false;
     }
     char* end = nullptr;
     errno = 0;
     const long v = std::strtol(argv[++i], &end, 10);
     if (errno != 0 || end == argv[i] || *end != '\0' || v < r->lo || v > r->hi) {
-      std::fprintf(stderr, "http_server: %s: want a whole number in %ld..%ld\n%s", r->name, r->lo,
-                   r->hi, usage);
-      return false;
+      std::fprintf(stderr, "%s: %s: want a whole number in %ld..%ld\n", name, r->name, r->lo,
+                   r->hi);
+      return print_usage(name, set), false;
     }
     *r->value = v;
   }

@@ -104,6 +104,18 @@ struct half_window {
   bool up;
 };
 
+// union_ns() is how much time the [begin, end) spans cover together (overlaps once).
+std::int64_t union_ns(std::vector<std::pair<std::int64_t, std::int64_t>> spans) {
+  std::sort(spans.begin(), spans.end());
+  std::int64_t covered = 0, reach = INT64_MIN;
+  for (const auto& [b, e] : spans) {
+    if (e <= reach) continue;
+    covered += e - std::max(b, reach);
+    reach = e;
+  }
+  return covered;
+}
+
 // print_kernel_states() splits the kernel's part of the traced halves into the kernel's own
 // states: per state and direction, the median and p99 over the halves that ran it (a
 // multi-instance state's instances added up). States under 20 us at the median are
@@ -151,17 +163,8 @@ void print_kernel_states(std::FILE* out, const std::vector<half_window>& halves,
   // Outside: the kernel's part minus the union of the callbacks' spans (they nest: the
   // control side's "online" teardown and "cpu:bringup" startup wait for cpuhp/N's states).
   std::vector<std::int64_t> outside_down, outside_up;
-  for (std::size_t h = 0; h < halves.size(); ++h) {
-    auto& sp = spans[h];
-    std::sort(sp.begin(), sp.end());
-    std::int64_t covered = 0, reach = INT64_MIN;
-    for (const auto& [b, e] : sp) {
-      if (e <= reach) continue;
-      covered += e - std::max(b, reach);
-      reach = e;
-    }
-    (halves[h].up ? outside_up : outside_down).push_back(halves[h].kernel_ns - covered);
-  }
+  for (std::size_t h = 0; h < halves.size(); ++h)
+    (halves[h].up ? outside_up : outside_down).push_back(halves[h].kernel_ns - union_ns(spans[h]));
   std::fprintf(out, "  %d more kernel states under 20 us each: down %.1f, up %.1f (sum of medians)\n",
                small_count, static_cast<double>(small_down) / 1e3, static_cast<double>(small_up) / 1e3);
   std::fprintf(out, "  in no traced callback (the STARTING section, which the kernel does not trace,\n"

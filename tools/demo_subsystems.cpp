@@ -19,7 +19,8 @@
 
 #include "hotcore/io_context.h"
 #include "hotcore/states.h"
-#include "demo_mt.h"
+#include "demo_arena_timers.h"
+#include "on_core.h"
 #include "stats.h"
 
 namespace hotcore::tools {
@@ -79,7 +80,7 @@ bool start_io_uring(runtime& rt, started& out) {
     char byte = 0;
     std::atomic<int> result{0}, ran_on{-1};
     const int before = done.load();
-    const int sent = rt.submit_on(core, [&] {
+    const bool sent = on_core(rt, core, [&] {
       if (io->ctx->read(p[0], &byte, 1, 0, [&](int r) {
             result = r;
             ran_on = this_core();
@@ -87,7 +88,7 @@ bool start_io_uring(runtime& rt, started& out) {
           }) != 0)
         done++;
     });
-    ok = sent == 0 && ::write(p[1], "!", 1) == 1;
+    ok = sent && ::write(p[1], "!", 1) == 1;
     for (int i = 0; ok && i < 5000 && done.load() == before; ++i)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));
     ok = ok && result.load() == 1 && byte == '!';
@@ -102,7 +103,7 @@ bool start_io_uring(runtime& rt, started& out) {
   return true;
 }
 
-// The allocator and the timers (tools/demo_mt.cpp).
+// The allocator and the timers (tools/demo_arena_timers.cpp).
 bool start_arena(runtime& rt, started& out) {
   out.keep = start_arena_demo(rt, out.states);
   return out.keep != nullptr;

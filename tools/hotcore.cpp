@@ -109,6 +109,23 @@ int cmd_topology(const cli::command& self, int argc, char** argv) {
   return hotcore::tools::run_topology(per_core, json);
 }
 
+// check_cycle_cores() refuses (usage error, its exit code) a core that is not a worker
+// core, or with --physical one whose CPU the kernel cannot take offline; -1 when all fit.
+int check_cycle_cores(const cli::command& self, hotcore::runtime& rt,
+                      const std::vector<unsigned>& cores, bool physical) {
+  const std::vector<unsigned>& workers = rt.cores();
+  for (const unsigned core : cores) {
+    if (std::find(workers.begin(), workers.end(), core) == workers.end())
+      return cli::usage_error(self, "core " + std::to_string(core) +
+                                        " is not a worker core (worker cores: " +
+                                        cli::cpu_list_text(workers) + ")");
+    if (physical && !rt.core_physical(core))
+      return cli::usage_error(self, "--physical: cpu" + std::to_string(core) +
+                                        " has no online file, the kernel cannot take it offline");
+  }
+  return -1;
+}
+
 int cmd_cycle(const cli::command& self, int argc, char** argv) {
   hotcore::tools::cycle_options opts;
   std::vector<unsigned> cores;
@@ -151,17 +168,8 @@ int cmd_cycle(const cli::command& self, int argc, char** argv) {
   ropts.physical = opts.physical;
   const auto rt = make_runtime(self.name, ropts);
   if (!rt) return exit_failed;
-  const std::vector<unsigned>& workers = rt->cores();
-  if (cores.empty()) cores.push_back(workers.back());
-  for (const unsigned core : cores) {
-    if (std::find(workers.begin(), workers.end(), core) == workers.end())
-      return cli::usage_error(self, "core " + std::to_string(core) +
-                                        " is not a worker core (worker cores: " +
-                                        cli::cpu_list_text(workers) + ")");
-    if (opts.physical && !rt->core_physical(core))
-      return cli::usage_error(self, "--physical: cpu" + std::to_string(core) +
-                                        " has no online file, the kernel cannot take it offline");
-  }
+  if (cores.empty()) cores.push_back(rt->cores().back());
+  if (const int bad = check_cycle_cores(self, *rt, cores, opts.physical); bad >= 0) return bad;
   if (opts.json) std::printf("[");
   for (std::size_t i = 0; i < cores.size(); ++i) {
     if (i > 0) std::printf(opts.json ? "," : "\n");

@@ -168,6 +168,12 @@ def server_latency():
         os.unlink(lua.name)
         server.terminate()
         server.wait()
+    plot_server_latency(points, moves)
+    return {"points": points, "moves": moves}
+
+
+def plot_server_latency(points, moves):
+    """server_latency.png: p50, p99 and max of each wrk second, and the core moves."""
     fig, ax = plt.subplots(figsize=(10, 4.5))
     mids = [(a + b) / 2 for a, b, _ in points]
     ax.plot(mids, [r["p50_us"] / 1e3 for _, _, r in points], "o-", label="p50")
@@ -187,7 +193,6 @@ def server_latency():
     fig.tight_layout(rect=(0, 0.03, 1, 1))
     fig.savefig(os.path.join(OUT, "server_latency.png"), dpi=110)
     plt.close(fig)
-    return {"points": points, "moves": moves}
 
 
 # ---- (c) quota-follow reaction time CDF

@@ -71,6 +71,14 @@ class id_table {
 
   struct tally {
     std::uint64_t submitted = 0, ran = 0, lost = 0, duplicated = 0, phantom = 0, refused = 0;
+    void add(const tally& t) {
+      submitted += t.submitted;
+      ran += t.ran;
+      lost += t.lost;
+      duplicated += t.duplicated;
+      phantom += t.phantom;
+      refused += t.refused;
+    }
   };
   // count() is called after every task finished (shutdown() returned).
   tally count() const {
@@ -132,35 +140,53 @@ class soak {
         last = true;
       }
       run_round(deadline);
-      id_table::tally t;
-      if (last) {
-        // Bring every core back, then let shutdown() run whatever is still queued. A core
-        // whose CPU is not available (--follow: offline in the kernel) cannot come up.
-        for (unsigned core : _rt.cores())
-          if (_rt.state(core) != hotcore::ONLINE && _rt.core_available(core))
-            if (const int ret = _rt.core_up(core); ret != 0 && ret != -EHOSTDOWN) {
-              std::fprintf(stderr, "hotcore soak: core_up(%u) failed at the end: %s\n", core,
-                           std::strerror(-ret));
-              _failed = true;
-            }
-        if (const int ret = _rt.shutdown(); ret != 0) {
-          std::fprintf(stderr, "hotcore soak: shutdown: %s\n", std::strerror(-ret));
-          return exit_failed;
-        }
-        t = _ids.count();
+      if (!last) {
+        total.add(settle_round());
+      } else if (finish()) {
+        total.add(_ids.count());
       } else {
-        const auto limit = clock_type::now() + std::chrono::seconds(30);
-        while ((t = _ids.count()).lost != 0 && clock_type::now() < limit)
-          std::this_thread::sleep_for(std::chrono::milliseconds(10));
-        _ids.reset();
+        return exit_failed;
       }
-      total.submitted += t.submitted;
-      total.ran += t.ran;
-      total.lost += t.lost;
-      total.duplicated += t.duplicated;
-      total.phantom += t.phantom;
-      total.refused += t.refused;
     }
+    report(total);
+    const bool bad = total.lost != 0 || total.duplicated != 0 || total.phantom != 0 ||
+                     _wrong.load() != 0 || total.ran != total.submitted || _failed.load();
+    return bad ? exit_failed : exit_ok;
+  }
+
+ private:
+  // settle_round() waits (30 s at most) until every accepted task of the round has run,
+  // counts the round and empties the id table for the next one.
+  id_table::tally settle_round() {
+    const auto limit = clock_type::now() + std::chrono::seconds(30);
+    id_table::tally t;
+    while ((t = _ids.count()).lost != 0 && clock_type::now() < limit)
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    _ids.reset();
+    return t;
+  }
+
+  // finish() brings every core back, then lets shutdown() run whatever is still queued; a
+  // core whose CPU is not available (--follow: offline in the kernel) cannot come up.
+  // false when shutdown() failed.
+  bool finish() {
+    for (unsigned core : _rt.cores())
+      if (_rt.state(core) != hotcore::ONLINE && _rt.core_available(core))
+        if (const int ret = _rt.core_up(core); ret != 0 && ret != -EHOSTDOWN) {
+          std::fprintf(stderr, "hotcore soak: core_up(%u) failed at the end: %s\n", core,
+                       std::strerror(-ret));
+          _failed = true;
+        }
+    if (const int ret = _rt.shutdown(); ret != 0) {
+      std::fprintf(stderr, "hotcore soak: shutdown: %s\n", std::strerror(-ret));
+      return false;
+    }
+    return true;
+  }
+
+  // report() prints the totals (stdout: a line, or JSON with --json) and what the
+  // runtime and the kernel did meanwhile (stderr).
+  void report(const id_table::tally& total) const {
     if (_opts.json) {
       hotcore::tools::json_writer j(stdout);
       j.begin_object();
@@ -196,12 +222,8 @@ class soak {
                  "CPU offline (-EHOSTDOWN) %lld times\n",
                  taken, _opts.follow ? "" : " (counted with --follow only)",
                  static_cast<long long>(_cpu_offline.load()));
-    const bool bad = total.lost != 0 || total.duplicated != 0 || total.phantom != 0 ||
-                     _wrong.load() != 0 || total.ran != total.submitted || _failed.load();
-    return bad ? exit_failed : exit_ok;
   }
 
- private:
   static constexpr long round_seconds = 20;
 
   void run_round(clock_type::time_point deadline) {

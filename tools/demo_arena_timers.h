@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: MIT
-// tools/demo_mt.h — the allocator's and the timers' part of `hotcore demo`: each starts
-// through its public API, shows itself working on every online core, and stays alive
-// (with its states registered) for the demo's core cycles and cost table.
+// tools/demo_arena_timers.h — the allocator's and the timers' part of `hotcore demo`:
+// each starts through its public API, shows itself working on every online core, and
+// stays alive (with its states registered) for the demo's core cycles and cost table.
 #pragma once
 
 #include <memory>
