@@ -4,8 +4,11 @@
 // count, the physical down+up of cpu1 split into the kernel's part (the write to
 // cpu1/online) and hotcore's, and a oneTBB arena re-initialised at one thread fewer and
 // back; and add_instance + remove_instance across 1, 2, 4, ... cores, which grows with the
-// core count while the callbacks run one core after another. Counters are in microseconds: p50_us and p99_us per down+up; kernel_p50_us and
-// runtime_p50_us for the physical split.
+// core count while the callbacks run one core after another; and the logical down+up
+// called from an application thread of its own, with and without an io_uring ring, an
+// arena and a timer service up. Counters are in microseconds: p50_us and p99_us per
+// down+up (and mean_us for the application thread); kernel_p50_us and runtime_p50_us for
+// the physical split.
 #include <benchmark/benchmark.h>
 #include <fcntl.h>
 #include <oneapi/tbb/task_arena.h>
@@ -22,6 +25,7 @@
 #include <vector>
 
 #include "allowed_cpus.h"
+#include "app_cycle.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
 #include "noop_states.h"
@@ -58,6 +62,14 @@ void logical(benchmark::State& state) {
   const hotcore::bench::noop_states extra(*rt, "cost:empty", empty_state_count);
   if (extra.error() < 0) return (void)skip_failed(state, "setup_state(ONLINE_DYN)", extra.error());
   set_us(state, "", hotcore::bench::timed_core_cycles(state, *rt, rt->cores().back()));
+}
+
+// app_thread: the last of all worker cores down and up from an application thread, 100
+// cycles an iteration; with range(1) = 1 the subsystems are up.
+void app_thread(benchmark::State& state) {
+  hotcore::runtime* rt = hotcore_rt(state);
+  if (!rt) return;
+  hotcore::bench::run_app_cycles(state, *rt, 100, state.range(1) != 0, true);
 }
 
 // add_remove_instance: add_instance + remove_instance of one node of a multi-instance
@@ -177,6 +189,14 @@ BENCHMARK(logical)->Name("core_cost/hotcore_logical")->Apply(from_two);
 BENCHMARK(physical)->Name("core_cost/hotcore_physical_cpu1")->Iterations(20)->UseRealTime()->Unit(benchmark::kMicrosecond);
 BENCHMARK(add_remove_instance)->Name("core_cost/hotcore_add_remove_instance")->Apply(core_sweep);
 BENCHMARK(tbb_arena_cycle)->Name("core_cost/tbb_arena_reinit")->Apply(from_two);
+BENCHMARK(app_thread)
+    ->Name("core_cost/hotcore_app_thread")
+    ->ArgNames({"cores", "subsystems"})
+    ->Args({usable_cpus() < 2 ? 2 : usable_cpus(), 0})
+    ->Args({usable_cpus() < 2 ? 2 : usable_cpus(), 1})
+    ->Iterations(10)
+    ->UseManualTime()
+    ->Unit(benchmark::kMicrosecond);
 
 }  // namespace
 }  // namespace sched_bench

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // bench/hotplug_bench.cpp — what hotplug costs: a down+up cycle of the last core per number
-// of empty ONLINE states, and add/remove of one instance across 1, 2, ... N cores
+// of empty ONLINE states, the same cycle called from an application thread with and
+// without the subsystems up, and add/remove of one instance across 1, 2, ... N cores
 // (bench/lock_bench.cpp measures cpus_read_lock()).
 #include <benchmark/benchmark.h>
 
@@ -10,6 +11,7 @@
 #include <vector>
 
 #include "allowed_cpus.h"
+#include "app_cycle.h"
 #include "hotcore/instance.h"
 #include "hotcore/runtime.h"
 #include "hotcore/states.h"
@@ -66,6 +68,17 @@ BENCHMARK(BM_cycle)
     ->Arg(32)
     ->Arg(hotcore::ONLINE_DYN_END - hotcore::ONLINE_DYN)
     ->UseRealTime();  // the work runs on the hotplug threads, not on the timing thread
+
+// BM_app_cycle: one iteration is 100 cycles of core_down(last core) + core_up(last core)
+// called from a thread of the application's own, with the io_uring ring, the arena and
+// the timer service up when range(0) = 1. Time is the mean cycle; mean_ns, p50_ns and
+// p99_ns are over every cycle.
+void BM_app_cycle(benchmark::State& state) {
+  runtime* rt = runtime_or_skip(state);
+  if (!rt) return;
+  hotcore::bench::run_app_cycles(state, *rt, 100, state.range(0) != 0, false);
+}
+BENCHMARK(BM_app_cycle)->ArgName("subsystems")->Arg(0)->Arg(1)->Iterations(10)->UseManualTime();
 
 // BM_add_remove_instance: one iteration is add_instance + remove_instance of one node of a
 // multi-instance ONLINE state with empty callbacks, on a runtime of range(0) cores (the

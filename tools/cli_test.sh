@@ -24,6 +24,13 @@ check "cycle --count 20 --states 2 exits 0" test "$rc" -eq 0
 check "cycle prints median" grep -q median "$out"
 check "cycle cost table has the empty states" grep -q 'cycle:empty1' "$out"
 
+run cycle --count 20 --states 0 --subsystems
+check "cycle --subsystems exits 0" test "$rc" -eq 0
+check "cycle --subsystems says they are up" grep -q 'an io_uring ring, an arena and a timer service up' "$out"
+for state in io/uring:online mm/arena:prepare mm/arena:online timers:prepare timers:online; do
+  check "cycle --subsystems cost table has $state" grep -q " $state " "$out"
+done
+
 run cycle --core 99
 check "cycle --core 99 exits 2" test "$rc" -eq 2
 check "cycle --core 99 prints one line" test "$(lines)" -eq 1

@@ -18,6 +18,7 @@
 #include "json_writer.h"
 #include "kernel_trace.h"
 #include "stats.h"
+#include "subsystems_up.h"
 
 namespace hotcore::tools {
 namespace {
@@ -229,6 +230,7 @@ void print_json(std::FILE* out, unsigned core, const cycle_options& opts, const 
   j.field("states", opts.states);
   j.field("warmup", opts.warmup);
   j.field("physical", opts.physical);
+  j.field("subsystems", opts.subsystems);
   j.key("latency_ns");
   j.begin_object();
   for (const auto& [what, ns] : {std::pair{"down", &timed.down}, std::pair{"up", &timed.up},
@@ -266,12 +268,19 @@ int run_cycle_to(runtime& rt, unsigned core, const cycle_options& opts, std::FIL
     std::fprintf(stderr, "hotcore cycle: setup_state(ONLINE_DYN): %s\n", std::strerror(-ret));
     return ret;
   }
+  subsystems_up subs;
+  if (opts.subsystems)
+    if (const std::string why = subs.start(rt); !why.empty()) {
+      std::fprintf(stderr, "hotcore cycle: --subsystems: %s\n", why.c_str());
+      return -EIO;
+    }
   if (const int ret = cycles(rt, core, opts.warmup, nullptr); ret < 0) return ret;
 
   if (const int ret = cycles(rt, core, opts.count, &timed); ret < 0) return ret;
 
-  std::fprintf(out, "core %u: %ld down+up cycles with %d empty ONLINE states (%ld warm-up)%s\n",
+  std::fprintf(out, "core %u: %ld down+up cycles with %d empty ONLINE states (%ld warm-up)%s%s\n",
                core, opts.count, opts.states, opts.warmup,
+               opts.subsystems ? ", an io_uring ring, an arena and a timer service up" : "",
                opts.physical ? ", physical: the kernel takes the CPU offline and online" : "");
   print_latency(out, timed);
 

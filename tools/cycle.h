@@ -30,14 +30,19 @@ struct cycle_options {
   // json: print one JSON object (the latency summary and the per-state cost rows, each
   // with its part) instead of the tables; the kernel's split by kernel state is left out.
   bool json = false;
+  // subsystems: an io_uring state with one io_context (a ring per core), an arena and a
+  // timer service are up during the run (tools/subsystems_up.h), so the cycle includes
+  // their states' work.
+  bool subsystems = false;
   // trace_out: write the traced run as Chrome / Perfetto trace-event JSON to this file
   // (tools/chrome_trace.h); empty: no file.
   std::string trace_out;
 };
 
-// run_cycle() registers opts.states empty ONLINE states ("cycle:emptyI"), warms up, times
+// run_cycle() registers opts.states empty ONLINE states ("cycle:emptyI") and, with
+// opts.subsystems, starts the subsystems; then it warms up, times
 // opts.count cycles of core_down(core) and core_up(core), runs the same number again with
-// the trace on, prints both tables to out and removes the states again. Returns 0, or the
+// the trace on, prints both tables to out and removes the states (and subsystems) again. Returns 0, or the
 // negative errno of the first operation that failed (already reported on stderr).
 [[nodiscard]] int run_cycle(runtime& rt, unsigned core, const cycle_options& opts,
                             std::FILE* out);

@@ -142,6 +142,9 @@ int cmd_cycle(const cli::command& self, int argc, char** argv) {
       cli::flag("json", opts.json,
                 "one JSON object per core (an array of them): latency and\n"
                 "per-state cost in ns, each state's part (kernel or runtime)"),
+      cli::flag("subsystems", opts.subsystems,
+                "cycle with an io_uring ring, an arena and a timer service up\n"
+                "(their states are in the per-state table)"),
       {"trace-out", "FILE",
        "write the traced cycles as Chrome/Perfetto trace-event JSON\n"
        "(open it in ui.perfetto.dev); with several cores, the last one's",

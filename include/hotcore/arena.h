@@ -35,7 +35,7 @@ struct arena_stats {
   std::uint64_t in_arena = 0;         ///< blocks sitting in the shared arenas
   std::uint64_t reserved = 0;         ///< memory taken from the OS (chunks + large blocks)
   unsigned live_caches = 0;           ///< cores whose cache is online now
-  unsigned prepared_caches = 0;       ///< cores whose cache structures exist now
+  unsigned prepared_caches = 0;       ///< cores at or past "mm/arena:prepare" now
 };
 
 /// arena is a size-class allocator for tasks running on a runtime's cores.
@@ -62,8 +62,9 @@ struct arena_stats {
 /// shows each once, with its number of arenas. Fault injection with set_fail() works on
 /// both; it fails the state for every arena on that core.
 ///   "mm/arena:prepare" (PREPARE, slot ARENA_PREPARE): on the control thread, allocate
-///       this arena's cache structures for the core in memory of its node; teardown frees
-///       them.
+///       this arena's cache structures for the core in memory of its node at the core's
+///       first bring-up, and reuse them at the next ones; teardown keeps them, empty, for
+///       the next bring-up (the arena's destructor frees them).
 ///   "mm/arena:online" (ONLINE, slot AP_ARENA_ONLINE): on the core's hotplug thread, this
 ///       arena's cache comes alive; teardown (after sched:active went down, so the worker
 ///       runs no task) gives every cached block back to this arena's shared arena.

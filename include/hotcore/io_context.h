@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: MIT
 /// @file
 /// hotcore/io_context.h — io_uring on hot-pluggable cores: the multi-instance state
-/// "io/uring:online" (io_uring_state) and its instances (io_context), one ring per online
-/// core, made by the core's hotplug thread and owned (enabled, used, torn down) by the
-/// core's worker, its single issuer.
+/// "io/uring:online" (io_uring_state) and its instances (io_context), one ring per core
+/// that has been online, made by the core's hotplug thread at its first bring-up, kept
+/// while the io_context lives, and used by the core's worker, its single issuer, while
+/// the core is online.
 #pragma once
 
 #include "hotcore/version.h"  // first: the C++20 gate
@@ -32,17 +33,20 @@ struct io_features {
   bool defer_taskrun = false;       ///< IORING_SETUP_DEFER_TASKRUN
   bool registered_ring_fd = false;  ///< io_uring_register_ring_fd(): used when offered
   unsigned setup_flags = 0;         ///< the IORING_SETUP_* flags every ring is created with
-  // A core's ring is created on its hotplug thread, disabled (R_DISABLED), and enabled on
-  // the core's worker with runtime::run_on_worker(), which makes the worker its single
-  // issuer (SINGLE_ISSUER). Completions then wait as deferred task work until the worker
-  // enters the ring (DEFER_TASKRUN; the kernel signals the ring's eventfd when such work
-  // is queued, so a sleeping worker wakes); TASKRUN_FLAG tells the worker when to enter.
-  // The worker registers the ring fd with itself (at most 16 rings per worker; more just
-  // use the plain fd). When a core goes down, its worker (between workers:online and
-  // sched:active it runs no task) cancels, drains and closes the ring, again through
-  // run_on_worker(). Without R_DISABLED or SINGLE_ISSUER, the rings use COOP_TASKRUN |
-  // TASKRUN_FLAG (and SUBMIT_ALL); without DEFER_TASKRUN, SINGLE_ISSUER |
-  // COOP_TASKRUN.
+  // A core's ring is created on its hotplug thread at the core's first bring-up, disabled
+  // (R_DISABLED), and enabled once on the core's worker with runtime::run_on_worker(),
+  // which makes the worker its single issuer (SINGLE_ISSUER); the worker thread lives as
+  // long as the runtime, so it stays the issuer. Completions then wait as deferred task
+  // work until the worker enters the ring (DEFER_TASKRUN; the kernel signals the ring's
+  // eventfd when such work is queued, so a sleeping worker wakes); TASKRUN_FLAG tells the
+  // worker when to enter. While the core is online the worker registers the ring fd with
+  // itself (at most 16 rings per worker; more just use the plain fd). When the core goes
+  // down, its worker (between workers:online and sched:active it runs no task) cancels
+  // and drains the ring through run_on_worker() and unregisters its fd; the ring stays,
+  // idle, and the next bring-up hands it to the worker again with no system call. The
+  // io_context's destructor closes the rings. Without R_DISABLED or SINGLE_ISSUER, the
+  // rings use COOP_TASKRUN | TASKRUN_FLAG (and SUBMIT_ALL); without DEFER_TASKRUN,
+  // SINGLE_ISSUER | COOP_TASKRUN.
 };
 
 /// io_uring_state owns the state "io/uring:online", installed with setup_state_multi() in
@@ -95,7 +99,8 @@ struct io_stats {
   std::uint64_t reissued = 0;   ///< operations cancelled on a leaving core and issued again
 };
 
-/// io_context is one instance of "io/uring:online": a ring on every online core.
+/// io_context is one instance of "io/uring:online": a ring on every online core (kept,
+/// idle, while the core is offline, and closed with the io_context).
 ///
 /// Where an operation goes: from a task, to the ring of the core running it
 /// (hotcore::this_core()), submitted right away by that core's worker; from any other
@@ -104,7 +109,7 @@ struct io_stats {
 /// continuation as a task on its own core.
 ///
 /// When a core goes down, its ring's in-flight operations are cancelled
-/// (IORING_ASYNC_CANCEL_ANY) and drained before the ring is closed. Each operation has
+/// (IORING_ASYNC_CANCEL_ANY) and drained before the worker lets go of the ring. Each operation has
 /// exactly one completion, so each ends in exactly one of two ways: it completed (also
 /// when it completed while the cancel ran) and its continuation runs with the result; or
 /// it was cancelled (-ECANCELED, nothing was transferred) and it is issued again, the same
@@ -123,8 +128,8 @@ class io_context {
   [[nodiscard]] static std::unique_ptr<io_context> create(io_uring_state& state,
                                                           std::error_code& ec,
                                                           unsigned ring_entries = 256);
-  /// The destructor removes the instance (every ring closed) after cancelling what is in
-  /// flight, and waits for every continuation.
+  /// The destructor removes the instance after cancelling what is in flight, waits for
+  /// every continuation and closes every ring.
   ~io_context();
   io_context(const io_context&) = delete;
   io_context& operator=(const io_context&) = delete;

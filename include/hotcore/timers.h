@@ -62,7 +62,7 @@ struct timer_stats {
   std::uint64_t queued = 0;     ///< timers the wheels and the parked list hold (pending, or
                                 /// cancelled and not yet dropped); a timer on its way
                                 /// through a core's inbox counts once that core polled
-  unsigned wheels = 0;          ///< cores whose wheel exists ("timers:prepare" up)
+  unsigned wheels = 0;          ///< cores at or past "timers:prepare" (their wheel in use)
   unsigned attached = 0;        ///< cores whose wheel is polled ("timers:online" up)
 };
 
@@ -91,7 +91,9 @@ struct timer_stats {
 /// The listing shows each once, with its number of services. Fault injection with
 /// set_fail() works on both; it fails the state for every service on that core.
 ///   "timers:prepare" (PREPARE, slot TIMERS_PREPARE): this service's wheel for the core is
-///       allocated on the control thread; teardown frees it (empty by then).
+///       allocated on the control thread at the core's first bring-up and restarted at
+///       the next ones; teardown keeps it (empty by then) for the next bring-up, and the
+///       service's destructor frees it.
 ///   "timers:online" (ONLINE_DYN, allocated once): on the core's hotplug thread, the wheel
 ///       opens its inbox and is attached to the worker with attach_poller() (last).
 ///       Teardown detaches it (first) and moves every pending timer of this service to

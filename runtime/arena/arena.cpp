@@ -109,6 +109,7 @@ std::unique_ptr<arena> arena::create(runtime& rt, std::error_code& ec) {
   }
   for (unsigned core : rt.cores()) impl->ncores = std::max<std::size_t>(impl->ncores, core + 1);
   impl->prepared.assign(impl->ncores, nullptr);
+  impl->spare.assign(impl->ncores, nullptr);
   impl->live = std::make_unique<std::atomic<core_cache*>[]>(impl->ncores);
   impl->counters = std::make_unique<detail::core_counters[]>(impl->ncores);
 
@@ -136,6 +137,8 @@ arena::~arena() {
 
 
 arena_impl::~arena_impl() {
+  for (core_cache* c : spare)
+    if (c != nullptr) free_cache(c);
   for (auto& n : nodes) {
     while (n->large != nullptr) {
       span_header* h = n->large;
@@ -152,12 +155,21 @@ int arena::online_state() const noexcept { return AP_ARENA_ONLINE; }
 // ---- the states
 
 // "mm/arena:prepare" up, on the control thread: the cache's structures, in memory of the
-// core's node.
+// core's node; the ones the core had before when it was up already (see spare).
 int arena_impl::prepare_up(unsigned core) {
   const unsigned node = numa.node_of_cpu(rt.cpu_of(core));
-  void* mem = numa.alloc_bound(round_up(sizeof(core_cache), page_size()), node);
-  if (mem == nullptr) return errno ? -errno : -ENOMEM;
-  auto* c = ::new (mem) core_cache;
+  core_cache* c = std::exchange(spare[core], nullptr);
+  if (c != nullptr && c->node != nodes[node].get()) {  // its CPU moved to another node
+    free_cache(c);
+    c = nullptr;
+  }
+  if (c == nullptr) {
+    void* mem = numa.alloc_bound(round_up(sizeof(core_cache), page_size()), node);
+    if (mem == nullptr) return errno ? -errno : -ENOMEM;
+    c = ::new (mem) core_cache;
+  } else {
+    c = ::new (static_cast<void*>(c)) core_cache;  // empty lists (online_down flushed them)
+  }
   c->core = core;
   c->node = nodes[node].get();
   prepared[core] = c;
@@ -165,14 +177,19 @@ int arena_impl::prepare_up(unsigned core) {
   return 0;
 }
 
-// "mm/arena:prepare" down: the cache is empty (online_down ran); free its structures.
+// "mm/arena:prepare" down: the cache is empty (online_down ran); it is kept, unused, for
+// the core's next bring-up.
 int arena_impl::prepare_down(unsigned core) {
   core_cache* c = std::exchange(prepared[core], nullptr);
   if (c == nullptr) return 0;
-  c->~core_cache();
-  numa.free_bound(c, round_up(sizeof(core_cache), page_size()));
+  spare[core] = c;
   prepared_count.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a statistic
   return 0;
+}
+
+void arena_impl::free_cache(core_cache* c) noexcept {
+  c->~core_cache();
+  numa.free_bound(c, round_up(sizeof(core_cache), page_size()));
 }
 
 // "mm/arena:online" up, on the core's hotplug thread: the cache comes alive.

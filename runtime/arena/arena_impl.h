@@ -115,6 +115,7 @@ struct arena_impl final : subsystem_instance {
   void* allocate_large(std::size_t size, unsigned node) noexcept;
   void free_large(span_header* h) noexcept;
   void flush(core_cache& c, unsigned cls, std::uint32_t keep) noexcept;
+  void free_cache(core_cache* c) noexcept;  // a cache's memory back to the OS
 
   static void bump(std::atomic<std::uint64_t>& c, std::uint64_t by) noexcept {
     // relaxed load+store: one writer (see core_counters).
@@ -125,6 +126,9 @@ struct arena_impl final : subsystem_instance {
   numa_memory numa;
   std::vector<std::unique_ptr<node_arena>> nodes;
   std::vector<core_cache*> prepared;                      // by core; hotplug-serialized
+  // spare: a core's cache after its "mm/arena:prepare" teardown, empty, kept for its next
+  // bring-up (the kernel keeps per-CPU data of possible CPUs too); freed with the arena.
+  std::vector<core_cache*> spare;                         // by core; hotplug-serialized
   std::unique_ptr<std::atomic<core_cache*>[]> live;       // by core; see online_up()
   std::unique_ptr<core_counters[]> counters;              // by core
   std::size_t ncores = 0;                                 // size of the three arrays

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
-// runtime/io/core_slot.cpp — a core's ring: made on the hotplug thread; enabled, fed,
-// reaped, cancelled, drained and closed on the core's worker (its single issuer).
+// runtime/io/core_slot.cpp — a core's ring: made on the hotplug thread at the core's first
+// bring-up; enabled once, then fed, reaped, cancelled and drained on the core's worker (its
+// single issuer); handed over and taken back at each cycle; closed with the io_context.
 #include "io/core_slot.h"
 #include "chaos.h"
 
@@ -14,19 +15,21 @@
 
 namespace hotcore::detail {
 namespace {
-// take_down() waits for cancelled operations this long per round; an operation the kernel
+// take_back() waits for cancelled operations this long per round; an operation the kernel
 // could not cancel at once (already running) completes on its own.
 constexpr long drain_wait_ns = 10'000'000;
 }  // namespace
 
 core_slot::~core_slot() {
   // relaxed: the destructor runs after the instance was removed (no other user).
-  if (_live.load(std::memory_order_relaxed)) (void)take_down();
+  if (_live.load(std::memory_order_relaxed)) (void)take_back();
+  if (made()) close();
 }
 
-int core_slot::bring_up(unsigned entries, unsigned setup_flags, bool register_ring_fd) noexcept {
+int core_slot::make(unsigned entries, unsigned setup_flags, bool register_ring_fd) noexcept {
   _flags = setup_flags;
   _register_ring_fd = register_ring_fd;
+  _register_pending = register_ring_fd;
   _ring_fd_registered = false;
   io_uring_params params{};
   params.flags = setup_flags | IORING_SETUP_CQSIZE | IORING_SETUP_CLAMP;
@@ -54,15 +57,23 @@ int core_slot::enable() noexcept {
                   nullptr, 0) < 0)
       return -errno;
   }
-  // 1: registered; the worker's io_uring_enter calls then skip the fd lookup. A failure
-  // (-EBUSY: 16 rings registered with this worker already) just leaves the plain fd.
-  if (_register_ring_fd) _ring_fd_registered = io_uring_register_ring_fd(&_ring) == 1;
-  // release: the ring is complete before anyone sees it live.
-  _live.store(true, std::memory_order_release);
   return 0;
 }
 
-void core_slot::discard() noexcept {
+void core_slot::hand_over() noexcept {
+  // release: the ring is complete (made, enabled, drained by the last take_back()) before
+  // anyone sees it live; the worker itself sees it through attach_poller().
+  _live.store(true, std::memory_order_release);
+}
+
+void core_slot::register_ring_fd() noexcept {
+  _register_pending = false;  // tried once per hand-over
+  // 1: registered; the worker's io_uring_enter calls then skip the fd lookup. A failure
+  // (-EBUSY: 16 rings registered with this worker already) just leaves the plain fd.
+  _ring_fd_registered = io_uring_register_ring_fd(&_ring) == 1;
+}
+
+void core_slot::close() noexcept {
   io_uring_queue_exit(&_ring);
   ::close(_efd);
   _efd = -1;
@@ -98,6 +109,7 @@ bool core_slot::issue(io_op* op) noexcept {
 unsigned core_slot::poll() noexcept {
   // relaxed: poll() runs on the owner (the worker) only while the slot is attached.
   if (!_live.load(std::memory_order_relaxed)) return 0;
+  if (_register_pending) register_ring_fd();
   unsigned did = 0;
   io_op* list = reverse_list(queue.take_all());
   while (list != nullptr) {
@@ -128,7 +140,7 @@ unsigned core_slot::poll() noexcept {
   return did;
 }
 
-unsigned core_slot::reap(bool for_take_down, io_op** cancelled_tail) noexcept {
+unsigned core_slot::reap(bool for_take_back, io_op** cancelled_tail) noexcept {
   // With COOP_TASKRUN or DEFER_TASKRUN the kernel leaves completions as task work until
   // this thread enters it; TASKRUN_FLAG says so (and CQ_OVERFLOW that some wait in the
   // overflow list).
@@ -143,7 +155,7 @@ unsigned core_slot::reap(bool for_take_down, io_op** cancelled_tail) noexcept {
     --_in_flight;
     // One CQE per operation: -ECANCELED only when our cancel got it before it did
     // anything, so issuing it again cannot repeat an effect.
-    if (for_take_down && cqe->res == -ECANCELED) {
+    if (for_take_back && cqe->res == -ECANCELED) {
       op->next = nullptr;
       *cancelled_tail = op;
       cancelled_tail = &op->next;
@@ -164,7 +176,7 @@ void core_slot::cancel_all() noexcept {
   (void)io_uring_register_sync_cancel(&_ring, &reg);  // count, -ENOENT or -ETIME: reaped below
 }
 
-io_op* core_slot::take_down() noexcept {
+io_op* core_slot::take_back() noexcept {
   HOTCORE_CHAOS_POINT("ring:migrate");
   // release: pairs with live(); a task on this thread will not issue here any more.
   _live.store(false, std::memory_order_release);
@@ -187,9 +199,11 @@ io_op* core_slot::take_down() noexcept {
     *tail = cancelled;
     while (*tail != nullptr) tail = &(*tail)->next;
   }
+  // Unregistered each time: an idle ring's fd is then referenced by no thread's table,
+  // so the io_context can close it from any thread while the core is offline.
   if (_ring_fd_registered) (void)io_uring_unregister_ring_fd(&_ring);  // this worker's
   _ring_fd_registered = false;
-  discard();
+  _register_pending = _register_ring_fd;
   return out;
 }
 

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // runtime/io/io_context.cpp — io_uring_state (the multi-instance state "io/uring:online")
-// and io_context (its instances): ring startup/teardown per core, where a new operation
+// and io_context (its instances): a ring per core kept for the io_context's life and
+// handed to the core's worker at startup, taken back at teardown; where a new operation
 // goes, how completions become tasks, and where a leaving core's operations go on.
 #include "hotcore/io_context.h"
 
@@ -23,24 +24,28 @@ io_context_impl::io_context_impl(io_state_impl& state, unsigned ring_entries)
   for (const unsigned c : cores) slots[c] = std::make_unique<core_slot>(*this, c);
 }
 
-int io_context_impl::ring_up(unsigned core) noexcept {
-  core_slot* s = slot(core);
-  if (s == nullptr) return -EINVAL;
-  int ret = s->bring_up(entries, st.features.setup_flags, st.features.registered_ring_fd);
+int io_context_impl::make_ring(unsigned core, core_slot* s) noexcept {
+  int ret = s->make(entries, st.features.setup_flags, st.features.registered_ring_fd);
   if (ret < 0) return ret;
   // The worker exists and is pinned here (ONLINE_DYN lies above "workers:online"); it
-  // enables the ring and so becomes its single issuer.
+  // enables the ring and so becomes its single issuer. It lives as long as the runtime,
+  // so it stays the ring's issuer through every later cycle of the core.
   int enabled = -ENODEV;
   ret = rt.run_on_worker(core, [&] { enabled = s->enable(); });
   if (ret == 0) ret = enabled;
-  if (ret < 0) {
-    s->discard();
-    return ret;
-  }
+  if (ret < 0) s->close();
+  return ret;
+}
+
+int io_context_impl::ring_up(unsigned core) noexcept {
+  core_slot* s = slot(core);
+  if (s == nullptr) return -EINVAL;
+  if (!s->made())
+    if (const int ret = make_ring(core, s); ret < 0) return ret;
+  s->hand_over();
   // Attach last: on a running core (add_instance) the worker polls from here on.
-  ret = rt.attach_poller(core, s);
-  if (ret < 0) {
-    hand_on(take_down(core, s), core);  // nothing was issued yet: this hands on nothing
+  if (const int ret = rt.attach_poller(core, s); ret < 0) {
+    hand_on(take_back(core, s), core);  // nothing was issued yet: this hands on nothing
     return ret;
   }
   s->queue.open();
@@ -48,14 +53,17 @@ int io_context_impl::ring_up(unsigned core) noexcept {
   return 0;
 }
 
-io_op* io_context_impl::take_down(unsigned core, core_slot* s) noexcept {
+io_op* io_context_impl::take_back(unsigned core, core_slot* s) noexcept {
   io_op* rest = nullptr;
   // A core going down reaches this state with its worker running no task (sched:active
   // is above): fn runs at once. On a running core (remove_instance, or an add_instance
   // rolled back) the worker may be inside a task that submits to the ring: fn runs
-  // between two tasks. Either way the ring's single issuer cancels, drains and closes it.
-  if (rt.run_on_worker(core, [&] { rest = s->take_down(); }) != 0)
-    rest = s->take_down();  // no worker (cannot happen between workers:online up and down)
+  // between two tasks. Either way the ring's single issuer cancels and drains it.
+  if (rt.run_on_worker(core, [&] { rest = s->take_back(); }) != 0)
+    rest = s->take_back();  // no worker (cannot happen between workers:online up and down)
+  // Not drained (it ran on another thread than the issuer): the next bring-up makes a
+  // new ring rather than reuse this one.
+  if (!s->idle()) s->close();
   return rest;
 }
 
@@ -64,7 +72,7 @@ int io_context_impl::ring_down(unsigned core) noexcept {
   if (s == nullptr || !s->live()) return -EINVAL;
   // Detach first: after this the worker is not inside poll() and will not enter it.
   (void)rt.detach_poller(core, s);
-  io_op* rest = take_down(core, s);
+  io_op* rest = take_back(core, s);
   rings.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a statistic
   hand_on(rest, core);
   return 0;

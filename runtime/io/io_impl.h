@@ -30,12 +30,17 @@ struct io_context_impl : instance_node {
   io_context_impl(io_state_impl& st, unsigned entries);
 
   // ring_up()/ring_down() are the state's startup and teardown for this instance, on the
-  // core's hotplug thread, which hands enabling and tearing down the ring to the worker.
+  // core's hotplug thread. The ring lives while the io_context does: ring_up() makes it at
+  // the core's first bring-up (the worker enables it) and then only hands it to the
+  // worker; ring_down() has the worker take it back, drained.
   int ring_up(unsigned core) noexcept;
   int ring_down(unsigned core) noexcept;
-  // take_down() has the core's worker take s down (core_slot::take_down()) and returns
+  // make_ring() creates s's ring and has the core's worker enable it. 0, or a negative
+  // errno with no ring left.
+  int make_ring(unsigned core, core_slot* s) noexcept;
+  // take_back() has the core's worker take s back (core_slot::take_back()) and returns
   // the operations to issue again.
-  io_op* take_down(unsigned core, core_slot* s) noexcept;
+  io_op* take_back(unsigned core, core_slot* s) noexcept;
 
   // submit() takes a new operation: this core's ring from a task, else some core's queue.
   int submit(io_op* op) noexcept;

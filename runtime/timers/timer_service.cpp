@@ -99,21 +99,25 @@ int timer_service::online_state() const noexcept { return _impl->online_state; }
 
 // ---- the states
 
-// "timers:prepare" up, on the control thread: the core's wheel.
+// "timers:prepare" up, on the control thread: the core's wheel, the one it had before
+// when it was up already.
 int timer_service_impl::prepare_up(unsigned core) {
   core_timers& c = per_core[core];
-  auto* w = new (std::nothrow) timer_wheel(c.inbox, c.counters, cancelled, timer_service::now_ns());
+  timer_wheel* w = c.spare.release();
+  if (w != nullptr) w->restart(timer_service::now_ns());
+  else w = new (std::nothrow) timer_wheel(c.inbox, c.counters, cancelled, timer_service::now_ns());
   if (w == nullptr) return -ENOMEM;
   c.prepared = w;
   wheels.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
   return 0;
 }
 
-// "timers:prepare" down: the wheel is empty ("timers:online" down moved its timers).
+// "timers:prepare" down: the wheel is empty ("timers:online" down moved its timers); it is
+// kept for the core's next bring-up.
 int timer_service_impl::prepare_down(unsigned core) {
   core_timers& c = per_core[core];
   if (c.prepared == nullptr) return 0;
-  delete std::exchange(c.prepared, nullptr);
+  c.spare.reset(std::exchange(c.prepared, nullptr));
   wheels.fetch_sub(1, std::memory_order_relaxed);  // relaxed: a statistic
   return 0;
 }

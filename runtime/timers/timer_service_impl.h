@@ -26,6 +26,9 @@ struct core_timers {
   // core's own tasks in arm_at() (acquire).
   alignas(64) std::atomic<timer_wheel*> wheel{nullptr};
   timer_wheel* prepared = nullptr;         // "timers:prepare"; hotplug-serialized
+  // spare: the wheel after "timers:prepare" went down, empty, kept for the core's next
+  // bring-up; hotplug-serialized, freed with the service.
+  std::unique_ptr<timer_wheel> spare;
   wheel_counters counters;
 };
 

@@ -18,6 +18,12 @@ timer_wheel::timer_wheel(timer_inbox& inbox, wheel_counters& counters,
       _cancels_seen(cancels.load(std::memory_order_relaxed)),
       _cur_tick(now >> shift) {}
 
+void timer_wheel::restart(std::int64_t now) noexcept {
+  // relaxed: only a starting point for the sweep heuristic (as in the constructor).
+  _cancels_seen = _cancels.load(std::memory_order_relaxed);
+  _cur_tick = now >> shift;
+}
+
 timer_wheel::~timer_wheel() {
   // The service empties a wheel before it frees it; this only guards against a leak.
   timer_rec* t = take_everything();

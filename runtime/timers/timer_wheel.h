@@ -48,6 +48,8 @@ class timer_wheel final : public core_poller {
   // next_deadline_ns() is the earliest deadline held (0 if the inbox has timers), or -1.
   std::int64_t next_deadline_ns() noexcept override;
 
+  // restart() makes an empty wheel start again at `now` (its core's next bring-up).
+  void restart(std::int64_t now) noexcept;
   // insert() adds a timer armed on this core (owner only: a task on the core, or the
   // hotplug thread while the worker does not poll the wheel).
   void insert(timer_rec* t) noexcept;
