@@ -68,7 +68,7 @@ TEST_CASE("a lock asked for the membarrier read side gets it exactly where the k
   MESSAGE("membarrier offered: " << offered
           << ", read side of a default lock: "
           << std::string(asym.asymmetric() ? "membarrier" : "seq_cst"));
-  if constexpr (under_tsan) {
+  if constexpr (hotcore_test::under_tsan) {
     CHECK_FALSE(asym.asymmetric());
   } else {
     CHECK(asym.asymmetric() == offered);

@@ -174,7 +174,7 @@ TEST_CASE("Bad input keeps the last good target and names the file: `max` alone,
   REQUIRE(f->enable() == 0);
   CHECK(fx.follows("/kubepods/pod1", "50000 100000\n", 1));  // last good: 1 core
   const std::string file = fx.tree.dir("/kubepods/pod1") + "/cpu.max";
-  for (const bad_cpu_max& r : bad_cpu_max_rows()) {
+  for (const hotcore_test::bad_cpu_max& r : hotcore_test::bad_cpu_max_rows()) {
     const std::string text = r.text;
     CAPTURE(text);
     fx.tree.set("/kubepods/pod1", "cpu.max", r.text);
