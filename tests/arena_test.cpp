@@ -56,6 +56,78 @@ std::unique_ptr<arena> make_arena(runtime& rt) {
   return a;
 }
 
+// arena_on_cores is, where two CPUs are allowed, a runtime with two or more cores and an
+// arena on it: the fixture of the cases that start with NEEDS_TWO_CPUS() (nothing is made
+// where they skip).
+struct arena_on_cores {
+  std::unique_ptr<runtime> rt = first_two_cpus() ? multi_core_runtime() : nullptr;
+  std::unique_ptr<arena> a = rt ? make_arena(*rt) : nullptr;
+};
+
+// block_exchange is where the churn case's tasks (and an outside thread) trade blocks, so
+// that most are freed on another core, or off the pool, than the one that made them. Each
+// block is filled with a stamp, checked when freed; `corrupt` counts blocks whose stamp
+// changed and allocations that failed.
+struct block_exchange {
+  struct block {
+    unsigned char* p;
+    std::size_t n;
+    unsigned char stamp;
+  };
+  arena& a;
+  std::mutex mu;
+  std::vector<block> exchange;
+  std::atomic<long> corrupt{0};
+
+  explicit block_exchange(arena& ar) : a(ar) {}
+
+  block fill(std::size_t n, unsigned char stamp) {
+    auto* p = static_cast<unsigned char*>(a.allocate(n));
+    if (p == nullptr) return {nullptr, 0, 0};
+    std::memset(p, stamp, n);
+    return {p, n, stamp};
+  }
+  void check_free(const block& b) {
+    for (std::size_t k = 0; k < b.n; ++k)
+      if (b.p[k] != b.stamp) {
+        corrupt.fetch_add(1);
+        break;
+      }
+    a.deallocate(b.p);
+  }
+  // work() makes 40 blocks, puts every other one in the exchange, takes up to 20 from it,
+  // and frees its own rest and what it took.
+  void work(unsigned seed) {
+    std::mt19937 rng(seed);
+    std::vector<block> mine;
+    for (int i = 0; i < 40; ++i) {
+      const std::size_t n = std::uniform_int_distribution<std::size_t>(1, i % 10 == 0 ? 40000 : 600)(rng);
+      block b = fill(n, static_cast<unsigned char>(rng()));
+      if (b.p == nullptr) {
+        corrupt.fetch_add(1);
+        continue;
+      }
+      mine.push_back(b);
+    }
+    std::vector<block> theirs;
+    {
+      std::lock_guard lk(mu);
+      for (std::size_t i = 0; i < mine.size(); i += 2) exchange.push_back(mine[i]);
+      for (int i = 0; i < 20 && !exchange.empty(); ++i) {
+        theirs.push_back(exchange.back());
+        exchange.pop_back();
+      }
+    }
+    for (std::size_t i = 1; i < mine.size(); i += 2) check_free(mine[i]);
+    for (const block& b : theirs) check_free(b);
+  }
+  // drain() frees what is left in the exchange (every worker has stopped).
+  void drain() {
+    for (const block& b : exchange) check_free(b);
+    exchange.clear();
+  }
+};
+
 }  // namespace
 
 TEST_CASE("size classes: every size up to max_small_size maps to the smallest class that "
@@ -156,12 +228,10 @@ TEST_CASE("a task allocates from its core's cache; a thread outside the pool (th
   balanced(*a, "after freeing");
 }
 
-TEST_CASE("memory freed on another core than the one it came from is taken back; "
-          "accounting: bytes handed out == bytes returned after everything is freed") {
+TEST_CASE_FIXTURE(arena_on_cores, "memory freed on another core than the one it came from is "
+                  "taken back; accounting: bytes handed out == bytes returned after everything "
+                  "is freed") {
   NEEDS_TWO_CPUS();
-  auto rt = make_runtime();
-  REQUIRE(rt->cores().size() >= 2);
-  auto a = make_arena(*rt);
   const unsigned c0 = rt->cores()[0], c1 = rt->cores()[1];
   std::mt19937 rng(42);
   std::vector<std::pair<void*, std::size_t>> blocks(2000);
@@ -206,12 +276,9 @@ TEST_CASE("memory freed on another core than the one it came from is taken back;
   balanced(*a, "after reuse");
 }
 
-TEST_CASE("when a core goes down its cache goes back to the shared arena; up again, the "
-          "cache comes back empty and works") {
+TEST_CASE_FIXTURE(arena_on_cores, "when a core goes down its cache goes back to the shared "
+                  "arena; up again, the cache comes back empty and works") {
   NEEDS_TWO_CPUS();
-  auto rt = make_runtime();
-  REQUIRE(rt->cores().size() >= 2);
-  auto a = make_arena(*rt);
   const unsigned c1 = rt->cores()[1];
   REQUIRE(run_on(*rt, c1, [&] {
             std::vector<void*> v;
@@ -232,12 +299,10 @@ TEST_CASE("when a core goes down its cache goes back to the shared arena; up aga
   balanced(*a, "core 1 up, used");
 }
 
-TEST_CASE("fault injection at mm/arena:prepare and mm/arena:online on each core leaves "
-          "nothing behind: no cache structure, no byte, accounting balanced") {
+TEST_CASE_FIXTURE(arena_on_cores, "fault injection at mm/arena:prepare and mm/arena:online on "
+                  "each core leaves nothing behind: no cache structure, no byte, accounting "
+                  "balanced") {
   NEEDS_TWO_CPUS();
-  auto rt = make_runtime();
-  REQUIRE(rt->cores().size() >= 2);
-  auto a = make_arena(*rt);
   // Some memory in every cache first, so the teardowns have something to give back.
   for (unsigned core : rt->cores())
     REQUIRE(run_on(*rt, core, [&] {
@@ -303,60 +368,11 @@ TEST_CASE("bad input: a huge request returns nullptr and loses nothing; dealloca
   CHECK(a->stats().allocated == 0);
 }
 
-TEST_CASE("the allocator stays consistent under cross-core frees with cores churning: no "
-          "block handed out twice, contents intact, accounting balanced") {
+TEST_CASE_FIXTURE(arena_on_cores, "the allocator stays consistent under cross-core frees with "
+                  "cores churning: no block handed out twice, contents intact, accounting "
+                  "balanced") {
   NEEDS_TWO_CPUS();
-  auto rt = make_runtime();
-  REQUIRE(rt->cores().size() >= 2);
-  auto a = make_arena(*rt);
-  // Blocks travel between tasks (and an outside thread) through this exchange, so most
-  // are freed on another core, or off the pool, than the one that made them.
-  struct block {
-    unsigned char* p;
-    std::size_t n;
-    unsigned char stamp;
-  };
-  std::mutex mu;
-  std::vector<block> exchange;
-  std::atomic<long> corrupt{0};
-  auto fill = [&](std::size_t n, unsigned char stamp) -> block {
-    auto* p = static_cast<unsigned char*>(a->allocate(n));
-    if (p == nullptr) return {nullptr, 0, 0};
-    std::memset(p, stamp, n);
-    return {p, n, stamp};
-  };
-  auto check_free = [&](const block& b) {
-    for (std::size_t k = 0; k < b.n; ++k)
-      if (b.p[k] != b.stamp) {
-        corrupt.fetch_add(1);
-        break;
-      }
-    a->deallocate(b.p);
-  };
-  auto work = [&](unsigned seed) {
-    std::mt19937 rng(seed);
-    std::vector<block> mine;
-    for (int i = 0; i < 40; ++i) {
-      const std::size_t n = std::uniform_int_distribution<std::size_t>(1, i % 10 == 0 ? 40000 : 600)(rng);
-      block b = fill(n, static_cast<unsigned char>(rng()));
-      if (b.p == nullptr) {
-        corrupt.fetch_add(1);
-        continue;
-      }
-      mine.push_back(b);
-    }
-    std::vector<block> theirs;
-    {
-      std::lock_guard lk(mu);
-      for (std::size_t i = 0; i < mine.size(); i += 2) exchange.push_back(mine[i]);
-      for (int i = 0; i < 20 && !exchange.empty(); ++i) {
-        theirs.push_back(exchange.back());
-        exchange.pop_back();
-      }
-    }
-    for (std::size_t i = 1; i < mine.size(); i += 2) check_free(mine[i]);
-    for (const block& b : theirs) check_free(b);
-  };
+  block_exchange ex(*a);
   std::atomic<bool> stop{false};
   std::thread churn([&] {
     std::size_t round = 0;
@@ -367,13 +383,13 @@ TEST_CASE("the allocator stays consistent under cross-core frees with cores chur
     }
   });
   std::thread outside([&] {
-    for (unsigned i = 0; !stop.load(); ++i) work(100000 + i);
+    for (unsigned i = 0; !stop.load(); ++i) ex.work(100000 + i);
   });
   constexpr int tasks = 1500;
   std::atomic<int> done{0};
   for (int t = 0; t < tasks; ++t)
     REQUIRE(rt->submit([&, t] {
-      work(static_cast<unsigned>(t));
+      ex.work(static_cast<unsigned>(t));
       done.fetch_add(1, std::memory_order_release);
     }) == 0);
   REQUIRE(wait_until([&] { return done.load(std::memory_order_acquire) == tasks; },
@@ -381,9 +397,8 @@ TEST_CASE("the allocator stays consistent under cross-core frees with cores chur
   stop.store(true);
   churn.join();
   outside.join();
-  for (const block& b : exchange) check_free(b);
-  exchange.clear();
-  CHECK(corrupt.load() == 0);
+  ex.drain();
+  CHECK(ex.corrupt.load() == 0);
   caches_match_cores(*rt, *a, "after churn");
   balanced(*a, "after churn");
   // Taking every core but one down hands all but that cache back to the arena.

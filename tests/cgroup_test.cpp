@@ -42,6 +42,15 @@ std::string slurp(const std::string& path) {
 
 cpu_limit lim(std::int64_t q, std::int64_t p = 100000) { return cpu_limit{q, p}; }
 
+// cpu_cgroup_of() is where find_cgroup() finds the cpu controller's group in these
+// /proc/self/cgroup and mountinfo contents; REQUIREs that it finds it.
+cgroup_location cpu_cgroup_of(const char* cgroup, const char* mountinfo) {
+  cgroup_error err;
+  const cgroup_location loc = find_cgroup("cpu", cgroup, mountinfo, err);
+  REQUIRE_MESSAGE(!err, err.message);
+  return loc;
+}
+
 }  // namespace
 
 TEST_CASE("Discovery: /proc/self/cgroup in hybrid mode gives the v1 cpu and cpuset groups, "
@@ -72,12 +81,9 @@ TEST_CASE("Discovery: /proc/self/cgroup in hybrid mode gives the v1 cpu and cpus
 
 TEST_CASE("Discovery: v1 cpu,cpuacct co-mounted anywhere, nested, with the mount root of a "
           "namespaced mount taken off the path") {
-  const char* cg = "5:cpu,cpuacct:/kubepods/burstable/pod7/c1\n0::/\n";
-  const char* mi =
-      "50 40 0:44 /kubepods/burstable /mnt/my\\040cgroups/cpu rw - cgroup cgroup rw,cpuacct,cpu\n";
-  cgroup_error err;
-  const cgroup_location loc = find_cgroup("cpu", cg, mi, err);
-  REQUIRE_MESSAGE(!err, err.message);
+  const cgroup_location loc = cpu_cgroup_of(
+      "5:cpu,cpuacct:/kubepods/burstable/pod7/c1\n0::/\n",
+      "50 40 0:44 /kubepods/burstable /mnt/my\\040cgroups/cpu rw - cgroup cgroup rw,cpuacct,cpu\n");
   CHECK(loc.version == cgroup_version::v1);
   CHECK(loc.mount_point == "/mnt/my cgroups/cpu");  // \040 unescaped
   CHECK(loc.mount_root == "/kubepods/burstable");
@@ -90,12 +96,9 @@ TEST_CASE("Discovery: v1 cpu,cpuacct co-mounted anywhere, nested, with the mount
 }
 
 TEST_CASE("Discovery: v2 only, nested path, optional fields in mountinfo") {
-  const char* cg = "0::/system.slice/app.service\n";
-  const char* mi =
-      "22 1 0:21 / /sys/fs/cgroup rw,nosuid shared:4 master:1 - cgroup2 cgroup2 rw,nsdelegate\n";
-  cgroup_error err;
-  const cgroup_location loc = find_cgroup("cpu", cg, mi, err);
-  REQUIRE_MESSAGE(!err, err.message);
+  const cgroup_location loc = cpu_cgroup_of(
+      "0::/system.slice/app.service\n",
+      "22 1 0:21 / /sys/fs/cgroup rw,nosuid shared:4 master:1 - cgroup2 cgroup2 rw,nsdelegate\n");
   CHECK(loc.version == cgroup_version::v2);
   CHECK(loc.dir() == "/sys/fs/cgroup/system.slice/app.service");
   CHECK(loc.levels().size() == 3);
@@ -141,23 +144,7 @@ TEST_CASE("cpu.max: \"max 100000\" is no limit, \"50000 100000\" is half a CPU")
 
 TEST_CASE("cpu.max bad input: empty, `max` alone, not a number, a third field, a quota "
           "below the kernel's 1 ms, a period over 1 s") {
-  struct row {
-    const char* text;
-    cgroup_errc code;
-    const char* says;
-  };
-  const row rows[] = {
-      {"", cgroup_errc::malformed, "empty"},
-      {"max\n", cgroup_errc::malformed, "one field"},
-      {"abc 100000\n", cgroup_errc::malformed, "quota is not a number"},
-      {"50000 1e5\n", cgroup_errc::malformed, "period is not a number"},
-      {"-5 100000\n", cgroup_errc::out_of_range, "1 ms minimum"},
-      {"50000 100000 7\n", cgroup_errc::extra_field, "third field"},
-      {"500 100000\n", cgroup_errc::out_of_range, "1 ms minimum"},
-      {"50000 2000000\n", cgroup_errc::out_of_range, "period"},
-      {"50000 999\n", cgroup_errc::out_of_range, "period"},
-  };
-  for (const row& r : rows) {
+  for (const hotcore_test::bad_cpu_max& r : hotcore_test::bad_cpu_max_rows()) {
     CAPTURE(r.text);
     cgroup_error err;
     (void)parse_cpu_max(r.text, err);

@@ -3,7 +3,8 @@
 // a directory with its own `cgroup` and `mountinfo` (the follower's proc_self) whose
 // mountinfo mounts a tree of group directories holding cpu.max, cgroup.controllers and
 // cpuset.cpus.effective. The machine's real v2 hierarchy has no cpu controller, so this
-// is how v2 is tested; v1 is tested for real (quota_v1_test.cpp).
+// is how v2 is tested; v1 is tested for real (quota_v1_test.cpp). Also the bad cpu.max
+// contents that the parser and the follower both must reject.
 #pragma once
 
 #include <fcntl.h>
@@ -14,8 +15,38 @@
 #include <filesystem>
 #include <stdexcept>
 #include <string>
+#include <vector>
+
+#include "hotcore/cgroup.h"
 
 namespace hotcore_test {
+
+using hotcore::cgroup_errc;
+
+// bad_cpu_max is a cpu.max content that is an error, the error's code and a word its
+// message must hold.
+struct bad_cpu_max {
+  const char* text;
+  cgroup_errc code;
+  const char* says;
+};
+
+// bad_cpu_max_rows(): empty, `max` alone, not a number, a third field, a quota below the
+// kernel's 1 ms, a period over 1 s or under 1 ms. No two rows in a row expect the same
+// error, so a follower fed them in turn shows each one's own.
+inline const std::vector<bad_cpu_max>& bad_cpu_max_rows() {
+  using enum cgroup_errc;
+  static const std::vector<bad_cpu_max> rows = {
+      {"", malformed, "empty"}, {"max\n", malformed, "one field"}, {"\n", malformed, "empty"},
+      {"abc 100000\n", malformed, "quota is not a number"},
+      {"-5 100000\n", out_of_range, "1 ms minimum"}, {"lots 100000\n", malformed, "not a number"},
+      {"50000 100000 7\n", extra_field, "third field"}, {"50000 2000000\n", out_of_range, "period"},
+      {"500 100000\n", out_of_range, "1 ms minimum"},
+      {"50000 1e5\n", malformed, "period is not a number"}, {"50000 999\n", out_of_range, "period"},
+      {"200000 100000 7\n", extra_field, "third field"},
+  };
+  return rows;
+}
 
 class cgroup_tree {
  public:

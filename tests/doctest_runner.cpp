@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "runner.h"
+#include "sanitizers.h"
 
 namespace hotcore_test {
 namespace {
@@ -119,18 +120,6 @@ void skip_case(const std::string& why) {
               g_skip_reason.c_str());
   std::fflush(stdout);
 }
-
-#if defined(__SANITIZE_THREAD__)
-constexpr bool under_tsan = true;
-#elif defined(__has_feature)
-#if __has_feature(thread_sanitizer)
-constexpr bool under_tsan = true;
-#else
-constexpr bool under_tsan = false;
-#endif
-#else
-constexpr bool under_tsan = false;
-#endif
 
 int run_suite(int argc, char** argv) {
   // ThreadSanitizer starts a background thread of its own at the process's first

@@ -42,8 +42,7 @@ struct fi_fixture {
     install(AP_ARENA_ONLINE, "fi/arena:online");
     install(ONLINE_DYN, "fi/dyn:online");
     const std::string mtag = "fi/multi:online";
-    const int m = rt->setup_state_multi(ONLINE_DYN, mtag, led.multi_startup(mtag),
-                                        led.multi_teardown(mtag));
+    const int m = logged_multi_state(*rt, ONLINE_DYN, mtag, led, mtag);
     REQUIRE(m > 0);
     REQUIRE(rt->add_instance(m, &i0) == 0);
     REQUIRE(rt->add_instance(m, &i1) == 0);
@@ -53,7 +52,7 @@ struct fi_fixture {
   }
 
   void install(int st, const std::string& tag) {
-    const int ret = rt->setup_state(st, tag, led.startup(tag), led.teardown(tag));
+    const int ret = logged_state(*rt, st, tag, led, tag);
     REQUIRE(ret >= 0);
     states.push_back({ret > 0 ? ret : st, tag, false});
   }
@@ -109,6 +108,66 @@ unsigned other_core(const runtime& rt, unsigned core) {
   return rt.cores().front() == core ? rt.cores().back() : rt.cores().front();
 }
 
+// check_injected() arms cpuN/hotplug/fail at `row`'s state on `core` and moves the core up
+// (armed OFFLINE) or down (armed ONLINE): the move fails with -EAGAIN through exactly that
+// state, the core goes back, the fail is cleared, the same move then succeeds, and
+// nothing leaks. `user` is the fixture's own state there, if any, whose rules it also
+// checks. It says whether the state accepted the fail (false: nothing moved).
+bool check_injected(fi_fixture& f, const state_row& row, const tracked* user, unsigned core,
+                    bool up) {
+  const std::string where = row.name + " (" + std::to_string(row.state) + ") core" +
+                            std::to_string(core) + (up ? " up" : " down");
+  INFO(where);
+  f.both_online();
+  // up: arm with the core OFFLINE and online it; down: arm with it ONLINE, offline it.
+  if (up) REQUIRE(f.rt->core_down(core) == 0);
+  f.consistent(where + ": before");
+
+  const int armed = f.rt->set_fail(core, row.state);
+  if (user != nullptr) {
+    // The rules, for the states this test owns.
+    const section sec = section_of(row.state);
+    const bool accepted = sec == section::online || (sec == section::prepare && up);
+    CHECK(armed == (accepted ? 0 : -EINVAL));
+  }
+  if (armed != 0) {
+    CHECK(armed == -EINVAL);
+    CHECK(f.rt->fail(core) == -1);
+    return false;
+  }
+  CHECK(f.rt->fail(core) == row.state);
+  (void)f.rt->take_trace();
+
+  const int ret = up ? f.rt->core_up(core) : f.rt->core_down(core);
+  CHECK(ret == -EAGAIN);
+  CHECK(f.rt->state(core) == (up ? OFFLINE : ONLINE));
+  CHECK(f.rt->fail(core) == -1);
+  CHECK(f.rt->state(other_core(*f.rt, core)) == ONLINE);
+  int injected = 0;
+  for (const auto& ev : f.rt->take_trace()) {
+    if (!ev.injected) continue;
+    ++injected;
+    CHECK(ev.state == row.state);
+    CHECK(ev.core == core);
+    CHECK(ev.dir == (up ? direction::up : direction::down));
+    CHECK(ev.result == -EAGAIN);
+    CHECK_FALSE(ev.rollback);
+  }
+  CHECK(injected == 1);
+  f.consistent(where + ": after the failed operation");
+
+  // The fail fired once: the same operation now succeeds.
+  if (up) {
+    CHECK(f.rt->core_up(core) == 0);
+  } else {
+    CHECK(f.rt->core_down(core) == 0);
+    f.consistent(where + ": offline after");
+    CHECK(f.rt->core_up(core) == 0);
+  }
+  f.consistent(where + ": recovered");
+  return true;
+}
+
 }  // namespace
 
 TEST_CASE("cpuN/hotplug/fail, exhaustively: for every state that accepts it, in both "
@@ -124,56 +183,7 @@ TEST_CASE("cpuN/hotplug/fail, exhaustively: for every state that accepts it, in 
     const tracked* user = f.user_state(row.state);
     for (unsigned core : f.rt->cores())
       for (bool up : {true, false}) {
-        const std::string where = row.name + " (" + std::to_string(row.state) + ") core" +
-                                  std::to_string(core) + (up ? " up" : " down");
-        INFO(where);
-        f.both_online();
-        // up: arm with the core OFFLINE and online it; down: arm with it ONLINE, offline it.
-        if (up) REQUIRE(f.rt->core_down(core) == 0);
-        f.consistent(where + ": before");
-
-        const int armed = f.rt->set_fail(core, row.state);
-        if (user != nullptr) {
-          // The rules, for the states this test owns.
-          const section sec = section_of(row.state);
-          const bool accepted = sec == section::online || (sec == section::prepare && up);
-          CHECK(armed == (accepted ? 0 : -EINVAL));
-        }
-        if (armed != 0) {
-          CHECK(armed == -EINVAL);
-          CHECK(f.rt->fail(core) == -1);
-          continue;
-        }
-        CHECK(f.rt->fail(core) == row.state);
-        (void)f.rt->take_trace();
-
-        const int ret = up ? f.rt->core_up(core) : f.rt->core_down(core);
-        CHECK(ret == -EAGAIN);
-        CHECK(f.rt->state(core) == (up ? OFFLINE : ONLINE));
-        CHECK(f.rt->fail(core) == -1);
-        CHECK(f.rt->state(other_core(*f.rt, core)) == ONLINE);
-        int injected = 0;
-        for (const auto& ev : f.rt->take_trace()) {
-          if (!ev.injected) continue;
-          ++injected;
-          CHECK(ev.state == row.state);
-          CHECK(ev.core == core);
-          CHECK(ev.dir == (up ? direction::up : direction::down));
-          CHECK(ev.result == -EAGAIN);
-          CHECK_FALSE(ev.rollback);
-        }
-        CHECK(injected == 1);
-        f.consistent(where + ": after the failed operation");
-
-        // The fail fired once: the same operation now succeeds.
-        if (up) {
-          CHECK(f.rt->core_up(core) == 0);
-        } else {
-          CHECK(f.rt->core_down(core) == 0);
-          f.consistent(where + ": offline after");
-          CHECK(f.rt->core_up(core) == 0);
-        }
-        f.consistent(where + ": recovered");
+        if (!check_injected(f, row, user, core, up)) continue;
         ++cases;
         if (user != nullptr) user_cases.insert({row.state, up});
       }

@@ -4,6 +4,7 @@
 // live side by side through core churn with exact accounting and exact event logs, an
 // instance whose startup fails on core N is torn down on cores 0..N-1 only, removing one
 // instance leaves the others alone, and the listing shows each state once with its count.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <map>
@@ -71,6 +72,8 @@ struct traced_runtime {
     log.learn(rt->take_trace(), name);
     return made;
   }
+  // two_arenas() adds the arenas "a1" and "a2".
+  std::pair<std::unique_ptr<arena>, std::unique_ptr<arena>> two_arenas();
 };
 
 std::unique_ptr<arena> make_arena(runtime& rt) {
@@ -85,6 +88,11 @@ std::unique_ptr<timer_service> make_timers(runtime& rt) {
   auto ts = timer_service::create(rt, ec);
   REQUIRE_MESSAGE(ts != nullptr, "timer_service::create: " << ec.message());
   return ts;
+}
+
+std::pair<std::unique_ptr<arena>, std::unique_ptr<arena>> traced_runtime::two_arenas() {
+  auto a1 = add("a1", make_arena);
+  return {std::move(a1), add("a2", make_arena)};
 }
 
 // arena_snapshot is what must not change in an arena that another arena's failure or
@@ -128,6 +136,143 @@ struct fire_table {
   }
 };
 
+// cycle_load is the load of the 1000-cycle case: each cycle blocks from two arenas and
+// timers on two services, made on core B before it goes down; every 100 cycles the blocks
+// are freed on core A.
+struct cycle_load {
+  static constexpr int cycles = 1000;
+  static constexpr int timers_per_cycle = 2;  // per service
+  runtime& rt;
+  cpu_pair cpu;
+  std::array<arena*, 2> arenas;
+  std::array<timer_service*, 2> services;
+  fire_table fired[2] = {fire_table(cycles * timers_per_cycle),
+                         fire_table(cycles * timers_per_cycle)};
+  std::vector<void*> held[2];  // blocks made on core B, freed after it went down
+  std::uint64_t bytes[2] = {0, 0};
+
+  cycle_load(runtime& r, const cpu_pair& c, std::array<arena*, 2> a,
+             std::array<timer_service*, 2> t)
+      : rt(r), cpu(c), arenas(a), services(t) {}
+
+  // load_core_b(): on core B, blocks from each arena (the first small, the second larger
+  // classes, so the two sums differ) and timers on each service, some due before the core
+  // leaves, some after.
+  void load_core_b(int i) {
+    REQUIRE(run_on(rt, cpu.b, [&] {
+              for (int k = 0; k < 3; ++k) {
+                const std::size_t s1 = 16 + 16 * static_cast<std::size_t>((i + k) % 8);
+                const std::size_t s2 = 200 + 100 * static_cast<std::size_t>((i + k) % 30);
+                held[0].push_back(arenas[0]->allocate(s1));
+                held[1].push_back(arenas[1]->allocate(s2));
+                bytes[0] += arena::class_size(arena::size_class_of(s1));
+                bytes[1] += arena::class_size(arena::size_class_of(s2));
+              }
+              for (int k = 0; k < timers_per_cycle; ++k) {
+                const std::size_t id = static_cast<std::size_t>(i * timers_per_cycle + k);
+                const auto delay = std::chrono::microseconds(k == 0 ? 0 : 300);
+                REQUIRE(services[0]->arm_after(delay, fired[0].fn(id)));
+                REQUIRE(services[1]->arm_after(delay, fired[1].fn(id)));
+              }
+            }) == 1);
+  }
+
+  // free_on_core_a(): frees on core A what core B made: a cross-core free into core A's
+  // caches.
+  void free_on_core_a() {
+    REQUIRE(run_on(rt, cpu.a, [&] {
+              for (void* p : held[0]) arenas[0]->deallocate(p);
+              for (void* p : held[1]) arenas[1]->deallocate(p);
+            }) == 0);
+    held[0].clear();
+    held[1].clear();
+  }
+
+  // check_timers_fired_once(): every timer fired exactly once, also those that were pending
+  // on core B when it went down (they moved).
+  void check_timers_fired_once() {
+    constexpr int armed = cycles * timers_per_cycle;
+    REQUIRE(fired[0].wait_for(armed));
+    REQUIRE(fired[1].wait_for(armed));
+    // Nothing left queued: no timer can run again, so the counts below are final.
+    REQUIRE(wait_until(
+        [&] { return services[0]->stats().queued == 0 && services[1]->stats().queued == 0; }));
+    CHECK(fired[0].not_once(0, fired[0].count.size()) == 0);
+    CHECK(fired[1].not_once(0, fired[1].count.size()) == 0);
+    for (timer_service* ts : services) {
+      const timer_stats s = ts->stats();
+      CHECK(s.armed == armed);
+      CHECK(s.fired == armed);
+      CHECK(s.queued == 0);
+      CHECK(s.wheels == 2);
+      CHECK(s.attached == 2);
+    }
+    CHECK(services[0]->stats().migrated + services[1]->stats().migrated > 0);
+  }
+};
+
+// cycle_lines() is what one down/up cycle of core B logs: teardown in descending state
+// order, each state's instances in the order added; startup ascending.
+std::vector<std::string> cycle_lines(const cpu_pair& cpu) {
+  return on(cpu, {"down timers:online coreB t1", "down timers:online coreB t2",
+                  "down mm/arena:online coreB a1", "down mm/arena:online coreB a2",
+                  "down timers:prepare coreB t1", "down timers:prepare coreB t2",
+                  "down mm/arena:prepare coreB a1", "down mm/arena:prepare coreB a2",
+                  "up mm/arena:prepare coreB a1", "up mm/arena:prepare coreB a2",
+                  "up timers:prepare coreB t1", "up timers:prepare coreB t2",
+                  "up mm/arena:online coreB a1", "up mm/arena:online coreB a2",
+                  "up timers:online coreB t1", "up timers:online coreB t2"});
+}
+
+// failed_arena_lines() is the log of an arena "a3" whose mm/arena:online startup failed
+// (injected) on core n: prepare on every core; online on the cores before n and the
+// injected failure on n; online torn down on the cores before n (rollback); then the
+// prepare instance removed.
+std::vector<std::string> failed_arena_lines(const cpu_pair& cpu,
+                                            const std::vector<unsigned>& cores, unsigned n) {
+  std::vector<std::string> expected = on(cpu, {"up mm/arena:prepare coreA a3",
+                                               "up mm/arena:prepare coreB a3"});
+  for (unsigned c : cores)
+    if (c < n) expected.push_back("up mm/arena:online core" + std::to_string(c) + " a3");
+  expected.push_back("up mm/arena:online core" + std::to_string(n) + " a3 -> " +
+                     std::to_string(-EAGAIN) + " injected");
+  for (unsigned c : cores)
+    if (c < n)
+      expected.push_back("down mm/arena:online core" + std::to_string(c) + " a3 rollback");
+  expected.push_back(line_on(cpu, "down mm/arena:prepare coreA a3"));
+  expected.push_back(line_on(cpu, "down mm/arena:prepare coreB a3"));
+  return expected;
+}
+
+// check_t1_torn_down_t2_up() checks the trace of two timer services "t1" and "t2" through
+// a churn in which t1 was removed: per instance, state and core, startups and teardowns
+// alternate; t1 ends with each started instance torn down, t2 with both cores up.
+void check_t1_torn_down_t2_up(const instance_log& log, const std::vector<trace_event>& events,
+                              const cpu_pair& cpu) {
+  std::map<std::string, int> balance;  // "t1 timers:online core1" -> ups - downs
+  for (const char* t : {"t1 ", "t2 "})  // both started on both cores when created
+    for (const char* state : {"timers:prepare", "timers:online"})
+      for (unsigned core : {cpu.a, cpu.b})
+        balance[std::string(t) + state + " core" + std::to_string(core)] = 1;
+  bool alternates = true;
+  for (const trace_event& ev : events) {
+    if (ev.instance == nullptr || ev.injected) continue;
+    const std::string key = log.names.at(ev.instance) + " " + ev.name + " core" +
+                            std::to_string(ev.core);
+    int& b = balance[key];
+    b += ev.dir == direction::up ? 1 : -1;
+    alternates = alternates && (b == 0 || b == 1);
+  }
+  CHECK(alternates);
+  CHECK(events.size() > 40);  // the churn ran through both services
+  for (const auto& [key, b] : balance) {
+    CAPTURE(key);
+    CHECK(b == (key.rfind("t2 ", 0) == 0 ? 1 : 0));
+  }
+  for (const char* state : {"timers:prepare", "timers:online"})
+    CHECK(balance.count(std::string("t1 ") + state + " core" + std::to_string(cpu.b)) == 1);
+}
+
 std::string row_text(int state, const char* name, int instances) {
   char line[96];
   std::snprintf(line, sizeof line, "%3d: %s (%d instance%s)\n", state, name, instances,
@@ -142,10 +287,8 @@ TEST_CASE("two arenas and two timer services are instances of the same states: t
           "timer fires once") {
   TWO_CPUS(cpu);
   traced_runtime tr(cpu);
-  auto& rt = tr.rt;
-  auto& log = tr.log;
-  auto a1 = tr.add("a1", make_arena);
-  auto a2 = tr.add("a2", make_arena);
+  auto& [rt, log] = tr;
+  auto [a1, a2] = tr.two_arenas();
   auto t1 = tr.add("t1", make_timers);
   auto t2 = make_timers(*rt);
   const std::vector<trace_event> t2_created = rt->take_trace();
@@ -160,78 +303,23 @@ TEST_CASE("two arenas and two timer services are instances of the same states: t
   CHECK(a1->online_state() == a2->online_state());
   CHECK(t1->online_state() == t2->online_state());
 
-  constexpr int cycles = 1000;
-  constexpr int timers_per_cycle = 2;  // per service
-  fire_table fired1(cycles * timers_per_cycle), fired2(cycles * timers_per_cycle);
-  std::vector<void*> held1, held2;  // blocks made on core 1, freed after it went down
-  std::uint64_t bytes1 = 0, bytes2 = 0;
+  cycle_load load(*rt, cpu, {a1.get(), a2.get()}, {t1.get(), t2.get()});
   std::vector<std::string> expected;
-  for (int i = 0; i < cycles; ++i) {
-    // On core 1: blocks from each arena (a1 small, a2 larger classes, so the two sums
-    // differ) and timers on each service, some due before the core leaves, some after.
-    REQUIRE(run_on(*rt, cpu.b, [&] {
-              for (int k = 0; k < 3; ++k) {
-                const std::size_t s1 = 16 + 16 * static_cast<std::size_t>((i + k) % 8);
-                const std::size_t s2 = 200 + 100 * static_cast<std::size_t>((i + k) % 30);
-                held1.push_back(a1->allocate(s1));
-                held2.push_back(a2->allocate(s2));
-                bytes1 += arena::class_size(arena::size_class_of(s1));
-                bytes2 += arena::class_size(arena::size_class_of(s2));
-              }
-              for (int k = 0; k < timers_per_cycle; ++k) {
-                const std::size_t id = static_cast<std::size_t>(i * timers_per_cycle + k);
-                const auto delay = std::chrono::microseconds(k == 0 ? 0 : 300);
-                REQUIRE(t1->arm_after(delay, fired1.fn(id)));
-                REQUIRE(t2->arm_after(delay, fired2.fn(id)));
-              }
-            }) == 1);
+  for (int i = 0; i < cycle_load::cycles; ++i) {
+    load.load_core_b(i);
     REQUIRE(rt->core_down(cpu.b) == 0);
     REQUIRE(rt->core_up(cpu.b) == 0);
-    // Teardown in descending state order, each state's instances in the order added;
-    // startup ascending.
-    for (const char* line :
-         {"down timers:online coreB t1", "down timers:online coreB t2",
-          "down mm/arena:online coreB a1", "down mm/arena:online coreB a2",
-          "down timers:prepare coreB t1", "down timers:prepare coreB t2",
-          "down mm/arena:prepare coreB a1", "down mm/arena:prepare coreB a2",
-          "up mm/arena:prepare coreB a1", "up mm/arena:prepare coreB a2",
-          "up timers:prepare coreB t1", "up timers:prepare coreB t2",
-          "up mm/arena:online coreB a1", "up mm/arena:online coreB a2",
-          "up timers:online coreB t1", "up timers:online coreB t2"})
-      expected.push_back(line_on(cpu, line));
-    if (i % 100 == 99) {
-      // Free on core 0 what core 1 made: a cross-core free into core 0's caches.
-      REQUIRE(run_on(*rt, cpu.a, [&] {
-                for (void* p : held1) a1->deallocate(p);
-                for (void* p : held2) a2->deallocate(p);
-              }) == 0);
-      held1.clear();
-      held2.clear();
-    }
+    for (const std::string& line : cycle_lines(cpu)) expected.push_back(line);
+    if (i % 100 == 99) load.free_on_core_a();
   }
   const std::vector<std::string> got = log.lines(rt->take_trace());
   CHECK(got.size() == expected.size());
   CHECK(got == expected);
   rt->set_trace(false);
 
-  REQUIRE(fired1.wait_for(cycles * timers_per_cycle));
-  REQUIRE(fired2.wait_for(cycles * timers_per_cycle));
-  // Nothing left queued: no timer can run again, so the counts below are final.
-  REQUIRE(wait_until([&] { return t1->stats().queued == 0 && t2->stats().queued == 0; }));
-  CHECK(fired1.not_once(0, fired1.count.size()) == 0);
-  CHECK(fired2.not_once(0, fired2.count.size()) == 0);
-  for (timer_service* ts : {t1.get(), t2.get()}) {
-    const timer_stats s = ts->stats();
-    CHECK(s.armed == cycles * timers_per_cycle);
-    CHECK(s.fired == cycles * timers_per_cycle);
-    CHECK(s.queued == 0);
-    CHECK(s.wheels == 2);
-    CHECK(s.attached == 2);
-  }
-  // Timers were pending on core 1 when it went down: they moved and still fired once.
-  CHECK(t1->stats().migrated + t2->stats().migrated > 0);
-  exact(*a1, bytes1, "a1 after 1000 cycles");
-  exact(*a2, bytes2, "a2 after 1000 cycles");
+  load.check_timers_fired_once();
+  exact(*a1, load.bytes[0], "a1 after 1000 cycles");
+  exact(*a2, load.bytes[1], "a2 after 1000 cycles");
   for (const arena* a : {a1.get(), a2.get()}) {
     CHECK(a->stats().live_caches == 2);
     CHECK(a->stats().prepared_caches == 2);
@@ -243,10 +331,8 @@ TEST_CASE("an arena whose \"mm/arena:online\" startup fails on core N is torn do
           "0 .. N-1 is invoked\"); the other two arenas are untouched") {
   TWO_CPUS(cpu);
   traced_runtime tr(cpu);
-  auto& rt = tr.rt;
-  auto& log = tr.log;
-  auto a1 = tr.add("a1", make_arena);
-  auto a2 = tr.add("a2", make_arena);
+  auto& [rt, log] = tr;
+  auto [a1, a2] = tr.two_arenas();
   // Both hold blocks in both cores' caches.
   std::vector<void*> held;
   for (unsigned core : rt->cores())
@@ -269,20 +355,7 @@ TEST_CASE("an arena whose \"mm/arena:online\" startup fails on core N is torn do
     CHECK(rt->fail(n) == -1);  // the one-shot fail fired
     const std::vector<trace_event> events = rt->take_trace();
     log.learn(events, "a3");
-    // Prepare on every core; online on cores 0..N-1 and the injected failure on core N;
-    // online torn down on cores 0..N-1 (rollback); then the prepare instance removed.
-    std::vector<std::string> expected = on(cpu, {"up mm/arena:prepare coreA a3",
-                                                 "up mm/arena:prepare coreB a3"});
-    for (unsigned c : rt->cores())
-      if (c < n) expected.push_back("up mm/arena:online core" + std::to_string(c) + " a3");
-    expected.push_back("up mm/arena:online core" + std::to_string(n) + " a3 -> " +
-                       std::to_string(-EAGAIN) + " injected");
-    for (unsigned c : rt->cores())
-      if (c < n)
-        expected.push_back("down mm/arena:online core" + std::to_string(c) + " a3 rollback");
-    expected.push_back(line_on(cpu, "down mm/arena:prepare coreA a3"));
-    expected.push_back(line_on(cpu, "down mm/arena:prepare coreB a3"));
-    CHECK(log.lines(events) == expected);
+    CHECK(log.lines(events) == failed_arena_lines(cpu, rt->cores(), n));
     // Nothing of a3 stays; a1 and a2 saw no callback and kept every cached block.
     CHECK(arena_snapshot(*a1) == before1);
     CHECK(arena_snapshot(*a2) == before2);
@@ -317,8 +390,7 @@ TEST_CASE("removing one timer service while a core churns leaves the other's tim
           "exactly once; the removed one's callbacks stop and balance") {
   TWO_CPUS(cpu);
   traced_runtime tr(cpu);
-  auto& rt = tr.rt;
-  auto& log = tr.log;
+  auto& [rt, log] = tr;
   auto t1 = tr.add("t1", make_timers);
   auto t2 = tr.add("t2", make_timers);
 
@@ -361,31 +433,7 @@ TEST_CASE("removing one timer service while a core churns leaves the other's tim
   CHECK(twice == 0);
   CHECK(fired1.total.load() + dropped == static_cast<int>(h1.size()));
 
-  // The event log: per instance, state and core, startups and teardowns alternate; t1
-  // ends with each started instance torn down, t2 with both cores up.
-  std::map<std::string, int> balance;  // "t1 timers:online core1" -> ups - downs
-  for (const char* t : {"t1 ", "t2 "})  // both started on both cores when created
-    for (const char* state : {"timers:prepare", "timers:online"})
-      for (unsigned core : {cpu.a, cpu.b})
-        balance[std::string(t) + state + " core" + std::to_string(core)] = 1;
-  bool alternates = true;
-  const std::vector<trace_event> events = rt->take_trace();
-  for (const trace_event& ev : events) {
-    if (ev.instance == nullptr || ev.injected) continue;
-    const std::string key = log.names.at(ev.instance) + " " + ev.name + " core" +
-                            std::to_string(ev.core);
-    int& b = balance[key];
-    b += ev.dir == direction::up ? 1 : -1;
-    alternates = alternates && (b == 0 || b == 1);
-  }
-  CHECK(alternates);
-  CHECK(events.size() > 40);  // the churn ran through both services
-  for (const auto& [key, b] : balance) {
-    CAPTURE(key);
-    CHECK(b == (key.rfind("t2 ", 0) == 0 ? 1 : 0));
-  }
-  for (const char* state : {"timers:prepare", "timers:online"})
-    CHECK(balance.count(std::string("t1 ") + state + " core" + std::to_string(cpu.b)) == 1);
+  check_t1_torn_down_t2_up(log, rt->take_trace(), cpu);
   rt->set_trace(false);
 }
 

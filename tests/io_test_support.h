@@ -1,10 +1,7 @@
 // SPDX-License-Identifier: MIT
-// tests/io_test_support.h — helpers for the io_uring tests: counting this process's fds,
-// waiting for a condition with a bound, an io_uring state plus context on a runtime, and a
-// read submitted from a task on a given core.
+// tests/io_test_support.h — helpers for the io_uring tests: an io_uring state plus context
+// on a runtime, and a read submitted from a task on a given core.
 #pragma once
-
-#include <dirent.h>
 
 #include <atomic>
 #include <chrono>
@@ -14,18 +11,6 @@
 #include "test_support.h"
 
 namespace hotcore_test {
-
-// fd_count() is how many fds this process has open (/proc/self/fd, minus the one used to
-// read it).
-inline int fd_count() {
-  DIR* d = opendir("/proc/self/fd");
-  REQUIRE(d != nullptr);
-  int n = 0;
-  while (const dirent* e = readdir(d))
-    if (e->d_name[0] != '.') ++n;
-  closedir(d);
-  return n - 1;
-}
 
 // io_setup is a runtime with the io_uring state installed.
 struct io_setup {

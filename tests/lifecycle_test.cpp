@@ -117,16 +117,11 @@ TEST_CASE("~runtime() takes every core to OFFLINE, running the teardowns of ever
   {
     auto rt = make_runtime(runtime_options{.cores = {cpu.a, cpu.b}});
     CHECK(thread_count() > before);
-    REQUIRE(rt->setup_state(ARENA_PREPARE, "life/p:prepare", log.startup("p"),
-                            log.teardown("p")) == 0);
-    REQUIRE(rt->setup_state(AP_USER_STARTING_1, "life/s:starting", log.startup("s"),
-                            log.teardown("s")) == 0);
-    REQUIRE(rt->setup_state(ONLINE_DYN, "life/o:online", log.startup("o"), log.teardown("o")) ==
-            ONLINE_DYN);
-    REQUIRE(rt->setup_state(PREPARE_DYN, "life/dp:prepare", led.startup("dp"),
-                            led.teardown("dp")) == PREPARE_DYN);
-    const int m = rt->setup_state_multi(ONLINE_DYN, "life/m:online", log.multi_startup("m"),
-                                        log.multi_teardown("m"));
+    REQUIRE(logged_state(*rt, ARENA_PREPARE, "life/p:prepare", log, "p") == 0);
+    REQUIRE(logged_state(*rt, AP_USER_STARTING_1, "life/s:starting", log, "s") == 0);
+    REQUIRE(logged_state(*rt, ONLINE_DYN, "life/o:online", log, "o") == ONLINE_DYN);
+    REQUIRE(logged_state(*rt, PREPARE_DYN, "life/dp:prepare", led, "dp") == PREPARE_DYN);
+    const int m = logged_multi_state(*rt, ONLINE_DYN, "life/m:online", log, "m");
     REQUIRE(m == ONLINE_DYN + 1);
     REQUIRE(rt->add_instance(m, &a) == 0);
     REQUIRE(rt->add_instance(m, &b) == 0);
@@ -160,12 +155,9 @@ TEST_CASE("~runtime() tears down only what is up: a core already OFFLINE runs no
   event_log log;
   {
     auto rt = make_runtime(runtime_options{.cores = {cpu.a, cpu.b}});
-    REQUIRE(rt->setup_state(ARENA_PREPARE, "half/p:prepare", log.startup("p"),
-                            log.teardown("p")) == 0);
-    REQUIRE(rt->setup_state(AP_USER_ONLINE, "half/w:online", log.startup("w"),
-                            log.teardown("w")) == 0);
-    REQUIRE(rt->setup_state(ONLINE_DYN, "half/o:online", log.startup("o"),
-                            log.teardown("o")) == ONLINE_DYN);
+    REQUIRE(logged_state(*rt, ARENA_PREPARE, "half/p:prepare", log, "p") == 0);
+    REQUIRE(logged_state(*rt, AP_USER_ONLINE, "half/w:online", log, "w") == 0);
+    REQUIRE(logged_state(*rt, ONLINE_DYN, "half/o:online", log, "o") == ONLINE_DYN);
     REQUIRE(rt->core_down(cpu.b) == 0);
     REQUIRE(rt->set_target(cpu.a, AP_USER_ONLINE) == -EBUSY);  // core 0 is the last active
     REQUIRE(rt->core_up(cpu.b) == 0);
@@ -190,26 +182,22 @@ TEST_CASE("~runtime() takes the cores down even while hotplug is disabled, with 
   ledger led;
   SUBCASE("hotplug disabled") {
     auto rt = make_runtime();
-    REQUIRE(rt->setup_state(AP_USER_ONLINE, "dis/w:online", led.startup("w"),
-                            led.teardown("w")) == 0);
+    REQUIRE(logged_state(*rt, AP_USER_ONLINE, "dis/w:online", led, "w") == 0);
     CHECK(rt->cpu_hotplug_disable() == 0);
   }
   SUBCASE("a failure armed") {
     auto rt = make_runtime();
-    REQUIRE(rt->setup_state(AP_USER_ONLINE, "armed/w:online", led.startup("w"),
-                            led.teardown("w")) == 0);
+    REQUIRE(logged_state(*rt, AP_USER_ONLINE, "armed/w:online", led, "w") == 0);
     REQUIRE(rt->set_fail(c.b, AP_USER_ONLINE) == 0);
   }
   SUBCASE("every core OFFLINE") {
     auto rt = make_runtime();
-    REQUIRE(rt->setup_state(AP_USER_ONLINE, "off/w:online", led.startup("w"),
-                            led.teardown("w")) == 0);
+    REQUIRE(logged_state(*rt, AP_USER_ONLINE, "off/w:online", led, "w") == 0);
     REQUIRE(rt->core_down(c.b) == 0);
   }
   SUBCASE("never brought up") {
     auto rt = offline_runtime(c);
-    REQUIRE(rt->setup_state(AP_USER_ONLINE, "never/w:online", led.startup("w"),
-                            led.teardown("w")) == 0);
+    REQUIRE(logged_state(*rt, AP_USER_ONLINE, "never/w:online", led, "w") == 0);
   }
   CHECK(led.held_keys() == std::vector<std::string>{});
   CHECK(led.violations() == std::vector<std::string>{});

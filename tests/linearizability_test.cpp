@@ -128,18 +128,10 @@ std::vector<std::string> check(const std::vector<task_record>& tasks, history& h
   return bad;
 }
 
-
-}  // namespace
-
-TEST_CASE("the task contract holds on a recorded history: no task runs on a core that is "
-          "not taking tasks, every accepted task runs exactly once, submit_on() to a core "
-          "that is down is refused (-ENODEV) and a task queued on a core that goes down "
-          "runs on another one") {
-  TWO_CPUS(c);
-  const std::vector<unsigned> cores{c.a, c.b};
-  history h;  // outlives the runtime, whose teardowns write to it
-  auto rt = make_runtime(runtime_options{.cores = cores});
-  const int st = rt->setup_state(
+// record_windows() installs an ONLINE state whose callbacks record, in h, when each core
+// starts and stops taking tasks; it returns setup_state()'s result.
+int record_windows(runtime& rt, history& h) {
+  return rt.setup_state(
       ONLINE_DYN, "lin:online",
       [&](unsigned core) {
         std::lock_guard lk(h.mu);
@@ -152,63 +144,95 @@ TEST_CASE("the task contract holds on a recorded history: no task runs on a core
         h.windows[core].back().close = t;
         return 0;
       });
-  REQUIRE(st > 0);
-  for (unsigned c : cores) h.ups.emplace_back(c, now_ns());  // both are up and active
+}
 
+// recorded_run is the recorded run: a cycler takes random cores down and up while the
+// submitters submit tasks (submit() or submit_on()); every call, move and run is recorded
+// in `h` and `tasks`.
+struct recorded_run {
+  static constexpr int submitters = 2;
+  runtime& rt;
+  history& h;
+  std::vector<unsigned> cores;
   const long per_thread = env_number("HOTCORE_LIN_TASKS", 20000);
   const long min_cycles = env_number("HOTCORE_LIN_CYCLES", 1000);
-  constexpr int submitters = 2;
-  std::vector<task_record> tasks(static_cast<std::size_t>(per_thread * submitters));
+  std::vector<task_record> tasks =
+      std::vector<task_record>(static_cast<std::size_t>(per_thread * submitters));
   std::atomic<int> finished{0};
   std::atomic<long> cycles{0};
   std::atomic<int> bad_moves{0};  // core_down/core_up results other than 0 (or -EBUSY)
 
-  bounded(std::chrono::seconds(240), "the recorded run", [&] {
-    std::thread cycler([&] {
-      std::mt19937 rng(7);
-      while (finished.load() < submitters) {
-        const unsigned c = cores[rng() % cores.size()];
-        const std::int64_t call = now_ns();
-        const int ret = rt->core_down(c);
-        const std::int64_t back = now_ns();
-        {
-          std::lock_guard lk(h.mu);
-          h.downs.push_back({c, call, back, ret});
-        }
-        if (ret != 0 && ret != -EBUSY) ++bad_moves;
-        // Not waits: random stretches down and up, so that submissions meet every phase.
-        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
-        if (rt->core_up(c) != 0) ++bad_moves;
-        {
-          std::lock_guard lk(h.mu);
-          h.ups.emplace_back(c, now_ns());
-        }
-        ++cycles;
-        std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
+  recorded_run(runtime& r, history& hist, std::vector<unsigned> c)
+      : rt(r), h(hist), cores(std::move(c)) {}
+
+  // cycle(): the cycler, until every submitter finished.
+  void cycle() {
+    std::mt19937 rng(7);
+    while (finished.load() < submitters) {
+      const unsigned c = cores[rng() % cores.size()];
+      const std::int64_t call = now_ns();
+      const int ret = rt.core_down(c);
+      const std::int64_t back = now_ns();
+      {
+        std::lock_guard lk(h.mu);
+        h.downs.push_back({c, call, back, ret});
       }
-    });
+      if (ret != 0 && ret != -EBUSY) ++bad_moves;
+      // Not waits: random stretches down and up, so that submissions meet every phase.
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
+      if (rt.core_up(c) != 0) ++bad_moves;
+      {
+        std::lock_guard lk(h.mu);
+        h.ups.emplace_back(c, now_ns());
+      }
+      ++cycles;
+      std::this_thread::sleep_for(std::chrono::microseconds(rng() % 300));
+    }
+  }
+
+  // submit(): submitter s, its share of the tasks.
+  void submit(int s) {
+    std::mt19937 rng(static_cast<unsigned>(s + 1));
+    for (long k = 0; k < per_thread; ++k) {
+      task_record& t = tasks[static_cast<std::size_t>(s * per_thread + k)];
+      auto body = [&t, this] {
+        t.start.store(now_ns());
+        t.ran_on.store(rt.this_core());
+        t.runs.fetch_add(1);
+        for (int spin = 0; spin < 200; ++spin) __asm__ __volatile__("" ::: "memory");
+        t.end.store(now_ns());
+      };
+      t.wanted = rng() % 2 ? static_cast<int>(cores[rng() % cores.size()]) : -1;
+      t.call = now_ns();
+      t.ret = t.wanted < 0 ? rt.submit(body) : rt.submit_on(static_cast<unsigned>(t.wanted), body);
+      t.back = now_ns();
+      // Keep pace with the cycler, so tasks are submitted across all its cycles.
+      while (cycles.load() < k * min_cycles / per_thread) std::this_thread::yield();
+    }
+    ++finished;
+  }
+};
+
+}  // namespace
+
+TEST_CASE("the task contract holds on a recorded history: no task runs on a core that is "
+          "not taking tasks, every accepted task runs exactly once, submit_on() to a core "
+          "that is down is refused (-ENODEV) and a task queued on a core that goes down "
+          "runs on another one") {
+  TWO_CPUS(c);
+  const std::vector<unsigned> cores{c.a, c.b};
+  history h;  // outlives the runtime, whose teardowns write to it
+  auto rt = make_runtime(runtime_options{.cores = cores});
+  REQUIRE(record_windows(*rt, h) > 0);
+  for (unsigned c : cores) h.ups.emplace_back(c, now_ns());  // both are up and active
+
+  recorded_run run(*rt, h, cores);
+  auto& tasks = run.tasks;
+  bounded(std::chrono::seconds(240), "the recorded run", [&] {
+    std::thread cycler([&] { run.cycle(); });
     std::vector<std::thread> threads;
-    for (int s = 0; s < submitters; ++s)
-      threads.emplace_back([&, s] {
-        std::mt19937 rng(static_cast<unsigned>(s + 1));
-        for (long k = 0; k < per_thread; ++k) {
-          task_record& t = tasks[static_cast<std::size_t>(s * per_thread + k)];
-          auto body = [&t, &rt] {
-            t.start.store(now_ns());
-            t.ran_on.store(rt->this_core());
-            t.runs.fetch_add(1);
-            for (int spin = 0; spin < 200; ++spin) __asm__ __volatile__("" ::: "memory");
-            t.end.store(now_ns());
-          };
-          t.wanted = rng() % 2 ? static_cast<int>(cores[rng() % cores.size()]) : -1;
-          t.call = now_ns();
-          t.ret = t.wanted < 0 ? rt->submit(body) : rt->submit_on(static_cast<unsigned>(t.wanted), body);
-          t.back = now_ns();
-          // Keep pace with the cycler, so tasks are submitted across all its cycles.
-          while (cycles.load() < k * min_cycles / per_thread) std::this_thread::yield();
-        }
-        ++finished;
-      });
+    for (int s = 0; s < recorded_run::submitters; ++s)
+      threads.emplace_back([&, s] { run.submit(s); });
     for (auto& t : threads) t.join();
     cycler.join();
     CHECK(rt->shutdown() == 0);  // returns once every accepted task has run
@@ -223,10 +247,10 @@ TEST_CASE("the task contract holds on a recorded history: no task runs on a core
     moved += t.ret == 0 && t.wanted >= 0 && t.ran_on.load() != t.wanted;
   }
   std::printf("linearizability: %zu tasks, %ld accepted, %ld moved off their core, %ld down/up cycles, %ld violations\n",
-              tasks.size(), accepted, moved, cycles.load(), violations);
+              tasks.size(), accepted, moved, run.cycles.load(), violations);
   for (const auto& b : bad) std::printf("  %s\n", b.c_str());
   CHECK(bad.empty());
-  CHECK(bad_moves.load() == 0);
+  CHECK(run.bad_moves.load() == 0);
 }
 
 TEST_CASE("a task that submit_on() accepted for a core that then goes down runs while that "

@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // tests/machine_support.h — helpers for the tests of the machine under the runtime: the
 // affinity of every thread of this process (/proc/self/task/*/status), waiting for a
-// condition with a bound, and a ledger that counts how often each task ran.
+// condition with a bound, a ledger that counts how often each task ran, and a forked
+// child's report of a runtime::create() that must fail.
 #pragma once
 
 #include <sched.h>
@@ -221,6 +222,18 @@ inline void shut_down_and_check_each_ran_once(runtime& rt, const run_ledger& led
   CHECK(accepted > 0);
   CHECK(lost == 0);
   CHECK(doubled == 0);
+}
+
+// create_refused() is what a forked child reports (as its exit status) of
+// runtime::create(options) where it must fail with `err`: 0 when it did and no thread was
+// left behind, 1 when it created a runtime, 2 for another error, 3 for a thread left.
+inline int create_refused(const runtime_options& options, int err) {
+  const int threads = thread_count();
+  std::error_code ec;
+  if (runtime::create(options, ec)) return 1;
+  if (ec.value() != err) return 2;
+  if (settle_thread_count(threads) != threads) return 3;
+  return 0;
 }
 
 }  // namespace hotcore_test

@@ -156,7 +156,7 @@ TEST_CASE("affinity changes: when the process mask shrinks (taskset -p) the core
   {
     auto rt = make_runtime({.cores = {0, 1}, .follow_affinity = true, .affinity_poll_ms = 10});
     event_log log;
-    const int st = rt->setup_state(ONLINE_DYN, "test:affinity", log.startup("st"), log.teardown("st"));
+    const int st = logged_state(*rt, ONLINE_DYN, "test:affinity", log, "st");
     REQUIRE(st > 0);
     log.clear();
     run_ledger ledger(2'000'000);
@@ -194,23 +194,18 @@ TEST_CASE("affinity changes with come_back = false: the core that left stays dow
 
 TEST_CASE("the machine watch is one thread and two fds more while the runtime lives, and "
           "none after") {
-  const auto fds = [] {
-    int n = 0;
-    for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) (void)e, ++n;
-    return n;
-  };
   const int before = thread_count();
-  const int fds_before = fds();
+  const int fds_before = fd_count();
   {
     auto rt = make_runtime({.cores = {}, .follow_cpu_hotplug = true, .follow_affinity = true});
     CHECK(thread_count() == before + 2 * static_cast<int>(rt->cores().size()) + 1);
     // The uevent socket and the stop eventfd (the watch's first topology snapshot opens
     // /sys files for a moment: wait for it).
-    CHECK(wait_until([&] { return fds() == fds_before + 2; }));
+    CHECK(wait_until([&] { return fd_count() == fds_before + 2; }));
     CHECK(allowed_of("hc-watch") != "");
   }
   CHECK(settle_thread_count(before) == before);
-  CHECK(fds() == fds_before);
+  CHECK(fd_count() == fds_before);
 }
 
 TEST_CASE("a uevent socket the process may not open: create() fails with its error (EPERM), "
@@ -232,24 +227,13 @@ TEST_CASE("a uevent socket the process may not open: create() fails with its err
     if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
         ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, 0, &prog) != 0)
       ::_exit(10);
-    const auto fds = [] {
-      int n = 0;
-      for (const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) (void)e, ++n;
-      return n;
-    };
-    const int threads = thread_count();
-    const int fd_count = fds();
-    std::error_code ec;
-    auto rt = runtime::create({.cores = {}, .follow_cpu_hotplug = true}, ec);
-    if (rt) ::_exit(1);
-    if (ec.value() != EPERM) ::_exit(2);
-    if (settle_thread_count(threads) != threads) ::_exit(3);
-    if (fds() != fd_count) ::_exit(4);
+    const int fds = fd_count();
+    const int refused = create_refused({.cores = {}, .follow_cpu_hotplug = true}, EPERM);
+    if (refused != 0) ::_exit(refused);
+    if (fd_count() != fds) ::_exit(4);
     ::_exit(0);
   }
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  REQUIRE(WIFEXITED(status));
+  const int status = exit_status_of(child);
   INFO("child exit: 1 created, 2 other error, 3 thread left, 4 fd left, 10 no seccomp");
-  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(status == 0);
 }

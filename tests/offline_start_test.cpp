@@ -10,6 +10,7 @@
 
 #include "cpu1_guard.h"
 #include "machine_support.h"
+#include "on_core.h"
 #include "runner.h"
 
 using namespace hotcore_test;
@@ -67,10 +68,9 @@ TEST_CASE("a runtime created while cpu1 is offline has core 1 as a down worker c
   CHECK(rt->core_available(1));
   CHECK(list_has_cpu(allowed_list_of(user_tid), 1));
   CHECK(allowed_list_of(::getpid()) == main_before);
-  std::atomic<int> cpu{-1};
-  REQUIRE(rt->submit_on(1, [&] { cpu = sched_getcpu(); }) == 0);
-  CHECK(wait_until([&] { return cpu.load() != -1; }));
-  CHECK(cpu.load() == 1);
+  int cpu = -1;
+  REQUIRE(run_on(*rt, 1, [&] { cpu = sched_getcpu(); }) >= 0);
+  CHECK(cpu == 1);
   release = true;
   release.notify_all();
   user.join();

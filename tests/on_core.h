@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
-// tests/on_core.h — run a function as a task on one core's worker and wait for it; shared
-// by the arena and timer suites.
+// tests/on_core.h — run a function as a task on one core's worker and wait for it: the
+// one helper for that in tests/.
 #pragma once
 
 #include <atomic>

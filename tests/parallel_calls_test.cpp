@@ -147,7 +147,7 @@ TEST_CASE("parallel_calls: \"If a callback fails for CPU N then the teardown cal
   event_log log;
   const std::string a = core_str(cpus.a), b = core_str(cpus.b);
   const int m =
-      rt->setup_state_multi(ONLINE_DYN, "par/rb:online", log.multi_startup("m"), log.multi_teardown("m"));
+      logged_multi_state(*rt, ONLINE_DYN, "par/rb:online", log, "m");
   REQUIRE(m >= ONLINE_DYN);
   named_node x("x");
 
@@ -196,11 +196,11 @@ TEST_CASE("parallel_calls: setup_state() failing on the first core tears the sec
   const std::string a = core_str(cpus.a), b = core_str(cpus.b);
 
   log.fail_on("up s" + a, -EIO);
-  CHECK(rt->setup_state(ONLINE_DYN, "par/s:online", log.startup("s"), log.teardown("s")) == -EIO);
+  CHECK(logged_state(*rt, ONLINE_DYN, "par/s:online", log, "s") == -EIO);
   CHECK(as_set(log.take()) == std::multiset<std::string>{"up s" + a + " fail", "up s" + b, "down s" + b});
   CHECK_FALSE(has_state(*rt, "par/s:online"));
 
-  const int st = rt->setup_state(ONLINE_DYN, "par/s:online", log.startup("s"), log.teardown("s"));
+  const int st = logged_state(*rt, ONLINE_DYN, "par/s:online", log, "s");
   REQUIRE(st >= ONLINE_DYN);
   log.clear();
   log.fail_on("down s" + a, -EBUSY);
@@ -209,8 +209,7 @@ TEST_CASE("parallel_calls: setup_state() failing on the first core tears the sec
   CHECK(as_set(log.take()) == std::multiset<std::string>{"down s" + a + " fail", "down s" + b + " fail"});
   CHECK_FALSE(has_state(*rt, "par/s:online"));
 
-  const int m = rt->setup_state_multi(ONLINE_DYN, "par/r:online", log.multi_startup("m"),
-                                      log.multi_teardown("m"));
+  const int m = logged_multi_state(*rt, ONLINE_DYN, "par/r:online", log, "m");
   REQUIRE(m >= ONLINE_DYN);
   named_node x("x");
   REQUIRE(rt->add_instance(m, &x) == 0);

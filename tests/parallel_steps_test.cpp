@@ -87,7 +87,7 @@ TEST_CASE("parallel_calls: \"If a callback fails for CPU N then the teardown cal
           "the step returns the error") {
   auto rt = four_cores(true);
   event_log log;
-  const int st = rt->setup_state(ONLINE_DYN, "step/log:online", log.startup("s"), log.teardown("s"));
+  const int st = logged_state(*rt, ONLINE_DYN, "step/log:online", log, "s");
   REQUIRE(st >= ONLINE_DYN);
   log.clear();
 

@@ -11,6 +11,7 @@
 
 #include "cpu1_guard.h"
 #include "machine_support.h"
+#include "on_core.h"
 #include "runner.h"
 
 using namespace hotcore_test;
@@ -25,10 +26,26 @@ std::vector<std::string> lines_of(const std::vector<trace_event>& trace, std::se
 
 // ran_on() is where a task given to submit_on(core) ran (sched_getcpu()), or -1.
 int ran_on(runtime& rt, unsigned core) {
-  std::atomic<int> cpu{-2};
-  if (rt.submit_on(core, [&] { cpu = sched_getcpu(); }) != 0) return -1;
-  if (!wait_until([&] { return cpu.load() != -2; })) return -1;
-  return cpu.load();
+  int cpu = -1;
+  return run_on(rt, core, [&] { cpu = sched_getcpu(); }) < 0 ? -1 : cpu;
+}
+
+// kernel_follower is a runtime on cores 0 and 1 that follows the kernel's CPU hotplug, and
+// a state `st` whose callbacks log "st".
+struct kernel_follower {
+  std::unique_ptr<runtime> rt;
+  event_log log;
+  int st;
+};
+
+// follow_kernel() installs that state as `name` at ONLINE_DYN (REQUIREd to succeed) and
+// clears the log its startups wrote.
+kernel_follower follow_kernel(std::string_view name) {
+  kernel_follower k{make_runtime({.cores = {0, 1}, .follow_cpu_hotplug = true}), {}, -1};
+  k.st = logged_state(*k.rt, ONLINE_DYN, name, k.log, "st");
+  REQUIRE(k.st > 0);
+  k.log.clear();
+  return k;
 }
 
 }  // namespace
@@ -71,7 +88,7 @@ TEST_CASE("fault injection at cpu:physical: an injected failure rolls back and /
   cpu1_online_guard guard;
   auto rt = make_runtime({.cores = {0, 1}, .physical = true});
   event_log log;
-  const int st = rt->setup_state(ONLINE_DYN, "test:physical", log.startup("st"), log.teardown("st"));
+  const int st = logged_state(*rt, ONLINE_DYN, "test:physical", log, "st");
   REQUIRE(st > 0);
 
   SUBCASE("at cpu:physical itself: the core stays down and cpu1 stays offline") {
@@ -118,21 +135,16 @@ TEST_CASE("physical mode without permission fails with EACCES and starts nothing
   if (child == 0) {
     // Drop root: nobody may not write cpu1/online.
     if (::setgroups(0, nullptr) != 0 || ::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(10);
-    const int threads = thread_count();
+    const int refused = create_refused({.cores = {}, .physical = true}, EACCES);
+    if (refused != 0) ::_exit(refused);
     std::error_code err;
-    auto rt = runtime::create({.cores = {}, .physical = true}, err);
-    if (rt) ::_exit(1);
-    if (err.value() != EACCES) ::_exit(2);
-    if (settle_thread_count(threads) != threads) ::_exit(3);
     // Without the option the same process gets a (logical) runtime.
     if (!runtime::create({}, err)) ::_exit(4);
     ::_exit(0);
   }
-  int status = 0;
-  REQUIRE(::waitpid(child, &status, 0) == child);
-  REQUIRE(WIFEXITED(status));
+  const int status = exit_status_of(child);
   INFO("child exit: 1 created, 2 other error, 3 thread left, 4 logical failed, 10 setuid");
-  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(status == 0);
   CHECK(read_cpu1_online() == 1);
 }
 
@@ -140,11 +152,7 @@ TEST_CASE("the kernel's own hotplug: echo 0 > cpu1/online while tasks run takes 
           "through the hotplug path (its teardowns run on its hotplug thread, off cpu1), every "
           "task runs exactly once, and echo 1 brings it back, pinned") {
   cpu1_online_guard guard;
-  auto rt = make_runtime({.cores = {0, 1}, .follow_cpu_hotplug = true});
-  event_log log;
-  const int st = rt->setup_state(ONLINE_DYN, "test:kernel", log.startup("st"), log.teardown("st"));
-  REQUIRE(st > 0);
-  log.clear();
+  auto [rt, log, st] = follow_kernel("test:kernel");
   rt->set_trace(true);
   run_ledger ledger(2'000'000);
   const std::size_t accepted = cpu1_leaves_and_returns(
@@ -165,11 +173,7 @@ TEST_CASE("the kernel's own hotplug: echo 0 > cpu1/online while tasks run takes 
 TEST_CASE("a CPU offlined and onlined again before the runtime looked still takes its core "
           "through its teardowns and back up") {
   cpu1_online_guard guard;
-  auto rt = make_runtime({.cores = {0, 1}, .follow_cpu_hotplug = true});
-  event_log log;
-  const int st = rt->setup_state(ONLINE_DYN, "test:blink", log.startup("st"), log.teardown("st"));
-  REQUIRE(st > 0);
-  log.clear();
+  auto [rt, log, st] = follow_kernel("test:blink");
   REQUIRE(write_cpu1_online(false));
   REQUIRE(write_cpu1_online(true));
   CHECK(wait_until([&] { return log.snapshot().size() == 2 && rt->state(1) == ONLINE; }));

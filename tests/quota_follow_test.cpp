@@ -175,19 +175,7 @@ TEST_CASE("Bad input keeps the last good target and names the file: `max` alone,
   REQUIRE(f->enable() == 0);
   CHECK(fx.follows("/kubepods/pod1", "50000 100000\n", 1));  // last good: 1 core
   const std::string file = fx.tree.dir("/kubepods/pod1") + "/cpu.max";
-  struct row {
-    const char* text;
-    std::error_code code;
-    const char* says;
-  };
-  const row rows[] = {
-      {"max\n", cgroup_errc::malformed, "one field"},
-      {"lots 100000\n", cgroup_errc::malformed, "not a number"},
-      {"\n", cgroup_errc::malformed, "empty"},
-      {"200000 100000 7\n", cgroup_errc::extra_field, "third field"},
-      {"500 100000\n", cgroup_errc::out_of_range, "1 ms minimum"},
-  };
-  for (const row& r : rows) {
+  for (const hotcore_test::bad_cpu_max& r : hotcore_test::bad_cpu_max_rows()) {
     const std::string text = r.text;
     CAPTURE(text);
     fx.tree.set("/kubepods/pod1", "cpu.max", r.text);

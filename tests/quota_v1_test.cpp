@@ -130,6 +130,31 @@ std::string read_line(int fd, std::string& buffer, clock_type::time_point deadli
   _exit(0);
 }
 
+// first_report() reads the child's "group ..." line; the first check (inside enable())
+// may report a change before it.
+std::string first_report(int report, std::string& buffer) {
+  std::string first;
+  const auto start_deadline = clock_type::now() + std::chrono::seconds(10);
+  do first = read_line(report, buffer, start_deadline);
+  while (first.rfind("cores ", 0) == 0);
+  return first;
+}
+
+// expect_cores() writes `quota` to the group's cfs_quota_us, waits for the child's
+// "cores N" within 5 s and says how long the write took to be followed.
+void expect_cores(const std::string& group_dir, int report, std::string& buffer,
+                  const std::string& quota, unsigned cores) {
+  const auto t0 = clock_type::now();
+  REQUIRE(write_file(group_dir + "/cpu.cfs_quota_us", quota));
+  std::string line;
+  do line = read_line(report, buffer, t0 + std::chrono::seconds(5));
+  while (!line.empty() && line != "cores " + std::to_string(cores));
+  CHECK_MESSAGE(line == "cores " + std::to_string(cores), "quota " << quota);
+  MESSAGE("quota " << quota << ": " << cores << " core(s) after "
+                   << std::chrono::duration<double, std::milli>(clock_type::now() - t0).count()
+                   << " ms");
+}
+
 }  // namespace
 
 TEST_CASE("cgroup v1 for real: a child in hotcore-test-<pid> follows cfs_quota_us "
@@ -158,11 +183,7 @@ TEST_CASE("cgroup v1 for real: a child in hotcore-test-<pid> follows cfs_quota_u
   REQUIRE(write(control[1], "g", 1) == 1);
 
   std::string buffer;
-  // The first check (inside enable()) may report a change before the "group" line.
-  std::string first;
-  const auto start_deadline = clock_type::now() + std::chrono::seconds(10);
-  do first = read_line(report[0], buffer, start_deadline);
-  while (first.rfind("cores ", 0) == 0);
+  const std::string first = first_report(report[0], buffer);
   INFO("child said: " << first);
   REQUIRE(first.rfind("group " + group.dir + " cores ", 0) == 0);
   CHECK(first.substr(first.size() - 6) == "error ");  // no error message
@@ -173,20 +194,8 @@ TEST_CASE("cgroup v1 for real: a child in hotcore-test-<pid> follows cfs_quota_u
                             " core(s): 2 -> 1 -> 2 needs two");
   } else {
     CHECK(ncores == 2);
-    // waits for "cores N" within 5 s and says how long the write took to be followed.
-    const auto expect = [&](const std::string& quota, unsigned cores) {
-      const auto t0 = clock_type::now();
-      REQUIRE(write_file(group.dir + "/cpu.cfs_quota_us", quota));
-      std::string line;
-      do line = read_line(report[0], buffer, t0 + std::chrono::seconds(5));
-      while (!line.empty() && line != "cores " + std::to_string(cores));
-      CHECK_MESSAGE(line == "cores " + std::to_string(cores), "quota " << quota);
-      MESSAGE("quota " << quota << ": " << cores << " core(s) after "
-                       << std::chrono::duration<double, std::milli>(clock_type::now() - t0).count()
-                       << " ms");
-    };
-    expect("50000", 1);
-    expect("-1", 2);
+    expect_cores(group.dir, report[0], buffer, "50000", 1);
+    expect_cores(group.dir, report[0], buffer, "-1", 2);
   }
   close(control[1]);  // the child exits
   int status = 0;

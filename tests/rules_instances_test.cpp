@@ -16,12 +16,8 @@ TEST_CASE("cpuhp_state_add_instance() adds the instance and invokes the startup 
           "all CPUs at or past @state; the callback is only invoked for the to be added "
           "instance. cpuhp_state_remove_instance() invokes teardown only for the removed one") {
   TWO_CPUS(cpu);
-  event_log log;
   named_node a("a"), b("b");  // nodes outlive the runtime, which holds them
-  auto rt = two_core_runtime(cpu);
-  const int m = rt->setup_state_multi(ONLINE_DYN, "multi/m:online", log.multi_startup("m"),
-                                      log.multi_teardown("m"));
-  REQUIRE(m == ONLINE_DYN);
+  auto [log, rt, m] = logged_multi_cores(cpu, "multi/m:online");
   CHECK(log.take() == no_events);
   CHECK(a.attached_state == -1);
 
@@ -54,11 +50,9 @@ TEST_CASE("cpuhp_state_add_instance() adds the instance and invokes the startup 
 TEST_CASE("multi-instance state: during a CPU online or offline operation the callbacks are "
           "invoked once per instance, in the order the instances were added") {
   TWO_CPUS(cpu);
-  event_log log;
   named_node n1("n1"), n2("n2"), n3("n3");
-  auto rt = two_core_runtime(cpu);
-  REQUIRE(rt->setup_state_multi(AP_USER_ONLINE, "multi/w:online", log.multi_startup("w"),
-                                log.multi_teardown("w")) == 0);
+  auto [log, rt] = logged_two_cores(cpu);
+  REQUIRE(logged_multi_state(*rt, AP_USER_ONLINE, "multi/w:online", log, "w") == 0);
   REQUIRE(rt->add_instance(AP_USER_ONLINE, &n2) == 0);
   REQUIRE(rt->add_instance(AP_USER_ONLINE, &n1) == 0);
   REQUIRE(rt->add_instance(AP_USER_ONLINE, &n3) == 0);
@@ -82,13 +76,10 @@ TEST_CASE("multi-instance state: if the callback fails for instance k on the way
           "instances 0..k-1 are torn down for that state on that CPU, then the operation "
           "rolls back as usual") {
   TWO_CPUS(cpu);
-  event_log log;
   named_node a("a"), b("b"), c("c");
-  auto rt = two_core_runtime(cpu);
-  REQUIRE(rt->setup_state(AP_USER_ONLINE, "mk/below:online", log.startup("below"),
-                          log.teardown("below")) == 0);
-  const int m = rt->setup_state_multi(ONLINE_DYN, "mk/m:online", log.multi_startup("m"),
-                                      log.multi_teardown("m"));
+  auto [log, rt] = logged_two_cores(cpu);
+  REQUIRE(logged_state(*rt, AP_USER_ONLINE, "mk/below:online", log, "below") == 0);
+  const int m = logged_multi_state(*rt, ONLINE_DYN, "mk/m:online", log, "m");
   REQUIRE(m == ONLINE_DYN);
   for (auto* n : {&a, &b, &c}) REQUIRE(rt->add_instance(m, n) == 0);
   REQUIRE(rt->core_down(cpu.b) == 0);
@@ -120,12 +111,8 @@ TEST_CASE("cpuhp_state_add_instance(): If a callback fails for CPU N then the te
           "callback for CPU 0 .. N-1 is invoked to rollback the operation, the function fails "
           "and the instance is not added to the node list") {
   TWO_CPUS(cpu);
-  event_log log;
   named_node a("a"), b("b");
-  auto rt = two_core_runtime(cpu);
-  const int m = rt->setup_state_multi(ONLINE_DYN, "addrb/m:online", log.multi_startup("m"),
-                                      log.multi_teardown("m"));
-  REQUIRE(m == ONLINE_DYN);
+  auto [log, rt, m] = logged_multi_cores(cpu, "addrb/m:online");
   REQUIRE(rt->add_instance(m, &a) == 0);
   log.clear();
   log.fail_on(line_on(cpu, "up m coreB b"), -ENOMEM);
@@ -152,12 +139,9 @@ TEST_CASE("instances: add_instance() needs a multi-instance state (-EINVAL), a n
   event_log log;
   named_node a("a"), b("b");
   auto rt = make_runtime();
-  REQUIRE(rt->setup_state(AP_USER_ONLINE, "inst/single:online", log.startup("s"),
-                          log.teardown("s")) == 0);
-  const int m = rt->setup_state_multi(ONLINE_DYN, "inst/m:online", log.multi_startup("m"),
-                                      log.multi_teardown("m"));
-  const int m2 = rt->setup_state_multi(ONLINE_DYN, "inst/m2:online", log.multi_startup("m2"),
-                                       log.multi_teardown("m2"));
+  REQUIRE(logged_state(*rt, AP_USER_ONLINE, "inst/single:online", log, "s") == 0);
+  const int m = logged_multi_state(*rt, ONLINE_DYN, "inst/m:online", log, "m");
+  const int m2 = logged_multi_state(*rt, ONLINE_DYN, "inst/m2:online", log, "m2");
   REQUIRE(m == ONLINE_DYN);
   REQUIRE(m2 == ONLINE_DYN + 1);
   log.clear();
@@ -183,12 +167,8 @@ TEST_CASE("instances: add_instance() needs a multi-instance state (-EINVAL), a n
 TEST_CASE("cpuhp_state_add_instance_nocalls() only adds the instance to the node list; "
           "cpuhp_state_remove_instance_nocalls() only removes it") {
   TWO_CPUS(cpu);
-  event_log log;
   named_node a("a");
-  auto rt = two_core_runtime(cpu);
-  const int m = rt->setup_state_multi(ONLINE_DYN, "instn/m:online", log.multi_startup("m"),
-                                      log.multi_teardown("m"));
-  REQUIRE(m == ONLINE_DYN);
+  auto [log, rt, m] = logged_multi_cores(cpu, "instn/m:online");
   CHECK(rt->add_instance_nocalls(m, &a) == 0);
   CHECK(log.take() == no_events);
   CHECK(a.attached_state == m);
@@ -207,12 +187,8 @@ TEST_CASE("If a multi-instance state is removed then the caller has to remove al
           "first: remove_multi_state() is -ENOTEMPTY while it has instances; remove_state() on "
           "a multi-instance state is -EINVAL") {
   TWO_CPUS(cpu);
-  event_log log;
   named_node a("a");
-  auto rt = two_core_runtime(cpu);
-  const int m = rt->setup_state_multi(ONLINE_DYN, "rmm/m:online", log.multi_startup("m"),
-                                      log.multi_teardown("m"));
-  REQUIRE(m == ONLINE_DYN);
+  auto [log, rt, m] = logged_multi_cores(cpu, "rmm/m:online");
   REQUIRE(rt->add_instance(m, &a) == 0);
   log.clear();
   CHECK(rt->remove_multi_state(m) == -ENOTEMPTY);
@@ -237,8 +213,7 @@ TEST_CASE("a copy of an added instance starts detached: it can be added on its o
   event_log log;
   named_node a("a");
   auto rt = make_runtime();
-  const int m = rt->setup_state_multi(ONLINE_DYN, "multi/copy:online", log.multi_startup("m"),
-                                      log.multi_teardown("m"));
+  const int m = logged_multi_state(*rt, ONLINE_DYN, "multi/copy:online", log, "m");
   REQUIRE(m > 0);
   REQUIRE(rt->add_instance(m, &a) == 0);
   named_node copy = a;

@@ -66,6 +66,19 @@ struct reentry_probe {
     return 0;
   }
 
+  // expect_refused() arms the probe and runs op, bounded (a deadlock fails the test): op
+  // returns `expected`, the probe has run `runs` times in all, and every call of this run
+  // was refused (check()).
+  template <class Op>
+  void expect_refused(const char* what, Op op, int expected, int runs, const char* where) {
+    armed = true;
+    int ret = -1;
+    bounded(10s, what, [&] { ret = op(); });
+    CHECK(ret == expected);
+    CHECK(ran == runs);
+    check(where);
+  }
+
   // check() expects every call of the last run to have returned -EDEADLK and nothing to
   // have changed.
   void check(const char* where) {
@@ -86,6 +99,21 @@ struct reentry_probe {
   }
 };
 
+// make_probe() makes the probe for rt, with its victims installed: a single-instance state
+// at ONLINE_DYN and a multi-instance one at ONLINE_DYN + 1 with `attached` added.
+std::shared_ptr<reentry_probe> make_probe(runtime& rt, const cpu_pair& cpu) {
+  auto probe = std::make_shared<reentry_probe>();
+  probe->rt = &rt;
+  probe->cpu = cpu;
+  probe->victim = rt.setup_state(ONLINE_DYN, "reentry/victim:online", nullptr, nullptr);
+  probe->multi_victim = rt.setup_state_multi(ONLINE_DYN, "reentry/mvictim:online", nullptr,
+                                             nullptr);
+  REQUIRE(probe->victim == ONLINE_DYN);
+  REQUIRE(probe->multi_victim == ONLINE_DYN + 1);
+  REQUIRE(rt.add_instance(probe->multi_victim, &probe->attached) == 0);
+  return probe;
+}
+
 }  // namespace
 
 TEST_CASE("setup and removal functions cannot be used from within CPU hotplug callbacks: "
@@ -93,15 +121,7 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
   TWO_CPUS(cpu);
   named_node inst("inst"), other("other");
   auto rt = two_core_runtime(cpu);
-  auto probe = std::make_shared<reentry_probe>();
-  probe->rt = rt.get();
-  probe->cpu = cpu;
-  probe->victim = rt->setup_state(ONLINE_DYN, "reentry/victim:online", nullptr, nullptr);
-  probe->multi_victim = rt->setup_state_multi(ONLINE_DYN, "reentry/mvictim:online", nullptr,
-                                              nullptr);
-  REQUIRE(probe->victim == ONLINE_DYN);
-  REQUIRE(probe->multi_victim == ONLINE_DYN + 1);
-  REQUIRE(rt->add_instance(probe->multi_victim, &probe->attached) == 0);
+  auto probe = make_probe(*rt, cpu);
   auto cb = [probe](unsigned core) { return core == probe->cpu.b ? (*probe)() : 0; };
   auto mcb = [probe](unsigned core, instance_node*) {
     return core == probe->cpu.b ? (*probe)() : 0;
@@ -115,76 +135,43 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
   REQUIRE(rt->add_instance(m, &inst) == 0);
   REQUIRE(rt->core_down(cpu.b) == 0);
 
-  const auto limit = 10s;
   SUBCASE("from an ONLINE callback (the core's hotplug thread), during core_up") {
     REQUIRE(rt->remove_state_nocalls(ARENA_PREPARE) == 0);
     REQUIRE(rt->remove_state_nocalls(AP_USER_STARTING_1) == 0);
     REQUIRE(rt->remove_instance_nocalls(m, &inst) == 0);
-    probe->armed = true;
-    int ret = -1;
-    bounded(limit, "core_up", [&] { ret = rt->core_up(cpu.b); });
-    CHECK(ret == 0);
-    CHECK(probe->ran == 1);
-    probe->check("ONLINE callback");
+    probe->expect_refused("core_up", [&] { return rt->core_up(cpu.b); }, 0, 1, "ONLINE callback");
   }
   SUBCASE("from a PREPARE callback (the caller's thread), during core_up") {
-    probe->armed = true;
-    int ret = -1;
-    bounded(limit, "core_up", [&] { ret = rt->core_up(cpu.b); });
-    CHECK(ret == 0);
-    CHECK(probe->ran == 1);
-    probe->check("PREPARE callback");
+    probe->expect_refused("core_up", [&] { return rt->core_up(cpu.b); }, 0, 1, "PREPARE callback");
   }
   SUBCASE("from a STARTING callback, during core_down") {
     REQUIRE(rt->core_up(cpu.b) == 0);
     REQUIRE(rt->remove_state_nocalls(AP_USER_ONLINE) == 0);
     REQUIRE(rt->remove_instance_nocalls(m, &inst) == 0);
-    probe->armed = true;
-    int ret = -1;
-    bounded(limit, "core_down", [&] { ret = rt->core_down(cpu.b); });
-    CHECK(ret == 0);
-    CHECK(probe->ran == 1);
-    probe->check("STARTING callback");
+    probe->expect_refused("core_down", [&] { return rt->core_down(cpu.b); },
+                          0, 1, "STARTING callback");
   }
   SUBCASE("from a multi-instance callback, during core_up") {
     REQUIRE(rt->remove_state_nocalls(ARENA_PREPARE) == 0);
     REQUIRE(rt->remove_state_nocalls(AP_USER_STARTING_1) == 0);
     REQUIRE(rt->remove_state_nocalls(AP_USER_ONLINE) == 0);
-    probe->armed = true;
-    int ret = -1;
-    bounded(limit, "core_up", [&] { ret = rt->core_up(cpu.b); });
-    CHECK(ret == 0);
-    CHECK(probe->ran == 1);
-    probe->check("multi-instance callback");
+    probe->expect_refused("core_up", [&] { return rt->core_up(cpu.b); },
+                          0, 1, "multi-instance callback");
   }
   SUBCASE("from the startup invoked by setup_state() and the teardown invoked by "
           "remove_state()") {
     REQUIRE(rt->core_up(cpu.b) == 0);
-    probe->armed = true;
-    int ret = -1;
-    bounded(limit, "setup_state", [&] { ret = rt->setup_state(ONLINE_DYN, "reentry/x", cb, cb); });
-    CHECK(ret == ONLINE_DYN + 3);
-    CHECK(probe->ran == 1);
-    probe->check("setup_state callback");
-    probe->armed = true;
-    bounded(limit, "remove_state", [&] { ret = rt->remove_state(ONLINE_DYN + 3); });
-    CHECK(ret == 0);
-    CHECK(probe->ran == 2);
-    probe->check("remove_state callback");
+    const auto setup = [&] { return rt->setup_state(ONLINE_DYN, "reentry/x", cb, cb); };
+    probe->expect_refused("setup_state", setup, ONLINE_DYN + 3, 1, "setup_state callback");
+    probe->expect_refused("remove_state", [&] { return rt->remove_state(ONLINE_DYN + 3); },
+                          0, 2, "remove_state callback");
   }
   SUBCASE("from the callbacks invoked by add_instance() and remove_instance()") {
     REQUIRE(rt->core_up(cpu.b) == 0);
-    probe->armed = true;
-    int ret = -1;
-    bounded(limit, "add_instance", [&] { ret = rt->add_instance(m, &other); });
-    CHECK(ret == 0);
-    CHECK(probe->ran == 1);
-    probe->check("add_instance callback");
-    probe->armed = true;
-    bounded(limit, "remove_instance", [&] { ret = rt->remove_instance(m, &other); });
-    CHECK(ret == 0);
-    CHECK(probe->ran == 2);
-    probe->check("remove_instance callback");
+    probe->expect_refused("add_instance", [&] { return rt->add_instance(m, &other); },
+                          0, 1, "add_instance callback");
+    probe->expect_refused("remove_instance", [&] { return rt->remove_instance(m, &other); },
+                          0, 2, "remove_instance callback");
   }
   probe->armed = false;
   (void)rt->remove_instance_nocalls(probe->multi_victim, &probe->attached);
@@ -194,12 +181,8 @@ TEST_CASE("setup and removal functions cannot be used from within CPU hotplug ca
 TEST_CASE("The node list add/remove operations cannot be used from CPU hotplug read locked "
           "regions, nor can hotplug operations: under cpus_read_lock() they return -EDEADLK") {
   TWO_CPUS(cpu);
-  event_log log;
   named_node a("a"), b("b");
-  auto rt = two_core_runtime(cpu);
-  const int m = rt->setup_state_multi(ONLINE_DYN, "rl/m:online", log.multi_startup("m"),
-                                      log.multi_teardown("m"));
-  REQUIRE(m == ONLINE_DYN);
+  auto [log, rt, m] = logged_multi_cores(cpu, "rl/m:online");
   REQUIRE(rt->add_instance(m, &a) == 0);
   log.clear();
   bounded(10s, "operations under cpus_read_lock", [&] {
@@ -232,13 +215,12 @@ TEST_CASE("The node list add/remove operations cannot be used from CPU hotplug r
 TEST_CASE("setup_state() and remove_state() take cpus_read_lock themselves, which nests: "
           "called while the caller holds it they work and invoke the callbacks") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
+  auto [log, rt] = logged_two_cores(cpu);
   int dyn = -1;
   int removed = -1;
   bounded(10s, "setup_state under cpus_read_lock", [&] {
     cpus_read_guard g(*rt);
-    dyn = rt->setup_state(ONLINE_DYN, "nest/x:online", log.startup("x"), log.teardown("x"));
+    dyn = logged_state(*rt, ONLINE_DYN, "nest/x:online", log, "x");
     removed = rt->remove_state(dyn);
   });
   CHECK(dyn == ONLINE_DYN);
@@ -252,14 +234,12 @@ TEST_CASE("If the setup function has to be called from a CPU hotplug read locked
           "then the _cpuslocked() variants have to be used: without the lock held they are "
           "-ENOLCK; with it they work, and setup_state_cpuslocked() invokes the startups") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
+  auto [log, rt] = logged_two_cores(cpu);
   CHECK(rt->setup_state_cpuslocked(ONLINE_DYN, "cl/x:online", log.startup("x"),
                                    log.teardown("x")) == -ENOLCK);
   CHECK(rt->setup_state_nocalls_cpuslocked(AP_USER_ONLINE, "cl/y:online", nullptr,
                                            nullptr) == -ENOLCK);
-  REQUIRE(rt->setup_state(AP_ARENA_ONLINE, "cl/z:online", log.startup("z"),
-                          log.teardown("z")) == 0);
+  REQUIRE(logged_state(*rt, AP_ARENA_ONLINE, "cl/z:online", log, "z") == 0);
   log.clear();
   CHECK(rt->remove_state_nocalls_cpuslocked(AP_ARENA_ONLINE) == -ENOLCK);
   CHECK(has_state(*rt, "cl/z:online"));

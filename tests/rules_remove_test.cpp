@@ -14,13 +14,10 @@ using namespace hotcore_test;
 TEST_CASE("cpuhp_remove_state() removes the callbacks and invokes the teardown callback for "
           "all CPUs which have currently a state at or past the removed state") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
-  const int dyn = rt->setup_state(ONLINE_DYN, "rm/dyn:online", log.startup("dyn"),
-                                  log.teardown("dyn"));
+  auto [log, rt] = logged_two_cores(cpu);
+  const int dyn = logged_state(*rt, ONLINE_DYN, "rm/dyn:online", log, "dyn");
   REQUIRE(dyn == ONLINE_DYN);
-  REQUIRE(rt->setup_state(ARENA_PREPARE, "rm/arena:prepare", log.startup("arena"),
-                          log.teardown("arena")) == 0);
+  REQUIRE(logged_state(*rt, ARENA_PREPARE, "rm/arena:prepare", log, "arena") == 0);
   REQUIRE(rt->core_down(cpu.b) == 0);
   log.clear();
 
@@ -37,8 +34,7 @@ TEST_CASE("cpuhp_remove_state() removes the callbacks and invokes the teardown c
   CHECK(log.take() == no_events);
   // The static slot and the dynamic number can be set up again.
   CHECK(rt->setup_state(ARENA_PREPARE, "rm/arena2:prepare", nullptr, nullptr) == 0);
-  const int eq = rt->setup_state(ONLINE_DYN, "rm/eq:online", log.startup("eq"),
-                                 log.teardown("eq"));
+  const int eq = logged_state(*rt, ONLINE_DYN, "rm/eq:online", log, "eq");
   CHECK(eq == ONLINE_DYN);
   CHECK(log.take() == on(cpu, {"up eq coreA"}));
   // A core exactly at the removed state has run its startup: its teardown runs too.
@@ -51,12 +47,9 @@ TEST_CASE("cpuhp_remove_state() removes the callbacks and invokes the teardown c
 TEST_CASE("cpuhp_remove_state_nocalls() and cpuhp_remove_state_nocalls_cpuslocked() only "
           "remove the callbacks") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
-  REQUIRE(rt->setup_state(AP_USER_ONLINE, "rmn/a:online", log.startup("a"),
-                          log.teardown("a")) == 0);
-  const int b = rt->setup_state(PREPARE_DYN, "rmn/b:prepare", log.startup("b"),
-                                log.teardown("b"));
+  auto [log, rt] = logged_two_cores(cpu);
+  REQUIRE(logged_state(*rt, AP_USER_ONLINE, "rmn/a:online", log, "a") == 0);
+  const int b = logged_state(*rt, PREPARE_DYN, "rmn/b:prepare", log, "b");
   REQUIRE(b == PREPARE_DYN);
   log.clear();
   CHECK(rt->remove_state_nocalls(AP_USER_ONLINE) == 0);
@@ -75,11 +68,7 @@ TEST_CASE("cpuhp_remove_state_nocalls() and cpuhp_remove_state_nocalls_cpuslocke
 TEST_CASE("remove_state(): In order to complete the removal, the teardown callback should not "
           "fail; a failing teardown is reported but the state is removed anyway") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
-  REQUIRE(rt->setup_state(AP_USER_ONLINE, "rmf/a:online", log.startup("a"),
-                          log.teardown("a")) == 0);
-  log.clear();
+  auto [log, rt] = logged_two_cores(cpu, AP_USER_ONLINE, "rmf/a:online", "a");
   log.fail_on(line_on(cpu, "down a coreA"), -EIO);
   CHECK(rt->remove_state(AP_USER_ONLINE) == -EIO);
   CHECK(log.take() == on(cpu, {"down a coreA fail", "down a coreB"}));

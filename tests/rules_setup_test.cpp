@@ -9,20 +9,34 @@
 
 using namespace hotcore_test;
 
+namespace {
+
+// check_rolled_back() makes the startup of `tag` fail with `err` on core B, sets up `name`
+// at `state` with it, and checks that the setup failed with err, core A's startup was
+// rolled back, and no state `name` is installed.
+void check_rolled_back(runtime& rt, event_log& log, const cpu_pair& cpu, int state,
+                       const std::string& name, const std::string& tag, int err) {
+  log.fail_on(line_on(cpu, "up " + tag + " coreB"), err);
+  CHECK(logged_state(rt, state, name, log, tag) == err);
+  const auto expected = on(cpu, {"up " + tag + " coreA", "up " + tag + " coreB fail",
+                                 "down " + tag + " coreA"});
+  CHECK(log.take() == expected);
+  CHECK_FALSE(has_state(rt, name));
+}
+
+}  // namespace
+
 // ---- return values
 
 TEST_CASE("setup return value 0: Statically allocated state was successfully set up") {
   event_log log;
   auto rt = make_runtime();
   CHECK(rt->setup_state(ARENA_PREPARE, "ret/arena:prepare", log.startup("a"), nullptr) == 0);
-  CHECK(rt->setup_state(AP_USER_STARTING_1, "ret/timers:starting", log.startup("t"),
-                        log.teardown("t")) == 0);
-  CHECK(rt->setup_state(AP_ARENA_ONLINE, "ret/arena:online", log.startup("w"),
-                        log.teardown("w")) == 0);
+  CHECK(logged_state(*rt, AP_USER_STARTING_1, "ret/timers:starting", log, "t") == 0);
+  CHECK(logged_state(*rt, AP_ARENA_ONLINE, "ret/arena:online", log, "w") == 0);
   CHECK(rt->setup_state_nocalls(TIMERS_PREPARE, "ret/timers:prepare", nullptr,
                                 log.teardown("tp")) == 0);
-  CHECK(rt->setup_state_multi(AP_USER_ONLINE, "ret/uring:online",
-                              log.multi_startup("u"), log.multi_teardown("u")) == 0);
+  CHECK(logged_multi_state(*rt, AP_USER_ONLINE, "ret/uring:online", log, "u") == 0);
   {
     cpus_read_guard g(*rt);
     CHECK(rt->setup_state_cpuslocked(CPU_PHYSICAL, "ret/physical", nullptr, nullptr) == 0);
@@ -74,7 +88,7 @@ TEST_CASE("setup return value <0: Operation failed, -EINVAL for a state that can
   for (int st : {static_cast<int>(INVALID), static_cast<int>(OFFLINE), static_cast<int>(ONLINE),
                  static_cast<int>(NR_STATES), NR_STATES + 1, -2, 1000}) {
     CAPTURE(st);
-    CHECK(rt->setup_state(st, "bad:state", log.startup("x"), log.teardown("x")) == -EINVAL);
+    CHECK(logged_state(*rt, st, "bad:state", log, "x") == -EINVAL);
     CHECK(rt->setup_state_nocalls(st, "bad:state", nullptr, nullptr) == -EINVAL);
     CHECK(rt->setup_state_multi(st, "bad:state", nullptr, nullptr) == -EINVAL);
   }
@@ -163,8 +177,7 @@ TEST_CASE("setup_state() installs the callbacks and invokes the startup callback
           "CPUs which have currently a state at or past the newly installed state, in "
           "ascending CPU order") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
+  auto [log, rt] = logged_two_cores(cpu);
   const int mid = TIMERS_PREPARE;
   REQUIRE(rt->setup_state_nocalls(mid, "calls/mid:prepare", nullptr, nullptr) == 0);
   REQUIRE(rt->core_down(cpu.b) == 0);
@@ -172,21 +185,17 @@ TEST_CASE("setup_state() installs the callbacks and invokes the startup callback
   REQUIRE(rt->state(cpu.b) == mid);
 
   // Below core 1's state: both cores, core 0 first.
-  CHECK(rt->setup_state(ARENA_PREPARE, "calls/arena:prepare", log.startup("arena"),
-                        log.teardown("arena")) == 0);
+  CHECK(logged_state(*rt, ARENA_PREPARE, "calls/arena:prepare", log, "arena") == 0);
   CHECK(log.take() == on(cpu, {"up arena coreA", "up arena coreB"}));
   // Past core 1's state: core 0 only.
-  const int dyn = rt->setup_state(PREPARE_DYN, "calls/dyn:prepare", log.startup("dyn"),
-                                  log.teardown("dyn"));
+  const int dyn = logged_state(*rt, PREPARE_DYN, "calls/dyn:prepare", log, "dyn");
   CHECK(dyn == PREPARE_DYN);
   CHECK(log.take() == on(cpu, {"up dyn coreA"}));
-  CHECK(rt->setup_state(ONLINE_DYN, "calls/x:online", log.startup("x"), log.teardown("x")) ==
-        ONLINE_DYN);
+  CHECK(logged_state(*rt, ONLINE_DYN, "calls/x:online", log, "x") == ONLINE_DYN);
   CHECK(log.take() == on(cpu, {"up x coreA"}));
   // Exactly at core 1's state: invoked there too (the walk considers that state done).
   REQUIRE(rt->remove_state_nocalls(mid) == 0);
-  CHECK(rt->setup_state(mid, "calls/mid2:prepare", log.startup("mid2"), log.teardown("mid2")) ==
-        0);
+  CHECK(logged_state(*rt, mid, "calls/mid2:prepare", log, "mid2") == 0);
   CHECK(log.take() == on(cpu, {"up mid2 coreA", "up mid2 coreB"}));
 
   // From here the installed callbacks are part of every walk.
@@ -203,18 +212,11 @@ TEST_CASE("setup_state(): If a callback fails for CPU N then the teardown callba
           "for the state are not installed and in case of dynamic allocation the allocated "
           "state is freed") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
+  auto [log, rt] = logged_two_cores(cpu);
   rt->set_trace(true);
 
   SUBCASE("dynamic ONLINE state") {
-    log.fail_on(line_on(cpu, "up dyn coreB"), -ENOMEM);
-    CHECK(rt->setup_state(ONLINE_DYN, "rb/dyn:online", log.startup("dyn"),
-                          log.teardown("dyn")) == -ENOMEM);
-    const auto expected = on(cpu, {"up dyn coreA", "up dyn coreB fail",
-                                               "down dyn coreA"});
-    CHECK(log.take() == expected);
-    CHECK_FALSE(has_state(*rt, "rb/dyn:online"));
+    check_rolled_back(*rt, log, cpu, ONLINE_DYN, "rb/dyn:online", "dyn", -ENOMEM);
     const auto trace = trace_lines(rt->take_trace(), {ONLINE_DYN});
     const auto expected_trace = on(cpu, {
         "up 33 rb/dyn:online coreA", "up 33 rb/dyn:online coreB -> " + std::to_string(-ENOMEM),
@@ -226,23 +228,11 @@ TEST_CASE("setup_state(): If a callback fails for CPU N then the teardown callba
     CHECK(log.take() == on(cpu, {"up next coreA", "up next coreB"}));
   }
   SUBCASE("dynamic PREPARE state") {
-    log.fail_on(line_on(cpu, "up dyn coreB"), -ENOMEM);
-    CHECK(rt->setup_state(PREPARE_DYN, "rb/dyn:prepare", log.startup("dyn"),
-                          log.teardown("dyn")) == -ENOMEM);
-    const auto expected = on(cpu, {"up dyn coreA", "up dyn coreB fail",
-                                               "down dyn coreA"});
-    CHECK(log.take() == expected);
-    CHECK_FALSE(has_state(*rt, "rb/dyn:prepare"));
+    check_rolled_back(*rt, log, cpu, PREPARE_DYN, "rb/dyn:prepare", "dyn", -ENOMEM);
     CHECK(rt->setup_state(PREPARE_DYN, "rb/next:prepare", nullptr, nullptr) == PREPARE_DYN);
   }
   SUBCASE("static state") {
-    log.fail_on(line_on(cpu, "up static coreB"), -EIO);
-    CHECK(rt->setup_state(AP_USER_ONLINE, "rb/static:online", log.startup("static"),
-                          log.teardown("static")) == -EIO);
-    const auto expected = on(cpu, {"up static coreA", "up static coreB fail",
-                                               "down static coreA"});
-    CHECK(log.take() == expected);
-    CHECK_FALSE(has_state(*rt, "rb/static:online"));
+    check_rolled_back(*rt, log, cpu, AP_USER_ONLINE, "rb/static:online", "static", -EIO);
     // The slot is free again, and the failed callbacks are not part of any walk.
     REQUIRE(rt->core_down(cpu.b) == 0);
     REQUIRE(rt->core_up(cpu.b) == 0);
@@ -251,8 +241,7 @@ TEST_CASE("setup_state(): If a callback fails for CPU N then the teardown callba
   }
   SUBCASE("CPU 0 fails: there is nothing to roll back") {
     log.fail_on(line_on(cpu, "up first coreA"), -EIO);
-    CHECK(rt->setup_state(ONLINE_DYN, "rb/first:online", log.startup("first"),
-                          log.teardown("first")) == -EIO);
+    CHECK(logged_state(*rt, ONLINE_DYN, "rb/first:online", log, "first") == -EIO);
     CHECK(log.take() == on(cpu, {"up first coreA fail"}));
     CHECK_FALSE(has_state(*rt, "rb/first:online"));
   }
@@ -261,8 +250,7 @@ TEST_CASE("setup_state(): If a callback fails for CPU N then the teardown callba
 TEST_CASE("cpuhp_setup_state_nocalls(), cpuhp_setup_state_nocalls_cpuslocked() and "
           "cpuhp_setup_state_multi() only install the callbacks") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
+  auto [log, rt] = logged_two_cores(cpu);
   CHECK(rt->setup_state_nocalls(AP_USER_ONLINE, "nocalls/a:online", log.startup("a"),
                                 log.teardown("a")) == 0);
   {
@@ -270,8 +258,7 @@ TEST_CASE("cpuhp_setup_state_nocalls(), cpuhp_setup_state_nocalls_cpuslocked() a
     CHECK(rt->setup_state_nocalls_cpuslocked(ARENA_PREPARE, "nocalls/b:prepare",
                                              log.startup("b"), log.teardown("b")) == 0);
   }
-  const int m = rt->setup_state_multi(ONLINE_DYN, "nocalls/m:online", log.multi_startup("m"),
-                                      log.multi_teardown("m"));
+  const int m = logged_multi_state(*rt, ONLINE_DYN, "nocalls/m:online", log, "m");
   CHECK(m == ONLINE_DYN);
   CHECK(log.take() == no_events);
   CHECK(has_state(*rt, "nocalls/a:online"));

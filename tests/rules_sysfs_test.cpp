@@ -16,11 +16,7 @@ TEST_CASE("cpu_hotplug_disable() makes core_up, core_down and set_target return 
           "the matching cpu_hotplug_enable(); it counts, and enable without disable is "
           "-EINVAL") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
-  REQUIRE(rt->setup_state(AP_USER_ONLINE, "dis/w:online", log.startup("w"),
-                          log.teardown("w")) == 0);
-  log.clear();
+  auto [log, rt] = logged_two_cores(cpu, AP_USER_ONLINE, "dis/w:online", "w");
   CHECK(rt->cpu_hotplug_enable() == -EINVAL);
   CHECK(rt->cpu_hotplug_disable() == 0);
   CHECK(rt->cpu_hotplug_disable() == 0);
@@ -43,11 +39,7 @@ TEST_CASE("cpu_hotplug_disable() makes core_up, core_down and set_target return 
 
 TEST_CASE("core_down() of the last core that takes tasks (sched:active) is -EBUSY") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
-  REQUIRE(rt->setup_state(AP_USER_ONLINE, "last/w:online", log.startup("w"),
-                          log.teardown("w")) == 0);
-  log.clear();
+  auto [log, rt] = logged_two_cores(cpu, AP_USER_ONLINE, "last/w:online", "w");
   rt->set_trace(true);
   REQUIRE(rt->core_down(cpu.b) == 0);
   (void)rt->take_trace();
@@ -73,11 +65,7 @@ TEST_CASE("core_down() of the last core that takes tasks (sched:active) is -EBUS
 TEST_CASE("core_up() of an ONLINE core and core_down() of an OFFLINE core are no-ops that "
           "return 0; an unknown core is -EINVAL") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
-  REQUIRE(rt->setup_state(AP_USER_ONLINE, "noop/w:online", log.startup("w"),
-                          log.teardown("w")) == 0);
-  log.clear();
+  auto [log, rt] = logged_two_cores(cpu, AP_USER_ONLINE, "noop/w:online", "w");
   rt->set_trace(true);
   CHECK(rt->core_up(cpu.b) == 0);
   CHECK(log.take() == no_events);

@@ -19,6 +19,61 @@ std::vector<int> states_of(const std::vector<trace_event>& events) {
   return out;
 }
 
+// check_injected_down(): a failure armed at AP_USER_ONLINE on core B fails its teardown
+// (the callback does not run) and the core rolls back up; it is one-shot.
+void check_injected_down(runtime& rt, event_log& log, const cpu_pair& cpu) {
+  REQUIRE(rt.set_fail(cpu.b, AP_USER_ONLINE) == 0);
+  // Not on the other core.
+  REQUIRE(rt.core_down(cpu.a) == 0);
+  REQUIRE(rt.core_up(cpu.a) == 0);
+  CHECK(rt.fail(cpu.b) == AP_USER_ONLINE);
+  log.clear();
+  (void)rt.take_trace();
+
+  CHECK(rt.core_down(cpu.b) == -EAGAIN);
+  CHECK(rt.state(cpu.b) == ONLINE);
+  CHECK(rt.fail(cpu.b) == -1);  // one-shot
+  // The injected failure replaces the callback: it did not run.
+  CHECK(log.take() == on(cpu, {"down d coreB", "up d coreB"}));
+  const auto trace = on(cpu, {
+      "down 32 inj/w:online coreB -> " + std::to_string(-EAGAIN) + " injected",
+  });
+  std::vector<std::string> injected;
+  for (const auto& ev : rt.take_trace())
+    if (ev.injected) injected.push_back(trace_line(ev));
+  CHECK(injected == trace);
+
+  CHECK(rt.core_down(cpu.b) == 0);  // cleared after it fired
+  CHECK(log.take() == on(cpu, {"down d coreB", "down w coreB"}));
+}
+
+// check_injected_up(): a failure armed at the dynamic state `dyn` on core B fails its
+// startup and the core rolls back down; it is one-shot.
+void check_injected_up(runtime& rt, event_log& log, const cpu_pair& cpu, int dyn) {
+  REQUIRE(rt.core_down(cpu.b) == 0);
+  REQUIRE(rt.set_fail(cpu.b, dyn) == 0);
+  log.clear();
+  (void)rt.take_trace();
+  CHECK(rt.core_up(cpu.b) == -EAGAIN);
+  CHECK(rt.state(cpu.b) == OFFLINE);
+  CHECK(rt.fail(cpu.b) == -1);
+  CHECK(log.take() == on(cpu, {"up w coreB", "down w coreB"}));
+  bool found = false;
+  for (const auto& ev : rt.take_trace())
+    if (ev.injected) {
+      CHECK_FALSE(found);
+      found = true;
+      CHECK(ev.state == dyn);
+      CHECK(ev.core == cpu.b);
+      CHECK(ev.dir == direction::up);
+      CHECK(ev.result == -EAGAIN);
+      CHECK_FALSE(ev.rollback);
+    }
+  CHECK(found);
+  CHECK(rt.core_up(cpu.b) == 0);
+  CHECK(log.take() == on(cpu, {"up w coreB", "up d coreB"}));
+}
+
 }  // namespace
 
 // ---- ordering and NULL callbacks
@@ -37,12 +92,9 @@ TEST_CASE("linear state space: when a CPU is onlined the startup callbacks are i
     const std::string tag = std::to_string(st);
     REQUIRE(rt->setup_state(st, "order/" + tag, log.startup(tag), log.teardown(tag)) == 0);
   }
-  const int dyn_online = rt->setup_state(ONLINE_DYN, "order/dyn:online", log.startup("dyn-on"),
-                                         log.teardown("dyn-on"));
-  const int dyn_prepare = rt->setup_state(PREPARE_DYN, "order/dyn:prepare",
-                                          log.startup("dyn-prep"), log.teardown("dyn-prep"));
-  const int dyn_online2 = rt->setup_state(ONLINE_DYN, "order/dyn2:online",
-                                          log.startup("dyn-on2"), log.teardown("dyn-on2"));
+  const int dyn_online = logged_state(*rt, ONLINE_DYN, "order/dyn:online", log, "dyn-on");
+  const int dyn_prepare = logged_state(*rt, PREPARE_DYN, "order/dyn:prepare", log, "dyn-prep");
+  const int dyn_online2 = logged_state(*rt, ONLINE_DYN, "order/dyn2:online", log, "dyn-on2");
   REQUIRE(dyn_online == ONLINE_DYN);
   REQUIRE(dyn_prepare == PREPARE_DYN);
   REQUIRE(dyn_online2 == ONLINE_DYN + 1);
@@ -79,8 +131,7 @@ TEST_CASE("linear state space: when a CPU is onlined the startup callbacks are i
 TEST_CASE("If a usage site requires only a callback in one direction then the other "
           "not-required callback can be set to NULL: it is skipped and leaves no trace event") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
+  auto [log, rt] = logged_two_cores(cpu);
   REQUIRE(rt->core_down(cpu.b) == 0);
   REQUIRE(rt->setup_state(AP_USER_ONLINE, "null/startup-only:online",
                           log.startup("startup-only"), nullptr) == 0);
@@ -112,16 +163,11 @@ TEST_CASE("If a usage site requires only a callback in one direction then the ot
 TEST_CASE("cpuN/hotplug/target: writing a state number moves the CPU to that state, up or "
           "down, through the same walk") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
-  REQUIRE(rt->setup_state(ARENA_PREPARE, "tgt/arena:prepare", log.startup("arena"),
-                          log.teardown("arena")) == 0);
-  REQUIRE(rt->setup_state(AP_USER_STARTING_1, "tgt/timers:starting", log.startup("timers"),
-                          log.teardown("timers")) == 0);
-  REQUIRE(rt->setup_state(AP_USER_ONLINE, "tgt/uring:online", log.startup("workers"),
-                          log.teardown("workers")) == 0);
-  const int dyn = rt->setup_state(ONLINE_DYN, "tgt/dyn:online", log.startup("dyn"),
-                                  log.teardown("dyn"));
+  auto [log, rt] = logged_two_cores(cpu);
+  REQUIRE(logged_state(*rt, ARENA_PREPARE, "tgt/arena:prepare", log, "arena") == 0);
+  REQUIRE(logged_state(*rt, AP_USER_STARTING_1, "tgt/timers:starting", log, "timers") == 0);
+  REQUIRE(logged_state(*rt, AP_USER_ONLINE, "tgt/uring:online", log, "workers") == 0);
+  const int dyn = logged_state(*rt, ONLINE_DYN, "tgt/dyn:online", log, "dyn");
   REQUIRE(dyn == ONLINE_DYN);
   log.clear();
 
@@ -166,8 +212,7 @@ TEST_CASE("cpuN/hotplug/target: writing a state number moves the CPU to that sta
 TEST_CASE("set_target(): -EINVAL for a state with no name and for the states that cannot be "
           "stopped at (core:bringup, ap:online)") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
+  auto [log, rt] = logged_two_cores(cpu);
   rt->set_trace(true);
   for (int st : {static_cast<int>(AP_USER_ONLINE), static_cast<int>(ARENA_PREPARE),
                  static_cast<int>(AP_USER_STARTING_1), PREPARE_DYN + 3, ONLINE_DYN + 7,
@@ -193,14 +238,10 @@ TEST_CASE("cpuN/hotplug/fail: set_fail() is rejected for STARTING states (they a
           "allowed to fail), for states without callbacks, for out-of-range states and for "
           "PREPARE states once the core is past core:bringup") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
-  REQUIRE(rt->setup_state(ARENA_PREPARE, "fail/arena:prepare", log.startup("a"),
-                          log.teardown("a")) == 0);
-  REQUIRE(rt->setup_state(AP_USER_STARTING_1, "fail/timers:starting", log.startup("t"),
-                          log.teardown("t")) == 0);
-  const int w = rt->setup_state(ONLINE_DYN, "fail/w:online", log.startup("w"),
-                                log.teardown("w"));
+  auto [log, rt] = logged_two_cores(cpu);
+  REQUIRE(logged_state(*rt, ARENA_PREPARE, "fail/arena:prepare", log, "a") == 0);
+  REQUIRE(logged_state(*rt, AP_USER_STARTING_1, "fail/timers:starting", log, "t") == 0);
+  const int w = logged_state(*rt, ONLINE_DYN, "fail/w:online", log, "w");
   REQUIRE(w == ONLINE_DYN);
   REQUIRE(rt->setup_state(AP_ARENA_ONLINE, "fail/startup-only:online", log.startup("s"),
                           nullptr) == 0);
@@ -247,64 +288,18 @@ TEST_CASE("cpuN/hotplug/fail: set_fail() is rejected for STARTING states (they a
 TEST_CASE("cpuN/hotplug/fail makes the callback of the given state fail once with -EAGAIN the "
           "next time it would run, in either direction, on that core only") {
   TWO_CPUS(cpu);
-  event_log log;
-  auto rt = two_core_runtime(cpu);
-  REQUIRE(rt->setup_state(AP_USER_ONLINE, "inj/w:online", log.startup("w"),
-                          log.teardown("w")) == 0);
-  const int dyn = rt->setup_state(ONLINE_DYN, "inj/d:online", log.startup("d"),
-                                  log.teardown("d"));
+  auto [log, rt] = logged_two_cores(cpu);
+  REQUIRE(logged_state(*rt, AP_USER_ONLINE, "inj/w:online", log, "w") == 0);
+  const int dyn = logged_state(*rt, ONLINE_DYN, "inj/d:online", log, "d");
   REQUIRE(dyn == ONLINE_DYN);
   log.clear();
   rt->set_trace(true);
 
   SUBCASE("on the way down: the teardown fails, the core rolls back up") {
-    REQUIRE(rt->set_fail(cpu.b, AP_USER_ONLINE) == 0);
-    // Not on the other core.
-    REQUIRE(rt->core_down(cpu.a) == 0);
-    REQUIRE(rt->core_up(cpu.a) == 0);
-    CHECK(rt->fail(cpu.b) == AP_USER_ONLINE);
-    log.clear();
-    (void)rt->take_trace();
-
-    CHECK(rt->core_down(cpu.b) == -EAGAIN);
-    CHECK(rt->state(cpu.b) == ONLINE);
-    CHECK(rt->fail(cpu.b) == -1);  // one-shot
-    // The injected failure replaces the callback: it did not run.
-    CHECK(log.take() == on(cpu, {"down d coreB", "up d coreB"}));
-    const auto trace = on(cpu, {
-        "down 32 inj/w:online coreB -> " + std::to_string(-EAGAIN) + " injected",
-    });
-    std::vector<std::string> injected;
-    for (const auto& ev : rt->take_trace())
-      if (ev.injected) injected.push_back(trace_line(ev));
-    CHECK(injected == trace);
-
-    CHECK(rt->core_down(cpu.b) == 0);  // cleared after it fired
-    CHECK(log.take() == on(cpu, {"down d coreB", "down w coreB"}));
+    check_injected_down(*rt, log, cpu);
   }
   SUBCASE("on the way up: the startup fails, the core rolls back down") {
-    REQUIRE(rt->core_down(cpu.b) == 0);
-    REQUIRE(rt->set_fail(cpu.b, dyn) == 0);
-    log.clear();
-    (void)rt->take_trace();
-    CHECK(rt->core_up(cpu.b) == -EAGAIN);
-    CHECK(rt->state(cpu.b) == OFFLINE);
-    CHECK(rt->fail(cpu.b) == -1);
-    CHECK(log.take() == on(cpu, {"up w coreB", "down w coreB"}));
-    bool found = false;
-    for (const auto& ev : rt->take_trace())
-      if (ev.injected) {
-        CHECK_FALSE(found);
-        found = true;
-        CHECK(ev.state == dyn);
-        CHECK(ev.core == cpu.b);
-        CHECK(ev.dir == direction::up);
-        CHECK(ev.result == -EAGAIN);
-        CHECK_FALSE(ev.rollback);
-      }
-    CHECK(found);
-    CHECK(rt->core_up(cpu.b) == 0);
-    CHECK(log.take() == on(cpu, {"up w coreB", "up d coreB"}));
+    check_injected_up(*rt, log, cpu, dyn);
   }
   SUBCASE("a walk that does not reach the state leaves it armed") {
     REQUIRE(rt->set_fail(cpu.b, AP_USER_ONLINE) == 0);
@@ -325,8 +320,7 @@ TEST_CASE("cpuN/hotplug/fail makes the callback of the given state fail once wit
     CHECK(rt->core_up(cpu.b) == 0);
   }
   SUBCASE("a PREPARE state armed on an OFFLINE core fails its startup") {
-    REQUIRE(rt->setup_state(ARENA_PREPARE, "inj/a:prepare", log.startup("a"),
-                            log.teardown("a")) == 0);
+    REQUIRE(logged_state(*rt, ARENA_PREPARE, "inj/a:prepare", log, "a") == 0);
     REQUIRE(rt->core_down(cpu.b) == 0);
     REQUIRE(rt->set_fail(cpu.b, ARENA_PREPARE) == 0);
     log.clear();

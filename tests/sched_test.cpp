@@ -26,6 +26,8 @@
 
 #include "hotcore/parallel.h"
 #include "hotcore/task_group.h"
+#include "on_core.h"
+#include "sanitizers.h"
 #include "test_support.h"
 
 using namespace hotcore_test;
@@ -33,7 +35,7 @@ using namespace std::chrono_literals;
 
 // Counting replacements of the global operator new (not under a sanitizer, which has its
 // own): the allocation test counts heap allocations made while `counting` is on.
-#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#if !HOTCORE_TEST_ASAN && !HOTCORE_TEST_TSAN
 #define HOTCORE_TEST_COUNTS_NEW 1
 namespace {
 std::atomic<bool> counting{false};
@@ -177,16 +179,9 @@ TEST_CASE("submit_on() runs the task on that core's pinned worker, on every core
   NEEDS_TWO_CPUS();
   auto rt = make_runtime();
   for (unsigned core : rt->cores()) {
-    std::atomic<int> seen_core{-2}, cpu{-2};
-    std::atomic<bool> done{false};
-    REQUIRE(rt->submit_on(core, [&] {
-      seen_core = rt->this_core();
-      cpu = sched_getcpu();
-      done = true;
-    }) == 0);
-    REQUIRE(wait_until([&] { return done.load(); }));
-    CHECK(seen_core.load() == static_cast<int>(core));
-    CHECK(cpu.load() == static_cast<int>(core));
+    int cpu = -2;
+    CHECK(run_on(*rt, core, [&] { cpu = sched_getcpu(); }) == static_cast<int>(core));
+    CHECK(cpu == static_cast<int>(core));
   }
   bool ran = false;
   CHECK(rt->submit_on(100000, [&] { ran = true; }) == -EINVAL);
@@ -340,8 +335,7 @@ TEST_CASE("parallel_for visits every index exactly once (per index and per chunk
 TEST_CASE("core_down() lets the running task finish, moves the core's queued tasks (also "
           "submit_on ones) to another active core, and none is lost or run twice") {
   NEEDS_TWO_CPUS();
-  auto rt = make_runtime();
-  REQUIRE(rt->cores().size() >= 2);
+  auto rt = multi_core_runtime();
   const unsigned first = rt->cores().front(), last = rt->cores().back();
   std::atomic<bool> release{false}, blocker_started{false}, blocker_done{false};
   REQUIRE(rt->submit_on(last, [&] {
@@ -386,8 +380,7 @@ TEST_CASE("core_down() lets the running task finish, moves the core's queued tas
 TEST_CASE("a task on a core going down that waits for a group whose tasks sit in that "
           "core's injection queue finishes: core_down() moves them first, without deadlock") {
   NEEDS_TWO_CPUS();
-  auto rt = make_runtime();
-  REQUIRE(rt->cores().size() >= 2);
+  auto rt = multi_core_runtime();
   const unsigned first = rt->cores().front(), last = rt->cores().back();
   std::atomic<bool> release_first{false}, release_last{false}, last_started{false},
       first_started{false};
@@ -434,8 +427,7 @@ TEST_CASE("a task on a core going down that waits for a group whose tasks sit in
 TEST_CASE("while a core goes down and up every few ms: parallel_for, nested groups, "
           "submit and submit_on still run every task exactly once") {
   NEEDS_TWO_CPUS();
-  auto rt = make_runtime();
-  REQUIRE(rt->cores().size() >= 2);
+  auto rt = multi_core_runtime();
   const unsigned last = rt->cores().back();
   churn c(*rt, last, 2ms);
   const auto end = std::chrono::steady_clock::now() + 1500ms;

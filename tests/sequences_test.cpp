@@ -29,25 +29,18 @@ struct seq_states {
   explicit seq_states(const cpu_pair& c) : cpu(c), rt(two_core_runtime(c)) {
     REQUIRE(rt->core_down(cpu.b) == 0);
     REQUIRE(rt->state(cpu.b) == OFFLINE);
-    REQUIRE(rt->setup_state(ARENA_PREPARE, "arena:prepare", log.startup("arena:prepare"),
-                            log.teardown("arena:prepare")) == 0);
+    REQUIRE(logged_state(*rt, ARENA_PREPARE, "arena:prepare", log, "arena:prepare") == 0);
     REQUIRE(rt->setup_state(TIMERS_PREPARE, "timers:dead", nullptr,
                             log.teardown("timers:dead")) == 0);
     REQUIRE(rt->setup_state(PREPARE_DYN, "seq/dyn:prepare", log.startup("seq/dyn:prepare"),
                             nullptr) == PREPARE_DYN);
-    REQUIRE(rt->setup_state(AP_USER_STARTING_1, "timers:starting",
-                            log.startup("timers:starting"),
-                            log.teardown("timers:starting")) == 0);
-    REQUIRE(rt->setup_state(AP_USER_STARTING_2, "arena:starting", log.startup("arena:starting"),
-                            log.teardown("arena:starting")) == 0);
-    REQUIRE(rt->setup_state(AP_ARENA_ONLINE, "arena:online", log.startup("arena:online"),
-                            log.teardown("arena:online")) == 0);
-    REQUIRE(rt->setup_state(ONLINE_DYN, "seq/a:online", log.startup("seq/a:online"),
-                            log.teardown("seq/a:online")) == ONLINE_DYN);
+    REQUIRE(logged_state(*rt, AP_USER_STARTING_1, "timers:starting", log, "timers:starting") == 0);
+    REQUIRE(logged_state(*rt, AP_USER_STARTING_2, "arena:starting", log, "arena:starting") == 0);
+    REQUIRE(logged_state(*rt, AP_ARENA_ONLINE, "arena:online", log, "arena:online") == 0);
+    REQUIRE(logged_state(*rt, ONLINE_DYN, "seq/a:online", log, "seq/a:online") == ONLINE_DYN);
     REQUIRE(rt->setup_state(ONLINE_DYN, "seq/b:offline", nullptr,
                             log.teardown("seq/b:offline")) == ONLINE_DYN + 1);
-    REQUIRE(rt->setup_state(ONLINE_DYN, "seq/c:online", log.startup("seq/c:online"),
-                            log.teardown("seq/c:online")) == ONLINE_DYN + 2);
+    REQUIRE(logged_state(*rt, ONLINE_DYN, "seq/c:online", log, "seq/c:online") == ONLINE_DYN + 2);
     user_states = {ARENA_PREPARE,      TIMERS_PREPARE,    PREPARE_DYN,
                    AP_USER_STARTING_1, AP_USER_STARTING_2, AP_ARENA_ONLINE,
                    ONLINE_DYN,         ONLINE_DYN + 1,    ONLINE_DYN + 2};
@@ -61,6 +54,14 @@ struct seq_states {
     REQUIRE(rt->state(cpu.b) == ONLINE);
     log.clear();
     (void)rt->take_trace();
+  }
+
+  // failed_move() makes the callback that logs `line` (core B's) fail with `err`, moves
+  // core B in direction `dir`, and checks that the move returned err and left it at `stays`.
+  void failed_move(direction dir, const char* line, int err, int stays) {
+    log.fail_on(line_on(cpu, line), err);
+    CHECK((dir == direction::up ? rt->core_up(cpu.b) : rt->core_down(cpu.b)) == err);
+    CHECK(rt->state(cpu.b) == stays);
   }
 
   std::vector<std::string> user_trace() { return trace_lines(rt->take_trace(), user_states); }
@@ -89,6 +90,27 @@ bool is_strictly_monotonic(const std::vector<trace_event>& events, bool up) {
   return true;
 }
 
+// check_clean_walk() checks that the events are one walk of `core` in direction `dir`: the
+// states strictly monotonic, every callback succeeded, no rollback, nothing injected.
+void check_clean_walk(const std::vector<trace_event>& events, unsigned core, direction dir) {
+  CHECK(is_strictly_monotonic(events, dir == direction::up));
+  for (const auto& ev : events) {
+    CHECK(ev.core == core);
+    CHECK(ev.dir == dir);
+    CHECK(ev.result == 0);
+    CHECK_FALSE(ev.rollback);
+    CHECK_FALSE(ev.injected);
+  }
+}
+
+// check_walk() checks the trace taken now: one clean walk of core B in direction `dir`
+// whose user states' lines are `expected` (written for core B).
+void check_walk(seq_states& f, direction dir, const std::vector<std::string>& expected) {
+  const auto events = f.rt->take_trace();
+  check_clean_walk(events, f.cpu.b, dir);
+  CHECK(trace_lines(events, f.user_states) == on(f.cpu, expected));
+}
+
 }  // namespace
 
 TEST_CASE("A successful online operation: the startup callbacks are invoked sequentially "
@@ -105,22 +127,12 @@ TEST_CASE("A successful online operation: the startup callbacks are invoked sequ
   (void)f.rt->take_trace();
   f.log.clear();
   REQUIRE(f.rt->core_up(cpu.b) == 0);
-  const auto events = f.rt->take_trace();
-  CHECK(is_strictly_monotonic(events, true));
-  for (const auto& ev : events) {
-    CHECK(ev.core == cpu.b);
-    CHECK(ev.dir == direction::up);
-    CHECK(ev.result == 0);
-    CHECK_FALSE(ev.rollback);
-    CHECK_FALSE(ev.injected);
-  }
-  const auto expected = on(cpu, {
+  check_walk(f, direction::up, {
       "up 2 arena:prepare coreB",    "up 4 seq/dyn:prepare coreB",
       "up 27 timers:starting coreB", "up 28 arena:starting coreB",
       "up 31 arena:online coreB",  "up 33 seq/a:online coreB",
       "up 35 seq/c:online coreB",
   });
-  CHECK(trace_lines(events, f.user_states) == expected);
   CHECK(f.log.take() == on(f.cpu, online_log));
 }
 
@@ -134,21 +146,12 @@ TEST_CASE("A successful offline operation: the teardown callbacks are invoked in
   CHECK(f.rt->state(cpu.b) == OFFLINE);
   CHECK(f.rt->target(cpu.b) == OFFLINE);
   CHECK(f.log.take() == on(f.cpu, offline_log));
-  const auto events = f.rt->take_trace();
-  CHECK(is_strictly_monotonic(events, false));
-  for (const auto& ev : events) {
-    CHECK(ev.core == cpu.b);
-    CHECK(ev.dir == direction::down);
-    CHECK(ev.result == 0);
-    CHECK_FALSE(ev.rollback);
-  }
-  const auto expected = on(cpu, {
+  check_walk(f, direction::down, {
       "down 35 seq/c:online coreB",    "down 34 seq/b:offline coreB",
       "down 33 seq/a:online coreB",    "down 31 arena:online coreB",
       "down 28 arena:starting coreB",  "down 27 timers:starting coreB",
       "down 3 timers:dead coreB",      "down 2 arena:prepare coreB",
   });
-  CHECK(trace_lines(events, f.user_states) == expected);
 }
 
 TEST_CASE("A failed online operation: [CPUHP_AP_ONLINE + N]->startup() -> fail, then "
@@ -156,9 +159,7 @@ TEST_CASE("A failed online operation: [CPUHP_AP_ONLINE + N]->startup() -> fail, 
           "brought back to the previous state") {
   TWO_CPUS(cpu);
   seq_states f(cpu);
-  f.log.fail_on(line_on(cpu, "up seq/c:online coreB"), -EIO);
-  CHECK(f.rt->core_up(cpu.b) == -EIO);
-  CHECK(f.rt->state(cpu.b) == OFFLINE);
+  f.failed_move(direction::up, "up seq/c:online coreB", -EIO, OFFLINE);
   CHECK_FALSE(f.rt->core_online(cpu.b));
   CHECK_FALSE(f.rt->core_active(cpu.b));
   const auto expected_log = on(cpu, {
@@ -198,9 +199,7 @@ TEST_CASE("PREPARE section: the startup callbacks are allowed to fail; if a call
           "state (usually CPUHP_OFFLINE) again") {
   TWO_CPUS(cpu);
   seq_states f(cpu);
-  f.log.fail_on(line_on(cpu, "up seq/dyn:prepare coreB"), -ENOMEM);
-  CHECK(f.rt->core_up(cpu.b) == -ENOMEM);
-  CHECK(f.rt->state(cpu.b) == OFFLINE);
+  f.failed_move(direction::up, "up seq/dyn:prepare coreB", -ENOMEM, OFFLINE);
   const auto expected = on(cpu, {
       "up arena:prepare coreB",
       "up seq/dyn:prepare coreB fail",
@@ -222,9 +221,7 @@ TEST_CASE("ONLINE section: when a callback fails the hotplug operation is aborte
   REQUIRE(f.rt->set_target(cpu.b, AP_USER_STARTING_2) == 0);
   REQUIRE(f.rt->state(cpu.b) == AP_USER_STARTING_2);
   f.log.clear();
-  f.log.fail_on(line_on(cpu, "up seq/a:online coreB"), -EIO);
-  CHECK(f.rt->core_up(cpu.b) == -EIO);
-  CHECK(f.rt->state(cpu.b) == AP_USER_STARTING_2);
+  f.failed_move(direction::up, "up seq/a:online coreB", -EIO, AP_USER_STARTING_2);
   const auto expected = on(cpu, {
       "up arena:online coreB",
       "up seq/a:online coreB fail",
@@ -239,9 +236,7 @@ TEST_CASE("A failed offline operation: [CPUHP_ONLINE - N]->teardown() -> fail, t
   TWO_CPUS(cpu);
   seq_states f(cpu);
   f.bring_up_core_b();
-  f.log.fail_on(line_on(cpu, "down arena:online coreB"), -EBUSY);
-  CHECK(f.rt->core_down(cpu.b) == -EBUSY);
-  CHECK(f.rt->state(cpu.b) == ONLINE);
+  f.failed_move(direction::down, "down arena:online coreB", -EBUSY, ONLINE);
   CHECK(f.rt->core_active(cpu.b));
   const auto expected_log = on(cpu, {
       "down seq/c:online coreB",

@@ -1,10 +1,14 @@
 // SPDX-License-Identifier: MIT
 // tests/test_support.h — helpers shared by the hotcore test suites: creating a runtime,
-// counting the process's threads, an event log of callbacks and a ledger of resources.
+// counting the process's threads and fds, a forked child's exit status, an event log of
+// callbacks, a ledger of resources and states whose callbacks record into either.
 #pragma once
 
+#include <dirent.h>
 #include <doctest/doctest.h>
 #include <sched.h>
+#include <sys/types.h>
+#include <sys/wait.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -20,6 +24,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <string_view>
 #include <system_error>
 #include <thread>
 #include <tuple>
@@ -56,6 +61,14 @@ inline std::unique_ptr<runtime> make_runtime(const runtime_options& options = {}
   return rt;
 }
 
+// multi_core_runtime() creates a runtime on the default cores and requires two or more of
+// them (after NEEDS_TWO_CPUS(), which skips where there cannot be).
+inline std::unique_ptr<runtime> multi_core_runtime() {
+  auto rt = make_runtime();
+  REQUIRE(rt->cores().size() >= 2);
+  return rt;
+}
+
 // offline_runtime() creates a runtime on the two CPUs given (TWO_CPUS) with both cores
 // OFFLINE.
 inline std::unique_ptr<runtime> offline_runtime(const cpu_pair& cpus) {
@@ -70,6 +83,27 @@ inline int thread_count() {
     ++n;
   }
   return n;
+}
+
+// fd_count() is how many fds this process has open (/proc/self/fd, minus the one used to
+// read it).
+inline int fd_count() {
+  DIR* d = opendir("/proc/self/fd");
+  REQUIRE(d != nullptr);
+  int n = 0;
+  while (const dirent* e = readdir(d))
+    if (e->d_name[0] != '.') ++n;
+  closedir(d);
+  return n - 1;
+}
+
+// exit_status_of() waits for the forked child and returns its exit status; REQUIREs that
+// it exited (a child killed by a signal fails the test).
+inline int exit_status_of(pid_t child) {
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFEXITED(status));
+  return WEXITSTATUS(status);
 }
 
 // thread_asleep() tells whether this process has a thread named `name` (its comm, e.g.
@@ -305,6 +339,20 @@ inline std::vector<std::string> trace_lines(const std::vector<trace_event>& even
   for (const auto& ev : events)
     if (only.empty() || only.count(ev.state) != 0) out.push_back(trace_line(ev));
   return out;
+}
+
+// logged_state() installs `name` at `state` with the startup and teardown that `log` (an
+// event_log or a ledger) makes for `tag`, and returns setup_state()'s result;
+// logged_multi_state() does it for a multi-instance state (setup_state_multi()).
+template <class Log>
+[[nodiscard]] int logged_state(runtime& rt, int state, std::string_view name, const Log& log,
+                               const std::string& tag) {
+  return rt.setup_state(state, name, log.startup(tag), log.teardown(tag));
+}
+template <class Log>
+[[nodiscard]] int logged_multi_state(runtime& rt, int state, std::string_view name,
+                                     const Log& log, const std::string& tag) {
+  return rt.setup_state_multi(state, name, log.multi_startup(tag), log.multi_teardown(tag));
 }
 
 // has_state() tells whether states() lists a state with this name.

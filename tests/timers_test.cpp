@@ -53,6 +53,12 @@ struct recorder {
   bool wait_for(int n, std::chrono::milliseconds limit = 20s) {
     return wait_until([&] { return total.load(std::memory_order_acquire) >= n; }, limit);
   }
+  // all_fired_once() waits until the first `n` timers ran (REQUIRE) and checks each ran
+  // exactly once, never early.
+  void all_fired_once(std::size_t n) {
+    REQUIRE(wait_for(static_cast<int>(n)));
+    check_once_never_early(0, n);
+  }
   // check_once_never_early() checks every timer in [from, to) ran exactly once, at or
   // after its deadline, on a worker core.
   void check_once_never_early(std::size_t from, std::size_t to) {
@@ -81,6 +87,15 @@ unsigned cores_at_or_past(const runtime& rt, int state) {
   for (unsigned core : rt.cores()) n += rt.state(core) >= state ? 1 : 0;
   return n;
 }
+
+// timed_runtime is a runtime on the default cores (two or more where two CPUs are allowed),
+// a timer service on it and a recorder for up to 6000 timers: the fixture of the cases
+// that need nothing else (TEST_CASE_FIXTURE; the body sees rt, ts and rec).
+struct timed_runtime {
+  std::unique_ptr<runtime> rt = first_two_cpus() ? multi_core_runtime() : make_runtime();
+  std::unique_ptr<timer_service> ts = make_timers(*rt);
+  recorder rec{*rt, 6000};
+};
 
 // settled() waits until the service holds no timer (all fired or dropped): from then on
 // no timer function can run again, so a count checked after it is final.
@@ -138,8 +153,7 @@ TEST_CASE("a timer armed from a task fires on the worker of that core, exactly o
             }) == static_cast<int>(core));
     id += per_core;
   }
-  REQUIRE(rec.wait_for(static_cast<int>(rec.table.size())));
-  rec.check_once_never_early(0, rec.table.size());
+  rec.all_fired_once(rec.table.size());
   id = 0;
   for (unsigned core : rt->cores()) {
     int elsewhere = 0;
@@ -155,25 +169,19 @@ TEST_CASE("a timer armed from a task fires on the worker of that core, exactly o
   CHECK(s.fired == rec.table.size());
 }
 
-TEST_CASE("a timer armed outside the pool goes to some active core and fires there; a past "
-          "deadline fires at once") {
-  auto rt = make_runtime();
-  auto ts = make_timers(*rt);
-  recorder rec(*rt, 200);
+TEST_CASE_FIXTURE(timed_runtime, "a timer armed outside the pool goes to some active core and "
+                  "fires there; a past deadline fires at once") {
   REQUIRE(this_core() == -1);
   for (std::size_t i = 0; i < 100; ++i)
     (void)rec.arm(*ts, i, timer_service::now_ns() + static_cast<std::int64_t>(i) * 100'000);
   for (std::size_t i = 100; i < 200; ++i) (void)rec.arm(*ts, i, timer_service::now_ns() - 1'000'000);
-  REQUIRE(rec.wait_for(200));
-  rec.check_once_never_early(0, 200);
+  rec.all_fired_once(200);
   CHECK(settled(*ts));
 }
 
-TEST_CASE("cancel(): before the deadline the timer never runs and cancel returns true (also "
-          "the second time); after it ran cancel returns false; an empty handle gives false") {
-  auto rt = make_runtime();
-  auto ts = make_timers(*rt);
-  recorder rec(*rt, 2);
+TEST_CASE_FIXTURE(timed_runtime, "cancel(): before the deadline the timer never runs and "
+                  "cancel returns true (also the second time); after it ran cancel returns "
+                  "false; an empty handle gives false") {
   timer_handle late = rec.arm(*ts, 0, timer_service::now_ns() + 50'000'000);
   timer_handle soon = rec.arm(*ts, 1, timer_service::now_ns());
   CHECK(ts->cancel(late));
@@ -196,11 +204,9 @@ TEST_CASE("cancel(): before the deadline the timer never runs and cancel returns
   CHECK(bad.error() == -EINVAL);
 }
 
-TEST_CASE("arming an earlier deadline from another thread kicks the sleeping worker: it "
-          "fires long before the later deadline the worker was sleeping for") {
-  auto rt = make_runtime();
-  auto ts = make_timers(*rt);
-  recorder rec(*rt, 1);
+TEST_CASE_FIXTURE(timed_runtime, "arming an earlier deadline from another thread kicks the "
+                  "sleeping worker: it fires long before the later deadline the worker was "
+                  "sleeping for") {
   // Every core's worker sleeps until a deadline 5 s away.
   std::vector<timer_handle> far;
   const std::int64_t far_deadline = timer_service::now_ns() + 5'000'000'000;
@@ -217,10 +223,8 @@ TEST_CASE("arming an earlier deadline from another thread kicks the sleeping wor
   for (const auto& h : far) CHECK(ts->cancel(h));
 }
 
-TEST_CASE("a timer function may arm and cancel timers; they fire on the same core") {
-  auto rt = make_runtime();
-  auto ts = make_timers(*rt);
-  recorder rec(*rt, 3);
+TEST_CASE_FIXTURE(timed_runtime, "a timer function may arm and cancel timers; they fire on the "
+                  "same core") {
   timer_handle victim;
   std::atomic<bool> cancelled{false};
   const unsigned core = rt->cores().back();
@@ -241,15 +245,11 @@ TEST_CASE("a timer function may arm and cancel timers; they fire on the same cor
   CHECK(rec.table[1].core.load() == static_cast<int>(core));
 }
 
-TEST_CASE("when a core goes down its pending timers move to another online core "
-          "(timers:dead) and each fires exactly once there, never early") {
+TEST_CASE_FIXTURE(timed_runtime, "when a core goes down its pending timers move to another "
+                  "online core (timers:dead) and each fires exactly once there, never early") {
   NEEDS_TWO_CPUS();
-  auto rt = make_runtime();
-  REQUIRE(rt->cores().size() >= 2);
-  auto ts = make_timers(*rt);
   const unsigned leaving = rt->cores()[1], staying = rt->cores()[0];
   constexpr std::size_t n = 2000;
-  recorder rec(*rt, n);
   REQUIRE(run_on(*rt, leaving, [&] {
             for (std::size_t i = 0; i < n; ++i)
               (void)rec.arm(*ts, i, timer_service::now_ns() + 20'000'000 +
@@ -259,8 +259,7 @@ TEST_CASE("when a core goes down its pending timers move to another online core 
   const timer_stats s = ts->stats();
   CHECK(s.migrated > 0);
   CHECK(s.wheels == rt->cores().size() - 1);
-  REQUIRE(rec.wait_for(static_cast<int>(n)));
-  rec.check_once_never_early(0, n);
+  rec.all_fired_once(n);
   int on_staying = 0;
   for (const auto& f : rec.table) on_staying += f.core.load() == static_cast<int>(staying) ? 1 : 0;
   CHECK(on_staying == static_cast<int>(s.migrated));
@@ -268,14 +267,10 @@ TEST_CASE("when a core goes down its pending timers move to another online core 
   CHECK(settled(*ts));
 }
 
-TEST_CASE("timers fire exactly once across migrations with cores going down and up "
-          "(thousands of timers, counted per id, fire time >= deadline)") {
+TEST_CASE_FIXTURE(timed_runtime, "timers fire exactly once across migrations with cores going "
+                  "down and up (thousands of timers, counted per id, fire time >= deadline)") {
   NEEDS_TWO_CPUS();
-  auto rt = make_runtime();
-  REQUIRE(rt->cores().size() >= 2);
-  auto ts = make_timers(*rt);
   constexpr std::size_t n = 6000;
-  recorder rec(*rt, n);
   std::atomic<bool> stop{false};
   std::thread churn([&] {
     std::size_t round = 0;
@@ -325,14 +320,10 @@ TEST_CASE("timers fire exactly once across migrations with cores going down and 
   MESSAGE("migrated " << s.migrated << " of " << n << " timers");
 }
 
-TEST_CASE("cancel works across a migration: a timer whose cancel() returned true never "
-          "runs, one whose cancel() returned false ran exactly once") {
+TEST_CASE_FIXTURE(timed_runtime, "cancel works across a migration: a timer whose cancel() "
+                  "returned true never runs, one whose cancel() returned false ran exactly once") {
   NEEDS_TWO_CPUS();
-  auto rt = make_runtime();
-  REQUIRE(rt->cores().size() >= 2);
-  auto ts = make_timers(*rt);
   constexpr std::size_t n = 3000;
-  recorder rec(*rt, n);
   std::vector<timer_handle> handles(n);
   const unsigned leaving = rt->cores()[1];
   REQUIRE(run_on(*rt, leaving, [&] {
@@ -364,14 +355,10 @@ TEST_CASE("cancel works across a migration: a timer whose cancel() returned true
   CHECK(rec.total.load() == static_cast<int>(expect));
 }
 
-TEST_CASE("fault injection at timers:prepare and timers:online on each core leaves no "
-          "timer behind; pending timers still fire exactly once") {
+TEST_CASE_FIXTURE(timed_runtime, "fault injection at timers:prepare and timers:online on each "
+                  "core leaves no timer behind; pending timers still fire exactly once") {
   NEEDS_TWO_CPUS();
-  auto rt = make_runtime();
-  REQUIRE(rt->cores().size() >= 2);
-  auto ts = make_timers(*rt);
   constexpr std::size_t per_round = 200;
-  recorder rec(*rt, per_round * 16);
   std::size_t armed = 0;
   auto arm_some = [&](unsigned core) {
     REQUIRE(run_on(*rt, core, [&] {
@@ -426,16 +413,12 @@ TEST_CASE("timers armed while no core is online wait, and fire once a core comes
   CHECK(ts->stats().attached == 0);
   CHECK(rec.total.load() == 0);
   REQUIRE(rt->core_up(rt->cores().front()) == 0);
-  REQUIRE(rec.wait_for(50));
-  rec.check_once_never_early(0, 50);
+  rec.all_fired_once(50);
   CHECK(settled(*ts));
 }
 
-TEST_CASE("destroying the service drops pending timers without running them; their handles "
-          "stay valid and report not fired") {
-  auto rt = make_runtime();
-  auto ts = make_timers(*rt);
-  recorder rec(*rt, 100);
+TEST_CASE_FIXTURE(timed_runtime, "destroying the service drops pending timers without running "
+                  "them; their handles stay valid and report not fired") {
   std::vector<timer_handle> handles;
   for (std::size_t i = 0; i < 100; ++i)
     handles.push_back(rec.arm(*ts, i, timer_service::now_ns() + 10'000'000'000));
