@@ -77,28 +77,39 @@ def cycle_core(res):
     return r[0] if isinstance(r, list) else r
 
 
-def cycle(res):
+def cycle(res, name="cycle", prefixes=None):
     """`hotcore cycle --json`: median and p99 of each half, then each state's median from
-    the traced pass of the same run."""
-    r = cycle_core(res)
+    the traced pass of the same run (only states named with one of `prefixes`, where
+    given)."""
+    r = res.result(name)
+    r = r[0] if isinstance(r, list) else r
     lat = r["latency_ns"]
     halves = ("down", "up", "down+up")
     rows = [[f"**{q}**"] + [fmt_ns(lat[h][q]) for h in halves] for q in ("median", "p99")]
     cost = {}
     for s in r["per_state"]:
+        if prefixes is not None and not s["name"].startswith(prefixes):
+            continue
         empty = s["name"].startswith("cycle:empty")
-        name = "each `cycle:empty` state" if empty else f"`{s['name']}`"
-        cell = cost.setdefault(name, {})
+        label = "each `cycle:empty` state" if empty else f"`{s['name']}`"
+        cell = cost.setdefault(label, {})
         cell[s["dir"]] = max(cell.get(s["dir"], 0), s["median_ns"])
     for n in sorted(cost, key=lambda n: -sum(cost[n].values())):
         rows.append([n] + [fmt_ns(cost[n][d]) if d in cost[n] else "" for d in ("down", "up")]
                     + [""])
-    return block(res, "cycle", ["", "down", "up", "down+up"], rows)
+    return block(res, name, ["", "down", "up", "down+up"], rows)
+
+
+def cycle_subsystems(res):
+    """`hotcore cycle --subsystems --json`: the cycle with a ring, an arena and a timer
+    service up, and the ring's and the arena's states (the timers' cost < 1 µs)."""
+    return cycle(res, "cycle_subsystems", prefixes=("io/", "mm/"))
 
 
 def timed_row(name, b):
     """A benchmark's mean time, and its median and p99 counters where it has them."""
-    cells = [fmt_ns(b[c]) if c in b else "" for c in ("median_ns", "p99_ns")]
+    median = b.get("median_ns", b.get("p50_ns"))
+    cells = [fmt_ns(median) if median is not None else "", fmt_ns(b["p99_ns"]) if "p99_ns" in b else ""]
     return [f"`{name.replace('/real_time', '')}`", fmt_ns(real_ns(b))] + cells
 
 
@@ -348,7 +359,7 @@ def key_figures(res):
 
 def all_tables(root):
     res = results(root)
-    makers = {"key-figures": key_figures, "cycle": cycle,
+    makers = {"key-figures": key_figures, "cycle": cycle, "cycle-subsystems": cycle_subsystems,
               "hotplug": hotplug, "sched": sched, "churn": churn,
               "request-cost": request_cost, "alloc": alloc, "timer": timer, "io": io,
               "core-cost": core_cost, "scale": scale, "lock": lock}
