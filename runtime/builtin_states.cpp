@@ -1,8 +1,9 @@
 // SPDX-License-Identifier: MIT
-// runtime/builtin_states.cpp — the runtime's own rows of the state table, in hp_state
-// order, each pointing at the function of the subsystem that owns its step (as
-// kernel/cpu.c's rows point at sched_cpu_activate): the engine's hotplug thread and masks,
-// placement, physical mode, and the scheduler with placement for the worker.
+// runtime/builtin_states.cpp — the runtime's own rows of the state table (in hp_state
+// order; cpu:physical, in physical mode only, comes last), each pointing at the function of
+// the subsystem that owns its step, as kernel/cpu.c's rows point at sched_cpu_activate: the
+// engine's hotplug thread and masks, placement, physical mode, and the scheduler with
+// placement for the worker.
 #include <cerrno>
 
 #include "chaos.h"
