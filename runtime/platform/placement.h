@@ -27,8 +27,8 @@ enum class core_thread { hotplug, worker };
 // that is up (a core stopped between core:bringup and workers:online) keeps the one
 // leave() gave it.
 //
-// Not thread-safe: the caller serializes every call (the hotplug path holds
-// add_remove_mutex, and the hotplug write lock for a move). One exception: while cores
+// Not thread-safe: the caller serializes every call (the hotplug engine holds
+// cpu_add_remove_lock, and the hotplug write lock for a move). One exception: while cores
 // walk together (parallel_calls), their hotplug threads place and leave their own
 // workers at the same time. That only writes the worker's own flag and reads the
 // hotplug threads' flags, which change only in the PREPARE steps, one core after another.

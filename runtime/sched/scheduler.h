@@ -140,7 +140,7 @@ struct helper_slot {
 
 class scheduler {
  public:
-  // cpus[i] is the CPU of cores[i] (runtime_impl::cpu_of()).
+  // cpus[i] is the CPU of cores[i] (placement's table, runtime_impl::cpu_of()).
   scheduler(const std::vector<unsigned>& cores, const std::vector<unsigned>& cpus);
   ~scheduler();
   scheduler(const scheduler&) = delete;
