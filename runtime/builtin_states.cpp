@@ -21,8 +21,9 @@ std::vector<builtin_row> runtime_impl::builtin_rows() {
       {.state = THREADS_PREPARE, .name = "threads:prepare",
        .startup = [e](unsigned core) { return e->start_thread(core); }},
       // core:bringup pins the hotplug thread to its core: from here on the core's STARTING
-      // and ONLINE callbacks run there. Down, every thread of the runtime leaves the core
-      // (the process's mask minus the cores that are down), so a core that is down is free.
+      // and ONLINE callbacks run there. Down, the core's threads stay there asleep, and
+      // the threads of no core keep off it; all leave it when the machine needs the CPU
+      // (placement's rule).
       {.state = BRINGUP_CORE, .name = "core:bringup", .cant_stop = true,
        .startup = [p](unsigned core) { return p->place(core_thread::hotplug, core); },
        .teardown = [p](unsigned core) { p->leave(core_thread::hotplug, core); return 0; }},
@@ -50,15 +51,16 @@ std::vector<builtin_row> runtime_impl::builtin_rows() {
 }
 
 // workers:online: the core's worker thread is unparked (created on first use) and pinned
-// to the core / parked and moved off it. Runs on the core's hotplug thread. A pin that
-// fails leaves the worker parked; the walk rolls back.
+// to the core / parked (placement moves it off only when the machine needs the CPU). Runs
+// on the core's hotplug thread. A pin that fails leaves the worker parked; the walk rolls
+// back.
 int runtime_impl::workers_online(unsigned core) {
   if (const int ret = _sched.unpark(core); ret != 0) return ret;
   return _placing.place(core_thread::worker, core);
 }
 int runtime_impl::workers_offline(unsigned core) {
   // The worker is inactive and asleep already (sched:active went down first): parking it
-  // is moving it off the core. A teardown may not fail.
+  // is placement's leave(). A teardown may not fail.
   HOTCORE_CHAOS_POINT("park");
   _placing.leave(core_thread::worker, core);
   return 0;

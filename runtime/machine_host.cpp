@@ -16,6 +16,7 @@ class runtime_host final : public watch_host {
  public:
   explicit runtime_host(runtime_impl& rt) : _rt(rt) {}
   int tell_available(unsigned core, bool available) override {
+    _rt.machine_takes(core, !available);
     return _rt.gov().machine_available(core, available);
   }
   int restore_placement() override { return _rt.restore_placement(); }
@@ -62,6 +63,18 @@ void runtime_impl::adopt_helper(pid_t tid) {
     return 0;
   };
   _engine.serialized(adopt);
+}
+
+void runtime_impl::machine_takes(unsigned core, bool taken) {
+  auto note = [this, core, taken] {
+    _machine_took[core] = taken ? 1 : 0;
+    return 0;
+  };
+  _engine.serialized(note);
+}
+
+bool runtime_impl::must_vacate(unsigned core) const noexcept {
+  return _physical.takes_offline(core) || _machine_took[core] != 0;
 }
 
 void runtime_impl::release_helper(pid_t tid) {

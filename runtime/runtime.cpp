@@ -33,7 +33,8 @@ runtime_impl::runtime_impl(std::vector<unsigned> ids, const std::vector<unsigned
       _placing(ids, cpus, _home_mask,
                [this](core_thread t, unsigned core) {
                  return t == core_thread::hotplug ? _engine.hotplug_tid(core) : _sched.worker_tid(core);
-               }),
+               },
+               [this](unsigned core) { return must_vacate(core); }),
       _gov(ids,
            {.follow_kernel = opts.follow_cpu_hotplug,
             .online_at_start = opts.online_at_start,
@@ -43,6 +44,7 @@ runtime_impl::runtime_impl(std::vector<unsigned> ids, const std::vector<unsigned
            },
            [this](unsigned core) { return _engine.state(core); }),
       _physical(ids.back() + 1),
+      _machine_took(ids.back() + 1, 0),
       _topo(std::move(topo)),
       _sched(ids, cpus) {
   _engine.install_builtin(builtin_rows());

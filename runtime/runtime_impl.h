@@ -63,6 +63,10 @@ class runtime_impl : non_copyable {
   int restore_placement();
   void adopt_helper(pid_t tid);
   void release_helper(pid_t tid);
+  // machine_takes() records that the machine took a core's CPU away (an offline uevent, a
+  // smaller process mask) or gave it back, before the governor moves the core: a core
+  // going down leaves a CPU the machine took (placement's vacate_fn).
+  void machine_takes(unsigned core, bool taken);
   void reload_topology(const cpu_set_t& process_mask);
   topology topology_snapshot() const;
   unsigned long kernel_offlines(unsigned core) const;
@@ -77,6 +81,9 @@ class runtime_impl : non_copyable {
   int workers_offline(unsigned core);
   int sched_activate(unsigned core);
   int sched_deactivate(unsigned core);
+  // must_vacate() is placement's vacate_fn: the core's threads leave its CPU when they go
+  // down only if cpu:physical takes it offline or the machine took it.
+  [[nodiscard]] bool must_vacate(unsigned core) const noexcept;
 
   const runtime_options _options;
   const cpu_set_t _home_mask;  // the process's affinity at create()
@@ -88,6 +95,9 @@ class runtime_impl : non_copyable {
   // Physical mode: claimed by create(), released by the destructor, called by the row
   // cpu:physical and asked by the machine watch.
   physical_cpus _physical;
+  // By core id: the machine took the core's CPU (machine_takes()); written and read under
+  // the engine's cpu_add_remove_lock.
+  std::vector<char> _machine_took;
   // The machine: the last hwloc snapshot (guarded by _topo_mutex) and the thread that
   // follows the kernel's CPU uevents and the process mask (null unless asked for). The
   // destructor stops it first.

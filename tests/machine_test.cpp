@@ -132,20 +132,25 @@ TEST_CASE("topology: SMT siblings share a core, caches name their PUs, and the p
   CHECK(rt->cores() == per_core.worker_cores);
 }
 
-TEST_CASE("vacating a core: after core_down no runtime thread keeps the core in its affinity; "
-          "after core_up its hotplug thread and worker are pinned to it exactly again") {
+TEST_CASE("a core down logically keeps its two threads asleep on its CPU, pinned there alone, "
+          "and no other runtime thread is allowed there; after core_up they are pinned to it "
+          "exactly as before") {
   if (!cpus_0_and_1_are_workers()) SKIP_CASE("needs cpu0 and cpu1 as worker cores here");
   auto rt = make_runtime({.cores = {0, 1}});
   CHECK(core_pinned(1));  // core 1's hotplug thread and worker
-  REQUIRE(rt->core_down(1) == 0);
-  CHECK(threads_allowed_on(1) == std::vector<std::string>{});
-  REQUIRE(rt->core_up(1) == 0);
-  CHECK(core_pinned(1));
-  CHECK(core_pinned(0));
-  REQUIRE(rt->core_down(0) == 0);
-  CHECK(threads_allowed_on(0) == std::vector<std::string>{});
-  REQUIRE(rt->core_up(0) == 0);
-  CHECK(core_pinned(0));
+  for (unsigned core : {1u, 0u}) {
+    const unsigned other = 1 - core;
+    REQUIRE(rt->core_down(core) == 0);
+    const std::string n = std::to_string(core);
+    CHECK(core_pinned(core));
+    CHECK(threads_allowed_on(core).size() == 2);  // only its own two
+    CHECK(threads_pinned_to(core) == 2);
+    CHECK(wait_until([&] { return thread_asleep("hc-hotplug/" + n) && thread_asleep("hc-worker/" + n); }));
+    CHECK(core_pinned(other));
+    REQUIRE(rt->core_up(core) == 0);
+    CHECK(core_pinned(core));
+    CHECK(core_pinned(other));
+  }
 }
 
 TEST_CASE("affinity changes: when the process mask shrinks (taskset -p) the core leaves through "

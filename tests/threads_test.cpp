@@ -1,10 +1,11 @@
 // SPDX-License-Identifier: MIT
 // tests/threads_test.cpp — where callbacks run: PREPARE on the control thread (the caller),
 // STARTING and ONLINE on the core's hotplug thread, pinned to that core; the trace's
-// ran_on_cpu and on_hotplug_thread fields say the same.
+// ran_on_cpu and on_hotplug_thread fields say the same; an ONLINE callback may block.
 #include <sched.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cerrno>
 #include <mutex>
 #include <set>
@@ -133,6 +134,59 @@ TEST_CASE("PREPARE callbacks are invoked on a control CPU (the thread that asked
   const auto seen = obs.take();
   CHECK(seen.size() == 8u);
   check_placement(seen, prepare_tags, other);
+}
+
+TEST_CASE("ONLINE section: \"callbacks ... may block\": an ONLINE callback that waits for a task "
+          "on another core and then for an outside thread runs on its core's CPU, and the walk "
+          "goes on once it returns, in both directions") {
+  TWO_CPUS(cpu);
+  auto rt = make_runtime();
+  std::atomic<int> entered{0};     // times the callback began blocking
+  std::atomic<int> released{0};    // times the outside thread let it go
+  std::atomic<int> callback_cpu{-1}, task_cpu{-1};
+  auto blocking = [&](unsigned core) {
+    if (core != cpu.b) return 0;
+    callback_cpu = sched_getcpu();
+    std::atomic<bool> done{false};
+    if (rt->submit_on(cpu.a, [&] {
+          task_cpu = sched_getcpu();
+          done = true;
+          done.notify_all();
+        }) != 0)
+      return -EIO;
+    done.wait(false);  // the task on the other core ran
+    const int n = entered.fetch_add(1) + 1;
+    entered.notify_all();
+    for (int r; (r = released.load()) < n;) released.wait(r);  // the outside thread
+    return 0;
+  };
+  const int st = rt->setup_state_nocalls(ONLINE_DYN, "thr/blocking:online", blocking, blocking);
+  REQUIRE(st == ONLINE_DYN);
+  for (const int target : {static_cast<int>(OFFLINE), static_cast<int>(ONLINE)}) {
+    CAPTURE(target);
+    const int before = entered.load();
+    callback_cpu = -1;
+    task_cpu = -1;
+    std::atomic<int> result{1};
+    std::thread mover([&] {
+      result = target == OFFLINE ? rt->core_down(cpu.b) : rt->core_up(cpu.b);
+    });
+    // The callback is blocked: the walk waits for it, at neither end yet.
+    while (entered.load() == before) entered.wait(before);
+    CHECK(result.load() == 1);
+    CHECK(rt->state(cpu.b) != target);
+    released.fetch_add(1);
+    released.notify_all();
+    mover.join();
+    CHECK(result.load() == 0);
+    CHECK(rt->state(cpu.b) == target);
+    CHECK(callback_cpu.load() == static_cast<int>(cpu.b));
+    CHECK(task_cpu.load() == static_cast<int>(cpu.a));
+  }
+  // Core b is up: removing the state runs its teardown there once more, let go at once.
+  released.fetch_add(1);
+  CHECK(rt->remove_state(st) == 0);
+  CHECK(entered.load() == 3);
 }
 
 TEST_CASE("setup_state() and remove_state() invoke the callbacks either on the current CPU "

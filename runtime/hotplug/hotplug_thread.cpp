@@ -2,8 +2,8 @@
 // runtime/hotplug/hotplug_thread.cpp — the per-core hotplug thread's request loop.
 #include "hotplug/hotplug_thread.h"
 #include "chaos.h"
+#include "sched/futex.h"
 
-#include <linux/futex.h>
 #include <pthread.h>
 #include <sys/syscall.h>
 #include <unistd.h>
@@ -18,26 +18,16 @@ namespace hotcore::detail {
 namespace {
 thread_local bool is_hotplug_thread = false;
 
-// The hotplug thread sleeps on _request with a raw futex, right away, without the spinning
-// std::atomic::wait does first: a thread that sleeps can be re-pinned by core:bringup
-// cheaply, one that is still spinning on its core has to be migrated by the kernel.
-void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t seen) {
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAIT_PRIVATE, seen, nullptr, nullptr, 0);
-}
-void futex_wake(std::atomic<std::uint32_t>& word) {
-  ::syscall(SYS_futex, reinterpret_cast<std::uint32_t*>(&word), FUTEX_WAKE_PRIVATE, 1, nullptr, nullptr, 0);
-}
+// The hotplug thread sleeps on _request with a raw futex (sched/futex.h), right away,
+// without the spinning std::atomic::wait does first: a thread that sleeps can be
+// re-pinned cheaply, one that is still spinning on its core has to be migrated by the
+// kernel.
 
 // linger_for is how long a hotplug thread that stays on its core looks for the next
 // request before it sleeps: a core_up() followed by a core_down() (or the next instance
 // call) finds it awake.
 constexpr std::chrono::microseconds linger_for{50};
 
-inline void cpu_relax() noexcept {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#endif
-}
 }  // namespace
 
 bool hotplug_thread::on_hotplug_thread() noexcept { return is_hotplug_thread; }
@@ -66,7 +56,7 @@ void hotplug_thread::post(const function_ref& fn, bool linger) {
   // store of _sleeping before its last look at _request. Either the thread sees this
   // request, or this sees it sleeping and wakes it; a lingering thread costs no syscall.
   _request.store(n, std::memory_order_seq_cst);
-  if (_sleeping.load(std::memory_order_seq_cst)) futex_wake(_request);
+  if (_sleeping.load(std::memory_order_seq_cst)) futex_wake(_request, 1);
 }
 
 int hotplug_thread::wait() {
@@ -75,9 +65,10 @@ int hotplug_thread::wait() {
   const std::uint32_t n = _request.load(std::memory_order_relaxed);
   // The hand-over is short (a walk of callbacks): look for the answer a while before
   // sleeping, so it does not cost a second wake-up. First with pauses, briefly, then
-  // yielding the CPU between looks: going down, the hotplug thread leaves its core at the
-  // end of the walk (core:bringup teardown) and may land on this very CPU, where a
-  // pausing spin would keep it from finishing (it did, for 0.5 ms, in `hotcore cycle`).
+  // yielding the CPU between looks: the hotplug thread may run on this very CPU (cores
+  // that share a CPU, or a core going down that leaves its CPU to the machine in
+  // core:bringup), where a pausing spin would keep it from finishing (it did, for 0.5 ms,
+  // in `hotcore cycle`).
   for (int spin = 0; spin < 64; ++spin) {
     if (_done.load(std::memory_order_acquire) == n) return _result;
     cpu_relax();
@@ -99,7 +90,7 @@ void hotplug_thread::stop() {
   _stopping = true;
   // release: publishes _stopping.
   _request.fetch_add(1, std::memory_order_release);
-  futex_wake(_request);
+  futex_wake(_request, 1);
   _thread.join();
 }
 
@@ -132,11 +123,13 @@ void hotplug_thread::loop() {
     if (_stopping) return;
     linger = _linger;  // read now: once _done is stored, the next post() may write it
     HOTCORE_CHAOS_POINT("handover:run");
+    defer_wakes();  // the wake-ups fn may defer are issued once the caller has its result
     _result = (*_fn)();
     HOTCORE_CHAOS_POINT("handover:done");
     // release: publishes _result and fn's effects to run().
     _done.store(seen, std::memory_order_release);
     _done.notify_one();
+    flush_wakes();
   }
 }
 

@@ -29,7 +29,8 @@ class function_ref {
 // hotplug_thread runs one request at a time for the control thread. Requests are
 // serialized by the hotplug lock and the state mutex, so there is never more than one
 // per thread; an operation over every core posts one to each core's thread, then waits
-// for all of them, so the cores run their callbacks at the same time.
+// for all of them, so the cores run their callbacks at the same time. The wake-ups a
+// request defers (sched/futex.h's wake queue) are issued once its result is handed back.
 class hotplug_thread : non_copyable {
  public:
   ~hotplug_thread() { stop(); }

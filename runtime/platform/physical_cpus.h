@@ -46,6 +46,9 @@ class physical_cpus : non_copyable {
   // because the runtime took it offline, and take_own_offline(): whether an offline
   // uevent of the core's CPU is one the runtime caused itself (it is counted off once).
   [[nodiscard]] bool physical(unsigned core) const noexcept;
+  // takes_offline(): the core going down now takes its CPU offline (physical, and the
+  // destructor's last walks have not begun).
+  [[nodiscard]] bool takes_offline(unsigned core) const noexcept { return !_leaving && physical(core); }
   [[nodiscard]] bool offlined_by_us(unsigned core) const noexcept;
   bool take_own_offline(unsigned core) noexcept;
 

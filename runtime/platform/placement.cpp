@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: MIT
 // runtime/platform/placement.cpp — the one owner of where the runtime's threads run: a
-// core's threads on its CPU while placed there, every other thread on the process's mask
-// minus the cores that are down (the only sched_setaffinity of the runtime).
+// core's threads on its CPU, up or down, until the machine needs the CPU; every other
+// thread on the process's mask minus the cores that are down (the only sched_setaffinity
+// of the runtime).
 #include "platform/placement.h"
 
 #include <sched.h>
@@ -25,12 +26,13 @@ constexpr core_thread both[] = {core_thread::hotplug, core_thread::worker};
 }  // namespace
 
 placement::placement(const std::vector<unsigned>& cores, const std::vector<unsigned>& cpus,
-                     const cpu_set_t& home, thread_of_fn thread_of)
-    : _cores(cores), _home(home), _thread_of(std::move(thread_of)) {
+                     const cpu_set_t& home, thread_of_fn thread_of, vacate_fn vacate)
+    : _cores(cores), _home(home), _thread_of(std::move(thread_of)), _vacate(std::move(vacate)) {
   const unsigned slots = _cores.empty() ? 0 : _cores.back() + 1;
   _cpu.resize(slots);
   for (std::size_t i = 0; i < _cores.size(); ++i) _cpu[_cores[i]] = cpus[i];
-  _placed.assign(slots, {false, false});
+  _pinned.assign(slots, {false, false});
+  _up.assign(slots, 0);
 }
 
 // spare() is the process's mask minus the CPUs of the cores that are down (a CPU that an
@@ -47,11 +49,7 @@ cpu_set_t placement::spare() const noexcept {
   return spare;
 }
 
-bool placement::up(unsigned core) const noexcept {
-  return _placed[core][index(core_thread::hotplug)];
-}
-
-// spread() gives the spare mask to the threads of the cores that are down and to the
+// spread() gives the spare mask to the core threads that are not pinned and to the
 // helpers. Setting a sleeping thread's affinity is cheap (it is not migrated); a thread
 // the kernel cannot place keeps the mask it had. When the mask is the one last spread
 // (cores that share a CPU with another core that is up), only the threads of `changing`
@@ -62,8 +60,9 @@ void placement::spread(unsigned changing) noexcept {
   _spread = mask;
   _spread_valid = true;
   for (unsigned id : _cores)
-    if (!up(id) && (!same || id == changing))
-      for (core_thread t : both) (void)set_mask(_thread_of(t, id), mask);
+    if (!same || id == changing)
+      for (core_thread t : both)
+        if (!_pinned[id][index(t)]) (void)set_mask(_thread_of(t, id), mask);
   if (!same)
     for (pid_t tid : _helpers) (void)set_mask(tid, mask);
 }
@@ -75,17 +74,45 @@ int placement::pin(core_thread which, unsigned core) noexcept {
   return set_mask(_thread_of(which, core), one);
 }
 
+// still_pinned() asks the kernel whether a thread kept its pin: its mask is exactly the
+// core's CPU, and that CPU is active (sched_getaffinity reports the mask's active CPUs, so
+// a CPU the kernel took offline, or a cpuset that took it away, shows here).
+bool placement::still_pinned(core_thread which, unsigned core) const noexcept {
+  const pid_t tid = _thread_of(which, core);
+  if (tid <= 0) return false;
+  cpu_set_t now, one;
+  CPU_ZERO(&one);
+  CPU_SET(_cpu[core], &one);
+  return sched_getaffinity(tid, sizeof now, &now) == 0 && CPU_EQUAL(&now, &one);
+}
+
 int placement::place(core_thread which, unsigned core) noexcept {
-  if (const int ret = pin(which, core); ret != 0) return ret;
-  _placed[core][index(which)] = true;
-  if (which == core_thread::hotplug) spread(core);  // the others may use this CPU again
+  auto& pinned = _pinned[core][index(which)];
+  if (!pinned || !still_pinned(which, core)) {
+    pinned = false;
+    int ret = pin(which, core);
+    // The kernel accepts a mask equal to the thread's own without looking at its CPUs (a
+    // thread kept on a CPU that went offline): ask again.
+    if (ret == 0 && !still_pinned(which, core)) ret = -EINVAL;
+    if (ret != 0) return ret;
+    pinned = true;
+  }
+  if (which == core_thread::hotplug) {
+    _up[core] = 1;
+    spread(core);  // the others may use this CPU again
+  }
   return 0;
 }
 
 void placement::leave(core_thread which, unsigned core) noexcept {
-  _placed[core][index(which)] = false;
-  if (which == core_thread::hotplug) spread(core);  // the core is down: everyone leaves it
-  else (void)set_mask(_thread_of(which, core), spare());
+  const bool vacate = _vacate(core);
+  if (vacate) _pinned[core][index(which)] = false;
+  if (which == core_thread::hotplug) {
+    _up[core] = 0;
+    spread(core);  // the core is down: the unpinned threads keep off it
+  } else if (vacate) {
+    (void)set_mask(_thread_of(which, core), spare());
+  }
 }
 
 void placement::adopt(pid_t tid) {
@@ -96,15 +123,17 @@ void placement::adopt(pid_t tid) {
 void placement::release(pid_t tid) { std::erase(_helpers, tid); }
 
 int placement::restore_all() noexcept {
-  const cpu_set_t mask = spare();
   int err = 0;
   for (unsigned id : _cores)
     for (core_thread t : both) {
-      if (!_placed[id][index(t)]) {
-        if (up(id)) (void)set_mask(_thread_of(t, id), mask);  // a parked worker of an up core
-        continue;
+      if (!_pinned[id][index(t)]) continue;  // spread() below
+      const int ret = pin(t, id);
+      if (ret == 0) continue;
+      if (up(id)) {
+        if (err == 0) err = ret;
+      } else {
+        _pinned[id][index(t)] = false;  // a down core's CPU that is gone: to the spare mask
       }
-      if (const int ret = pin(t, id); ret != 0 && err == 0) err = ret;
     }
   _spread_valid = false;  // the kernel widened masks behind our back: give every one again
   spread(UINT_MAX);

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 // runtime/sched/futex.h — the scheduler's sleep and wake primitives: futex wait/wake on a
-// 32-bit atomic, a pause for spin loops, and the full fence of the pusher/sleeper handshake.
+// 32-bit atomic, a wake queue, a pause for spin loops, and the full fence of the
+// pusher/sleeper handshake.
 #pragma once
 
 #include <atomic>
@@ -13,6 +14,17 @@ void futex_wait(std::atomic<std::uint32_t>& word, std::uint32_t expected) noexce
 // futex_wake() wakes up to n sleepers. It reads no memory at the address, so it is safe to
 // call after the word's owner may have been freed (the wake is then merely spurious).
 void futex_wake(std::atomic<std::uint32_t>& word, int n) noexcept;
+
+// The wake queue (the kernel's wake_q): on a thread between defer_wakes() and
+// flush_wakes(), futex_wake_later() only notes the wake-up, and flush_wakes() issues the
+// noted ones; on any other thread it wakes at once. A core's hotplug thread defers the
+// wake-ups of its request until it has handed the result back: the worker it wakes sleeps
+// on the same CPU and would preempt it, and the caller would wait for both context
+// switches. Only a wake-up that nothing in the rest of the request waits for may be
+// deferred.
+void futex_wake_later(std::atomic<std::uint32_t>& word, int n) noexcept;
+void defer_wakes() noexcept;
+void flush_wakes() noexcept;
 
 inline void cpu_relax() noexcept {
 #if defined(__x86_64__) || defined(__i386__)

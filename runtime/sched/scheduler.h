@@ -250,7 +250,10 @@ class scheduler {
   task_node* idle(worker& w, std::uint32_t cmd);  // idle.cpp
   void cancel_sleep(worker& w) noexcept;          // idle.cpp
   void close_and_drain(worker& w);
-  std::uint32_t command(worker& w, mode m) noexcept;
+  // command() gives the worker a new command and wakes it: now, or (wake::after_request,
+  // on a hotplug thread) once the request has handed its result back (futex.h).
+  enum class wake { now, after_request };
+  std::uint32_t command(worker& w, mode m, wake when = wake::now) noexcept;
   static void run_call(worker& w) noexcept;
   static void await_ack(worker& w, std::uint32_t cmd) noexcept;
   static void ack(worker& w, std::uint32_t cmd) noexcept;

@@ -27,7 +27,7 @@ constexpr unsigned poll_period = 64;
 
 // ---- commands from the hotplug thread
 
-std::uint32_t scheduler::command(worker& w, mode m) noexcept {
+std::uint32_t scheduler::command(worker& w, mode m, wake when) noexcept {
   HOTCORE_CHAOS_POINT("worker:command");
   // relaxed load: commands to one worker are serialized by the hotplug lock (or come from
   // the destructor after every hotplug operation).
@@ -36,7 +36,9 @@ std::uint32_t scheduler::command(worker& w, mode m) noexcept {
   // command; we store the command and then CAS `sleeping` in try_wake(). Either it sees
   // the command or we see it asleep and wake it.
   w.command.store(cmd, std::memory_order_seq_cst);
-  futex_wake(w.command, 1);  // a parked or inactive worker waits on the command word
+  // A parked or inactive worker waits on the command word.
+  if (when == wake::now) futex_wake(w.command, 1);
+  else futex_wake_later(w.command, 1);
   (void)try_wake(w);         // a running worker may be asleep waiting for tasks
   return cmd;
 }
@@ -126,7 +128,10 @@ int scheduler::activate(unsigned core) {
   w->pinned.open();
   // seq_cst: Dekker with park_orphan() (see there); also a release for submitters.
   w->active.store(true, std::memory_order_seq_cst);
-  (void)command(*w, mode_run);
+  // Nothing waits for the worker to see this: on the hotplug thread, it is woken once the
+  // walk has handed its result back (futex.h, the wake queue). Until then the other
+  // active cores take its shared tasks; its pinned ones wait those microseconds.
+  (void)command(*w, mode_run, wake::after_request);
   adopt_orphans();
   return 0;
 }
