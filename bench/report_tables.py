@@ -97,6 +97,14 @@ def cycle(res, name="cycle", prefixes=None):
     for n in sorted(cost, key=lambda n: -sum(cost[n].values())):
         rows.append([n] + [fmt_ns(cost[n][d]) if d in cost[n] else "" for d in ("down", "up")]
                     + [""])
+    split = r.get("split_ns")
+    if split and prefixes is None:
+        # The third pass: outside the walk, and the walk minus its callbacks (the hand-over).
+        rows.append(["outside the walk (locks)"]
+                    + [fmt_ns(split[d]["outside_walk"]) for d in ("down", "up")] + [""])
+        rows.append(["hand-over to `hc-hotplug/1` and back"]
+                    + [fmt_ns(max(0, split[d]["walk"] - split[d]["callbacks"]))
+                       for d in ("down", "up")] + [""])
     return block(res, name, ["", "down", "up", "down+up"], rows)
 
 

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 // tools/cycle.cpp — `hotcore cycle`: the timed down/up loop, the traced
-// run and the two tables it prints.
+// run, the split run and the tables they print.
 #include "cycle.h"
 
 #include <cerrno>
@@ -13,6 +13,7 @@
 #include <string>
 
 #include "chrome_trace.h"
+#include "cycle_split.h"
 #include "empty_states.h"
 #include "flag_limits.h"
 #include "json_writer.h"
@@ -222,7 +223,8 @@ int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out, cost_
 
 // print_json() writes the run as one JSON object: times in nanoseconds.
 void print_json(std::FILE* out, unsigned core, const cycle_options& opts, const samples& timed,
-                const std::vector<state_cost>& rows) {
+                const std::vector<state_cost>& rows, const cycle_split* split,
+                const std::int64_t (&callbacks_ns)[2]) {
   json_writer j(out);
   j.begin_object();
   j.field("core", core);
@@ -257,12 +259,22 @@ void print_json(std::FILE* out, unsigned core, const cycle_options& opts, const 
     j.end_object();
   }
   j.end_array();
+  if (split != nullptr) {
+    j.key("split_ns");
+    split->json(j, callbacks_ns);
+  }
   j.end_object();
+}
+
+// callbacks_sum() adds up the states' medians of each direction (0 down, 1 up).
+void callbacks_sum(const std::vector<state_cost>& rows, std::int64_t (&ns)[2]) {
+  ns[0] = ns[1] = 0;
+  for (const state_cost& r : rows) ns[r.dir == direction::up ? 1 : 0] += r.ns.median;
 }
 
 // run_cycle_to() is the run itself: the tables go to out, the samples and rows to the caller.
 int run_cycle_to(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* out,
-                 samples& timed, std::vector<state_cost>& rows) {
+                 samples& timed, std::vector<state_cost>& rows, cycle_split& split) {
   empty_states extra(rt);
   if (const int ret = extra.add("cycle:empty", opts.states); ret < 0) {
     std::fprintf(stderr, "hotcore cycle: setup_state(ONLINE_DYN): %s\n", std::strerror(-ret));
@@ -320,6 +332,11 @@ int run_cycle_to(runtime& rt, unsigned core, const cycle_options& opts, std::FIL
   }
   rows = costs.rows();
   print_costs(out, rows, opts.physical);
+  if (opts.physical) return 0;  // physical_parts() splits the kernel's part instead
+  if (const int ret = split.run(rt, core, opts.count); ret < 0) return ret;
+  std::int64_t callbacks_ns[2];
+  callbacks_sum(rows, callbacks_ns);
+  split.print(out, callbacks_ns);
   return 0;
 }
 
@@ -338,13 +355,17 @@ int run_cycle(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* 
     text.json = false;
     std::vector<state_cost> rows;
     samples timed;
-    if (const int ret = run_cycle_to(rt, core, text, null.get(), timed, rows); ret < 0) return ret;
-    print_json(out, core, opts, timed, rows);
+    cycle_split split;
+    if (const int ret = run_cycle_to(rt, core, text, null.get(), timed, rows, split); ret < 0) return ret;
+    std::int64_t callbacks_ns[2];
+    callbacks_sum(rows, callbacks_ns);
+    print_json(out, core, opts, timed, rows, opts.physical ? nullptr : &split, callbacks_ns);
     return 0;
   }
   samples timed;
   std::vector<state_cost> rows;
-  return run_cycle_to(rt, core, opts, out, timed, rows);
+  cycle_split split;
+  return run_cycle_to(rt, core, opts, out, timed, rows, split);
 }
 
 }  // namespace hotcore::tools

@@ -274,8 +274,9 @@ constexpr cli::command commands[] = {
      cmd_topology},
     {"cycle", "time core_down/core_up cycles and print the per-state cost",
      "Time K core_down/core_up cycles of each given core with S empty ONLINE states\n"
-     "registered; print the median and p99 of down, up and down+up, then the\n"
-     "per-state callback cost from a second, traced run.",
+     "registered; print the median and p99 of down, up and down+up, the per-state\n"
+     "callback cost from a second, traced run, and from a third run where each\n"
+     "half's time goes (outside the walk, in callbacks, in the hand-over).",
      cmd_cycle},
     {"demo", "topology, states, per-core state, cycles and subsystems",
      "The topology, the state table, each core's state beside the kernel's\n"

@@ -51,6 +51,9 @@ check "cycle --json parses: one core, latency, both empty states up and down" \
   json 'len(d) == 1 and d[0]["count"] == 20 and d[0]["latency_ns"]["down+up"]["median"] > 0 and
         {(r["name"], r["dir"]) for r in d[0]["per_state"]} >= {("cycle:empty0", "up"),
         ("cycle:empty0", "down"), ("cycle:empty1", "up"), ("cycle:empty1", "down")}'
+check "cycle --json splits each half: the walk, what lies outside it, its callbacks" \
+  json 'all(d[0]["split_ns"][h]["walk"] > 0 and d[0]["split_ns"][h]["outside_walk"] > 0 and
+            0 < d[0]["split_ns"][h]["callbacks"] for h in ("down", "up"))'
 check "cycle --json rows count the traced cycles" \
   json 'all(r["count"] == 20 for r in d[0]["per_state"] if r["name"].startswith("cycle:empty"))'
 check "cycle --trace-out: 20 slices per empty state and direction, worker and hotplug tracks" \
