@@ -55,9 +55,10 @@ env -u MALLOC_PERTURB_ timeout 60 bpftrace -l "usdt:$lib:*" >"$tmp/list" 2>&1 ||
 grep -q 'hotcore:cpuhp_exit' "$tmp/list" || fail "bpftrace -l does not list hotcore:cpuhp_exit"
 
 count=10 states=4 warmup=50
-# cycle runs warmup + count timed + count traced cycles of the last core; registering
-# each empty state runs its startup once on the core and removing it its teardown once.
-cycles=$((warmup + 2 * count))
+# cycle runs warmup + count timed + count traced + count split cycles of the last core;
+# registering each empty state runs its startup once on the core and removing it its
+# teardown once.
+cycles=$((warmup + 3 * count))
 expect=$((states * (2 * cycles + 2)))
 
 # Probes on the library file: the kernel raises their semaphores in every process that
