@@ -223,8 +223,7 @@ int physical_parts(runtime& rt, unsigned core, long count, std::FILE* out, cost_
 
 // print_json() writes the run as one JSON object: times in nanoseconds.
 void print_json(std::FILE* out, unsigned core, const cycle_options& opts, const samples& timed,
-                const std::vector<state_cost>& rows, const cycle_split* split,
-                const std::int64_t (&callbacks_ns)[2]) {
+                const std::vector<state_cost>& rows, const cycle_split* split) {
   json_writer j(out);
   j.begin_object();
   j.field("core", core);
@@ -261,15 +260,9 @@ void print_json(std::FILE* out, unsigned core, const cycle_options& opts, const 
   j.end_array();
   if (split != nullptr) {
     j.key("split_ns");
-    split->json(j, callbacks_ns);
+    split->json(j);
   }
   j.end_object();
-}
-
-// callbacks_sum() adds up the states' medians of each direction (0 down, 1 up).
-void callbacks_sum(const std::vector<state_cost>& rows, std::int64_t (&ns)[2]) {
-  ns[0] = ns[1] = 0;
-  for (const state_cost& r : rows) ns[r.dir == direction::up ? 1 : 0] += r.ns.median;
 }
 
 // run_cycle_to() is the run itself: the tables go to out, the samples and rows to the caller.
@@ -334,9 +327,8 @@ int run_cycle_to(runtime& rt, unsigned core, const cycle_options& opts, std::FIL
   print_costs(out, rows, opts.physical);
   if (opts.physical) return 0;  // physical_parts() splits the kernel's part instead
   if (const int ret = split.run(rt, core, opts.count); ret < 0) return ret;
-  std::int64_t callbacks_ns[2];
-  callbacks_sum(rows, callbacks_ns);
-  split.print(out, callbacks_ns);
+  split.set_callbacks(rows);
+  split.print(out);
   return 0;
 }
 
@@ -357,9 +349,7 @@ int run_cycle(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* 
     samples timed;
     cycle_split split;
     if (const int ret = run_cycle_to(rt, core, text, null.get(), timed, rows, split); ret < 0) return ret;
-    std::int64_t callbacks_ns[2];
-    callbacks_sum(rows, callbacks_ns);
-    print_json(out, core, opts, timed, rows, opts.physical ? nullptr : &split, callbacks_ns);
+    print_json(out, core, opts, timed, rows, opts.physical ? nullptr : &split);
     return 0;
   }
   samples timed;

@@ -10,6 +10,7 @@
 #include <chrono>
 #include <cstdint>
 #include <cstdio>
+#include <vector>
 
 #include "json_writer.h"
 #include "stats.h"
@@ -36,9 +37,16 @@ class cycle_split {
     return 0;
   }
 
-  // print() is the table; callbacks_ns[d] is the sum of the states' medians from the traced
-  // run (0 down, 1 up), the walk's part spent in callbacks.
-  void print(std::FILE* out, const std::int64_t (&callbacks_ns)[2]) const {
+  // set_callbacks() takes the traced run's per-state table: the sum of its medians in each
+  // direction is the walk's part spent in callbacks.
+  void set_callbacks(const std::vector<state_cost>& rows) {
+    _callbacks_ns[0] = _callbacks_ns[1] = 0;
+    for (const state_cost& r : rows) _callbacks_ns[r.dir == direction::up ? 1 : 0] += r.ns.median;
+  }
+
+  // print() is the table.
+  void print(std::FILE* out) const {
+    const auto& callbacks_ns = _callbacks_ns;
     const auto us = [](std::int64_t ns) { return static_cast<double>(ns) / 1e3; };
     std::fprintf(out, "\nwhere a cycle's time goes (medians over a third run, us):  %8s %8s\n", "down", "up");
     std::fprintf(out, "  outside the walk: governor, locks, write lock's membarrier %8.2f %8.2f\n",
@@ -53,7 +61,8 @@ class cycle_split {
   }
 
   // json() writes {"down": {"outside_walk", "walk", "callbacks"}, "up": {...}} in ns.
-  void json(json_writer& j, const std::int64_t (&callbacks_ns)[2]) const {
+  void json(json_writer& j) const {
+    const auto& callbacks_ns = _callbacks_ns;
     j.begin_object();
     for (int d = 0; d < 2; ++d) {
       j.key(d == 0 ? "down" : "up");
@@ -76,6 +85,7 @@ class cycle_split {
     log_histogram walk, outside;
   };
   half _half[2];
+  std::int64_t _callbacks_ns[2] = {0, 0};  // 0 down, 1 up
 };
 
 }  // namespace hotcore::tools

@@ -18,11 +18,6 @@ namespace hotcore::detail {
 namespace {
 thread_local bool is_hotplug_thread = false;
 
-// The hotplug thread sleeps on _request with a raw futex (sched/futex.h), right away,
-// without the spinning std::atomic::wait does first: a thread that sleeps can be
-// re-pinned cheaply, one that is still spinning on its core has to be migrated by the
-// kernel.
-
 // linger_for is how long a hotplug thread that stays on its core looks for the next
 // request before it sleeps: a core_up() followed by a core_down() (or the next instance
 // call) finds it awake.
@@ -116,6 +111,9 @@ void hotplug_thread::loop() {
     while ((r = _request.load(std::memory_order_acquire)) == seen) {
       // seq_cst: see post(); the flag is raised before the last look at _request.
       _sleeping.store(true, std::memory_order_seq_cst);
+      // A raw futex (sched/futex.h), right away, without the spinning std::atomic::wait
+      // does first: a thread that sleeps can be re-pinned cheaply, one still spinning on
+      // its core has to be migrated by the kernel.
       if (_request.load(std::memory_order_seq_cst) == seen) futex_wait(_request, seen);
       _sleeping.store(false, std::memory_order_relaxed);  // relaxed: only saves a wake
     }
