@@ -29,7 +29,7 @@ runtime_impl::runtime_impl(std::vector<unsigned> ids, const std::vector<unsigned
     : _options(opts),
       _home_mask(home),
       _engine(ids, std::set<unsigned>(cpus.begin(), cpus.end()).size() == cpus.size(),
-              opts.parallel_calls),
+              opts.parallel_calls, [this](unsigned core) { return must_vacate(core); }),
       _placing(ids, cpus, _home_mask,
                [this](core_thread t, unsigned core) {
                  return t == core_thread::hotplug ? _engine.hotplug_tid(core) : _sched.worker_tid(core);

@@ -306,3 +306,50 @@ TEST_CASE("one thread may read more locks at once than its record has entries: t
   for (auto& t : writers) t.join();
   CHECK(writers_in.load() == 12);
 }
+
+TEST_CASE("a burst of writers forces one membarrier, as the kernel's rcu_sync: readers fence "
+          "for themselves until a quiet period after the last writer, and still keep writers "
+          "out meanwhile; then the next writer forces one again") {
+  FOR_EACH_READ_SIDE(side);
+  // A quiet period no test outlasts: the gate stays fenced through the whole case.
+  hotplug_lock lock(side, std::chrono::hours(1));
+  for (int w = 0; w < 5; ++w) {
+    lock.write_lock();
+    lock.write_unlock();
+  }
+  if (!lock.asymmetric()) {
+    CHECK(lock.barriers() == 0);  // seq_cst readers: no writer ever needs one
+    CHECK_FALSE(lock.fenced());
+    return;
+  }
+  CHECK(lock.barriers() == 1);
+  CHECK(lock.fenced());
+  // A reader that came in on the fenced way keeps a writer out until it leaves.
+  lock.read_lock();
+  std::atomic<bool> writer_in{false};
+  std::thread writer([&] {
+    lock.write_lock();
+    writer_in = true;
+    lock.write_unlock();
+  });
+  REQUIRE(wait_until([&] { return writer_pending(lock); }));
+  CHECK_FALSE(writer_in.load());
+  lock.read_unlock();
+  writer.join();
+  CHECK(writer_in.load());
+  CHECK(lock.barriers() == 1);  // the writers after the first forced none
+  CHECK(lock.fenced());
+
+  // With no quiet period, the first reader after a writer puts readers back on the inline
+  // way, and the writer after that forces a barrier again.
+  hotplug_lock brief(side, std::chrono::microseconds(0));
+  brief.write_lock();
+  brief.write_unlock();
+  CHECK(brief.fenced());
+  brief.read_lock();
+  brief.read_unlock();
+  CHECK_FALSE(brief.fenced());
+  brief.write_lock();
+  brief.write_unlock();
+  CHECK(brief.barriers() == 2);
+}

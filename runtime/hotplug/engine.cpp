@@ -14,9 +14,11 @@
 
 namespace hotcore::detail {
 
-hotplug_engine::hotplug_engine(std::vector<unsigned> core_ids, bool own_cpus, bool parallel_calls)
+hotplug_engine::hotplug_engine(std::vector<unsigned> core_ids, bool own_cpus, bool parallel_calls,
+                               vacates_fn vacates)
     : _core_ids(std::move(core_ids)),
       _own_cpus(own_cpus),
+      _vacates(std::move(vacates)),
       _parallel_calls(parallel_calls),
       _steps(std::make_unique<step_table>()) {
   _by_id.resize(_core_ids.back() + 1);
@@ -26,6 +28,10 @@ hotplug_engine::hotplug_engine(std::vector<unsigned> core_ids, bool own_cpus, bo
 }
 
 hotplug_engine::~hotplug_engine() { stop_threads(); }
+
+bool hotplug_engine::linger(const core_ctx& c, bool core_stays_up) const {
+  return _own_cpus && (core_stays_up || !_vacates || !_vacates(c.id));
+}
 
 void hotplug_engine::stop_threads() {
   for (unsigned id : _core_ids) _by_id[id]->thread.stop();

@@ -9,6 +9,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string_view>
 #include <vector>
@@ -69,7 +70,11 @@ struct builtin_row {
 class hotplug_engine : non_copyable {
  public:
   // own_cpus: every core has a CPU of its own (no two simulated cores share one).
-  hotplug_engine(std::vector<unsigned> core_ids, bool own_cpus, bool parallel_calls);
+  // vacates: whether a core going down leaves its CPU to the machine (placement's
+  // vacate_fn); asked under the write lock.
+  using vacates_fn = std::function<bool(unsigned core)>;
+  hotplug_engine(std::vector<unsigned> core_ids, bool own_cpus, bool parallel_calls,
+                 vacates_fn vacates = {});
   ~hotplug_engine();
 
   // install_builtin() fills the table with the runtime's own rows, once, before any move.
@@ -175,9 +180,10 @@ class hotplug_engine : non_copyable {
   [[nodiscard]] int active_count() const noexcept;
   // linger() is the one rule for a hotplug thread after a request: it looks for the next
   // request a few microseconds before it sleeps only when it stays on its own CPU, which
-  // is up (a core that is down is not the runtime's to spin on) and no other core's
-  // thread shares (where cores share a CPU, a lingering thread holds the next one up).
-  [[nodiscard]] bool linger(bool core_stays_up) const noexcept { return _own_cpus && core_stays_up; }
+  // no other core's thread shares (where cores share a CPU, a lingering thread holds the
+  // next one up), and which the machine does not need (a core going down that vacates
+  // its CPU leaves it at once). So a core_down() followed by a core_up() finds it awake.
+  [[nodiscard]] bool linger(const core_ctx& c, bool core_stays_up) const;
 
   // setup.cpp
   int setup_locked(step_spec spec, run_calls calls) REQUIRES(_state_mutex) REQUIRES_SHARED(_lock);
@@ -193,6 +199,7 @@ class hotplug_engine : non_copyable {
   const std::vector<unsigned> _core_ids;  // ascending
   std::vector<std::unique_ptr<core_ctx>> _by_id;  // indexed by core id
   const bool _own_cpus;
+  const vacates_fn _vacates;
   const bool _parallel_calls;
   // The table: written under _state_mutex and the read side, read by the walk under the
   // write side (which no table change holds) and by table changes under _state_mutex. The

@@ -123,8 +123,8 @@ int free_entry() noexcept {
 
 }  // namespace
 
-hotplug_lock::hotplug_lock(read_side side) noexcept
-    : _asymmetric(side == read_side::asymmetric && membarrier_ready()) {
+hotplug_lock::hotplug_lock(read_side side, std::chrono::microseconds quiet) noexcept
+    : _asymmetric(side == read_side::asymmetric && membarrier_ready()), _quiet(quiet) {
   // A chaos build takes the general way, where its chaos points are.
 #ifdef HOTCORE_CHAOS
   inline_read = false;
@@ -140,17 +140,26 @@ hotplug_lock::hotplug_lock(read_side side) noexcept
   if (i < 0) return try_enter_shared();
   this_reader.depth[i] = 1;
   this_reader.used = std::max(this_reader.used, i + 1);
-  bool writer_seen;
+  unsigned char g;
 #ifndef HOTCORE_TSAN
   if (_asymmetric) {
-    // relaxed, and only a compiler barrier before the flag's load: this is one half of a
+    // relaxed, and only a compiler barrier before the gate's load: this is one half of a
     // Dekker handshake with write_lock(), whose membarrier() runs a full barrier on this
-    // thread, so either the writer sees our entry or we see its flag (never neither).
+    // thread, so either the writer sees our entry or we see the gate leave idle (never
+    // neither).
     this_reader.held[i].store(this, std::memory_order_relaxed);
     std::atomic_signal_fence(std::memory_order_seq_cst);
     HOTCORE_CHAOS_POINT("read_lock:enter");
     // acquire: what the last writer did before write_unlock() happens before our reads.
-    writer_seen = writer_in.load(std::memory_order_acquire);
+    g = gate.load(std::memory_order_acquire);
+    if (g == gate_fenced) {
+      // A writer left lately, and the next one forces no barrier: run ours. seq_cst fence
+      // between our entry and the gate's second load, against the writer's seq_cst
+      // exchange of the gate before its scan: either it sees our entry or we see it in.
+      std::atomic_thread_fence(std::memory_order_seq_cst);
+      g = gate.load(std::memory_order_acquire);  // acquire: as above
+      if (g == gate_fenced) idle_if_quiet();
+    }
   } else
 #endif
   {
@@ -158,9 +167,9 @@ hotplug_lock::hotplug_lock(read_side side) noexcept
     // (membarrier unavailable, or TSan, which sees this happens-before and not membarrier's).
     this_reader.held[i].store(this, std::memory_order_seq_cst);
     HOTCORE_CHAOS_POINT("read_lock:enter");
-    writer_seen = writer_in.load(std::memory_order_seq_cst);
+    g = gate.load(std::memory_order_seq_cst);
   }
-  if (!writer_seen) return true;
+  if (g != gate_writer) return true;
   // release: pairs with the writer's scan, like read_unlock().
   this_reader.held[i].store(nullptr, std::memory_order_release);
   this_reader.depth[i] = 0;
@@ -172,7 +181,7 @@ hotplug_lock::hotplug_lock(read_side side) noexcept
   // scan, in the language's own terms (the writer's membarrier is not needed here).
   _shared_readers.fetch_add(1, std::memory_order_seq_cst);
   HOTCORE_CHAOS_POINT("read_lock:enter");
-  if (!writer_in.load(std::memory_order_seq_cst)) return true;
+  if (gate.load(std::memory_order_seq_cst) != gate_writer) return true;
   // seq_cst: withdraw the count in the same total order the writer scans in.
   _shared_readers.fetch_sub(1, std::memory_order_seq_cst);
   return false;
@@ -190,7 +199,7 @@ void hotplug_lock::wait_and_enter() noexcept {
   do {
     std::unique_lock lk(_wait_mutex);
     // seq_cst pairs with write_unlock()'s store, made under the same mutex.
-    _writer_done.wait(lk, [&] { return !writer_in.load(std::memory_order_seq_cst); });
+    _writer_done.wait(lk, [&] { return gate.load(std::memory_order_seq_cst) != gate_writer; });
   } while (!try_enter());
 }
 
@@ -231,13 +240,29 @@ bool hotplug_lock::readers_in() const {
   return false;
 }
 
+void hotplug_lock::idle_if_quiet() noexcept {
+  const std::int64_t now = std::chrono::steady_clock::now().time_since_epoch().count();
+  // relaxed: a hint of when the last writer left; a stale one only moves the change.
+  const std::int64_t left = _writer_left.load(std::memory_order_relaxed);
+  if (now - left < _quiet.count()) return;
+  unsigned char expected = gate_fenced;
+  // relaxed: correctness never rests on this change. A writer that finds the gate idle
+  // forces the barrier, whatever the readers saw; the CAS only keeps a writer's gate_writer.
+  (void)gate.compare_exchange_strong(expected, gate_idle, std::memory_order_relaxed);
+}
+
 void hotplug_lock::write_lock() NO_THREAD_SAFETY_ANALYSIS {
   _writer_mutex.lock();
-  // seq_cst: the flag half of the handshake with try_enter() and try_enter_shared().
-  writer_in.store(true, std::memory_order_seq_cst);
-  // Every reader now runs a full barrier: one that published its entry before this point
-  // has it visible to our scan, one that publishes later sees the flag.
-  if (_asymmetric) force_barrier();
+  // seq_cst: the gate half of the handshake with try_enter() and try_enter_shared(). From
+  // fenced, the exchange is the writer's full barrier against the readers' own fences.
+  // From idle, readers may have published their entry without a fence and seen the gate
+  // idle: every reader now runs a full barrier, so one that published its entry before
+  // this point has it visible to our scan, and one that publishes later sees the writer.
+  const unsigned char was = gate.exchange(gate_writer, std::memory_order_seq_cst);
+  if (_asymmetric && was == gate_idle) {
+    force_barrier();
+    _barriers.fetch_add(1, std::memory_order_relaxed);  // relaxed: a statistic
+  }
   HOTCORE_CHAOS_POINT("write_lock:wait");
   // Readers hold the lock briefly as a rule: spin a little, then back off with sleeps so a
   // long reader costs the waiting writer next to nothing.
@@ -252,8 +277,12 @@ void hotplug_lock::write_lock() NO_THREAD_SAFETY_ANALYSIS {
 void hotplug_lock::write_unlock() NO_THREAD_SAFETY_ANALYSIS {
   {
     std::lock_guard lk(_wait_mutex);
-    // seq_cst: readers re-check the flag in try_enter() with acquire or seq_cst.
-    writer_in.store(false, std::memory_order_seq_cst);
+    // relaxed: read by idle_if_quiet() only as a hint; stored before the gate's release.
+    _writer_left.store(std::chrono::steady_clock::now().time_since_epoch().count(),
+                       std::memory_order_relaxed);
+    // seq_cst: readers re-check the gate in try_enter() with acquire or seq_cst. Fenced
+    // where readers rely on membarrier: the writers that follow soon force none.
+    gate.store(_asymmetric ? gate_fenced : gate_idle, std::memory_order_seq_cst);
   }
   _writer_done.notify_all();
   _writer_mutex.unlock();

@@ -18,9 +18,9 @@ namespace hotcore::detail {
 namespace {
 thread_local bool is_hotplug_thread = false;
 
-// linger_for is how long a hotplug thread that stays on its core looks for the next
-// request before it sleeps: a core_up() followed by a core_down() (or the next instance
-// call) finds it awake.
+// linger_for is how long a hotplug thread that stays on its CPU looks for the next
+// request before it sleeps: a core_up() followed by a core_down(), a core_down() followed
+// by a core_up(), or the next instance call, finds it awake.
 constexpr std::chrono::microseconds linger_for{50};
 
 }  // namespace

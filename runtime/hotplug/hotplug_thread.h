@@ -49,8 +49,8 @@ class hotplug_thread : non_copyable {
   // returns what it returned. fn must stay alive until wait() returns, and every post()
   // is followed by one wait() before the next post(). linger: after fn the thread looks
   // for the next request a few microseconds before it sleeps (the next one then costs no
-  // wake-up); only for an fn after which the thread stays on its own core, which is up
-  // (a core that is down is not the runtime's to spin on).
+  // wake-up); only for an fn after which the thread stays alone on its own CPU, which the
+  // machine does not need (hotplug_engine::linger() is the rule).
   void post(const function_ref& fn, bool linger = false);
   int wait();
   // tid() is the thread's kernel id (for placement: platform/placement.h).

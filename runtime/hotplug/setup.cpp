@@ -75,7 +75,7 @@ void hotplug_engine::call_all(std::vector<core_call>& calls, on_failure then) {
   const bool on_caller = section_of(calls.front().state) == section::prepare;
   if (on_caller || !_parallel_calls) {
     for (core_call& k : calls) {
-      k.result = on_caller ? k() : k.c->thread.run(k, linger(true));
+      k.result = on_caller ? k() : k.c->thread.run(k, linger(*k.c, true));
       k.called = true;
       if (k.result != 0 && then == on_failure::stop) return;
     }
@@ -83,7 +83,7 @@ void hotplug_engine::call_all(std::vector<core_call>& calls, on_failure then) {
   }
   std::vector<function_ref> refs;
   refs.reserve(calls.size());  // no reallocation: each thread holds a pointer to its ref
-  for (core_call& k : calls) k.c->thread.post(refs.emplace_back(k), linger(true));
+  for (core_call& k : calls) k.c->thread.post(refs.emplace_back(k), linger(*k.c, true));
   for (core_call& k : calls) {
     k.result = k.c->thread.wait();
     k.called = true;

@@ -179,7 +179,7 @@ int hotplug_engine::step_core(core_ctx& c, int target) {
     if (const int ret = walk_here(c, target); ret != 0) return ret;
   if (const int to = ap_part(c, target); to >= 0) {
     ap_walk w{this, &c, to};
-    if (const int ret = c.thread.run(w, linger(up)); ret != 0) return ret;
+    if (const int ret = c.thread.run(w, linger(c, up)); ret != 0) return ret;
   }
   return up ? 0 : walk_here(c, target);
 }
@@ -205,7 +205,7 @@ void hotplug_engine::walk_together(std::vector<core_move>& moves, int target) {
   for (core_move& m : moves)
     if (const int to = ap_part(*m.c, target); m.moving && m.result == 0 && to >= 0) {
       m.c->thread.post(refs.emplace_back(walks.emplace_back(ap_walk{this, m.c, to})),
-                       linger(target > m.prev));
+                       linger(*m.c, target > m.prev));
       posted.push_back(&m);
     }
   for (core_move* m : posted) m->result = m->c->thread.wait();

@@ -16,10 +16,16 @@
 namespace hotcore::detail {
 
 // read_gate is what a reader looks at of a hotplug lock (runtime/hotplug/hotplug_lock.h,
-// which derives from it): whether a writer is in, and whether readers may take the lock
-// inline (the lock's readers rely on the writer's membarrier, and no chaos build).
+// which derives from it): its gate, and whether readers may take the lock inline (the
+// lock's readers rely on the writer's membarrier, and no chaos build). The gate is the
+// kernel's rcu_sync: readers go the inline way only while it is idle.
+enum gate_state : unsigned char {
+  gate_idle = 0,    // no writer lately: readers rely on the next writer's membarrier
+  gate_fenced = 1,  // a writer left lately: readers fence, so the next writer need not
+  gate_writer = 2,  // a writer is in (or waits for the readers to leave)
+};
 struct read_gate {
-  std::atomic<bool> writer_in{false};
+  std::atomic<unsigned char> gate{gate_idle};
   bool inline_read = false;  // set once, before any reader
 };
 
@@ -45,7 +51,7 @@ struct reader_record {
 [[gnu::tls_model("initial-exec")]] extern constinit thread_local reader_record this_reader;
 
 // read_enter() takes the read side of `g` in entry 0 of the calling thread's record when
-// the thread holds no hotplug lock, runs no callback and no writer is in: true. Otherwise
+// the thread holds no hotplug lock, runs no callback and the gate is idle: true. Otherwise
 // false with nothing changed, and the caller takes the general way. Two plain stores to
 // the thread's own record and one load: no locked instruction, no shared line written.
 inline bool read_enter(const read_gate& g) noexcept {
@@ -57,16 +63,17 @@ inline bool read_enter(const read_gate& g) noexcept {
   if (!g.inline_read || r.used != 0 || !r.registered || r.callback_of != nullptr) return false;
   // relaxed, and only a compiler barrier before the flag's load: one half of a Dekker
   // handshake with the writer, whose membarrier() runs a full barrier on this thread, so
-  // either the writer sees our entry or we see its flag (never neither).
+  // either the writer sees our entry or we see the gate leave idle (never neither).
   r.held[0].store(&g, std::memory_order_relaxed);
   std::atomic_signal_fence(std::memory_order_seq_cst);
-  // acquire: what the last writer did before it left happens before our reads.
-  if (!g.writer_in.load(std::memory_order_acquire)) {
+  // acquire: what the last writer did before it left happens before our reads. Only an
+  // idle gate lets us in here: a fenced one wants the fence the general way has.
+  if (g.gate.load(std::memory_order_acquire) == gate_idle) {
     r.depth[0] = 1;
     r.used = 1;
     return true;
   }
-  // release: pairs with the writer's scan; the general way waits for the writer.
+  // release: pairs with the writer's scan; the general way fences or waits for the writer.
   r.held[0].store(nullptr, std::memory_order_release);
   return false;
 #endif
