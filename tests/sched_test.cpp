@@ -620,3 +620,75 @@ TEST_CASE("idle_spin: with no spin at all (every idle worker sleeps at once, as 
   CHECK(runtime::create(options, ec) == nullptr);
   CHECK(ec == std::errc::invalid_argument);
 }
+
+namespace {
+// context_switches() is how many times the thread named `name` (its comm) was switched out,
+// voluntarily or not (/proc/self/task/TID/status), or -1 when there is no such thread.
+long context_switches(const std::string& name) {
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(e.path() / "comm");
+    std::string c;
+    std::getline(comm, c);
+    if (c != name) continue;
+    std::ifstream status(e.path() / "status");
+    long n = 0;
+    for (std::string line; std::getline(status, line);)
+      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 ||
+          line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+        n += std::stol(line.substr(line.find(':') + 1));
+    return n;
+  }
+  return -1;
+}
+}  // namespace
+
+TEST_CASE("sched:active up leaves a worker with nothing to run asleep, in the sleeper set: "
+          "an idle core goes down and up 100 times without its worker running once; the "
+          "first task submitted to the core wakes it, and tasks submitted while its core "
+          "cycles run exactly once, on a worker core") {
+  NEEDS_TWO_CPUS();
+  auto rt = multi_core_runtime();
+  const unsigned last = rt->cores().back();
+  const std::string worker = "hc-worker/" + std::to_string(last);
+  // One cycle first: the worker then waits for its command (it idled before).
+  REQUIRE(rt->core_down(last) == 0);
+  REQUIRE(rt->core_up(last) == 0);
+  REQUIRE(wait_until([&] { return thread_asleep(worker); }));
+  const long before = context_switches(worker);
+  REQUIRE(before >= 0);
+  for (int i = 0; i < 100; ++i) {
+    REQUIRE(rt->core_down(last) == 0);
+    REQUIRE(rt->core_up(last) == 0);
+  }
+  CHECK(context_switches(worker) == before);
+  int cpu = -2;
+  CHECK(run_on(*rt, last, [&] { cpu = sched_getcpu(); }) == static_cast<int>(last));
+  CHECK(cpu == static_cast<int>(last));
+  CHECK(context_switches(worker) > before);
+
+  // Pinned and shared tasks against the same core's cycles: none lost, none run twice,
+  // none run off the workers.
+  constexpr std::size_t n = 4000;
+  run_counts runs(n);
+  std::atomic<int> off_core{0};
+  std::atomic<bool> stop{false};
+  std::thread cycler([&] {
+    // relaxed: a loop bound only.
+    while (!stop.load(std::memory_order_relaxed))
+      if (rt->core_down(last) == 0) CHECK(rt->core_up(last) == 0);
+  });
+  for (std::size_t i = 0; i < n; ++i) {
+    auto task = [&, i] {
+      if (rt->this_core() < 0) off_core.fetch_add(1);
+      runs.ran(i);
+    };
+    // A pinned task meets a core that is down (-ENODEV): it goes to any core instead.
+    if (i % 2 == 0 || rt->submit_on(last, task) != 0) REQUIRE(rt->submit(task) == 0);
+  }
+  CHECK(wait_until([&] { return runs.ran_count() == n; }));
+  stop = true;
+  cycler.join();
+  CHECK(runs.missing() == 0);
+  CHECK(runs.twice() == 0);
+  CHECK(off_core.load() == 0);
+}

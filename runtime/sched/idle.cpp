@@ -68,9 +68,14 @@ void scheduler::notify(const worker* self) noexcept {
 bool scheduler::try_wake(worker& w) noexcept {
   // relaxed: the CAS below decides; a stale kind only makes it fail.
   std::uint32_t kind = w.sleeping.load(std::memory_order_relaxed);
-  // acq_rel: exactly one of the wakers / the worker itself takes it out of the set.
-  if (kind == 0 || !w.sleeping.compare_exchange_strong(kind, 0, std::memory_order_acq_rel,
-                                                       std::memory_order_relaxed))
+  if (kind == 0 || kind > sleep_parked) return false;  // not in the set
+  // A worker activate() put in the set learns from the word that it was woken.
+  const std::uint32_t out = kind == sleep_parked ? std::uint32_t{parked_woken} : 0u;
+  // seq_cst: exactly one of the wakers / the worker itself takes it out of the set (an
+  // acq_rel RMW would do for that); seq_cst also for activate(), which stores the command
+  // and then looks for parked_woken (see there).
+  if (!w.sleeping.compare_exchange_strong(kind, out, std::memory_order_seq_cst,
+                                          std::memory_order_relaxed))
     return false;
   // seq_cst: the woken worker is a spinner from now on (it sets worker::spinning when it
   // sees itself woken); every change of _spinning is seq_cst, one order with the
@@ -168,6 +173,56 @@ task_node* scheduler::last_look(worker& w, bool was_spinning) {
   task_node* t = find_work(w.ctx, /*full=*/true);
   if (t != nullptr) leave_sleepers(w, was_spinning);
   return t;
+}
+
+// ---- a worker in the sleeper set while it waits for its command (worker.cpp)
+
+bool scheduler::join_parked(worker& w) noexcept {
+  // seq_cst: counted before it is in the set (a pusher may count one sleeper too many for
+  // a moment and find nobody to wake, never one too few).
+  _sleepers.fetch_add(1, std::memory_order_seq_cst);
+  // relaxed: a first guess; the CAS decides against the worker's settle_parked().
+  std::uint32_t k = w.sleeping.load(std::memory_order_relaxed);
+  // The worker waits for its next command: the word is 0, or parked_claimed when the
+  // worker has not settled since the last deactivate(). seq_cst: in the set before the
+  // command that activate() stores next (a worker that reads that command sees it here).
+  while (k == 0 || k == parked_claimed)
+    if (w.sleeping.compare_exchange_weak(k, sleep_parked, std::memory_order_seq_cst,
+                                         std::memory_order_relaxed))
+      return true;
+  _sleepers.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in try_wake()
+  return false;
+}
+
+bool scheduler::claim_parked(worker& w) noexcept {
+  std::uint32_t k = sleep_parked;
+  // acq_rel: races try_wake() and settle_parked(); whoever wins takes the worker out of
+  // the set. The release orders the caller's command before it: a worker that finds the
+  // word claimed reads that command next.
+  if (!w.sleeping.compare_exchange_strong(k, parked_claimed, std::memory_order_acq_rel,
+                                          std::memory_order_relaxed))
+    return false;
+  _sleepers.fetch_sub(1, std::memory_order_relaxed);  // relaxed: as in try_wake()
+  return true;
+}
+
+bool scheduler::settle_parked(worker& w, bool leave) noexcept {
+  // relaxed: a first guess. The command the worker read (acquire) orders the CAS that put
+  // it in the set before this load; the CAS below reads the latest value.
+  std::uint32_t k = w.sleeping.load(std::memory_order_relaxed);
+  while (k >= sleep_parked) {
+    // A worker that stays parked stays in the set: the CAS only reads the latest value.
+    const std::uint32_t to = k == sleep_parked && !leave ? std::uint32_t{sleep_parked} : 0u;
+    // acq_rel: races try_wake() and claim_parked() while k is sleep_parked, and acquires
+    // their command; relaxed on failure: k is only the next guess.
+    if (!w.sleeping.compare_exchange_weak(k, to, std::memory_order_acq_rel,
+                                          std::memory_order_relaxed))
+      continue;
+    if (k == sleep_parked && leave) _sleepers.fetch_sub(1, std::memory_order_relaxed);  // as above
+    if (k == parked_woken) w.spinning = true;  // try_wake() counted us as a spinner
+    return k == parked_claimed;
+  }
+  return false;
 }
 
 void scheduler::cancel_sleep(worker& w) noexcept {

@@ -110,6 +110,10 @@ void scheduler::wake_sleeper(worker& w, std::uint32_t kind) noexcept {
     futex_wake(w.sleeping, 1);
     return;
   }
+  if (kind == sleep_parked) {  // it waits on its command word (worker_main())
+    futex_wake(w.command, 1);
+    return;
+  }
   // relaxed: the worker stored sleep_fds only after it read the fd (acquire), and our CAS
   // of `sleeping` acquired that store.
   const std::uint64_t one = 1;

@@ -55,8 +55,18 @@ extern __attribute__((tls_model("initial-exec"))) thread_local thread_ctx* tls_c
 // generation, so an acknowledgement names exactly the command it answers.
 enum mode : std::uint32_t { mode_parked = 0, mode_inactive = 1, mode_run = 2, mode_exit = 3 };
 
-// How a worker in the sleeper set sleeps (worker::sleeping).
-enum sleep_kind : std::uint32_t { sleep_futex = 1, sleep_fds = 2 };
+// How a worker in the sleeper set sleeps (worker::sleeping), and what became of a worker
+// that activate() put in the set while it waited for its command (worker.cpp):
+// parked_woken, a waker took it out and counted it as a spinner; parked_claimed,
+// deactivate() took it out (it never ran while its core was active). Either is out of the
+// set; the worker clears the word itself (settle_parked()).
+enum sleep_kind : std::uint32_t {
+  sleep_futex = 1,
+  sleep_fds = 2,
+  sleep_parked = 3,
+  parked_woken = 4,
+  parked_claimed = 5,
+};
 constexpr std::uint32_t mode_of(std::uint32_t cmd) noexcept { return cmd & 3u; }
 
 // worker is one core's worker thread and queues.
@@ -78,10 +88,12 @@ struct worker {
   alignas(64) std::atomic<bool> active{false};
   // sleeping: non-zero while the worker is in the sleeper set: sleep_futex while it
   // futex-waits on this word, sleep_fds while it waits in ppoll() on its pollers' fds and
-  // wake_event. Whoever CASes it to 0 takes it out of the set and wakes it.
+  // wake_event, sleep_parked while it waits on `command` (activate() put it there).
+  // Whoever CASes it out of those takes it out of the set and wakes it (see sleep_kind).
   std::atomic<std::uint32_t> sleeping{0};
   // command: what the hotplug thread wants (futex word for a parked/inactive worker);
-  // acked: the last command the worker carried out (futex word for the hotplug thread).
+  // acked: the last command the worker carried out (futex word for the hotplug thread);
+  // deactivate() writes it for a worker that slept through its core's active time.
   alignas(64) std::atomic<std::uint32_t> command{mode_parked};
   std::atomic<std::uint32_t> acked{mode_parked};
   std::atomic<pid_t> tid{0};
@@ -249,11 +261,21 @@ class scheduler {
   void worker_main(worker& w);
   task_node* idle(worker& w, std::uint32_t cmd);  // idle.cpp
   void cancel_sleep(worker& w) noexcept;          // idle.cpp
+  // join_parked() puts a worker that waits for its next command in the sleeper set
+  // (activate(); false when it could not). claim_parked() takes it out again if it slept
+  // all along (deactivate(): true then). settle_parked() is the worker's side, before it
+  // acts on a command: it leaves the set if it is to take tasks (`leave`), and learns who
+  // took it out; true when deactivate() did (its command has changed since).
+  bool join_parked(worker& w) noexcept;
+  bool claim_parked(worker& w) noexcept;
+  bool settle_parked(worker& w, bool leave) noexcept;
   void close_and_drain(worker& w);
   // command() gives the worker a new command and wakes it: now, or (wake::after_request,
-  // on a hotplug thread) once the request has handed its result back (futex.h).
-  enum class wake { now, after_request };
+  // on a hotplug thread) once the request has handed its result back (futex.h), or not
+  // (wake::none: the caller wakes it with wake_for_command() when it has to).
+  enum class wake { now, after_request, none };
   std::uint32_t command(worker& w, mode m, wake when = wake::now) noexcept;
+  void wake_for_command(worker& w, wake when) noexcept;
   static void run_call(worker& w) noexcept;
   static void await_ack(worker& w, std::uint32_t cmd) noexcept;
   static void ack(worker& w, std::uint32_t cmd) noexcept;

@@ -36,11 +36,16 @@ std::uint32_t scheduler::command(worker& w, mode m, wake when) noexcept {
   // command; we store the command and then CAS `sleeping` in try_wake(). Either it sees
   // the command or we see it asleep and wake it.
   w.command.store(cmd, std::memory_order_seq_cst);
+  wake_for_command(w, when);
+  return cmd;
+}
+
+void scheduler::wake_for_command(worker& w, wake when) noexcept {
   // A parked or inactive worker waits on the command word.
   if (when == wake::now) futex_wake(w.command, 1);
-  else futex_wake_later(w.command, 1);
-  (void)try_wake(w);         // a running worker may be asleep waiting for tasks
-  return cmd;
+  else if (when == wake::after_request) futex_wake_later(w.command, 1);
+  else return;
+  (void)try_wake(w);  // a running worker may be asleep waiting for tasks
 }
 
 void scheduler::ack(worker& w, std::uint32_t cmd) noexcept {
@@ -78,8 +83,8 @@ int scheduler::unpark(unsigned core) {
     while (w->tid.load(std::memory_order_acquire) == 0) w->tid.wait(0, std::memory_order_acquire);
     const std::string name = "hc-worker/" + std::to_string(core);  // shown by top -H
     (void)pthread_setname_np(w->thread.native_handle(), name.substr(0, 15).c_str());
-    // The new worker closes its inboxes once, parked: wait for that before activate() can
-    // open them (found by the chaos build: a late first close left an active core closed).
+    // Wait until the new worker acknowledged: from then on it waits for its next command,
+    // where activate() may leave it asleep.
     await_ack(*w, command(*w, mode_parked));
   }
   return 0;
@@ -124,14 +129,30 @@ pid_t scheduler::worker_tid(unsigned core) const noexcept {
 int scheduler::activate(unsigned core) {
   worker* w = find(core);
   if (w == nullptr || !w->thread.joinable()) return -ENODEV;
+  // A worker without pollers that waits for its next command (it acknowledged the last
+  // one) has nothing to do until a task comes: it joins the sleeper set where it waits,
+  // and the first push wakes it as it wakes any sleeper. The command goes before the
+  // inboxes open, so a push that wakes it comes after it. relaxed: poller_count is a hint
+  // (attach_poller() kicks the worker); acquire: pairs with ack().
+  const bool asleep = w->poller_count.load(std::memory_order_relaxed) == 0 &&
+                      w->acked.load(std::memory_order_acquire) ==
+                          w->command.load(std::memory_order_relaxed) &&
+                      join_parked(*w);
+  if (asleep) {
+    (void)command(*w, mode_run, wake::none);
+    // seq_cst: Dekker with try_wake() between join_parked() and the command: a waker
+    // that took the worker out may have woken it before the command changed; then it
+    // may sleep on, and we wake it.
+    if (w->sleeping.load(std::memory_order_seq_cst) == parked_woken) futex_wake(w->command, 1);
+  }
   w->shared.open();
   w->pinned.open();
   // seq_cst: Dekker with park_orphan() (see there); also a release for submitters.
   w->active.store(true, std::memory_order_seq_cst);
-  // Nothing waits for the worker to see this: on the hotplug thread, it is woken once the
-  // walk has handed its result back (futex.h, the wake queue). Until then the other
+  // Nothing waits for a woken worker to see this: on the hotplug thread, it is woken once
+  // the walk has handed its result back (futex.h, the wake queue). Until then the other
   // active cores take its shared tasks; its pinned ones wait those microseconds.
-  (void)command(*w, mode_run, wake::after_request);
+  if (!asleep) (void)command(*w, mode_run, wake::after_request);
   adopt_orphans();
   return 0;
 }
@@ -154,8 +175,17 @@ void scheduler::deactivate(unsigned core) {
       l = n->next;
       if (!move_off(n, *w)) (void)_orphans.push(n);
     }
-  // The worker finishes its task, moves its own deque and acknowledges.
-  await_ack(*w, command(*w, mode_inactive));
+  const std::uint32_t cmd = command(*w, mode_inactive, wake::none);
+  HOTCORE_CHAOS_POINT("worker:claim");
+  // A worker that slept through its core's whole active time runs no task and has
+  // nothing queued of its own: it sleeps on, and we acknowledge for it. release: as ack().
+  if (claim_parked(*w)) {
+    w->acked.store(cmd, std::memory_order_release);
+    return;
+  }
+  // Otherwise it finishes its task, moves its own deque and acknowledges.
+  wake_for_command(*w, wake::now);
+  await_ack(*w, cmd);
 }
 
 void scheduler::stop() {
@@ -180,11 +210,19 @@ void scheduler::worker_main(worker& w) {
   w.tid.store(static_cast<pid_t>(::syscall(SYS_gettid)), std::memory_order_release);
   w.tid.notify_all();
   for (;;) {
-    // acquire: pairs with command()'s store, so the hotplug thread's setup (opened
-    // inboxes, active flag) is visible before we act on the command.
+    // acquire: pairs with command()'s store, so the hotplug thread's setup before it (the
+    // sleeper set's word, and for a woken worker its opened inboxes and active flag) is
+    // visible before we act on the command.
     const std::uint32_t cmd = w.command.load(std::memory_order_acquire);
+    // A worker activate() put in the sleeper set settles before it acts on a command: it
+    // leaves the set to take tasks, and reads its command again when deactivate() took it
+    // out (idle.cpp). relaxed: a quick look, settle_parked() reads it for real.
+    if (w.sleeping.load(std::memory_order_relaxed) >= sleep_parked) [[unlikely]] {
+      HOTCORE_CHAOS_POINT("worker:settle");
+      if (settle_parked(w, mode_of(cmd) == mode_run)) continue;
+    }
     if (mode_of(cmd) == mode_run) {
-      // relaxed: only this thread writes acked.
+      // relaxed: only this thread writes acked while it takes tasks.
       if (w.acked.load(std::memory_order_relaxed) != cmd) {
         run_call(w);
         ack(w, cmd);
@@ -210,8 +248,11 @@ void scheduler::worker_main(worker& w) {
     if (mode_of(cmd) == mode_exit) return;
     run_call(w);
     ack(w, cmd);
-    // acquire: as above.
-    while (w.command.load(std::memory_order_acquire) == cmd) futex_wait(w.command, cmd);
+    // acquire: as above. relaxed: a worker a pusher took out of the sleeper set (it is a
+    // spinner now) stops waiting and settles at the top; wake_sleeper() wakes it here.
+    while (w.command.load(std::memory_order_acquire) == cmd &&
+           w.sleeping.load(std::memory_order_relaxed) != parked_woken)
+      futex_wait(w.command, cmd);
   }
 }
 
@@ -225,10 +266,11 @@ bool scheduler::move_off(task_node* node, worker& from) {
 }
 
 // close_and_drain() runs on the worker between tasks once it is told to stop taking
-// them. It closes both inboxes (deactivate() normally did already; a push after this
-// fails and goes elsewhere) and gives every task queued here to another active core; with
-// none left (the last core at shutdown) it runs them itself, with the orphans and
-// whatever they spawn, until nothing is left.
+// them. deactivate() has closed both inboxes and moved what was in them (they are closed
+// from the start, and only activate() opens them: the worker never touches them here, so
+// a late drain cannot close a core that came up again). It gives every task of its own
+// to another active core; with none left (the last core at shutdown) it runs them itself,
+// with the orphans and whatever they spawn, until nothing is left.
 void scheduler::close_and_drain(worker& w) {
   HOTCORE_CHAOS_POINT("queue:drain");
   task_node* list = nullptr;
@@ -240,8 +282,6 @@ void scheduler::close_and_drain(worker& w) {
       list = n;
     }
   };
-  append(w.shared.close_and_take());
-  append(w.pinned.close_and_take());
   append(w.pinned_head);
   w.pinned_head = nullptr;
   for (;;) {
