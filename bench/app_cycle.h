@@ -20,6 +20,7 @@
 #include "hotcore/runtime.h"
 #include "hotcore/timers.h"
 #include "timed_steps.h"
+#include "../tools/control_cpu.h"
 
 namespace hotcore::bench {
 
@@ -54,12 +55,14 @@ struct app_cycle_result {
   int error = 0;                 // its negative errno
 };
 
-// app_cycles() runs `count` cycles of core_down(core) + core_up(core) on a new thread and
-// times each one there.
-inline app_cycle_result app_cycles(runtime& rt, unsigned core, long count) {
+// app_cycles() runs `count` cycles of core_down(core) + core_up(core) on a new thread,
+// which runs where `where` says (tools/control_cpu.h), and times each one there.
+inline app_cycle_result app_cycles(runtime& rt, unsigned core, long count,
+                                   tools::caller_place where) {
   app_cycle_result r;
   r.ns.reserve(static_cast<std::size_t>(count));
   std::thread app([&] {
+    const tools::caller_pin pin(rt, core, where);
     using clock = std::chrono::steady_clock;
     for (long i = 0; i < count; ++i) {
       const auto t0 = clock::now();
@@ -73,11 +76,12 @@ inline app_cycle_result app_cycles(runtime& rt, unsigned core, long count) {
 }
 
 // run_app_cycles() is one benchmark of app_cycles(): each iteration is `cycles` cycles of
-// the runtime's last core, with the subsystems up when `with_subsystems`. The Time column is
-// the mean cycle (manual time); counters `<prefix>mean`, `<prefix>p50`, `<prefix>p99` are
-// in ns, or in us when `in_us`.
+// the runtime's last core, with the subsystems up when `with_subsystems`, called from a
+// control CPU or from the core's own CPU (`where`). The Time column is the mean cycle
+// (manual time); counters `<prefix>mean`, `<prefix>p50`, `<prefix>p99` are in ns, or in us
+// when `in_us`.
 inline void run_app_cycles(benchmark::State& state, runtime& rt, long cycles, bool with_subsystems,
-                           bool in_us) {
+                           bool in_us, tools::caller_place where = tools::caller_place::control_cpu) {
   subsystems subs;
   if (with_subsystems)
     if (const std::string why = bring_up(rt, subs); !why.empty())
@@ -85,7 +89,7 @@ inline void run_app_cycles(benchmark::State& state, runtime& rt, long cycles, bo
   const unsigned core = rt.cores().back();
   std::vector<std::int64_t> all;
   for (auto _ : state) {
-    app_cycle_result r = app_cycles(rt, core, cycles);
+    app_cycle_result r = app_cycles(rt, core, cycles, where);
     if (r.failed != nullptr)
       return state.SkipWithError((std::string(r.failed) + ": " + std::strerror(-r.error)).c_str());
     const double sum = static_cast<double>(std::accumulate(r.ns.begin(), r.ns.end(), std::int64_t{0}));

@@ -71,14 +71,24 @@ BENCHMARK(BM_cycle)
 
 // BM_app_cycle: one iteration is 100 cycles of core_down(last core) + core_up(last core)
 // called from a thread of the application's own, with the io_uring ring, the arena and
-// the timer service up when range(0) = 1. Time is the mean cycle; mean_ns, p50_ns and
-// p99_ns are over every cycle.
+// the timer service up when range(0) = 1. The thread runs on a control CPU (the others),
+// or with range(1) = 1 on the core's own CPU, where each hand-over to the core's hotplug
+// thread is a context switch. Time is the mean cycle; mean_ns, p50_ns and p99_ns are over
+// every cycle.
 void BM_app_cycle(benchmark::State& state) {
   runtime* rt = runtime_or_skip(state);
   if (!rt) return;
-  hotcore::bench::run_app_cycles(state, *rt, 100, state.range(0) != 0, false);
+  hotcore::bench::run_app_cycles(state, *rt, 100, state.range(0) != 0, false,
+                                 state.range(1) != 0 ? hotcore::tools::caller_place::core_cpu
+                                                     : hotcore::tools::caller_place::control_cpu);
 }
-BENCHMARK(BM_app_cycle)->ArgName("subsystems")->Arg(0)->Arg(1)->Iterations(10)->UseManualTime();
+BENCHMARK(BM_app_cycle)
+    ->ArgNames({"subsystems", "same_cpu"})
+    ->Args({0, 0})
+    ->Args({1, 0})
+    ->Args({0, 1})
+    ->Iterations(10)
+    ->UseManualTime();
 
 // BM_add_remove_instance: one iteration is add_instance + remove_instance of one node of a
 // multi-instance ONLINE state with empty callbacks, on a runtime of range(0) cores (the

@@ -17,6 +17,7 @@
 
 #include "hotcore/instance.h"
 #include "hotcore/runtime.h"
+#include "../tools/control_cpu.h"
 
 namespace hotcore::bench {
 
@@ -62,9 +63,11 @@ std::vector<std::int64_t> timed_pair(benchmark::State& state, const char* first_
   return ns;
 }
 
-// timed_core_cycles() times core_down(core) + core_up(core) per iteration.
+// timed_core_cycles() times core_down(core) + core_up(core) per iteration, from a control
+// CPU (the calling thread leaves the core's CPU meanwhile: tools/control_cpu.h).
 inline std::vector<std::int64_t> timed_core_cycles(benchmark::State& state, runtime& rt,
                                                    unsigned core) {
+  const tools::caller_pin control(rt, core, tools::caller_place::control_cpu);
   return timed_pair(state, "core_down", [&] { return rt.core_down(core); },  //
                     "core_up", [&] { return rt.core_up(core); });
 }

@@ -13,6 +13,7 @@
 #include <string>
 
 #include "chrome_trace.h"
+#include "control_cpu.h"
 #include "cycle_split.h"
 #include "empty_states.h"
 #include "flag_limits.h"
@@ -268,6 +269,8 @@ void print_json(std::FILE* out, unsigned core, const cycle_options& opts, const 
 // run_cycle_to() is the run itself: the tables go to out, the samples and rows to the caller.
 int run_cycle_to(runtime& rt, unsigned core, const cycle_options& opts, std::FILE* out,
                  samples& timed, std::vector<state_cost>& rows, cycle_split& split) {
+  // Every pass is called from a control CPU: the calling thread leaves the core's CPU.
+  const tools::caller_pin control(rt, core, tools::caller_place::control_cpu);
   empty_states extra(rt);
   if (const int ret = extra.add("cycle:empty", opts.states); ret < 0) {
     std::fprintf(stderr, "hotcore cycle: setup_state(ONLINE_DYN): %s\n", std::strerror(-ret));

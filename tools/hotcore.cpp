@@ -276,7 +276,8 @@ constexpr cli::command commands[] = {
      "Time K core_down/core_up cycles of each given core with S empty ONLINE states\n"
      "registered; print the median and p99 of down, up and down+up, the per-state\n"
      "callback cost from a second, traced run, and from a third run where each\n"
-     "half's time goes (outside the walk, in callbacks, in the hand-over).",
+     "half's time goes (outside the walk, in callbacks, in the hand-over). The\n"
+     "calling thread runs on the CPUs it may use but the cycled core's.",
      cmd_cycle},
     {"demo", "topology, states, per-core state, cycles and subsystems",
      "The topology, the state table, each core's state beside the kernel's\n"
