@@ -130,6 +130,7 @@ def core_cost(run, out_dir, command):
     left.set_ylabel("time per operation (µs, log scale)")
     left.set_title("against the core count: one core away and back,\nand an instance added and removed on every core")
     left.grid(True, which="both", alpha=0.3)
+    left.legend(loc="upper left", fontsize=7)
     # Right: every layer at the largest core count, p50 and p99 bars on one log axis; the
     # physical run (no core count) as its kernel part and hotcore's part.
     bars = []

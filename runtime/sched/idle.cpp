@@ -23,6 +23,11 @@
 //   spinner decrements _spinning and then reads the flag; either the pusher sees no
 //   spinner left and wakes a sleeper itself, or the spinner sees the flag. With nothing
 //   skipped and nothing queued nobody hands over: a lone task wakes one worker, not two.
+// - activate() puts a worker that waits for its next command in the sleeper set
+//   (sleep_parked, join_parked()) instead of waking it; its core has nothing queued yet
+//   (its inboxes open after), so it needs no last look. A waker takes it out as any
+//   sleeper (parked_woken), and deactivate() takes back one that slept throughout
+//   (parked_claimed). The worker settles before it acts on a command (settle_parked()).
 #include <algorithm>
 #include <chrono>
 #include <thread>
