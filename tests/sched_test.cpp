@@ -625,20 +625,15 @@ namespace {
 // context_switches() is how many times the thread named `name` (its comm) was switched out,
 // voluntarily or not (/proc/self/task/TID/status), or -1 when there is no such thread.
 long context_switches(const std::string& name) {
-  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
-    std::ifstream comm(e.path() / "comm");
-    std::string c;
-    std::getline(comm, c);
-    if (c != name) continue;
-    std::ifstream status(e.path() / "status");
-    long n = 0;
-    for (std::string line; std::getline(status, line);)
-      if (line.rfind("voluntary_ctxt_switches:", 0) == 0 ||
-          line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
-        n += std::stol(line.substr(line.find(':') + 1));
-    return n;
-  }
-  return -1;
+  const std::filesystem::path dir = task_dir(name);
+  if (dir.empty()) return -1;
+  std::ifstream status(dir / "status");
+  long n = 0;
+  for (std::string line; std::getline(status, line);)
+    if (line.rfind("voluntary_ctxt_switches:", 0) == 0 ||
+        line.rfind("nonvoluntary_ctxt_switches:", 0) == 0)
+      n += std::stol(line.substr(line.find(':') + 1));
+  return n;
 }
 }  // namespace
 

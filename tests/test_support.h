@@ -106,10 +106,9 @@ inline int exit_status_of(pid_t child) {
   return WEXITSTATUS(status);
 }
 
-// thread_asleep() tells whether this process has a thread named `name` (its comm, e.g.
-// "hc-worker/1") and it sleeps (state S in /proc/self/task/*/stat): an idle worker past its
-// spin, blocked in ppoll(), which only a kick or a deadline wakes.
-inline bool thread_asleep(const std::string& name) {
+// task_dir() is /proc/self/task/TID of this process's thread named `name` (its comm, e.g.
+// "hc-worker/1"), or empty when there is none.
+inline std::filesystem::path task_dir(const std::string& name) {
   for (const auto& entry : std::filesystem::directory_iterator("/proc/self/task")) {
     std::FILE* comm = std::fopen((entry.path() / "comm").c_str(), "r");
     if (comm == nullptr) continue;
@@ -117,17 +116,25 @@ inline bool thread_asleep(const std::string& name) {
     const bool read = std::fgets(buf, sizeof buf, comm) != nullptr;
     std::fclose(comm);
     buf[std::strcspn(buf, "\n")] = '\0';
-    if (!read || name != buf) continue;
-    std::FILE* stat = std::fopen((entry.path() / "stat").c_str(), "r");
-    if (stat == nullptr) continue;
-    char line[512] = {};
-    const bool got = std::fgets(line, sizeof line, stat) != nullptr;
-    std::fclose(stat);
-    // "tid (comm) S ...": the state follows the last ')'.
-    const char* close = got ? std::strrchr(line, ')') : nullptr;
-    return close != nullptr && close[1] == ' ' && close[2] == 'S';
+    if (read && name == buf) return entry.path();
   }
-  return false;
+  return {};
+}
+
+// thread_asleep() tells whether this process has a thread named `name` and it sleeps
+// (state S in its stat): an idle worker past its spin, blocked in ppoll(), which only a
+// kick or a deadline wakes.
+inline bool thread_asleep(const std::string& name) {
+  const std::filesystem::path dir = task_dir(name);
+  if (dir.empty()) return false;
+  std::FILE* stat = std::fopen((dir / "stat").c_str(), "r");
+  if (stat == nullptr) return false;
+  char line[512] = {};
+  const bool got = std::fgets(line, sizeof line, stat) != nullptr;
+  std::fclose(stat);
+  // "tid (comm) S ...": the state follows the last ')'.
+  const char* close = got ? std::strrchr(line, ')') : nullptr;
+  return close != nullptr && close[1] == ' ' && close[2] == 'S';
 }
 
 // named_node is an instance of a multi-instance state that knows its name.

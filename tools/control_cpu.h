@@ -24,9 +24,12 @@ class caller_pin {
     const int cpu = rt.cpu_of(core);
     if (cpu < 0 || pthread_getaffinity_np(pthread_self(), sizeof _old, &_old) != 0) return;
     cpu_set_t want = _old;
-    if (where == caller_place::core_cpu) CPU_ZERO(&want);
-    if (where == caller_place::core_cpu) CPU_SET(static_cast<unsigned>(cpu), &want);
-    else CPU_CLR(static_cast<unsigned>(cpu), &want);
+    if (where == caller_place::core_cpu) {
+      CPU_ZERO(&want);
+      CPU_SET(static_cast<unsigned>(cpu), &want);
+    } else {
+      CPU_CLR(static_cast<unsigned>(cpu), &want);
+    }
     if (CPU_COUNT(&want) == 0) return;
     _pinned = pthread_setaffinity_np(pthread_self(), sizeof want, &want) == 0;
   }

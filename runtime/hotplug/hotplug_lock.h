@@ -25,9 +25,9 @@ namespace hotcore::detail {
 
 // hotplug_lock is the kernel's percpu_rw_semaphore with rcu_sync, in userspace: each thread
 // publishes the locks it reads in a record of its own, registered once per thread, and then
-// checks the writer flag; a writer raises the flag, makes every running thread of the
-// process execute a full memory barrier (membarrier(MEMBARRIER_CMD_PRIVATE_EXPEDITED)),
-// and waits until no record names the lock. The barrier the writer forces on the readers
+// checks the lock's gate (read_side.h); a writer closes the gate, makes every running
+// thread of the process execute a full memory barrier (membarrier(
+// MEMBARRIER_CMD_PRIVATE_EXPEDITED)), and waits until no record names the lock. The barrier the writer forces on the readers
 // replaces the one each reader would otherwise execute, so the read side has no locked
 // instruction and writes no shared cache line. Readers that find a writer in park on a
 // condition variable until it leaves. Reads nest within one thread.
